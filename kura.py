@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Kura's one-stop launcher: `python3 kura.py run` serves the app, `python3 kura.py test` checks everything.
+
+Only the standard library is used here, so it runs on a fresh machine with nothing but Python 3.11+.
+It creates `.venv`, installs the dependencies declared in pyproject.toml (again only when they change),
+and hands over to `manage.py`, which starts the embedded PostgreSQL by itself when DATABASE_URL is unset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import subprocess
+import sys
+import tomllib
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".kura-dependencies"
+
+
+def dependency_specs() -> list[str]:
+    """Every requirement pyproject.toml declares, runtime and dev."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+
+
+def ensure_virtualenv() -> None:
+    """Create .venv and install the dependencies unless the installed set is already current."""
+    if sys.version_info < (3, 11):
+        sys.exit("Kura needs Python 3.11 or newer.")
+    if not PYTHON.exists():
+        print("Creating the virtualenv in .venv ...", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    specs = dependency_specs()
+    digest = hashlib.sha256("\n".join(specs).encode()).hexdigest()
+    if STAMP.exists() and STAMP.read_text() == digest:
+        return
+    print("Installing dependencies into .venv ...", flush=True)
+    subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", *specs], check=True)
+    STAMP.write_text(digest)
+
+
+def venv_run(*args: str | Path, check: bool = True) -> int:
+    """Run a command with the virtualenv's interpreter from the repository root."""
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([PYTHON, *args], cwd=ROOT, env=env, check=check).returncode
+
+
+def manage(*args: str, check: bool = True) -> int:
+    return venv_run("manage.py", *args, check=check)
+
+
+def uses_embedded_database() -> bool:
+    return not os.environ.get("DATABASE_URL")
+
+
+def command_run(options: argparse.Namespace) -> int:
+    ensure_virtualenv()
+    manage("migrate", "--no-input")
+    manage("seed_demo")
+    try:
+        return manage("runserver", f"127.0.0.1:{options.port}", check=False)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if uses_embedded_database():
+            manage("embedded_db", "stop", check=False)
+
+
+def command_test(options: argparse.Namespace) -> int:
+    ensure_virtualenv()
+    steps: list[tuple[str, tuple[str, ...]]] = [
+        ("ruff format", ("-m", "ruff", "format", "--check", ".")),
+        ("ruff lint", ("-m", "ruff", "check", ".")),
+        ("mypy", ("-m", "mypy", "apps", "config", "kura.py")),
+        ("migrations", ("manage.py", "makemigrations", "--check", "--dry-run")),
+        ("pytest", ("-m", "pytest", *options.pytest_args)),
+    ]
+    was_running = manage("embedded_db", "status", check=False) == 0 if uses_embedded_database() else True
+    try:
+        for name, args in steps:
+            print(f"\n=== {name} ===", flush=True)
+            code = venv_run(*args, check=False)
+            if code != 0:
+                print(f"\n{name} failed (exit {code}).", flush=True)
+                return code
+        return 0
+    finally:
+        if not was_running:
+            manage("embedded_db", "stop", check=False)
+
+
+def command_stop(_: argparse.Namespace) -> int:
+    ensure_virtualenv()
+    return manage("embedded_db", "stop", check=False)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="set up, migrate, load demo data and serve on 127.0.0.1")
+    run.add_argument("--port", type=int, default=8000)
+    run.set_defaults(handler=command_run)
+    test = sub.add_parser("test", help="lint, type-check, check migrations and run the whole test suite")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
+    test.set_defaults(handler=command_test)
+    stop = sub.add_parser("stop", help="stop the embedded PostgreSQL server")
+    stop.set_defaults(handler=command_stop)
+    options = parser.parse_args()
+    return int(options.handler(options))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
