@@ -1,0 +1,125 @@
+"""Demo data: two organizations, one user per role with a known password, one partner API key each.
+
+Idempotent: running it again changes nothing and prints the same logins. Each organization is entered
+explicitly with its tenant context; nothing here needs the owner role.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from apps.clinical.models import ClinicalEvent
+from apps.organizations import context, services
+from apps.organizations.models import APIKey, Membership, Organization, Partner
+from apps.organizations.roles import DataClassification, Role, Scope
+from apps.patients.models import Patient
+
+DEMO_NAMESPACE = uuid.UUID("6f1c2a52-52f5-4c55-9a43-6b1b0e0c7a10")
+DEMO_ORGANIZATIONS = [("harbor", "Harbor Family Clinic"), ("summit", "Summit Wellness Center")]
+STAFF_ROLES = [Role.OWNER, Role.CLINICIAN, Role.COACH, Role.BILLING, Role.FRONT_DESK]
+DEMO_PATIENTS = [
+    ("Avery", "Lindqvist", date(1984, 3, 14)),
+    ("Mateo", "Okafor", date(1991, 11, 2)),
+    ("Priya", "Raman", date(1976, 7, 29)),
+    ("Jonah", "Whitfield", date(2001, 1, 8)),
+]
+
+
+def demo_password(role: str) -> str:
+    return f"kura-demo-{role.replace('_', '-')}"
+
+
+def demo_api_key(slug: str) -> str:
+    """A fixed key per demo organization, so repeated runs print a key that works (demo data only)."""
+    digest = hashlib.sha256(f"kura-demo-partner-{slug}".encode()).digest()
+    secret = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return f"kura_{hashlib.sha256(slug.encode()).hexdigest()[:12]}_{secret}"
+
+
+class Command(BaseCommand):
+    help = "Create (or keep) the demo organizations, users, partner keys and sample records."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--json", action="store_true", help="print the demo logins as JSON on stdout")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        summary = [self._seed_organization(slug, name) for slug, name in DEMO_ORGANIZATIONS]
+        if options["json"]:
+            self.stdout.write(json.dumps({"organizations": summary}, indent=2))
+            return
+        self.stdout.write("Demo logins (http://127.0.0.1:8000/admin/):")
+        for org in summary:
+            self.stdout.write(f"\n  {org['name']} ({org['slug']})")
+            for user in org["users"]:
+                self.stdout.write(f"    {user['role']:<11} {user['username']:<20} password: {user['password']}")
+            self.stdout.write(f"    partner API key ({', '.join(org['api_key_scopes'])}):\n      {org['api_key']}")
+
+    def _seed_organization(self, slug: str, name: str) -> dict[str, Any]:
+        organization_id = uuid.uuid5(DEMO_NAMESPACE, slug)
+        with context.tenant_context(organization_id, Role.OWNER):
+            exists = Organization.objects.filter(pk=organization_id).exists()
+        if not exists:
+            services.organization_create(name=name, slug=slug, organization_id=organization_id)
+        users = []
+        with context.tenant_context(organization_id, Role.OWNER):
+            for role in STAFF_ROLES:
+                users.append(self._seed_user(organization_id, slug, role))
+            raw_key = demo_api_key(slug)
+            scopes = sorted(Scope.values)
+            partner = Partner.objects.filter(name=f"{name} wearable partner").first() or services.partner_create(
+                name=f"{name} wearable partner", kind=Partner.Kind.WEARABLE
+            )
+            if not APIKey.objects.filter(hashed_key=hashlib.sha256(raw_key.encode()).hexdigest()).exists():
+                services.api_key_create(partner=partner, name="Demo key", scopes=scopes, raw_key=raw_key)
+            self._seed_patients(slug)
+        return {"slug": slug, "name": name, "users": users, "api_key": raw_key, "api_key_scopes": scopes}
+
+    def _seed_user(self, organization_id: uuid.UUID, slug: str, role: str) -> dict[str, str]:
+        username = f"{slug}-{role.replace('_', '-')}"
+        password = demo_password(role)
+        user_model = get_user_model()
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            user = user_model.objects.create_user(username=username, password=password, is_staff=True)
+        if not Membership.objects.filter(organization_id=organization_id, user=user).exists():
+            services.membership_create(user=user, role=role)
+        return {"username": username, "password": password, "role": role}
+
+    def _seed_patients(self, slug: str) -> None:
+        now = timezone.now()
+        for index, (given, family, born) in enumerate(DEMO_PATIENTS, start=1):
+            mrn = f"{slug[:3].upper()}-{1000 + index}"
+            if Patient.objects.filter(mrn=mrn).exists():
+                continue
+            patient = Patient.objects.create(mrn=mrn, given_name=given, family_name=family, date_of_birth=born)
+            self._seed_events(patient, now - timedelta(days=30 * index))
+
+    def _seed_events(self, patient: Patient, when: datetime) -> None:
+        ClinicalEvent.objects.create(
+            patient=patient,
+            organization_id=patient.organization_id,
+            activity_type=ClinicalEvent.ActivityType.OBSERVATION,
+            clinical_purposes=["diagnostic"],
+            event_name="Initial psychiatric evaluation",
+            performed_by="Dr. Demo",
+            event_date=when,
+        )
+        ClinicalEvent.objects.create(
+            patient=patient,
+            organization_id=patient.organization_id,
+            activity_type=ClinicalEvent.ActivityType.OBSERVATION,
+            clinical_purposes=["self_monitoring"],
+            event_name="Weekly wellness check-in",
+            event_date=when + timedelta(days=7),
+            is_synthetic=True,
+            data_classification=DataClassification.GENERAL_WELLNESS,
+        )

@@ -1,0 +1,108 @@
+"""Test database and tenant fixtures.
+
+The test database is created and migrated by the *owner* role (which therefore owns the tables); every test
+then runs on the `default` connection, i.e. the runtime role, so RLS is really in force.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import connections
+from django.test import Client
+
+from apps.organizations import context, services
+from apps.organizations.models import Organization
+from apps.organizations.roles import Role, Scope
+from tests.factories import UserFactory
+
+KEEP_TABLES = ("django_migrations", "django_content_type", "auth_permission")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> Iterator[None]:
+    owner, default = connections["owner"], connections["default"]
+    original_name = owner.settings_dict["NAME"]
+    with django_db_blocker.unblock():
+        test_name = owner.creation.create_test_db(verbosity=0, autoclobber=True, serialize=False)
+        default.close()
+        default.settings_dict["NAME"] = test_name
+    yield
+    with django_db_blocker.unblock():
+        default.close()
+        owner.creation.destroy_test_db(original_name, verbosity=0)
+
+
+@pytest.fixture
+def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
+    """Real commits, no wrapping test transaction: for request-level isolation tests.
+
+    Inside pytest's per-test transaction a context set outside the request's transaction would still appear to
+    work; here every request commits or rolls back on its own, exactly as in production.
+    """
+    with django_db_blocker.unblock():
+        yield
+        connections["default"].close()
+        with connections["owner"].cursor() as cursor:
+            cursor.execute(
+                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+                "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
+                [list(KEEP_TABLES)],
+            )
+            tables = cursor.fetchone()[0]
+            cursor.execute(f"TRUNCATE {tables} CASCADE")  # noqa: S608 - names come from the catalog
+
+
+def make_organization(slug: str) -> Organization:
+    return services.organization_create(name=f"Clinic {slug}", slug=slug, organization_id=uuid.uuid4())
+
+
+@pytest.fixture
+def org_a(db: None) -> Organization:
+    return make_organization("org-a")
+
+
+@pytest.fixture
+def org_b(db: None) -> Organization:
+    return make_organization("org-b")
+
+
+def add_member(organization: Organization, role: str, **user_fields: Any) -> AbstractBaseUser:
+    """A staff user with one membership."""
+    user = UserFactory(**user_fields)
+    with context.tenant_context(organization.id, Role.OWNER):
+        services.membership_create(user=user, role=role)
+    return user
+
+
+def issue_key(organization: Organization, *, scopes: list[str] | None = None, phi_access: bool = False) -> str:
+    """A partner API key for the organization; returns the raw key."""
+    with context.tenant_context(organization.id, Role.OWNER):
+        partner = services.partner_create(name=f"Partner {uuid.uuid4().hex[:6]}")
+        _, raw = services.api_key_create(
+            partner=partner, name="test key", scopes=scopes or list(Scope.values), phi_access=phi_access
+        )
+    return raw
+
+
+def as_tenant(organization: Organization, role: str = Role.OWNER, **kwargs: Any) -> Any:
+    return context.tenant_context(organization.id, role, **kwargs)
+
+
+def logged_in(user: AbstractBaseUser) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def api_client(raw_key: str) -> Client:
+    return Client(HTTP_AUTHORIZATION=f"Api-Key {raw_key}")
+
+
+@pytest.fixture
+def member() -> Callable[..., AbstractBaseUser]:
+    return add_member
