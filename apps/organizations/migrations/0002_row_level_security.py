@@ -20,6 +20,15 @@ REVOKE ALL ON FUNCTION kura_api_key_lookup(text) FROM PUBLIC;
 """
 
 
+# Before an organization is chosen, a signed-in user may read the organizations they are a member of
+# (for the organization switcher); the sub-select itself goes through the own-memberships policy.
+MEMBER_ORGANIZATIONS_POLICY_SQL = """
+CREATE POLICY member_organizations ON organizations_organization AS PERMISSIVE FOR SELECT
+USING (id IN (SELECT m.organization_id FROM organizations_membership AS m
+              WHERE m.user_id = (SELECT kura_current_user_id()) AND m.is_active));
+"""
+
+
 def grant_lookup(apps, schema_editor):
     from apps.organizations.rls import runtime_role
 
@@ -44,6 +53,9 @@ class Migration(migrations.Migration):
             to_model="partner",
             to_columns=["organization_id", "id"],
             on_delete="CASCADE",
+        ),
+        migrations.RunSQL(
+            MEMBER_ORGANIZATIONS_POLICY_SQL, "DROP POLICY member_organizations ON organizations_organization;"
         ),
         migrations.RunSQL(API_KEY_LOOKUP_SQL, "DROP FUNCTION kura_api_key_lookup(text);"),
         migrations.RunPython(grant_lookup, migrations.RunPython.noop),

@@ -1,0 +1,313 @@
+"""Request-level isolation, with real commits (no wrapping test transaction).
+
+These run under the `committed` fixture: if the middleware set the context outside the request's
+transaction, `set_config(..., true)` would do nothing and these requests would see no rows at all.
+"""
+
+import json
+
+import pytest
+from django.db import connection
+
+from apps.clinical.models import ClinicalEvent
+from apps.organizations.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
+from apps.organizations.roles import DataClassification, Role
+from apps.patients.models import Patient
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
+from tests.factories import ClinicalEventFactory, PatientFactory
+
+pytestmark = pytest.mark.usefixtures("committed")
+
+
+@pytest.fixture
+def clinics():
+    """Two organizations with a patient each (same MRN), PHI and wellness events, staff and keys."""
+    data = {}
+    for slug in ("org-a", "org-b"):
+        org = make_organization(slug)
+        with as_tenant(org):
+            patient = PatientFactory(mrn="SAME-MRN", family_name=f"Family-{slug}")
+            phi = ClinicalEventFactory(patient=patient, event_name=f"PHI event {slug}")
+            wellness = ClinicalEventFactory(
+                patient=patient,
+                event_name=f"Wellness event {slug}",
+                data_classification=DataClassification.GENERAL_WELLNESS,
+            )
+        data[slug] = {
+            "org": org,
+            "patient": patient,
+            "phi": phi,
+            "wellness": wellness,
+            "owner": add_member(org, Role.OWNER),
+            "coach": add_member(org, Role.COACH),
+            "key": issue_key(org),
+        }
+    return data
+
+
+def snapshot(org):
+    """Org B's data as the owner role sees it from a separate transaction."""
+    with as_tenant(org):
+        return (
+            sorted(Patient.objects.values_list("id", "mrn", "family_name", "deleted_at")),
+            ClinicalEvent.objects.count(),
+        )
+
+
+def clients(clinics, slug):
+    return [logged_in(clinics[slug]["owner"]), api_client(clinics[slug]["key"])]
+
+
+@pytest.mark.parametrize("kind", ["session", "api_key"])
+def test_list_and_detail_show_only_the_requesting_organization(clinics, kind):
+    client = clients(clinics, "org-a")[0 if kind == "session" else 1]
+    response = client.get("/api/v1/patients/")
+    assert response.status_code == 200
+    assert [p["id"] for p in response.json()["results"]] == [str(clinics["org-a"]["patient"].pk)]
+
+    b_patient = clinics["org-b"]["patient"]
+    assert client.get(f"/api/v1/patients/{b_patient.pk}/").status_code == 404
+    assert client.get(f"/api/v1/patients/{clinics['org-a']['patient'].pk}/").status_code == 200
+
+
+@pytest.mark.parametrize("kind", ["session", "api_key"])
+def test_update_and_delete_of_another_organizations_row_is_404_and_changes_nothing(clinics, kind):
+    client = clients(clinics, "org-a")[0 if kind == "session" else 1]
+    b_patient = clinics["org-b"]["patient"]
+    before = snapshot(clinics["org-b"]["org"])
+
+    patch = client.patch(
+        f"/api/v1/patients/{b_patient.pk}/", data={"family_name": "Hijacked"}, content_type="application/json"
+    )
+    delete = client.delete(f"/api/v1/patients/{b_patient.pk}/")
+
+    assert (patch.status_code, delete.status_code) == (404, 404)
+    assert patch.json() == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
+    assert snapshot(clinics["org-b"]["org"]) == before
+
+
+def test_requests_commit_their_writes(clinics):
+    client = api_client(clinics["org-a"]["key"])
+    response = client.post(
+        "/api/v1/patients/",
+        data={"mrn": "NEW-1", "given_name": "New", "family_name": "Patient", "date_of_birth": "1990-02-03"},
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    with as_tenant(clinics["org-a"]["org"]):
+        created = Patient.objects.get(mrn="NEW-1")
+        assert created.history.get().history_api_key_id is not None
+    with as_tenant(clinics["org-b"]["org"]):
+        assert not Patient.objects.filter(mrn="NEW-1").exists()
+
+
+def test_same_mrn_as_another_organization_is_accepted_and_duplicate_error_reveals_nothing(clinics):
+    client = api_client(clinics["org-a"]["key"])
+    body = {"mrn": "ONLY-IN-B", "given_name": "X", "family_name": "Y", "date_of_birth": "1990-02-03"}
+    api_client(clinics["org-b"]["key"]).post("/api/v1/patients/", data=body, content_type="application/json")
+
+    first = client.post("/api/v1/patients/", data=body, content_type="application/json")
+    again = client.post("/api/v1/patients/", data=body, content_type="application/json")
+
+    assert first.status_code == 201
+    assert again.status_code == 400
+    assert again.json()["error"]["fields"] == {"mrn": ["A patient with this MRN already exists in this organization."]}
+    assert "org-b" not in again.content.decode()
+
+
+def test_a_reused_connection_serves_org_b_right_after_org_a(clinics, settings):
+    assert settings.DATABASES["default"]["CONN_MAX_AGE"] > 0
+    first = api_client(clinics["org-a"]["key"]).get("/api/v1/patients/")
+    backend_after_first = connection.connection
+    second = api_client(clinics["org-b"]["key"]).get("/api/v1/patients/")
+
+    assert connection.connection is backend_after_first  # the same physical connection served both
+    assert [p["id"] for p in first.json()["results"]] == [str(clinics["org-a"]["patient"].pk)]
+    assert [p["id"] for p in second.json()["results"]] == [str(clinics["org-b"]["patient"].pk)]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting('app.current_org', true), '')")
+        assert cursor.fetchone() == ("",)  # the context died with the request's transaction
+
+
+def test_admin_pages_show_only_the_active_organization(clinics):
+    client = logged_in(clinics["org-a"]["owner"])
+    listing = client.get("/admin/patients/patient/")
+    assert listing.status_code == 200
+    assert "Family-org-a" in listing.content.decode()
+    assert "Family-org-b" not in listing.content.decode()
+
+    b_patient = clinics["org-b"]["patient"]
+    change = client.get(f"/admin/patients/patient/{b_patient.pk}/change/", follow=True)
+    assert "Family-org-b" not in change.content.decode()
+    assert "doesn’t exist" in change.content.decode()
+
+
+def test_coach_sees_wellness_events_but_gets_404_on_a_phi_event(clinics):
+    client = logged_in(clinics["org-a"]["coach"])
+    listing = client.get("/api/v1/clinical-events/")
+    names = [e["event_name"] for e in listing.json()["results"]]
+    phi = client.get(f"/api/v1/clinical-events/{clinics['org-a']['phi'].pk}/")
+
+    assert names == ["Wellness event org-a"]
+    assert phi.status_code == 404
+    owner_names = {e["event_name"] for e in logged_in(clinics["org-a"]["owner"]).get("/api/v1/clinical-events/").json()["results"]}
+    assert owner_names == {"Wellness event org-a", "PHI event org-a"}
+
+
+def test_coach_gets_404_on_a_phi_row_in_the_admin_too(clinics):
+    client = logged_in(clinics["org-a"]["coach"])
+    listing = client.get("/admin/clinical/clinicalevent/")
+    detail = client.get(f"/admin/clinical/clinicalevent/{clinics['org-a']['phi'].pk}/change/", follow=True)
+    assert "PHI event org-a" not in listing.content.decode()
+    assert "Wellness event org-a" in listing.content.decode()
+    assert "PHI event org-a" not in detail.content.decode()
+
+
+HOSTILE_SELECTORS = ["'; DROP TABLE patients_patient; --", "' OR '1'='1", "", "org-unknown", "ORG-B", "x" * 200]
+
+
+@pytest.mark.parametrize("selector", HOSTILE_SELECTORS)
+def test_hostile_organization_selector_gets_4xx_and_changes_nothing(clinics, selector):
+    client = logged_in(clinics["org-a"]["owner"])
+    before = snapshot(clinics["org-b"]["org"])
+
+    form = client.post("/account/organization/", {"organization": selector})
+    api = client.post("/api/v1/me/organization/", data={"organization": selector}, content_type="application/json")
+
+    assert 400 <= form.status_code < 500
+    assert 400 <= api.status_code < 500
+    assert "error" in api.json()
+    assert ACTIVE_ORGANIZATION_SESSION_KEY not in client.session
+    assert client.get("/api/v1/me/").json()["organization"]["slug"] == "org-a"
+    assert snapshot(clinics["org-b"]["org"]) == before
+
+
+def test_another_organizations_uuid_or_slug_is_not_a_valid_selection(clinics):
+    client = logged_in(clinics["org-a"]["owner"])
+    for selector in (str(clinics["org-b"]["org"].id), "org-b"):
+        response = client.post("/api/v1/me/organization/", data={"organization": selector}, content_type="application/json")
+        assert 400 <= response.status_code < 500
+    assert client.get("/api/v1/me/").json()["organization"]["slug"] == "org-a"
+
+
+def test_a_member_of_two_organizations_switches_between_them(clinics):
+    user = clinics["org-a"]["owner"]
+    with as_tenant(clinics["org-b"]["org"]):
+        from apps.organizations.services import membership_create
+
+        membership_create(user=user, role=Role.COACH)
+    client = logged_in(user)
+    switched = client.post("/api/v1/me/organization/", data={"organization": "org-b"}, content_type="application/json")
+    me = client.get("/api/v1/me/").json()
+    listing = client.get("/api/v1/patients/").json()
+
+    assert switched.status_code == 200
+    assert (me["organization"]["slug"], me["role"]) == ("org-b", "coach")
+    assert [p["id"] for p in listing["results"]] == [str(clinics["org-b"]["patient"].pk)]
+
+
+def _well_formed_unknown_key():
+    return "kura_0123456789ab_" + "A" * 43
+
+
+@pytest.mark.parametrize(
+    "raw_key",
+    ["", "'; DROP TABLE organizations_apikey; --", "kura_' OR 1=1 --", "x" * 5000, _well_formed_unknown_key()],
+)
+def test_hostile_api_keys_get_401_and_change_nothing(clinics, raw_key):
+    before = snapshot(clinics["org-b"]["org"])
+    response = api_client(raw_key).get("/api/v1/patients/")
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+    assert snapshot(clinics["org-b"]["org"]) == before
+
+
+def test_a_key_with_a_valid_prefix_but_wrong_secret_is_refused(clinics):
+    raw = clinics["org-a"]["key"]
+    forged = raw[:-4] + ("AAAA" if not raw.endswith("AAAA") else "BBBB")
+    assert api_client(forged).get("/api/v1/patients/").status_code == 401
+
+
+def test_a_revoked_key_is_refused(clinics):
+    from apps.organizations.models import APIKey
+    from apps.organizations.services import api_key_revoke
+
+    client = api_client(clinics["org-a"]["key"])
+    assert client.get("/api/v1/patients/").status_code == 200
+    with as_tenant(clinics["org-a"]["org"]):
+        for key in APIKey.objects.all():
+            api_key_revoke(api_key=key)
+    assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_partner_without_scope_is_forbidden(clinics):
+    raw = issue_key(clinics["org-a"]["org"], scopes=["billing:read"])
+    response = api_client(raw).get("/api/v1/patients/")
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "permission_denied"
+
+
+def test_partner_read_scope_does_not_allow_writes(clinics):
+    raw = issue_key(clinics["org-a"]["org"], scopes=["patients:read"])
+    response = api_client(raw).post(
+        "/api/v1/patients/",
+        data={"mrn": "W-1", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"},
+        content_type="application/json",
+    )
+    assert response.status_code == 403
+    with as_tenant(clinics["org-a"]["org"]):
+        assert not Patient.objects.filter(mrn="W-1").exists()
+
+
+def test_api_keys_are_throttled_per_key(clinics, settings):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {"api_key": "3/min"}}
+    client = api_client(clinics["org-a"]["key"])
+    codes = [client.get("/api/v1/patients/").status_code for _ in range(4)]
+    other = api_client(clinics["org-b"]["key"]).get("/api/v1/patients/").status_code
+    cache.clear()
+    assert codes == [200, 200, 200, 429]
+    assert other == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"}, "mrn"),
+        ({"mrn": "bad mrn!", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"}, "mrn"),
+        ({"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "2999-01-01"}, "date_of_birth"),
+        ({"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "not a date"}, "date_of_birth"),
+    ],
+)
+def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(clinics, body, field):
+    response = api_client(clinics["org-a"]["key"]).post("/api/v1/patients/", data=body, content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert field in error["fields"]
+    assert field in error["message"]
+    with as_tenant(clinics["org-a"]["org"]):
+        assert Patient.objects.count() == 1
+
+
+def test_malformed_json_is_a_400(clinics):
+    response = api_client(clinics["org-a"]["key"]).post(
+        "/api/v1/patients/", data="{not json", content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+
+
+def test_unknown_api_path_is_a_json_404(clinics):
+    response = api_client(clinics["org-a"]["key"]).get("/api/v1/nope/")
+    assert response.status_code == 404
+    assert json.loads(response.content)["error"]["code"] == "not_found"
+
+
+def test_anonymous_requests_see_nothing(clinics):
+    from django.test import Client
+
+    response = Client().get("/api/v1/patients/")
+    assert response.status_code == 401
+    assert Client().get("/admin/patients/patient/").status_code == 302

@@ -1,0 +1,87 @@
+"""seed_demo, the API documentation, and production configuration."""
+
+import json
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from apps.organizations.roles import Role
+from tests.conftest import api_client
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.usefixtures("committed")
+def test_seed_demo_is_idempotent_and_its_logins_and_keys_work():
+    first, second = StringIO(), StringIO()
+    call_command("seed_demo", "--json", stdout=first)
+    call_command("seed_demo", "--json", stdout=second)
+    seeded = json.loads(first.getvalue())
+    assert seeded == json.loads(second.getvalue())
+
+    organizations = seeded["organizations"]
+    assert [o["slug"] for o in organizations] == ["harbor", "summit"]
+    for org in organizations:
+        assert sorted(u["role"] for u in org["users"]) == sorted(r.value for r in Role if r != Role.PARTNER)
+        me = api_client(org["api_key"]).get("/api/v1/me/").json()
+        assert (me["kind"], me["organization"]["slug"]) == ("partner", org["slug"])
+        patients = api_client(org["api_key"]).get("/api/v1/patients/").json()
+        assert patients["count"] == 4  # a second run added nothing
+
+    from django.test import Client
+
+    client = Client()
+    owner = organizations[0]["users"][0]
+    assert client.login(username=owner["username"], password=owner["password"])
+    assert client.get("/admin/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_swagger_ui_are_served_from_local_files(client):
+    schema = client.get("/api/v1/schema/")
+    docs = client.get("/api/v1/docs/")
+    assert schema.status_code == 200
+    assert b"/api/v1/patients/" in schema.content
+    assert b"ApiKeyAuth" in schema.content
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert "https://" not in html and "http://" not in html.replace("http://testserver", "")
+
+
+def _run_production(extra_env, *args):
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL", "DATABASE_OWNER_URL"}}
+    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.production", **extra_env})
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_production_without_required_variables_is_a_one_line_error():
+    result = _run_production({}, "check")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("Kura configuration error:")
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_production_settings_pass_the_deploy_check():
+    result = _run_production(
+        {
+            "SECRET_KEY": "a" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
+            "ALLOWED_HOSTS": "kura.example.org",
+            "FIELD_ENCRYPTION_KEYS": "Zm9yLXRlc3Rpbmctb25seS1mb3ItdGVzdGluZy1vbmx5",
+            "DATABASE_URL": "postgres://kura_app@db.invalid:5432/kura",
+            "DATABASE_OWNER_URL": "postgres://kura_owner@db.invalid:5432/kura",
+        },
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
+    assert result.returncode == 0, result.stderr
