@@ -31,7 +31,7 @@ def dependency_specs() -> list[str]:
 
 def ensure_virtualenv() -> None:
     """Create .venv and install the dependencies unless the installed set is already current."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this file may be started by an older python3
         sys.exit("Kura needs Python 3.11 or newer.")
     if not PYTHON.exists():
         print("Creating the virtualenv in .venv ...", flush=True)

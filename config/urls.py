@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from apps.organizations.api_errors import json_or_default
 from apps.organizations.views import switch_organization
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.organizations.urls")),
     path("", include("apps.patients.urls")),
     path("", include("apps.clinical.urls")),

@@ -54,7 +54,7 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
                 [list(KEEP_TABLES)],
             )
             tables = cursor.fetchone()[0]
-            cursor.execute(f"TRUNCATE {tables} CASCADE")  # noqa: S608 - names come from the catalog
+            cursor.execute(f"TRUNCATE {tables} CASCADE")
 
 
 def make_organization(slug: str) -> Organization:

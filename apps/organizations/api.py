@@ -33,7 +33,11 @@ def _me(request: Request) -> dict[str, Any]:
         "phi_access": bool(ctx and ctx.can_read_phi),
         "memberships": [
             {
-                "organization": {"id": m.organization.id, "slug": m.organization.slug, "name": m.organization.name},
+                "organization": {
+                    "id": m.organization.id,
+                    "slug": m.organization.slug,
+                    "name": m.organization.name,
+                },
                 "role": m.role,
             }
             for m in memberships

@@ -83,7 +83,11 @@ def _write_settings(ctx: TenantContext | None, using: str) -> None:
         raise RuntimeError("The tenant context must be set inside a transaction.")
     values = ["", "", ""]
     if ctx is not None:
-        values = [str(ctx.organization_id), ctx.database_role, "" if ctx.user_id is None else str(ctx.user_id)]
+        values = [
+            str(ctx.organization_id),
+            ctx.database_role,
+            "" if ctx.user_id is None else str(ctx.user_id),
+        ]
     with connection.cursor() as cursor:
         cursor.execute(_SET_CONTEXT, values)
 

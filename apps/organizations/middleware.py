@@ -50,7 +50,7 @@ def _staff_context(request: HttpRequest) -> tuple[TenantContext | None, list[Mem
         return None, []
     chosen = request.session.get(ACTIVE_ORGANIZATION_SESSION_KEY)
     membership = next((m for m in memberships if str(m.organization_id) == chosen), memberships[0])
-    ctx = TenantContext(organization_id=membership.organization_id, role=membership.role, user_id=int(user.pk))
+    ctx = TenantContext(organization_id=membership.organization.id, role=membership.role, user_id=int(user.pk))
     return ctx, memberships
 
 
@@ -68,7 +68,7 @@ class TenantContextMiddleware:
             if raw_key is not None:
                 try:
                     principal = selectors.api_key_authenticate(raw_key=raw_key)
-                except selectors.InvalidAPIKey:
+                except selectors.InvalidAPIKeyError:
                     return error_response(401, "authentication_failed", "Invalid, revoked or expired API key.")
                 request.api_key = principal  # type: ignore[attr-defined]
                 ctx = TenantContext(

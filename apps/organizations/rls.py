@@ -92,7 +92,11 @@ class EnableTenantRLS(Operation):
         return tables
 
     def database_forwards(
-        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         q = schema_editor.quote_name
         runtime = q(runtime_role())
@@ -121,7 +125,11 @@ class EnableTenantRLS(Operation):
                 schema_editor.execute(f"GRANT UPDATE (history_user_id) ON {t} TO {runtime}")
 
     def database_backwards(
-        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         q = schema_editor.quote_name
         runtime = q(runtime_role())
@@ -186,7 +194,11 @@ class AddCompositeForeignKey(Operation):
         """The constraint lives only in the database."""
 
     def database_forwards(
-        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         q = schema_editor.quote_name
         table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
@@ -200,7 +212,11 @@ class AddCompositeForeignKey(Operation):
         )
 
     def database_backwards(
-        self, app_label: str, schema_editor: BaseDatabaseSchemaEditor, from_state: ProjectState, to_state: ProjectState
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
     ) -> None:
         table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
         schema_editor.execute(

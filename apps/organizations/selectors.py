@@ -40,7 +40,7 @@ class APIKeyPrincipal:
     role: str = Role.PARTNER.value
 
 
-class InvalidAPIKey(Exception):
+class InvalidAPIKeyError(Exception):
     """The presented key is malformed, unknown, revoked or expired (one message for all)."""
 
 
@@ -53,21 +53,21 @@ _LOOKUP = (
 
 
 def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
-    """Resolve a presented key to its principal, or raise InvalidAPIKey."""
+    """Resolve a presented key to its principal, or raise InvalidAPIKeyError."""
     prefix = keys.parse_prefix(raw_key)
     if prefix is None:
-        raise InvalidAPIKey
+        raise InvalidAPIKeyError
     with connection.cursor() as cursor:
         cursor.execute(_LOOKUP, [prefix])
         row = cursor.fetchone()
     if row is None:
-        raise InvalidAPIKey
+        raise InvalidAPIKeyError
     key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at = row
     if not keys.matches(raw_key, hashed):
-        raise InvalidAPIKey
+        raise InvalidAPIKeyError
     now = timezone.now()
     if revoked_at is not None or (expires_at is not None and expires_at <= now):
-        raise InvalidAPIKey
+        raise InvalidAPIKeyError
     valid_scopes = frozenset(s for s in scopes if s in Scope.values)
     return APIKeyPrincipal(
         id=key_id,

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -25,7 +25,7 @@ def organization_create(*, name: str, slug: str, organization_id: uuid.UUID | No
     return organization
 
 
-def membership_create(*, user: AbstractBaseUser, role: str, organization_id: uuid.UUID | None = None) -> Membership:
+def membership_create(*, user: User, role: str, organization_id: uuid.UUID | None = None) -> Membership:
     """Add a user to the active (or given) organization with a role."""
     membership = Membership(user=user, role=role)
     if organization_id is not None:
@@ -51,7 +51,7 @@ def api_key_create(
     name: str,
     scopes: Iterable[str],
     phi_access: bool = False,
-    created_by: AbstractBaseUser | None = None,
+    created_by: User | None = None,
     expires_at: datetime | None = None,
     raw_key: str | None = None,
 ) -> tuple[APIKey, str]:

@@ -18,9 +18,11 @@ def organization_switch(*, request: HttpRequest, slug: object) -> Membership:
         SLUG_VALIDATOR(slug)
     except ValidationError as error:
         raise ValidationError({"organization": error.messages}) from None
-    membership = selectors.membership_for_slug(user_id=int(request.user.pk), slug=slug)
+    if request.user.pk is None:
+        raise Http404("No such organization among your memberships.")
+    membership = selectors.membership_for_slug(user_id=request.user.pk, slug=slug)
     if membership is None:
         # Same answer for "no such organization" and "not one of yours".
         raise Http404("No such organization among your memberships.")
-    activate_organization(request, membership.organization_id)
+    activate_organization(request, membership.organization.id)
     return membership

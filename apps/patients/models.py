@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import ClassVar
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -19,6 +20,9 @@ class PatientQuerySet(TenantQuerySet):
         return self.filter(deleted_at__isnull=True)
 
 
+PatientManager = models.Manager.from_queryset(PatientQuerySet)
+
+
 class Patient(TenantModel):
     mrn = models.CharField("MRN", max_length=32, validators=[MRN_VALIDATOR])
     given_name = models.CharField(max_length=100)
@@ -26,7 +30,7 @@ class Patient(TenantModel):
     date_of_birth = models.DateField()
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects = PatientQuerySet.as_manager()
+    objects: ClassVar[PatientManager] = PatientManager()
     history = TenantHistoricalRecords()
 
     class Meta:

@@ -46,7 +46,7 @@ def patient_update(*, patient: Patient, **changes: Any) -> Patient:
     allowed = {"mrn", "given_name", "family_name", "date_of_birth"}
     unknown = set(changes) - allowed
     if unknown:
-        raise ValidationError({name: "This field cannot be changed." for name in sorted(unknown)})
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
     for name, value in changes.items():
         setattr(patient, name, value)
     return _save(patient)

@@ -150,7 +150,9 @@ def test_coach_sees_wellness_events_but_gets_404_on_a_phi_event(clinics):
 
     assert names == ["Wellness event org-a"]
     assert phi.status_code == 404
-    owner_names = {e["event_name"] for e in logged_in(clinics["org-a"]["owner"]).get("/api/v1/clinical-events/").json()["results"]}
+    owner_names = {
+        e["event_name"] for e in logged_in(clinics["org-a"]["owner"]).get("/api/v1/clinical-events/").json()["results"]
+    }
     assert owner_names == {"Wellness event org-a", "PHI event org-a"}
 
 
@@ -163,7 +165,14 @@ def test_coach_gets_404_on_a_phi_row_in_the_admin_too(clinics):
     assert "PHI event org-a" not in detail.content.decode()
 
 
-HOSTILE_SELECTORS = ["'; DROP TABLE patients_patient; --", "' OR '1'='1", "", "org-unknown", "ORG-B", "x" * 200]
+HOSTILE_SELECTORS = [
+    "'; DROP TABLE patients_patient; --",
+    "' OR '1'='1",
+    "",
+    "org-unknown",
+    "ORG-B",
+    "x" * 200,
+]
 
 
 @pytest.mark.parametrize("selector", HOSTILE_SELECTORS)
@@ -185,7 +194,9 @@ def test_hostile_organization_selector_gets_4xx_and_changes_nothing(clinics, sel
 def test_another_organizations_uuid_or_slug_is_not_a_valid_selection(clinics):
     client = logged_in(clinics["org-a"]["owner"])
     for selector in (str(clinics["org-b"]["org"].id), "org-b"):
-        response = client.post("/api/v1/me/organization/", data={"organization": selector}, content_type="application/json")
+        response = client.post(
+            "/api/v1/me/organization/", data={"organization": selector}, content_type="application/json"
+        )
         assert 400 <= response.status_code < 500
     assert client.get("/api/v1/me/").json()["organization"]["slug"] == "org-a"
 
@@ -212,7 +223,13 @@ def _well_formed_unknown_key():
 
 @pytest.mark.parametrize(
     "raw_key",
-    ["", "'; DROP TABLE organizations_apikey; --", "kura_' OR 1=1 --", "x" * 5000, _well_formed_unknown_key()],
+    [
+        "",
+        "'; DROP TABLE organizations_apikey; --",
+        "kura_' OR 1=1 --",
+        "x" * 5000,
+        _well_formed_unknown_key(),
+    ],
 )
 def test_hostile_api_keys_get_401_and_change_nothing(clinics, raw_key):
     before = snapshot(clinics["org-b"]["org"])
@@ -277,8 +294,14 @@ def test_api_keys_are_throttled_per_key(clinics, settings):
     [
         ({"given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"}, "mrn"),
         ({"mrn": "bad mrn!", "given_name": "A", "family_name": "B", "date_of_birth": "1990-01-01"}, "mrn"),
-        ({"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "2999-01-01"}, "date_of_birth"),
-        ({"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "not a date"}, "date_of_birth"),
+        (
+            {"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "2999-01-01"},
+            "date_of_birth",
+        ),
+        (
+            {"mrn": "OK-1", "given_name": "A", "family_name": "B", "date_of_birth": "not a date"},
+            "date_of_birth",
+        ),
     ],
 )
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(clinics, body, field):

@@ -24,14 +24,19 @@ def two_clinics(org_a, org_b):
         with as_tenant(org):
             patient = PatientFactory(mrn="SHARED-1")
             phi = ClinicalEventFactory(patient=patient)
-            wellness = ClinicalEventFactory(
-                patient=patient, data_classification=DataClassification.GENERAL_WELLNESS
-            )
+            wellness = ClinicalEventFactory(patient=patient, data_classification=DataClassification.GENERAL_WELLNESS)
         data[org.slug] = {"patient": patient, "phi": phi, "wellness": wellness}
     return data
 
 
-TENANT_MODELS = [Patient, ClinicalEvent, Membership, APIKey, Patient.history.model, ClinicalEvent.history.model]
+TENANT_MODELS = [
+    Patient,
+    ClinicalEvent,
+    Membership,
+    APIKey,
+    Patient.history.model,
+    ClinicalEvent.history.model,
+]
 
 
 @pytest.mark.parametrize("model", TENANT_MODELS, ids=lambda m: m.__name__)
@@ -42,7 +47,9 @@ def test_without_context_tenant_tables_return_no_rows(two_clinics, model):
 
 def test_without_context_raw_sql_sees_no_rows_and_no_organizations(two_clinics):
     with connection.cursor() as cursor:
-        cursor.execute("SELECT (SELECT count(*) FROM patients_patient), (SELECT count(*) FROM organizations_organization)")
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM patients_patient), (SELECT count(*) FROM organizations_organization)"
+        )
         assert cursor.fetchone() == (0, 0)
 
 
@@ -86,7 +93,12 @@ def test_inserting_a_row_for_b_under_a_context_is_rejected_by_the_database(org_a
 
 
 def test_moving_a_row_to_another_organization_is_rejected(two_clinics, org_a, org_b):
-    with as_tenant(org_a), pytest.raises(ProgrammingError), transaction.atomic(), connection.cursor() as cursor:
+    with (
+        as_tenant(org_a),
+        pytest.raises(ProgrammingError),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute("UPDATE patients_patient SET organization_id = %s", [org_b.id])
 
 
@@ -106,9 +118,7 @@ def test_same_mrn_is_allowed_in_both_organizations_and_duplicates_name_only_our_
     assert two_clinics["org-a"]["patient"].mrn == two_clinics["org-b"]["patient"].mrn == "SHARED-1"
     with as_tenant(org_a):
         with pytest.raises(ValidationError) as error:
-            patient_services.patient_create(
-                mrn="SHARED-1", given_name="X", family_name="Y", date_of_birth="1990-01-01"
-            )
+            patient_services.patient_create(mrn="SHARED-1", given_name="X", family_name="Y", date_of_birth="1990-01-01")
         assert error.value.message_dict == {"mrn": ["A patient with this MRN already exists in this organization."]}
         created = patient_services.patient_create(
             mrn="ONLY-A", given_name="X", family_name="Y", date_of_birth="1990-01-01"
