@@ -334,3 +334,24 @@ def test_anonymous_requests_see_nothing(clinics):
     response = Client().get("/api/v1/patients/")
     assert response.status_code == 401
     assert Client().get("/admin/patients/patient/").status_code == 302
+
+
+def test_admin_header_offers_only_the_users_own_organizations(clinics):
+    user = clinics["org-a"]["owner"]
+    with as_tenant(clinics["org-b"]["org"]):
+        from apps.organizations.services import membership_create
+
+        membership_create(user=user, role=Role.CLINICIAN)
+    client = logged_in(user)
+    page = client.get("/admin/").content.decode()
+    assert 'value="org-a" selected' in page
+    assert 'value="org-b"' in page
+
+    switched = client.post("/account/organization/", {"organization": "org-b", "next": "/admin/"})
+    assert switched.status_code == 302
+    assert switched["Location"] == "/admin/"
+    assert 'value="org-b" selected' in client.get("/admin/").content.decode()
+
+    coach_page = logged_in(clinics["org-a"]["coach"]).get("/admin/").content.decode()
+    assert "Clinic org-a" in coach_page
+    assert "Clinic org-b" not in coach_page
