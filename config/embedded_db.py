@@ -83,6 +83,7 @@ def _ensure_roles_and_database(address: ServerAddress) -> None:
 def _use_private_runtime_dir() -> None:
     if "XDG_RUNTIME_DIR" not in os.environ:
         (RUNTIME_DIR / "python_PostgresServer").mkdir(parents=True, exist_ok=True)
+        RUNTIME_DIR.chmod(0o700)  # platformdirs ignores a runtime directory others can read
         os.environ["XDG_RUNTIME_DIR"] = str(RUNTIME_DIR)
 
 
