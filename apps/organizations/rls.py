@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from psycopg import sql
 
 # SQL functions the policies call. Created once, in organizations' first migration.
 CONTEXT_FUNCTIONS_SQL = """
@@ -44,6 +45,11 @@ DROP FUNCTION kura_current_user_id();
 DROP FUNCTION kura_current_role();
 DROP FUNCTION kura_current_org();
 """
+
+
+def ddl(template: str, **identifiers: str) -> str:
+    """A DDL statement with `{name}` placeholders filled by safely quoted identifiers (DDL takes no binds)."""
+    return sql.SQL(template).format(**{k: sql.Identifier(v) for k, v in identifiers.items()}).as_string(None)
 
 
 def runtime_role() -> str:
@@ -98,31 +104,34 @@ class EnableTenantRLS(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        q = schema_editor.quote_name
-        runtime = q(runtime_role())
-        tenant = f"{q(self.org_column)} = (SELECT kura_current_org())"
+        tenant = "{org} = (SELECT kura_current_org())"
+        phi = "data_classification <> 'CLINICAL_PHI' OR (SELECT kura_phi_allowed())"
         for table, is_history in self._tables(app_label, to_state):
-            t = q(table)
-            schema_editor.execute(f"ALTER TABLE {t} ENABLE ROW LEVEL SECURITY")
-            schema_editor.execute(f"ALTER TABLE {t} FORCE ROW LEVEL SECURITY")
-            schema_editor.execute(
-                f"CREATE POLICY tenant_isolation ON {t} AS PERMISSIVE FOR ALL USING ({tenant}) WITH CHECK ({tenant})"
-            )
+            names = {"table": table, "org": self.org_column, "runtime": runtime_role()}
+            statements = [
+                "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+                "ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
+                f"CREATE POLICY tenant_isolation ON {{table}} AS PERMISSIVE FOR ALL "
+                f"USING ({tenant}) WITH CHECK ({tenant})",
+            ]
             if self.classified:
-                phi = "data_classification <> 'CLINICAL_PHI' OR (SELECT kura_phi_allowed())"
-                schema_editor.execute(
-                    f"CREATE POLICY phi_restriction ON {t} AS RESTRICTIVE FOR ALL USING ({phi}) WITH CHECK ({phi})"
+                statements.append(
+                    f"CREATE POLICY phi_restriction ON {{table}} AS RESTRICTIVE FOR ALL "
+                    f"USING ({phi}) WITH CHECK ({phi})"
                 )
             if self.member_column and not is_history:
-                schema_editor.execute(
-                    f"CREATE POLICY own_memberships ON {t} AS PERMISSIVE FOR SELECT "
-                    f"USING ({q(self.member_column)} = (SELECT kura_current_user_id()))"
+                names["member"] = self.member_column
+                statements.append(
+                    "CREATE POLICY own_memberships ON {table} AS PERMISSIVE FOR SELECT "
+                    "USING ({member} = (SELECT kura_current_user_id()))"
                 )
             if is_history:
                 # The audit trail is append-only for the app; only the user link may be nulled when a
                 # user is deleted (Django's SET_NULL).
-                schema_editor.execute(f"REVOKE UPDATE, DELETE, TRUNCATE ON {t} FROM {runtime}")
-                schema_editor.execute(f"GRANT UPDATE (history_user_id) ON {t} TO {runtime}")
+                statements.append("REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {runtime}")
+                statements.append("GRANT UPDATE (history_user_id) ON {table} TO {runtime}")
+            for statement in statements:
+                schema_editor.execute(ddl(statement, **names))
 
     def database_backwards(
         self,
@@ -131,16 +140,20 @@ class EnableTenantRLS(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        q = schema_editor.quote_name
-        runtime = q(runtime_role())
         for table, is_history in self._tables(app_label, from_state):
-            t = q(table)
-            for policy in ("own_memberships", "phi_restriction", "tenant_isolation"):
-                schema_editor.execute(f"DROP POLICY IF EXISTS {policy} ON {t}")
-            schema_editor.execute(f"ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY")
-            schema_editor.execute(f"ALTER TABLE {t} DISABLE ROW LEVEL SECURITY")
+            names = {"table": table, "runtime": runtime_role()}
+            statements = [
+                f"DROP POLICY IF EXISTS {policy} ON {{table}}"
+                for policy in ("own_memberships", "phi_restriction", "tenant_isolation")
+            ]
+            statements += [
+                "ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",
+                "ALTER TABLE {table} DISABLE ROW LEVEL SECURITY",
+            ]
             if is_history:
-                schema_editor.execute(f"GRANT UPDATE, DELETE ON {t} TO {runtime}")
+                statements.append("GRANT UPDATE, DELETE ON {table} TO {runtime}")
+            for statement in statements:
+                schema_editor.execute(ddl(statement, **names))
 
     def describe(self) -> str:
         return f"Enable row-level security on {self.model_name}" + (" and its history" if self.history else "")
@@ -200,16 +213,19 @@ class AddCompositeForeignKey(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        q = schema_editor.quote_name
         table = to_state.apps.get_model(app_label, self.model_name)._meta.db_table
         target_app, _, target_name = self.to_model.rpartition(".")
         target = to_state.apps.get_model(target_app or app_label, target_name)._meta.db_table
-        schema_editor.execute(
-            f"ALTER TABLE {q(table)} ADD CONSTRAINT {q(self.name)} "
-            f"FOREIGN KEY ({', '.join(map(q, self.columns))}) "
-            f"REFERENCES {q(target)} ({', '.join(map(q, self.to_columns))}) "
-            f"ON DELETE {self.on_delete}"
-        )
+        if self.on_delete not in {"RESTRICT", "CASCADE", "NO ACTION"}:
+            raise ValueError(f"Unsupported ON DELETE action: {self.on_delete}")
+        statement = sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} FOREIGN KEY ({}) REFERENCES {} ({}) ON DELETE ").format(
+            sql.Identifier(table),
+            sql.Identifier(self.name),
+            sql.SQL(", ").join(map(sql.Identifier, self.columns)),
+            sql.Identifier(target),
+            sql.SQL(", ").join(map(sql.Identifier, self.to_columns)),
+        ) + sql.SQL(self.on_delete)  # one of the fixed keywords checked above
+        schema_editor.execute(statement.as_string(None))
 
     def database_backwards(
         self,
@@ -219,9 +235,7 @@ class AddCompositeForeignKey(Operation):
         to_state: ProjectState,
     ) -> None:
         table = from_state.apps.get_model(app_label, self.model_name)._meta.db_table
-        schema_editor.execute(
-            f"ALTER TABLE {schema_editor.quote_name(table)} DROP CONSTRAINT {schema_editor.quote_name(self.name)}"
-        )
+        schema_editor.execute(ddl("ALTER TABLE {table} DROP CONSTRAINT {name}", table=table, name=self.name))
 
     def describe(self) -> str:
         return f"Add composite foreign key {self.name} on {self.model_name}"

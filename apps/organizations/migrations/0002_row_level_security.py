@@ -30,10 +30,10 @@ USING (id IN (SELECT m.organization_id FROM organizations_membership AS m
 
 
 def grant_lookup(apps, schema_editor):
-    from apps.organizations.rls import runtime_role
+    from apps.organizations.rls import ddl, runtime_role
 
     schema_editor.execute(
-        f"GRANT EXECUTE ON FUNCTION kura_api_key_lookup(text) TO {schema_editor.quote_name(runtime_role())}"
+        ddl("GRANT EXECUTE ON FUNCTION kura_api_key_lookup(text) TO {runtime}", runtime=runtime_role())
     )
 
 

@@ -11,7 +11,7 @@ from django.core.management.base import CommandParser
 from django.core.management.commands import migrate
 from django.db import connections
 
-from apps.organizations.rls import runtime_role
+from apps.organizations.rls import ddl, runtime_role
 
 
 class Command(migrate.Command):
@@ -21,13 +21,24 @@ class Command(migrate.Command):
 
     def handle(self, *args: Any, **options: Any) -> None:
         connection = connections[options["database"]]
-        runtime = connection.ops.quote_name(runtime_role())
+        runtime = runtime_role()
         with connection.cursor() as cursor:
             cursor.execute(
-                f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime}"
+                ddl(
+                    "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
+                    "GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {runtime}",
+                    runtime=runtime,
+                )
             )
-            cursor.execute(f"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {runtime}")
+            cursor.execute(
+                ddl(
+                    "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {runtime}",
+                    runtime=runtime,
+                )
+            )
         super().handle(*args, **options)
         with connection.cursor() as cursor:
             # The app reads which migrations ran; it never records or removes one.
-            cursor.execute(f"REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON django_migrations FROM {runtime}")
+            cursor.execute(
+                ddl("REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON django_migrations FROM {runtime}", runtime=runtime)
+            )
