@@ -76,11 +76,14 @@ _SET_CONTEXT = (
 )
 
 
-def _write_settings(ctx: TenantContext | None, using: str) -> None:
-    connection = connections[using]
-    if not connection.in_atomic_block:
+def _require_transaction(using: str) -> None:
+    if not connections[using].in_atomic_block:
         # set_config(..., true) outside a transaction silently does nothing: refuse instead.
         raise RuntimeError("The tenant context must be set inside a transaction.")
+
+
+def _write_settings(ctx: TenantContext | None, using: str) -> None:
+    _require_transaction(using)
     values = ["", "", ""]
     if ctx is not None:
         values = [
@@ -88,14 +91,13 @@ def _write_settings(ctx: TenantContext | None, using: str) -> None:
             ctx.database_role,
             "" if ctx.user_id is None else str(ctx.user_id),
         ]
-    with connection.cursor() as cursor:
+    with connections[using].cursor() as cursor:
         cursor.execute(_SET_CONTEXT, values)
 
 
 def set_authenticated_user(user_id: int, using: str = "default") -> None:
     """Before the organization is known: lets the membership policy show this user's own memberships."""
-    if not connections[using].in_atomic_block:
-        raise RuntimeError("The tenant context must be set inside a transaction.")
+    _require_transaction(using)
     with connections[using].cursor() as cursor:
         cursor.execute("SELECT set_config('app.user_id', %s, true)", [str(user_id)])
 
