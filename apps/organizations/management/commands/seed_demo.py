@@ -8,30 +8,23 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import importlib
+import importlib.util
 import json
 import uuid
-from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
-from django.utils import timezone
 
-from apps.clinical.models import ClinicalEvent
 from apps.organizations import context, services
 from apps.organizations.models import APIKey, Membership, Organization, Partner
-from apps.organizations.roles import DataClassification, Role, Scope
-from apps.patients.models import Patient
+from apps.organizations.roles import Role, Scope
 
 DEMO_NAMESPACE = uuid.UUID("6f1c2a52-52f5-4c55-9a43-6b1b0e0c7a10")
 DEMO_ORGANIZATIONS = [("harbor", "Harbor Family Clinic"), ("summit", "Summit Wellness Center")]
 STAFF_ROLES = [Role.OWNER, Role.CLINICIAN, Role.COACH, Role.BILLING, Role.FRONT_DESK]
-DEMO_PATIENTS = [
-    ("Avery", "Lindqvist", date(1984, 3, 14)),
-    ("Mateo", "Okafor", date(1991, 11, 2)),
-    ("Priya", "Raman", date(1976, 7, 29)),
-    ("Jonah", "Whitfield", date(2001, 1, 8)),
-]
 
 
 def demo_password(role: str) -> str:
@@ -80,7 +73,7 @@ class Command(BaseCommand):
             )
             if not APIKey.objects.filter(hashed_key=hashlib.sha256(raw_key.encode()).hexdigest()).exists():
                 services.api_key_create(partner=partner, name="Demo key", scopes=scopes, raw_key=raw_key)
-            self._seed_patients(slug)
+            self._seed_app_data(slug)
         return {"slug": slug, "name": name, "users": users, "api_key": raw_key, "api_key_scopes": scopes}
 
     def _seed_user(self, organization_id: uuid.UUID, slug: str, role: str) -> dict[str, str]:
@@ -94,32 +87,9 @@ class Command(BaseCommand):
             services.membership_create(user=user, role=role)
         return {"username": username, "password": password, "role": role}
 
-    def _seed_patients(self, slug: str) -> None:
-        now = timezone.now()
-        for index, (given, family, born) in enumerate(DEMO_PATIENTS, start=1):
-            mrn = f"{slug[:3].upper()}-{1000 + index}"
-            if Patient.objects.filter(mrn=mrn).exists():
-                continue
-            patient = Patient.objects.create(mrn=mrn, given_name=given, family_name=family, date_of_birth=born)
-            self._seed_events(patient, now - timedelta(days=30 * index))
-
-    def _seed_events(self, patient: Patient, when: datetime) -> None:
-        ClinicalEvent.objects.create(
-            patient=patient,
-            organization_id=patient.organization_id,
-            activity_type=ClinicalEvent.ActivityType.OBSERVATION,
-            clinical_purposes=["diagnostic"],
-            event_name="Initial psychiatric evaluation",
-            performed_by="Dr. Demo",
-            event_date=when,
-        )
-        ClinicalEvent.objects.create(
-            patient=patient,
-            organization_id=patient.organization_id,
-            activity_type=ClinicalEvent.ActivityType.OBSERVATION,
-            clinical_purposes=["self_monitoring"],
-            event_name="Weekly wellness check-in",
-            event_date=when + timedelta(days=7),
-            is_synthetic=True,
-            data_classification=DataClassification.GENERAL_WELLNESS,
-        )
+    def _seed_app_data(self, slug: str) -> None:
+        """Each app's optional `demo.seed(slug=...)`, in INSTALLED_APPS order (patients before what refers to them)."""
+        for app_config in django_apps.get_app_configs():
+            module_name = f"{app_config.name}.demo"
+            if app_config.name.startswith("apps.") and importlib.util.find_spec(module_name) is not None:
+                importlib.import_module(module_name).seed(slug=slug)
