@@ -239,3 +239,54 @@ class AddCompositeForeignKey(Operation):
 
     def describe(self) -> str:
         return f"Add composite foreign key {self.name} on {self.model_name}"
+
+
+class MakeAppendOnly(Operation):
+    """Take UPDATE, DELETE and TRUNCATE on a table away from the runtime role: rows can be added, never changed.
+
+    For logs that are themselves the audit trail (e.g. the PHI access log). The owner role keeps its rights for
+    retention jobs.
+    """
+
+    reduces_to_sql = True
+    reversible = True
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+
+    def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
+        return self.__class__.__name__, [self.model_name], {}
+
+    def state_forwards(self, app_label: str, state: ProjectState) -> None:
+        """Privileges live only in the database."""
+
+    def _table(self, app_label: str, state: ProjectState) -> str:
+        return state.apps.get_model(app_label, self.model_name)._meta.db_table
+
+    def database_forwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        table = self._table(app_label, to_state)
+        statement = "REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {runtime}"
+        schema_editor.execute(ddl(statement, table=table, runtime=runtime_role()))
+
+    def database_backwards(
+        self,
+        app_label: str,
+        schema_editor: BaseDatabaseSchemaEditor,
+        from_state: ProjectState,
+        to_state: ProjectState,
+    ) -> None:
+        table = self._table(app_label, from_state)
+        schema_editor.execute(ddl("GRANT UPDATE, DELETE ON {table} TO {runtime}", table=table, runtime=runtime_role()))
+
+    def describe(self) -> str:
+        return f"Make {self.model_name} append-only for the runtime role"
+
+    @property
+    def migration_name_fragment(self) -> str:
+        return f"append_only_{self.model_name.lower()}"

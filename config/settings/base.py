@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,16 @@ LOGIN_REDIRECT_URL = "/admin/"
 
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# --- Clinical data rules ---------------------------------------------------------------------------------
+# How far in the future a recorded time may lie (clocks of devices and partners drift).
+KURA_MAX_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_CLOCK_SKEW_MINUTES", default=5))
+# Days a soft-deleted record is kept before `purge_expired_records` may remove it, per record type
+# (e.g. RETENTION_DAYS=patients.patient=2555,patients.consent=2190); unlisted types use the defaults in
+# apps/patients/retention.py.
+RETENTION_DAYS: dict[str, int] = {key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()}
+# Bodies above this size are refused with 400 before parsing.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 
 # --- API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

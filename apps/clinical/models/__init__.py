@@ -1,5 +1,31 @@
 """Clinical models: the hub-and-spoke clinical record (seed 002) and the patient-reported timeline (seed 001)."""
 
-from .events import ClinicalEvent
+from .events import (
+    SPOKES,
+    Allergy,
+    ClinicalEvent,
+    Condition,
+    Encounter,
+    Immunization,
+    Intervention,
+    MedicalCodeAssignment,
+    Medication,
+    Observation,
+    Spoke,
+    Vital,
+)
 
-__all__ = ["ClinicalEvent"]
+__all__ = [
+    "SPOKES",
+    "Allergy",
+    "ClinicalEvent",
+    "Condition",
+    "Encounter",
+    "Immunization",
+    "Intervention",
+    "MedicalCodeAssignment",
+    "Medication",
+    "Observation",
+    "Spoke",
+    "Vital",
+]
