@@ -1,47 +1,150 @@
+"""Clinical API: encounters and hub events with their detail rows. Reads are written to the PHI access log."""
+
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.filtering import filter_queryset
+from apps.organizations.roles import Role
+from apps.patients.models import PHIAccessLog
+from apps.patients.selectors import patient_list
+from apps.patients.services import phi_access_record
 
-from . import selectors
+from . import selectors, services
+from .filters import ClinicalEventFilter, EncounterFilter
+from .serializers import (
+    ClinicalEventInput,
+    ClinicalEventOutput,
+    EncounterInput,
+    EncounterOutput,
+    ManualEntryInput,
+)
+
+CLINICAL_WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
+CLINICAL_EVENT = PHIAccessLog.RecordType.CLINICAL_EVENT
 
 
-class ClinicalEventOutput(serializers.Serializer):
-    id = serializers.UUIDField()
-    patient_id = serializers.UUIDField()
-    activity_type = serializers.CharField()
-    clinical_purposes = serializers.ListField(child=serializers.CharField())
-    event_name = serializers.CharField()
-    method = serializers.CharField()
-    body_site = serializers.CharField()
-    performed_by = serializers.CharField()
-    facility_name = serializers.CharField()
-    event_date = serializers.DateTimeField()
-    is_synthetic = serializers.BooleanField()
-    data_classification = serializers.CharField()
+def _log(request: Request, record_type: str, rows: Any) -> None:
+    phi_access_record(request=request, record_type=record_type, patient_ids=[row.patient_id for row in rows])
+
+
+class EncounterListApi(APIView):
+    api_scope = "clinical"
+    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+
+    @extend_schema(parameters=[EncounterFilter], responses=EncounterOutput(many=True), summary="List encounters")
+    def get(self, request: Request) -> Response:
+        paginator = LimitOffsetPagination()
+        encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
+        page = paginator.paginate_queryset(encounters, request, view=self) or []
+        _log(request, PHIAccessLog.RecordType.ENCOUNTER, page)
+        return paginator.get_paginated_response(EncounterOutput(page, many=True).data)
+
+    @extend_schema(request=EncounterInput, responses={201: EncounterOutput}, summary="Open an encounter")
+    def post(self, request: Request) -> Response:
+        data = EncounterInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        patient = object_or_404(patient_list(), fields.pop("patient_id"))
+        encounter = services.encounter_create(patient=patient, **fields)
+        return Response(EncounterOutput(encounter).data, status=status.HTTP_201_CREATED)
+
+
+class EncounterDetailApi(APIView):
+    api_scope = "clinical"
+
+    @extend_schema(responses=EncounterOutput, summary="An encounter")
+    def get(self, request: Request, encounter_id: uuid.UUID) -> Response:
+        encounter = object_or_404(selectors.encounter_list(), encounter_id)
+        _log(request, PHIAccessLog.RecordType.ENCOUNTER, [encounter])
+        return Response(EncounterOutput(encounter).data)
 
 
 class ClinicalEventListApi(APIView):
     api_scope = "clinical"
+    write_roles = CLINICAL_WRITE_ROLES
 
-    @extend_schema(responses=ClinicalEventOutput(many=True), summary="List clinical events")
+    @extend_schema(
+        parameters=[ClinicalEventFilter],
+        responses=ClinicalEventOutput(many=True),
+        summary="List clinical events with their detail rows",
+    )
     def get(self, request: Request) -> Response:
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.clinical_event_list(), request, view=self)
+        events = filter_queryset(ClinicalEventFilter, request, selectors.clinical_event_list())
+        page = paginator.paginate_queryset(events, request, view=self) or []
+        _log(request, CLINICAL_EVENT, page)
         return paginator.get_paginated_response(ClinicalEventOutput(page, many=True).data)
+
+    @extend_schema(
+        request=ClinicalEventInput,
+        responses={201: ClinicalEventOutput},
+        summary="Record a clinical event with its detail rows and codes (all or nothing)",
+    )
+    def post(self, request: Request) -> Response:
+        data = ClinicalEventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        patient = object_or_404(patient_list(), fields["patient_id"])
+        encounter = None
+        if fields.get("encounter_id"):
+            encounter = object_or_404(selectors.encounter_list(), fields["encounter_id"])
+        event = services.clinical_event_create(
+            patient=patient,
+            encounter=encounter,
+            event=fields["event"],
+            details=fields.get("details", {}),
+            codes=fields.get("codes", []),
+        )
+        created = selectors.clinical_event_list().get(pk=event.pk)
+        return Response(ClinicalEventOutput(created).data, status=status.HTTP_201_CREATED)
 
 
 class ClinicalEventDetailApi(APIView):
     api_scope = "clinical"
+    write_roles = CLINICAL_WRITE_ROLES
 
-    @extend_schema(responses=ClinicalEventOutput, summary="A clinical event")
+    @extend_schema(responses=ClinicalEventOutput, summary="A clinical event with its detail rows")
     def get(self, request: Request, event_id: uuid.UUID) -> Response:
-        return Response(ClinicalEventOutput(object_or_404(selectors.clinical_event_list(), event_id)).data)
+        event = object_or_404(selectors.clinical_event_list(), event_id)
+        _log(request, CLINICAL_EVENT, [event])
+        return Response(ClinicalEventOutput(event).data)
+
+    @extend_schema(responses={204: None}, summary="Delete an event entered in error (its detail rows go with it)")
+    def delete(self, request: Request, event_id: uuid.UUID) -> Response:
+        services.clinical_event_delete(event=object_or_404(selectors.clinical_event_list(), event_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ManualEntryApi(APIView):
+    api_scope = "clinical"
+    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+
+    @extend_schema(
+        request=ManualEntryInput,
+        responses={201: ClinicalEventOutput},
+        summary="Record one detail row entered by hand (creates its synthetic hub event)",
+    )
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(patient_list(), patient_id)
+        data = ManualEntryInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        event = services.clinical_entry_record_manual(
+            patient=patient,
+            spoke_type=fields["detail_type"],
+            fields=fields["values"],
+            recorded_at=fields.get("recorded_at"),
+            **({"data_classification": fields["data_classification"]} if "data_classification" in fields else {}),
+        )
+        created = selectors.clinical_event_list().get(pk=event.pk)
+        return Response(ClinicalEventOutput(created).data, status=status.HTTP_201_CREATED)

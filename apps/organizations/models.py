@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -32,7 +32,7 @@ class TimeStampedModel(models.Model):
 class TenantQuerySet(models.QuerySet[Any]):
     """Row-level security is the guarantee; this adds the organization where the planner can use it."""
 
-    def for_current_organization(self) -> TenantQuerySet:
+    def for_current_organization(self) -> Self:
         """Filter on the active context's organization (a no-op without context: RLS then shows nothing)."""
         organization_id = context.current_organization_id()
         if organization_id is None:

@@ -1,3 +1,5 @@
+"""Patients and consents API. Every response that shows a patient's record is written to the PHI access log."""
+
 from __future__ import annotations
 
 import uuid
@@ -10,9 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.filtering import filter_queryset
 from apps.organizations.roles import Role
 
 from . import selectors, services
+from .filters import ConsentFilter, PatientFilter
+from .models import Consent, Patient, PHIAccessLog
 
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
@@ -22,7 +27,20 @@ class PatientOutput(serializers.Serializer):
     mrn = serializers.CharField()
     given_name = serializers.CharField()
     family_name = serializers.CharField()
+    preferred_name = serializers.CharField()
     date_of_birth = serializers.DateField()
+    sex_at_birth = serializers.CharField()
+    gender_identity = serializers.CharField()
+    email = serializers.EmailField()
+    phone = serializers.CharField()
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField()
+    city = serializers.CharField()
+    region = serializers.CharField()
+    postal_code = serializers.CharField()
+    country = serializers.CharField()
+    status = serializers.CharField()
+    ssn_masked = serializers.CharField(help_text="Last four digits only; the full number is never returned.")
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
 
@@ -31,17 +49,34 @@ class PatientInput(serializers.Serializer):
     mrn = serializers.CharField(max_length=32)
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
+    preferred_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     date_of_birth = serializers.DateField()
+    sex_at_birth = serializers.ChoiceField(choices=Patient.SexAtBirth.choices, required=False)
+    gender_identity = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=30, required=False, allow_blank=True)
+    address_line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=10, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False)
+    status = serializers.ChoiceField(choices=Patient.Status.choices, required=False)
+    ssn = serializers.CharField(max_length=11, required=False, allow_blank=True, write_only=True)
 
 
 class PatientListApi(APIView):
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
-    @extend_schema(responses=PatientOutput(many=True), summary="List patients")
+    @extend_schema(parameters=[PatientFilter], responses=PatientOutput(many=True), summary="List patients")
     def get(self, request: Request) -> Response:
         paginator = LimitOffsetPagination()
-        page = paginator.paginate_queryset(selectors.patient_list(), request, view=self)
+        patients = filter_queryset(PatientFilter, request, selectors.patient_list())
+        page = paginator.paginate_queryset(patients, request, view=self)
+        services.phi_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[p.id for p in page or []]
+        )
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
     @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
@@ -58,7 +93,11 @@ class PatientDetailApi(APIView):
 
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
-        return Response(PatientOutput(object_or_404(selectors.patient_list(), patient_id)).data)
+        patient = object_or_404(selectors.patient_list(), patient_id)
+        services.phi_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.id]
+        )
+        return Response(PatientOutput(patient).data)
 
     @extend_schema(request=PatientInput(partial=True), responses=PatientOutput, summary="Change a patient")
     def patch(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -68,7 +107,71 @@ class PatientDetailApi(APIView):
         patient = services.patient_update(patient=patient, **data.validated_data)
         return Response(PatientOutput(patient).data)
 
-    @extend_schema(responses={204: None}, summary="Soft-delete a patient")
+    @extend_schema(responses={204: None}, summary="Soft-delete a patient (restorable until the retention purge)")
     def delete(self, request: Request, patient_id: uuid.UUID) -> Response:
         services.patient_soft_delete(patient=object_or_404(selectors.patient_list(), patient_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class PatientRestoreApi(APIView):
+    api_scope = "patients"
+    write_roles = WRITE_ROLES
+
+    @extend_schema(request=None, responses=PatientOutput, summary="Restore a soft-deleted patient")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = services.patient_restore(patient=object_or_404(selectors.patient_deleted_list(), patient_id))
+        return Response(PatientOutput(patient).data)
+
+
+class ConsentOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    consent_type = serializers.CharField()
+    granted = serializers.BooleanField()
+    granted_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+    revoked_at = serializers.DateTimeField(allow_null=True)
+    document_reference = serializers.CharField()
+    valid_now = serializers.BooleanField(source="is_valid", help_text="Granted, in force, not expired or revoked.")
+
+
+class ConsentInput(serializers.Serializer):
+    consent_type = serializers.ChoiceField(choices=Consent.Type.choices)
+    granted = serializers.BooleanField()
+    granted_at = serializers.DateTimeField(required=False)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    document_reference = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class PatientConsentListApi(APIView):
+    api_scope = "patients"
+    write_roles = WRITE_ROLES
+
+    @extend_schema(parameters=[ConsentFilter], responses=ConsentOutput(many=True), summary="A patient's consents")
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(selectors.patient_list(), patient_id)
+        consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))
+        paginator = LimitOffsetPagination()
+        page = paginator.paginate_queryset(consents, request, view=self)
+        services.phi_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id]
+        )
+        return paginator.get_paginated_response(ConsentOutput(page, many=True).data)
+
+    @extend_schema(request=ConsentInput, responses={201: ConsentOutput}, summary="Record a consent decision")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(selectors.patient_list(), patient_id)
+        data = ConsentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        consent = services.consent_record(patient=patient, **data.validated_data)
+        return Response(ConsentOutput(selectors.consent_list().get(pk=consent.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class ConsentRevokeApi(APIView):
+    api_scope = "patients"
+    write_roles = WRITE_ROLES
+
+    @extend_schema(request=None, responses=ConsentOutput, summary="Revoke a consent from now on")
+    def post(self, request: Request, consent_id: uuid.UUID) -> Response:
+        consent = services.consent_revoke(consent=object_or_404(selectors.consent_list(), consent_id))
+        return Response(ConsentOutput(selectors.consent_list().get(pk=consent.pk)).data)

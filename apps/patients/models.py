@@ -242,9 +242,7 @@ class PHIAccessLog(models.Model):
         "organizations.APIKey", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     role = models.CharField(max_length=20)
-    patient = models.ForeignKey(
-        Patient, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True
-    )
+    patient = models.ForeignKey(Patient, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+", null=True)
     record_type = models.CharField(max_length=20, choices=RecordType.choices)
     record_count = models.PositiveIntegerField(default=1)
     method = models.CharField(max_length=10)

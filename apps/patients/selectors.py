@@ -1,8 +1,42 @@
-from django.db.models import QuerySet
+"""Reads for patients and consents (rows are filtered by PostgreSQL; these add what the planner needs)."""
 
-from .models import Patient
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from django.db.models import Q, QuerySet
+
+from .models import Consent, Patient, PatientQuerySet, PHIAccessLog
 
 
-def patient_list() -> QuerySet[Patient]:
+def patient_list() -> PatientQuerySet:
     """The active organization's patients that are not soft-deleted."""
     return Patient.objects.active().for_current_organization()
+
+
+def patient_deleted_list() -> PatientQuerySet:
+    """Soft-deleted patients of the active organization (the restore path)."""
+    return Patient.objects.deleted().for_current_organization()
+
+
+def patient_search_condition(term: str) -> Q:
+    """Name, MRN or an ISO date of birth (YYYY-MM-DD), as staff type them into one search box."""
+    term = term.strip()
+    try:
+        born = date.fromisoformat(term)
+    except ValueError:
+        born = None
+    condition = Q(mrn__iexact=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term)
+    if born is not None:
+        condition |= Q(date_of_birth=born)
+    return condition
+
+
+def consent_list(*, at: datetime | None = None) -> QuerySet[Consent]:
+    """Consents of the active organization with `is_valid` at `at` (default now)."""
+    return Consent.objects.for_current_organization().filter(deleted_at__isnull=True).with_validity(at)
+
+
+def phi_access_log() -> QuerySet[PHIAccessLog]:
+    """The organization's PHI access log, newest first."""
+    return PHIAccessLog.objects.select_related("user", "api_key", "patient")

@@ -1,29 +1,60 @@
-"""Writes for patients."""
+"""Writes for patients, consents and the PHI access log."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter
+from collections.abc import Iterable
+from datetime import date, datetime
 from typing import Any
+from uuid import UUID
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import Patient
+from apps.organizations.context import TenantContext
+
+from .models import Consent, Patient, PHIAccessLog
 
 DUPLICATE_MRN = "A patient with this MRN already exists in this organization."
+# Fields staff may set on a patient through services (everything but identity, status bookkeeping and tenancy).
+PATIENT_FIELDS = frozenset(
+    {
+        "mrn",
+        "given_name",
+        "family_name",
+        "preferred_name",
+        "date_of_birth",
+        "sex_at_birth",
+        "gender_identity",
+        "email",
+        "phone",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "status",
+        "ssn",
+    }
+)
 
 
-def _save(patient: Patient) -> Patient:
+def _unknown_fields_error(changes: dict[str, Any], allowed: frozenset[str]) -> None:
+    unknown = set(changes) - allowed
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
+
+
+def _save_patient(patient: Patient) -> Patient:
     try:
         # Uniqueness is checked under RLS, so only this organization's MRNs are visible to the check.
         patient.full_clean(exclude=["organization"])
-        patient.validate_constraints()
     except ValidationError as error:
-        if "__all__" in error.message_dict or "mrn" in error.message_dict:
-            messages = error.message_dict.get("__all__", []) + error.message_dict.get("mrn", [])
-            if any("MRN" in m or "mrn" in m.lower() for m in messages):
-                raise ValidationError({"mrn": DUPLICATE_MRN}) from None
+        if DUPLICATE_MRN in error.message_dict.get(NON_FIELD_ERRORS, []):
+            raise ValidationError({"mrn": DUPLICATE_MRN}) from None
         raise
     try:
         with transaction.atomic():
@@ -36,20 +67,21 @@ def _save(patient: Patient) -> Patient:
     return patient
 
 
-def patient_create(*, mrn: str, given_name: str, family_name: str, date_of_birth: date) -> Patient:
-    """Register a patient in the active organization."""
-    return _save(Patient(mrn=mrn, given_name=given_name, family_name=family_name, date_of_birth=date_of_birth))
+def patient_create(*, mrn: str, given_name: str, family_name: str, date_of_birth: date, **details: Any) -> Patient:
+    """Register a patient in the active organization (details: contact, sex at birth, SSN, ...)."""
+    _unknown_fields_error(details, PATIENT_FIELDS)
+    patient = Patient(mrn=mrn, given_name=given_name, family_name=family_name, date_of_birth=date_of_birth)
+    for name, value in details.items():
+        setattr(patient, name, value)
+    return _save_patient(patient)
 
 
 def patient_update(*, patient: Patient, **changes: Any) -> Patient:
-    """Change a patient's demographics."""
-    allowed = {"mrn", "given_name", "family_name", "date_of_birth"}
-    unknown = set(changes) - allowed
-    if unknown:
-        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    """Change a patient's demographics or contact details."""
+    _unknown_fields_error(changes, PATIENT_FIELDS)
     for name, value in changes.items():
         setattr(patient, name, value)
-    return _save(patient)
+    return _save_patient(patient)
 
 
 def patient_soft_delete(*, patient: Patient) -> Patient:
@@ -59,3 +91,73 @@ def patient_soft_delete(*, patient: Patient) -> Patient:
         with transaction.atomic():
             patient.save(update_fields=["deleted_at", "updated_at"])
     return patient
+
+
+def patient_restore(*, patient: Patient) -> Patient:
+    """Undo a soft delete (possible until the retention purge removes the record)."""
+    if patient.deleted_at is not None:
+        patient.deleted_at = None
+        # Another patient may have taken the MRN meanwhile: validate before bringing it back.
+        return _save_patient(patient)
+    return patient
+
+
+def consent_record(
+    *,
+    patient: Patient,
+    consent_type: str,
+    granted: bool,
+    granted_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    document_reference: str = "",
+) -> Consent:
+    """Record a patient's consent decision (a refusal is recorded too, with granted=False)."""
+    consent = Consent(
+        patient=patient,
+        consent_type=consent_type,
+        granted=granted,
+        granted_at=granted_at or timezone.now(),
+        expires_at=expires_at,
+        document_reference=document_reference,
+    )
+    consent.full_clean(exclude=["organization"])
+    with transaction.atomic():
+        consent.save()
+    return consent
+
+
+def consent_revoke(*, consent: Consent, revoked_at: datetime | None = None) -> Consent:
+    """Withdraw a consent from `revoked_at` (default now); the grant stays in the history."""
+    if consent.revoked_at is None:
+        consent.revoked_at = revoked_at or timezone.now()
+        consent.full_clean(exclude=["organization", "patient"])
+        with transaction.atomic():
+            consent.save(update_fields=["revoked_at", "updated_at"])
+    return consent
+
+
+def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: Iterable[UUID | None]) -> None:
+    """Log one read: a row per patient whose records the response shows (one INSERT, whatever the count).
+
+    Called by every view that shows clinical data; the query string is left out because it can carry a
+    searched name.
+    """
+    ctx: TenantContext | None = getattr(request, "tenant", None)
+    counts = Counter(patient_id for patient_id in patient_ids if patient_id is not None)
+    if ctx is None or not counts:
+        return
+    PHIAccessLog.objects.bulk_create(
+        [
+            PHIAccessLog(
+                user_id=ctx.user_id,
+                api_key_id=ctx.api_key_id,
+                role=ctx.database_role,
+                patient_id=patient_id,
+                record_type=record_type,
+                record_count=count,
+                method=request.method or "GET",
+                path=request.path[:500],
+            )
+            for patient_id, count in counts.items()
+        ]
+    )

@@ -133,7 +133,9 @@ KURA_MAX_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_CLOCK_SKEW_MINUTES", d
 # Days a soft-deleted record is kept before `purge_expired_records` may remove it, per record type
 # (e.g. RETENTION_DAYS=patients.patient=2555,patients.consent=2190); unlisted types use the defaults in
 # apps/patients/retention.py.
-RETENTION_DAYS: dict[str, int] = {key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()}
+RETENTION_DAYS: dict[str, int] = {
+    key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()
+}
 # Bodies above this size are refused with 400 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
 

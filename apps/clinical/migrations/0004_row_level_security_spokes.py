@@ -11,7 +11,10 @@ from apps.organizations.rls import AddCompositeForeignKey, EnableTenantRLS
 
 
 class Migration(migrations.Migration):
-    dependencies = [("clinical", "0003_encounters_spokes_codes"), ("patients", "0004_row_level_security_consents_access_log")]
+    dependencies = [
+        ("clinical", "0003_encounters_spokes_codes"),
+        ("patients", "0004_row_level_security_consents_access_log"),
+    ]
 
     operations = [
         EnableTenantRLS("encounter", classified=True),

@@ -158,9 +158,7 @@ class ClinicalEvent(ClassifiedTenantModel):
             models.UniqueConstraint(fields=["id", "patient"], name="clinicalevent_id_patient_key"),
             # Target of (organization_id, event_id) from code assignments.
             models.UniqueConstraint(fields=["organization", "id"], name="clinicalevent_org_id_key"),
-            models.CheckConstraint(
-                condition=~Q(clinical_purposes=[]), name="clinicalevent_has_purpose"
-            ),
+            models.CheckConstraint(condition=~Q(clinical_purposes=[]), name="clinicalevent_has_purpose"),
         ]
         indexes = [models.Index(fields=["organization", "patient", "-event_date"])]
 
@@ -171,7 +169,7 @@ class ClinicalEvent(ClassifiedTenantModel):
         errors = _validate_not_future(self.event_date, "event_date")
         if self.patient_id and self.event_date and self.event_date.date() < self.patient.date_of_birth:
             errors["event_date"] = "A clinical event cannot be before the patient's birth."
-        if self.encounter_id and self.patient_id and self.encounter.patient_id != self.patient_id:
+        if self.encounter is not None and self.patient_id and self.encounter.patient_id != self.patient_id:
             errors["encounter"] = "The encounter belongs to another patient."
         if not self.clinical_purposes:
             errors["clinical_purposes"] = "Give at least one clinical purpose."
@@ -458,7 +456,9 @@ class Medication(Spoke):
         indexes = [models.Index(fields=["event"]), models.Index(fields=["organization", "patient", "status"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_date__isnull=True) | Q(start_date__isnull=True) | Q(end_date__gte=models.F("start_date")),
+                condition=Q(end_date__isnull=True)
+                | Q(start_date__isnull=True)
+                | Q(end_date__gte=models.F("start_date")),
                 name="medication_ends_after_start",
             )
         ]
