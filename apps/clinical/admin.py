@@ -1,13 +1,83 @@
+"""Clinical screens: encounters, and hub events with every kind of detail row inline."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django.contrib import admin
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse
 
-from apps.organizations.admin_base import TenantModelAdmin
+from apps.organizations.admin_base import TenantModelAdmin, request_role
 from apps.organizations.roles import Role
+from apps.patients.models import PHIAccessLog
+from apps.patients.services import phi_access_record
 
-from .models import ClinicalEvent
+from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
+
+CLINICAL_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
+
+
+class _ClinicalInline(admin.TabularInline):
+    extra = 0
+    # The row's patient, organization and classification come from its event (see Spoke.save).
+    exclude = ["patient", "data_classification"]
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in CLINICAL_EDIT_ROLES
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in CLINICAL_EDIT_ROLES
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in CLINICAL_EDIT_ROLES
+
+
+SPOKE_INLINES = [type(f"{model.__name__}Inline", (_ClinicalInline,), {"model": model}) for model in SPOKES.values()]
+
+
+class CodeInline(_ClinicalInline):
+    model = MedicalCodeAssignment
+    exclude = ["data_classification"]
+
+
+class _LoggedChangeView:
+    """Opening a record's page is a read of the patient's clinical data: log it."""
+
+    record_type: str
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
+        if obj is not None:
+            phi_access_record(request=request, record_type=self.record_type, patient_ids=[obj.patient_id])
+        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+
+@admin.register(Encounter)
+class EncounterAdmin(_LoggedChangeView, TenantModelAdmin):
+    record_type = PHIAccessLog.RecordType.ENCOUNTER
+    list_display = ["started_at", "encounter_type", "patient", "provider_name", "place_of_service"]
+    list_filter = ["encounter_type", "place_of_service"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__mrn", "provider_name"]
+    date_hierarchy = "started_at"
+    autocomplete_fields = ["patient"]
+    edit_roles = CLINICAL_EDIT_ROLES | {Role.FRONT_DESK.value}
 
 
 @admin.register(ClinicalEvent)
-class ClinicalEventAdmin(TenantModelAdmin):
-    list_display = ["event_name", "activity_type", "event_date", "data_classification"]
-    list_filter = ["activity_type", "data_classification"]
-    edit_roles = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
+class ClinicalEventAdmin(_LoggedChangeView, TenantModelAdmin):
+    record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
+    list_display = ["event_date", "event_name", "activity_type", "patient", "is_synthetic", "data_classification"]
+    list_filter = ["activity_type", "data_classification", "is_synthetic"]
+    list_select_related = ["patient"]
+    search_fields = ["event_name", "patient__mrn"]
+    date_hierarchy = "event_date"
+    autocomplete_fields = ["patient", "encounter"]
+    inlines = [*SPOKE_INLINES, CodeInline]
+    edit_roles = CLINICAL_EDIT_ROLES

@@ -43,4 +43,4 @@ class ClinicalEventFilter(django_filters.FilterSet):
         return queryset.filter(clinical_purposes__contains=[value])
 
     def filter_detail_type(self, queryset: QuerySet[ClinicalEvent], name: str, value: str) -> QuerySet[ClinicalEvent]:
-        return queryset.filter(Exists(SPOKES[value].objects.filter(event=OuterRef("pk"))))
+        return queryset.filter(Exists(SPOKES[value].objects.filter(Q(event=OuterRef("pk")))))

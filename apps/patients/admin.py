@@ -1,24 +1,227 @@
+"""Clinic staff's patient screens. Rows come filtered by PostgreSQL; views of a record are PHI-access logged."""
+
+from __future__ import annotations
+
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 
-from apps.organizations.admin_base import TenantModelAdmin
+from apps.organizations.admin_base import TenantModelAdmin, request_role
 from apps.organizations.roles import Role
 
-from .models import Patient
+from . import services
+from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
+from .selectors import patient_search_condition
+
+PATIENT_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
+
+
+class PatientForm(forms.ModelForm):
+    # The SSN is never sent back to the browser; leaving the box empty keeps the number on file.
+    ssn = forms.CharField(label="SSN", required=False, max_length=11, widget=forms.PasswordInput(render_value=False))
+
+    class Meta:
+        model = Patient
+        fields = [
+            "mrn",
+            "status",
+            "given_name",
+            "family_name",
+            "preferred_name",
+            "date_of_birth",
+            "sex_at_birth",
+            "gender_identity",
+            "email",
+            "phone",
+            "address_line1",
+            "address_line2",
+            "city",
+            "region",
+            "postal_code",
+            "country",
+            "ssn",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        masked = self.instance.ssn_masked if self.instance.pk else ""
+        self.fields["ssn"].help_text = f"On file: {masked}. Leave empty to keep it." if masked else "Optional."
+
+    def clean_ssn(self) -> str:
+        entered: str = self.cleaned_data.get("ssn", "")
+        return entered or self.instance.ssn
+
+
+class RecordStateFilter(admin.SimpleListFilter):
+    title = "record"
+    parameter_name = "record"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("deleted", "Deleted (restorable)")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        return queryset.filter(deleted_at__isnull=self.value() != "deleted")
+
+
+class ConsentInline(admin.TabularInline):
+    model = Consent
+    extra = 0
+    fields = ["consent_type", "granted", "granted_at", "expires_at", "revoked_at", "document_reference", "valid_now"]
+    readonly_fields = ["valid_now"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Consent]:
+        return super().get_queryset(request).filter(deleted_at__isnull=True).with_validity()  # type: ignore[attr-defined]
+
+    @admin.display(boolean=True, description="valid today")
+    def valid_now(self, consent: Consent) -> bool | None:
+        return getattr(consent, "is_valid", None)
+
+    def _can_edit(self, request: HttpRequest) -> bool:
+        return request_role(request) in PATIENT_EDIT_ROLES
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._can_edit(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return self._can_edit(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
 
 
 @admin.register(Patient)
 class PatientAdmin(TenantModelAdmin):
-    list_display = ["mrn", "family_name", "given_name", "date_of_birth"]
+    form = PatientForm
+    list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex_at_birth", "status"]
+    list_filter = [RecordStateFilter, "status", "sex_at_birth"]
     search_fields = ["mrn", "family_name", "given_name"]
-    edit_roles = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
+    search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
+    fieldsets = [
+        (None, {"fields": ["mrn", "status"]}),
+        (
+            "Demographics",
+            {
+                "fields": [
+                    "given_name",
+                    "family_name",
+                    "preferred_name",
+                    "date_of_birth",
+                    "sex_at_birth",
+                    "gender_identity",
+                ]
+            },
+        ),
+        (
+            "Contact",
+            {
+                "fields": [
+                    "email",
+                    "phone",
+                    "address_line1",
+                    "address_line2",
+                    "city",
+                    "region",
+                    "postal_code",
+                    "country",
+                ]
+            },
+        ),
+        ("Identifiers", {"fields": ["ssn"]}),
+    ]
+    inlines = [ConsentInline]
+    actions = ["restore_patients"]
+    edit_roles = PATIENT_EDIT_ROLES
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if not search_term.strip():
+            return queryset, False
+        return queryset.filter(patient_search_condition(search_term)), False
 
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         patient = self.get_object(request, object_id)
-        panels = patient_panels(request, patient) if patient is not None else []
+        panels = []
+        if patient is not None:
+            services.phi_access_record(
+                request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.pk]
+            )
+            panels = patient_panels(request, patient)
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "patient_panels": panels})
+
+    # Deleting a patient from the admin is a soft delete; the purge command removes it after retention.
+    def delete_model(self, request: HttpRequest, obj: Patient) -> None:
+        services.patient_soft_delete(patient=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+        for patient in queryset:
+            services.patient_soft_delete(patient=patient)
+
+    @admin.action(description="Restore selected deleted patients")
+    def restore_patients(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
+        restored = 0
+        for patient in queryset.filter(deleted_at__isnull=False):
+            try:
+                services.patient_restore(patient=patient)
+            except Exception as error:
+                self.message_user(
+                    request, f"{patient}: {'; '.join(getattr(error, 'messages', ['not restored']))}", messages.ERROR
+                )
+            else:
+                restored += 1
+        self.message_user(request, f"Restored {restored} patient(s).")
+
+
+@admin.register(Consent)
+class ConsentAdmin(TenantModelAdmin):
+    list_display = ["patient", "consent_type", "granted", "granted_at", "expires_at", "revoked_at"]
+    list_filter = ["consent_type", "granted"]
+    list_select_related = ["patient"]
+    search_fields = ["patient__mrn"]
+    edit_roles = PATIENT_EDIT_ROLES
+
+
+@admin.register(PHIAccessLog)
+class PHIAccessLogAdmin(TenantModelAdmin):
+    """Owners review who read what; nobody edits it (the database refuses it anyway)."""
+
+    list_display = [
+        "accessed_at",
+        "user",
+        "api_key",
+        "role",
+        "patient",
+        "record_type",
+        "record_count",
+        "method",
+        "path",
+    ]
+    list_filter = [
+        ("user", admin.RelatedOnlyFieldListFilter),
+        ("patient", admin.RelatedOnlyFieldListFilter),
+        "record_type",
+        "role",
+    ]
+    list_select_related = ["user", "api_key", "patient"]
+    search_fields = ["patient__mrn", "user__username"]
+    date_hierarchy = "accessed_at"
+    view_roles = frozenset({Role.OWNER.value})
+    edit_roles = frozenset()
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The log is its own audit trail and has no change history.
+        raise Http404

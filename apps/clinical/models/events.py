@@ -182,6 +182,10 @@ class Spoke(ClassifiedTenantModel):
 
     spoke_type: ClassVar[str]
     related_name: ClassVar[str]
+    # Declared by every concrete spoke (see `_event_link` and `_patient_link`).
+    event: ClinicalEvent
+    event_id: Any
+    patient_id: Any
 
     class Meta:
         abstract = True
@@ -194,6 +198,17 @@ class Spoke(ClassifiedTenantModel):
         errors = self.clean_spoke()
         if errors:
             raise ValidationError(errors)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # A new row takes its patient and classification from its event (admin inlines set only the event);
+        # the composite key (event_id, patient_id) refuses any other patient.
+        event = self.event
+        if self._state.adding:
+            if self.patient_id is None:
+                self.patient_id = event.patient_id
+            self.data_classification = event.data_classification
+            self.organization_id = event.organization_id
+        super().save(*args, **kwargs)
 
 
 def _event_link(related_name: str) -> Any:
@@ -538,6 +553,11 @@ class MedicalCodeAssignment(ClassifiedTenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_code_system_display()} {self.code}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding:
+            self.data_classification = self.event.data_classification
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         if self.code_system and self.code:

@@ -1,0 +1,26 @@
+"""The patient page's clinical summary: encounters and events with their detail rows, newest first."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest
+
+from apps.patients.models import Patient
+from apps.patients.panels import PatientPanel
+
+from .selectors import clinical_event_list, encounter_list
+
+SUMMARY_LIMIT = 50
+
+
+def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
+    """One panel; PostgreSQL leaves out what the viewer's role may not read (a coach sees no CLINICAL_PHI)."""
+    events = list(clinical_event_list().filter(patient=patient)[:SUMMARY_LIMIT])
+    encounters = list(encounter_list().filter(patient=patient)[:SUMMARY_LIMIT])
+    return [
+        PatientPanel(
+            title="Clinical summary",
+            template="clinical/panels/clinical_summary.html",
+            context={"events": events, "encounters": encounters, "limit": SUMMARY_LIMIT},
+            order=10,
+        )
+    ]

@@ -1,0 +1,88 @@
+"""How long soft-deleted records are kept, per record type, and the purge that removes them afterwards.
+
+Soft-deleted records stay restorable for their retention period. After it, `purge_expired_records` removes
+them for good: the row, everything that cascades from it (consents, encounters, clinical events and their
+detail rows) and their history rows, since a retention period that left the PHI in the history would not be
+one. The PHI access log keeps its rows (patient id only), as the record of who read what.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
+
+# Days after soft deletion; override per type with the RETENTION_DAYS setting.
+DEFAULT_RETENTION_DAYS = {
+    # Medical records: many US states require 7-10 years for adults; 7 is the floor here.
+    "patients.patient": 7 * 365,
+    # HIPAA asks for 6 years for authorizations and other required documentation.
+    "patients.consent": 6 * 365,
+}
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    model_label: str
+    days: int
+
+    @property
+    def model(self) -> type[models.Model]:
+        return apps.get_model(self.model_label)
+
+    def cutoff(self, now: datetime) -> datetime:
+        return now - timedelta(days=self.days)
+
+
+def policies() -> list[RetentionPolicy]:
+    """Every record type with a retention period, settings overriding the defaults."""
+    days = {**DEFAULT_RETENTION_DAYS, **settings.RETENTION_DAYS}
+    return [RetentionPolicy(label, int(value)) for label, value in sorted(days.items())]
+
+
+@dataclass
+class PurgeReport:
+    removed: Counter[str] = field(default_factory=Counter)
+    kept: list[tuple[str, str, str]] = field(default_factory=list)  # (record type, id, reason)
+
+
+def _history_model(model: type[models.Model]) -> Any:
+    manager = getattr(model, "history", None)
+    return getattr(manager, "model", None)
+
+
+def purge_expired(*, now: datetime, apply: bool, using: str = "owner", organization_id: Any = None) -> PurgeReport:
+    """Find (and with `apply`, delete) soft-deleted records past retention. Runs as the owner: cross-tenant."""
+    report = PurgeReport()
+    for policy in policies():
+        expired = policy.model._default_manager.using(using).filter(deleted_at__lt=policy.cutoff(now))
+        if organization_id is not None:
+            expired = expired.filter(organization_id=organization_id)
+        for record in expired.order_by("pk"):
+            collector = Collector(using=using, origin=record)
+            try:
+                collector.collect([record])
+            except (ProtectedError, RestrictedError):
+                report.kept.append((policy.model_label, str(record.pk), "other records must be kept (e.g. billing)"))
+                continue
+            doomed = {model: {obj.pk for obj in objs} for model, objs in collector.data.items()}
+            for model, pks in doomed.items():
+                report.removed[model._meta.label_lower] += len(pks)
+            if apply:
+                _delete_with_history(collector, doomed, using)
+    return report
+
+
+def _delete_with_history(collector: Collector, doomed: dict[type[models.Model], set[Any]], using: str) -> None:
+    with transaction.atomic(using=using):
+        collector.delete()
+        for model, pks in doomed.items():
+            history = _history_model(model)
+            if history is not None:
+                history._default_manager.using(using).filter(id__in=pks).delete()
