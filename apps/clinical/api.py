@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
-from apps.organizations.filtering import filter_queryset
+from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.roles import Role
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
@@ -41,7 +41,9 @@ class EncounterListApi(APIView):
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
 
-    @extend_schema(parameters=[EncounterFilter], responses=EncounterOutput(many=True), summary="List encounters")
+    @extend_schema(
+        parameters=filter_parameters(EncounterFilter), responses=EncounterOutput(many=True), summary="List encounters"
+    )
     def get(self, request: Request) -> Response:
         paginator = LimitOffsetPagination()
         encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
@@ -74,7 +76,7 @@ class ClinicalEventListApi(APIView):
     write_roles = CLINICAL_WRITE_ROLES
 
     @extend_schema(
-        parameters=[ClinicalEventFilter],
+        parameters=filter_parameters(ClinicalEventFilter),
         responses=ClinicalEventOutput(many=True),
         summary="List clinical events with their detail rows",
     )

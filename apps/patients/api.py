@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
-from apps.organizations.filtering import filter_queryset
+from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.roles import Role
 
 from . import selectors, services
@@ -69,7 +69,9 @@ class PatientListApi(APIView):
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
-    @extend_schema(parameters=[PatientFilter], responses=PatientOutput(many=True), summary="List patients")
+    @extend_schema(
+        parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
+    )
     def get(self, request: Request) -> Response:
         paginator = LimitOffsetPagination()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
@@ -147,7 +149,9 @@ class PatientConsentListApi(APIView):
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
-    @extend_schema(parameters=[ConsentFilter], responses=ConsentOutput(many=True), summary="A patient's consents")
+    @extend_schema(
+        parameters=filter_parameters(ConsentFilter), responses=ConsentOutput(many=True), summary="A patient's consents"
+    )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
         consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))

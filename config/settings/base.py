@@ -165,6 +165,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name get their own component names.
+    "ENUM_NAME_OVERRIDES": {
+        "PatientStatusEnum": "apps.patients.models.Patient.Status",
+        "MedicationStatusEnum": "apps.clinical.models.events.Medication.Status",
+        "ConditionSeverityEnum": "apps.clinical.models.events.SEVERITY_CHOICES",
+        "AllergySeverityEnum": "apps.clinical.models.events.Allergy.Severity",
+    },
 }
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
