@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from datetime import date, datetime
 from typing import ClassVar
 
@@ -121,16 +122,20 @@ class Patient(TenantModel):
         """`***-**-1234`, for screens that confirm an SSN is on file without showing it."""
         return f"***-**-{self.ssn[-4:]}" if self.ssn else ""
 
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        # Normalize before the field validators see the values: "(503) 555-0142" is a fine phone number.
+        if self.phone:
+            self.phone = normalize_phone(self.phone)
+        if self.country:
+            self.country = self.country.upper()
+        super().clean_fields(exclude=exclude)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.date_of_birth and self.date_of_birth > timezone.localdate():
             errors["date_of_birth"] = "Date of birth cannot be in the future."
         elif self.date_of_birth and self.date_of_birth < EARLIEST_BIRTH_DATE:
             errors["date_of_birth"] = "Date of birth must be in 1900 or later."
-        if self.phone:
-            self.phone = normalize_phone(self.phone)
-        if self.country:
-            self.country = self.country.upper()
         if self.ssn:
             try:
                 self.ssn = normalize_ssn(self.ssn)

@@ -67,30 +67,43 @@ def insert_vital(cursor, *, organization_id, event_id, patient_id):
 
 
 def test_a_spoke_naming_another_patient_than_its_event_is_rejected_by_postgres(clinic, org_a):
-    with as_tenant(org_a), pytest.raises(IntegrityError, match="vital_event_same_patient_fk"), transaction.atomic():
-        with connection.cursor() as cursor:
-            insert_vital(cursor, organization_id=org_a.id, event_id=clinic["event"].pk, patient_id=clinic["second"].pk)
+    with (
+        as_tenant(org_a),
+        pytest.raises(IntegrityError, match="vital_event_same_patient_fk"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        insert_vital(cursor, organization_id=org_a.id, event_id=clinic["event"].pk, patient_id=clinic["second"].pk)
 
 
 def test_a_spoke_without_an_event_is_rejected_by_postgres(clinic, org_a):
-    with as_tenant(org_a), pytest.raises(IntegrityError, match="event_id"), transaction.atomic():
-        with connection.cursor() as cursor:
-            insert_vital(cursor, organization_id=org_a.id, event_id=None, patient_id=clinic["first"].pk)
+    with (
+        as_tenant(org_a),
+        pytest.raises(IntegrityError, match="event_id"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        insert_vital(cursor, organization_id=org_a.id, event_id=None, patient_id=clinic["first"].pk)
 
 
 def test_a_spoke_in_another_organization_than_its_patient_is_rejected_by_postgres(clinic, org_b):
     # Org B's row passes RLS's WITH CHECK and its (event, patient) pair exists; only the composite key
     # (organization_id, patient_id) stops it (foreign-key checks do not go through RLS).
-    with as_tenant(org_b), pytest.raises(IntegrityError, match="vital_patient_same_org_fk"), transaction.atomic():
-        with connection.cursor() as cursor:
-            insert_vital(cursor, organization_id=org_b.id, event_id=clinic["event"].pk, patient_id=clinic["first"].pk)
+    with (
+        as_tenant(org_b),
+        pytest.raises(IntegrityError, match="vital_patient_same_org_fk"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        insert_vital(cursor, organization_id=org_b.id, event_id=clinic["event"].pk, patient_id=clinic["first"].pk)
 
 
 def test_a_hub_event_in_another_organization_than_its_patient_is_rejected_by_postgres(clinic, org_b):
     with (
         as_tenant(org_b),
         pytest.raises(IntegrityError, match="clinicalevent_patient_same_org_fk"),
-        transaction.atomic(),connection.cursor() as cursor
+        transaction.atomic(),
+        connection.cursor() as cursor,
     ):
         cursor.execute(
             "INSERT INTO clinical_clinicalevent (id, organization_id, created_at, updated_at, data_classification,"
@@ -110,7 +123,8 @@ def test_an_event_cannot_point_at_another_patients_encounter(clinic, org_a):
     with (
         as_tenant(org_a),
         pytest.raises(IntegrityError, match="clinicalevent_encounter_same_patient_fk"),
-        transaction.atomic(),connection.cursor() as cursor
+        transaction.atomic(),
+        connection.cursor() as cursor,
     ):
         cursor.execute(
             "UPDATE clinical_clinicalevent SET encounter_id = %s WHERE id = %s", [encounter.pk, clinic["event"].pk]
@@ -121,7 +135,8 @@ def test_a_code_cannot_be_attached_to_another_organizations_event(clinic, org_a)
     with (
         as_tenant(org_a),
         pytest.raises(IntegrityError, match="medicalcodeassignment_event_same_org_fk"),
-        transaction.atomic(),connection.cursor() as cursor
+        transaction.atomic(),
+        connection.cursor() as cursor,
     ):
         cursor.execute(
             "INSERT INTO clinical_medicalcodeassignment (id, organization_id, created_at, updated_at,"
@@ -136,7 +151,8 @@ def test_every_spoke_table_holds_both_composite_keys(db, spoke_type):
     table = SPOKES[spoke_type]._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = %s::regclass AND contype = 'f'",
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE conrelid = %s::regclass AND contype = 'f'",
             [table],
         )
         definitions = dict(cursor.fetchall())
@@ -259,7 +275,6 @@ def test_details_inherit_the_events_classification(clinic, org_a):
 
 
 def test_org_b_cannot_attach_details_to_org_a_events(clinic, org_b):
-    with as_tenant(org_b), pytest.raises(IntegrityError), transaction.atomic():
-        # Org B's context cannot see org A's event, and the keys refuse the reference outright.
-        with connection.cursor() as cursor:
-            insert_vital(cursor, organization_id=org_b.id, event_id=clinic["event"].pk, patient_id=clinic["first"].pk)
+    # Org B's context cannot see org A's event, and the keys refuse the reference outright.
+    with as_tenant(org_b), pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        insert_vital(cursor, organization_id=org_b.id, event_id=clinic["event"].pk, patient_id=clinic["first"].pk)
