@@ -216,11 +216,11 @@ class Adapted:
     errors: dict[str, list[str]]
 
 
-def adapt(*, format_name: str, records: Sequence[Any], patient_id: str) -> Adapted:
-    """Map native records of one patient to readings, collecting per-record errors."""
+def adapt(*, format_name: str, records: Sequence[Any], patient_id: str, first_index: int = 0) -> Adapted:
+    """Map native records of one patient to readings, collecting per-record errors (numbered from first_index)."""
     adapter = ADAPTERS[format_name]
     result = Adapted(readings=[], row_names=[], errors={})
-    for index, record in enumerate(records):
+    for index, record in enumerate(records, start=first_index):
         name = f"records[{index}]"
         if not isinstance(record, Mapping):
             result.errors.setdefault(f"{name}.non_field_errors", []).append("Each record must be a JSON object.")

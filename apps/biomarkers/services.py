@@ -248,13 +248,20 @@ def biomarker_readings_ingest(*, readings: Sequence[Any], row_names: Sequence[st
     )
 
 
-def biomarker_records_import(*, format_name: str, records: Sequence[Any], patient_id: uuid.UUID) -> IngestResult:
-    """Map one patient's native partner records through their adapter and ingest them all-or-nothing."""
+def biomarker_records_import(
+    *, format_name: str, records: Sequence[Any], patient_id: uuid.UUID, first_index: int = 0
+) -> IngestResult:
+    """Map one patient's native partner records through their adapter and ingest them all-or-nothing.
+
+    Errors name the record (`records[3].average_hrv`), counting from `first_index` (for files sent in chunks).
+    """
     if format_name not in adapters.ADAPTERS:
         raise ValidationError({"format": [f"Unknown format; use one of: {', '.join(adapters.ADAPTERS)}."]})
-    if len(records) > MAX_BATCH:
-        raise ValidationError({"records": [f"Send at most {MAX_BATCH} records per batch."]})
-    adapted = adapters.adapt(format_name=format_name, records=records, patient_id=str(patient_id))
+    if not records or len(records) > MAX_BATCH:
+        raise ValidationError({"records": [f"Send between 1 and {MAX_BATCH} records per batch."]})
+    adapted = adapters.adapt(
+        format_name=format_name, records=records, patient_id=str(patient_id), first_index=first_index
+    )
     if adapted.errors:
         raise ValidationError(adapted.errors)
     if len(adapted.readings) > MAX_BATCH:
