@@ -17,11 +17,11 @@ from tests.factories import PatientFactory
 _reading_ids = itertools.count(1)
 
 
-def reading(patient_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
+def reading(patient: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
     """A valid reading in the bulk endpoint's shape (a wellness step count unless overridden)."""
-    metric = catalog.METRICS[overrides.get("metric_type", "steps")]
+    metric = catalog.METRICS.get(overrides.get("metric_type", "steps"), catalog.METRICS["steps"])
     body: dict[str, Any] = {
-        "patient_id": str(patient_id),
+        "patient_id": str(patient),
         "source": metric.sources[0],
         "source_reading_id": f"r-{next(_reading_ids)}",
         "metric_type": metric.code,
@@ -34,10 +34,10 @@ def reading(patient_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
     return body
 
 
-def depression_reading(patient_id: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
+def depression_reading(patient: uuid.UUID | str, **overrides: Any) -> dict[str, Any]:
     """A Kintsugi voice depression score: CLINICAL_PHI."""
     return reading(
-        patient_id,
+        patient,
         **{"metric_type": "voice_depression_score", "source": "kintsugi_voice", "value_numeric": 14.0, **overrides},
     )
 
