@@ -23,6 +23,8 @@ class BiomarkerLog(ClassifiedTenantModel):
         related_name="biomarker_logs",
         # Enforced by the composite key (organization_id, patient_id) added in the migration.
         db_constraint=False,
+        # The series index starts with patient_id; a second index on it alone would only compete with it.
+        db_index=False,
     )
     source = models.CharField(max_length=20, choices=Source.choices)
     # The partner's own id of the reading: a retried batch is recognised by (organization, source, this).
