@@ -83,6 +83,16 @@ class BucketOutput(serializers.Serializer):
     mean = serializers.FloatField()
 
 
+class SeriesOutput(serializers.Serializer):
+    metric_type = serializers.CharField()
+    bucket = serializers.CharField()
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    points = ReadingOutput(many=True, required=False, help_text="raw points (bucket=raw)")
+    next_cursor = serializers.CharField(allow_null=True, required=False)
+    buckets = BucketOutput(many=True, required=False, help_text="hour, day or week buckets")
+
+
 class IngestOutput(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
@@ -105,6 +115,9 @@ class ReadingBulkCreateApi(APIView):
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ReadingBatchInput"
+
         # Rows are checked by the service (fast, per row, naming row and field), not by a nested serializer.
         readings = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
 
@@ -123,6 +136,9 @@ class RecordImportApi(APIView):
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "RecordImportInput"
+
         format = serializers.ChoiceField(choices=sorted(adapters.ADAPTERS))
         patient_id = serializers.UUIDField()
         records = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
@@ -187,7 +203,7 @@ class SeriesApi(APIView):
         cursor = serializers.CharField(required=False)
         limit = serializers.IntegerField(min_value=1, max_value=MAX_RAW_PAGE, default=500)
 
-    @extend_schema(parameters=[Input], summary="A patient's metric series, raw or bucketed")
+    @extend_schema(parameters=[Input], responses=SeriesOutput, summary="A patient's metric series, raw or bucketed")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
         data = self.Input(data=request.query_params)
