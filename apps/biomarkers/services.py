@@ -1,0 +1,269 @@
+"""Writes for biomarkers: validated, all-or-nothing, idempotent bulk ingestion of readings.
+
+How a batch is stored (and why):
+
+1. Every row is validated first (catalog, units, finiteness, timezone, not in the future, patient visible in
+   this organization, PHI allowed for the caller). Any bad row: a ValidationError naming each bad row and
+   field, nothing stored.
+2. The rows are inserted set-based with ``INSERT ... ON CONFLICT DO NOTHING`` (``bulk_create(...,
+   ignore_conflicts=True)``) against the unique key (organization, source, source_reading_id), so a retried
+   batch, or two partners' retries racing each other, never stores a reading twice.
+3. Readings are clinical records, so the audit trail needs them: one query finds which of the new primary keys
+   were really inserted, and history rows are bulk-created for exactly those. (simple-history's
+   ``bulk_create_with_history(ignore_conflicts=True)`` cannot tell inserted rows from skipped ones without a
+   query per row and would write history for rows that already existed.)
+
+A batch is therefore four to eight statements whatever its size (inserts go in chunks of 2,000 rows to stay
+below PostgreSQL's bind-parameter limit).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from rest_framework.exceptions import ValidationError
+
+from apps.organizations import context
+from apps.patients.models import Patient
+
+from . import adapters, catalog
+from .models import BiomarkerLog
+
+MAX_BATCH = 10_000
+INSERT_CHUNK = 2_000
+# Device clocks drift; a reading from further ahead than this is refused as "in the future".
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+EARLIEST_CAPTURE = datetime(1990, 1, 1, tzinfo=UTC)
+MAX_PAYLOAD_CHARS = 20_000
+
+READING_FIELDS = frozenset(
+    {
+        "patient_id",
+        "source",
+        "source_reading_id",
+        "metric_type",
+        "value_numeric",
+        "value_text",
+        "unit",
+        "captured_at",
+        "raw_payload",
+    }
+)
+
+
+@dataclass
+class IngestResult:
+    received: int
+    created: int
+    duplicates: int
+    created_ids: list[uuid.UUID] = field(default_factory=list)
+
+
+class _RowErrors:
+    """Errors of one batch, keyed `<row name>.<field>`: `readings[3].unit`."""
+
+    def __init__(self, row_names: Sequence[str] | None) -> None:
+        self.row_names = row_names
+        self.errors: dict[str, list[str]] = {}
+
+    def add(self, index: int, field_name: str, message: str) -> None:
+        row = self.row_names[index] if self.row_names is not None else f"readings[{index}]"
+        self.errors.setdefault(f"{row}.{field_name}", []).append(message)
+
+    def raise_if_any(self) -> None:
+        if self.errors:
+            raise ValidationError(self.errors)
+
+
+def _parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
+    if isinstance(value, datetime):
+        parsed: datetime | None = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+    else:
+        return None, "Must be an ISO 8601 timestamp string."
+    if parsed is None:
+        return None, "Must be an ISO 8601 timestamp string."
+    if timezone.is_naive(parsed):
+        return None, "Must include a timezone offset (e.g. 'Z' or '+02:00')."
+    parsed = parsed.astimezone(UTC)
+    if parsed > timezone.now() + MAX_CLOCK_SKEW:
+        return None, "Must not be in the future."
+    if parsed < EARLIEST_CAPTURE:
+        return None, "Must not be before 1990."
+    return parsed, None
+
+
+def _finite_number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _validate_row(index: int, row: Any, errors: _RowErrors, may_write_phi: bool) -> BiomarkerLog | None:
+    if not isinstance(row, Mapping):
+        errors.add(index, "non_field_errors", "Each reading must be a JSON object.")
+        return None
+    errors_before = len(errors.errors)
+    for unknown in sorted(set(row) - READING_FIELDS):
+        errors.add(index, str(unknown), "Unknown field.")
+
+    patient_id: uuid.UUID | None = None
+    try:
+        patient_id = uuid.UUID(str(row.get("patient_id")))
+    except ValueError:
+        errors.add(index, "patient_id", "Must be a patient UUID.")
+
+    source = row.get("source")
+    if source not in catalog.Source.values:
+        errors.add(index, "source", f"Unknown source; use one of: {', '.join(catalog.Source.values)}.")
+
+    reading_id = row.get("source_reading_id")
+    if not isinstance(reading_id, str) or not reading_id.strip() or len(reading_id) > 200:
+        errors.add(index, "source_reading_id", "Must be a non-empty string of at most 200 characters.")
+
+    metric_type = row.get("metric_type")
+    metric = catalog.metric(metric_type) if isinstance(metric_type, str) else None
+    if metric is None:
+        errors.add(index, "metric_type", "Unknown metric type.")
+    elif source in catalog.Source.values and source not in metric.sources:
+        errors.add(index, "metric_type", "This source does not report this metric type.")
+    elif metric.is_phi and not may_write_phi:
+        errors.add(index, "metric_type", "This metric is clinical PHI; the caller has no PHI access.")
+
+    captured_at, timestamp_error = _parse_timestamp(row.get("captured_at"))
+    if timestamp_error:
+        errors.add(index, "captured_at", timestamp_error)
+
+    raw_payload = row.get("raw_payload", {})
+    if raw_payload is None:
+        raw_payload = {}
+    if not isinstance(raw_payload, dict):
+        errors.add(index, "raw_payload", "Must be a JSON object.")
+    elif len(str(raw_payload)) > MAX_PAYLOAD_CHARS:
+        errors.add(index, "raw_payload", f"Must be at most {MAX_PAYLOAD_CHARS} characters.")
+
+    value_numeric: float | None = None
+    value_text: str | None = None
+    if metric is not None:
+        if row.get("unit") != metric.unit:
+            errors.add(index, "unit", f"Must be '{metric.unit}' for this metric type.")
+        if metric.is_numeric:
+            if row.get("value_text") not in (None, ""):
+                errors.add(index, "value_text", "Must be empty for a numeric metric.")
+            value_numeric = _finite_number(row.get("value_numeric"))
+            if value_numeric is None:
+                errors.add(index, "value_numeric", "Must be a finite number.")
+            elif (metric.allowed_min is not None and value_numeric < metric.allowed_min) or (
+                metric.allowed_max is not None and value_numeric > metric.allowed_max
+            ):
+                errors.add(
+                    index,
+                    "value_numeric",
+                    f"Must be between {metric.allowed_min:g} and {metric.allowed_max:g} {metric.unit}.",
+                )
+        else:
+            if row.get("value_numeric") is not None:
+                errors.add(index, "value_numeric", "Must be empty for a categorical metric.")
+            value_text = row.get("value_text")
+            if value_text not in metric.choices:
+                errors.add(index, "value_text", f"Must be one of: {', '.join(metric.choices)}.")
+
+    if len(errors.errors) > errors_before or metric is None or patient_id is None or captured_at is None:
+        return None
+    return BiomarkerLog(
+        patient_id=patient_id,
+        source=str(source),
+        source_reading_id=str(reading_id),
+        metric_type=metric.code,
+        value_numeric=value_numeric,
+        value_text=value_text,
+        unit=metric.unit,
+        raw_payload=raw_payload,
+        captured_at=captured_at,
+        data_classification=metric.classification,
+    )
+
+
+def biomarker_readings_validate(
+    *, readings: Sequence[Any], row_names: Sequence[str] | None = None
+) -> list[BiomarkerLog]:
+    """Validate a batch without storing it; raise a ValidationError naming every bad row and field."""
+    errors = _RowErrors(row_names)
+    if len(readings) > MAX_BATCH:
+        raise ValidationError({"readings": [f"Send at most {MAX_BATCH} readings per batch."]})
+    if not readings:
+        raise ValidationError({"readings": ["Send at least one reading."]})
+    ctx = context.current()
+    may_write_phi = ctx is not None and ctx.can_read_phi
+    logs: list[BiomarkerLog | None] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, row in enumerate(readings):
+        log = _validate_row(index, row, errors, may_write_phi)
+        if log is not None:
+            key = (log.source, log.source_reading_id)
+            if key in seen:
+                errors.add(index, "source_reading_id", f"Repeats the reading of row {seen[key]} in this batch.")
+                log = None
+            else:
+                seen[key] = index
+        logs.append(log)
+
+    # One query for every patient of the batch; another organization's patient is as unknown as a missing one.
+    wanted = {log.patient_id for log in logs if log is not None}
+    known = set(Patient.objects.active().filter(id__in=wanted).values_list("id", flat=True))
+    for index, log in enumerate(logs):
+        if log is not None and log.patient_id not in known:
+            errors.add(index, "patient_id", "Unknown patient.")
+    errors.raise_if_any()
+    return [log for log in logs if log is not None]
+
+
+def biomarker_readings_ingest(*, readings: Sequence[Any], row_names: Sequence[str] | None = None) -> IngestResult:
+    """Store a batch of readings all-or-nothing; readings already stored (same source and id) are skipped."""
+    logs = biomarker_readings_validate(readings=readings, row_names=row_names)
+    with transaction.atomic():
+        BiomarkerLog.objects.bulk_create(logs, batch_size=INSERT_CHUNK, ignore_conflicts=True)
+        # Primary keys are fresh UUIDs, so the rows found under them are exactly the ones this call inserted.
+        inserted = set(BiomarkerLog.objects.filter(id__in=[log.id for log in logs]).values_list("id", flat=True))
+        created = [log for log in logs if log.id in inserted]
+        BiomarkerLog.history.bulk_history_create(created, batch_size=INSERT_CHUNK)
+    return IngestResult(
+        received=len(logs),
+        created=len(created),
+        duplicates=len(logs) - len(created),
+        created_ids=[log.id for log in created],
+    )
+
+
+def biomarker_records_import(
+    *, format_name: str, records: Sequence[Any], patient_id: uuid.UUID, first_index: int = 0
+) -> IngestResult:
+    """Map one patient's native partner records through their adapter and ingest them all-or-nothing.
+
+    Errors name the record (`records[3].average_hrv`), counting from `first_index` (for files sent in chunks).
+    """
+    if format_name not in adapters.ADAPTERS:
+        raise ValidationError({"format": [f"Unknown format; use one of: {', '.join(adapters.ADAPTERS)}."]})
+    if not records or len(records) > MAX_BATCH:
+        raise ValidationError({"records": [f"Send between 1 and {MAX_BATCH} records per batch."]})
+    adapted = adapters.adapt(
+        format_name=format_name, records=records, patient_id=str(patient_id), first_index=first_index
+    )
+    if adapted.errors:
+        raise ValidationError(adapted.errors)
+    if len(adapted.readings) > MAX_BATCH:
+        raise ValidationError({"records": [f"These records make more than {MAX_BATCH} readings; send fewer."]})
+    return biomarker_readings_ingest(readings=adapted.readings, row_names=adapted.row_names)
