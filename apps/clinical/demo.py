@@ -10,6 +10,7 @@ from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
 from .models import ClinicalEvent
+from .timeline import demo as timeline_demo
 
 
 def seed(*, slug: str) -> None:
@@ -35,3 +36,4 @@ def seed(*, slug: str) -> None:
             is_synthetic=True,
             data_classification=DataClassification.GENERAL_WELLNESS,
         )
+    timeline_demo.seed(slug=slug)
