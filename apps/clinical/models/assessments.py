@@ -57,8 +57,8 @@ class AssessmentResponse(ClassifiedTenantModel):
     subscales = models.JSONField(default=dict, blank=True)
     severity = models.CharField(max_length=50)
     completed_at = models.DateTimeField()
-    health_event = models.OneToOneField(
-        "clinical.HealthEvent", on_delete=models.DO_NOTHING, related_name="assessment_response", db_constraint=False
+    health_event = models.ForeignKey(
+        "clinical.HealthEvent", on_delete=models.DO_NOTHING, related_name="assessment_responses", db_constraint=False
     )
 
     history = TenantHistoricalRecords()
@@ -66,6 +66,7 @@ class AssessmentResponse(ClassifiedTenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "id"], name="assessmentresponse_org_id_key"),
+            models.UniqueConstraint(fields=["organization", "health_event"], name="assessmentresponse_one_per_event"),
             models.CheckConstraint(
                 condition=models.Q(data_classification="CLINICAL_PHI"), name="assessmentresponse_is_phi"
             ),

@@ -54,12 +54,12 @@ class HealthEvent(ClassifiedTenantModel):
     occurred_at = models.DateTimeField()
     recorded_at = models.DateTimeField(default=timezone.now, editable=False)
     source = models.CharField(max_length=20, choices=Source.choices)
-    supersedes = models.OneToOneField(
+    supersedes = models.ForeignKey(
         "self",
         null=True,
         blank=True,
         on_delete=models.DO_NOTHING,
-        related_name="superseded_by",
+        related_name="corrections",
         # Enforced by the composite key (organization_id, patient_id, supersedes_id): same tenant, same patient.
         db_constraint=False,
     )
@@ -70,6 +70,8 @@ class HealthEvent(ClassifiedTenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "patient", "id"], name="healthevent_org_patient_id_key"),
+            # An event is corrected at most once (a later correction supersedes the correction).
+            models.UniqueConstraint(fields=["organization", "supersedes"], name="healthevent_superseded_once"),
             models.CheckConstraint(condition=_subtype_rule(), name="healthevent_subtype_valid"),
             models.CheckConstraint(condition=models.Q(source__in=Source.values), name="healthevent_source_valid"),
             models.CheckConstraint(

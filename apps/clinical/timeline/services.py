@@ -87,7 +87,7 @@ def _insert(event: HealthEvent) -> HealthEvent:
         with transaction.atomic():
             event.save(force_insert=True)
     except IntegrityError as error:
-        if event.supersedes_id and "supersedes_id" in str(error):
+        if event.supersedes_id and "healthevent_superseded_once" in str(error):
             raise ValidationError({"supersedes": "This event has already been corrected."}) from None
         raise
     return event
