@@ -8,7 +8,7 @@ from apps.organizations.roles import Role
 from tests.conftest import api_client, as_tenant, logged_in
 from tests.factories import PatientFactory
 
-from .timeline_support import clinics  # noqa: F401
+from .timeline_support import clinics_fixture  # noqa: F401
 
 PHQ9_MODERATE = [3, 3, 2, 2, 1, 1, 1, 1, 0]  # 14, item 9 = 0
 

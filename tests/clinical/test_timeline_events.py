@@ -10,7 +10,7 @@ from apps.organizations.roles import Role
 from tests.conftest import as_tenant
 from tests.factories import PatientFactory
 
-from .timeline_support import MEDICATION_A, ago, clinics, dose, mood  # noqa: F401
+from .timeline_support import MEDICATION_A, ago, clinics_fixture, dose, mood  # noqa: F401
 
 
 def test_runtime_role_cannot_update_a_health_event(clinics):
@@ -34,13 +34,18 @@ def test_runtime_role_cannot_delete_or_truncate_health_events(clinics):
         before = HealthEvent.objects.count()
         with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
             HealthEvent.objects.filter(pk=a["events"]["symptom"].pk).delete()
-        for statement in ("DELETE FROM clinical_healthevent", "TRUNCATE clinical_healthevent CASCADE"):
-            with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute(statement)
-        with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("DELETE FROM clinical_assessmentresponse")
+        statements = (
+            "DELETE FROM clinical_healthevent",
+            "TRUNCATE clinical_healthevent CASCADE",
+            "DELETE FROM clinical_assessmentresponse",
+        )
+        for statement in statements:
+            with (
+                pytest.raises(ProgrammingError, match="permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement)
         assert HealthEvent.objects.count() == before == 4
 
 
@@ -94,9 +99,12 @@ def test_the_database_refuses_a_correction_for_another_patient_or_organization_a
         other_patient = PatientFactory()
         with pytest.raises(IntegrityError, match="healthevent_supersedes_same_patient_fk"), transaction.atomic():
             correction(other_patient)
-    with as_tenant(b["org"]), pytest.raises(IntegrityError, match="healthevent_supersedes_same_patient_fk"):
-        with transaction.atomic():
-            correction(b["patient"])
+    with (
+        as_tenant(b["org"]),
+        pytest.raises(IntegrityError, match="healthevent_supersedes_same_patient_fk"),
+        transaction.atomic(),
+    ):
+        correction(b["patient"])
     with as_tenant(a["org"]):
         correction(a["patient"])
         with pytest.raises(IntegrityError, match="healthevent_superseded_once"), transaction.atomic():

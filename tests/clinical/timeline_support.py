@@ -55,8 +55,8 @@ def ago(**kwargs: float) -> datetime:
     return timezone.now() - timedelta(**kwargs)
 
 
-@pytest.fixture
-def clinics(org_a, org_b):
+@pytest.fixture(name="clinics")
+def clinics_fixture(org_a, org_b):
     """Org A and org B: a patient each, a mood, a symptom, a medication dose and a PHQ-9 each; staff and keys."""
     data = {}
     for org in (org_a, org_b):

@@ -46,12 +46,17 @@ class HealthEventOutput(serializers.Serializer):
 
 
 class TimelineQuery(serializers.Serializer):
-    type = serializers.ListField(child=serializers.ChoiceField(choices=EventType.values), required=False)
+    type = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=20)
     since = serializers.DateTimeField(required=False)
     until = serializers.DateTimeField(required=False)
     cursor = serializers.CharField(required=False, max_length=200)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)
     include_superseded = serializers.BooleanField(required=False, default=False)
+
+    def validate_type(self, value: list[str]) -> list[str]:
+        if not set(value) <= set(EventType.values):
+            raise serializers.ValidationError(f"Use event types from: {', '.join(EventType.values)}.")
+        return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
