@@ -71,17 +71,22 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     return position
 
 
-def health_event_page(events: QuerySet[HealthEvent], *, cursor: str | None, size: int) -> Page:
-    """One page of a newest-first timeline, after `cursor`.
+def health_events_after(events: QuerySet[HealthEvent], cursor: str | None) -> QuerySet[HealthEvent]:
+    """The events of a newest-first timeline that come after `cursor` (all of them without one).
 
     Keyset pagination on (occurred_at, id): events inserted while a client pages through, even with the same
     timestamp, never shift a page or repeat a row. The `occurred_at <=` bound is an index condition; the OR
     only separates ties.
     """
-    if cursor:
-        occurred_at, pk = decode_cursor(cursor)
-        events = events.filter(occurred_at__lte=occurred_at).filter(Q(occurred_at__lt=occurred_at) | Q(id__lt=pk))
-    rows = list(events[: size + 1])
+    if not cursor:
+        return events
+    occurred_at, pk = decode_cursor(cursor)
+    return events.filter(occurred_at__lte=occurred_at).filter(Q(occurred_at__lt=occurred_at) | Q(id__lt=pk))
+
+
+def health_event_page(events: QuerySet[HealthEvent], *, cursor: str | None, size: int) -> Page:
+    """One page of a newest-first timeline after `cursor`, with the cursor of the next page if there is one."""
+    rows = list(health_events_after(events, cursor)[: size + 1])
     next_cursor = encode_cursor(rows[size - 1]) if len(rows) > size else None
     return Page(events=rows[:size], next_cursor=next_cursor)
 
