@@ -3,9 +3,12 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.clinical.models import HealthEvent
+from apps.clinical.timeline import services
 from tests.conftest import api_client, as_tenant, logged_in
 
 from .timeline_support import MEDICATION_A, ago, clinics_fixture, dose, mood, symptom  # noqa: F401
@@ -284,3 +287,23 @@ def test_another_organizations_patient_is_404_and_untouched(clinics):
     assert posted.status_code == 404
     assert correcting_b.status_code == 400
     assert count(b["org"]) == before
+
+
+def test_timeline_and_assessment_lists_use_a_fixed_number_of_queries(clinics):
+    a = clinics["org-a"]
+    client = logged_in(a["clinician"])
+    with as_tenant(a["org"]):
+        for hours in range(1, 30):
+            mood(a["patient"], ago(days=1, hours=hours))
+
+    def queries(path, params):
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path, params).status_code == 200
+        return len(captured)
+
+    assert queries(url(a["patient"]), {"page_size": 2}) == queries(url(a["patient"]), {"page_size": 30})
+    small = queries(f"/api/v1/patients/{a['patient'].pk}/assessments/", {})
+    with as_tenant(a["org"]):
+        for _ in range(5):
+            services.assessment_complete(patient=a["patient"], instrument="phq9", answers=[1] * 9)
+    assert queries(f"/api/v1/patients/{a['patient'].pk}/assessments/", {}) == small

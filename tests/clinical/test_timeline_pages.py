@@ -57,6 +57,38 @@ def test_coach_sees_wellness_events_only_and_no_assessments(clinics):
     assert "Needs review" not in html
 
 
+def test_billing_and_front_desk_get_no_timeline_panels(clinics):
+    a = clinics["org-a"]
+    html = page(a["billing"], a["patient"])
+    assert "Health timeline" not in html
+    assert "Assessments" not in html
+    assert "Needs review" not in html
+
+
+def test_flags_are_reviewed_from_the_admin_list(clinics):
+    a, b = clinics["org-a"], clinics["org-b"]
+    with as_tenant(a["org"]):
+        flag = AssessmentFlag.objects.get()
+    with as_tenant(b["org"]):
+        b_flag = AssessmentFlag.objects.get()
+    client = logged_in(a["clinician"])
+
+    response = client.post(
+        "/admin/clinical/assessmentflag/",
+        {"action": "mark_reviewed", "_selected_action": [str(flag.pk), str(b_flag.pk)]},
+    )
+
+    assert response.status_code == 302
+    with as_tenant(a["org"]):
+        flag.refresh_from_db()
+        assert (flag.reviewed_at is not None, flag.reviewed_by_id) == (True, a["clinician"].pk)
+    with as_tenant(b["org"]):
+        b_flag.refresh_from_db()
+        assert b_flag.reviewed_at is None
+    assert "Patient SAME-1" not in client.get("/admin/clinical/assessmentflag/").content.decode()
+    assert "Patient SAME-1" in client.get("/admin/clinical/assessmentflag/?status=reviewed").content.decode()
+
+
 def test_the_trend_picture_scales_each_score_to_its_instrument_maximum():
     svg = score_trend_svg(
         [("phq9", ago(days=2), 27, scoring.PHQ9.max_total), ("phq9", ago(days=1), 0, scoring.PHQ9.max_total)],

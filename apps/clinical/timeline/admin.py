@@ -9,12 +9,10 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from apps.organizations.admin_base import TenantModelAdmin, request_role
-from apps.organizations.roles import Role
 
 from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, HealthEvent
 from . import services
-
-CLINICAL_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
+from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES
 
 
 class ReadOnlyAdmin(TenantModelAdmin):
@@ -34,7 +32,7 @@ class ReadOnlyAdmin(TenantModelAdmin):
 
 @admin.register(HealthEvent)
 class HealthEventAdmin(ReadOnlyAdmin):
-    view_roles = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
+    view_roles = TIMELINE_ROLES
     list_display = ["occurred_at", "patient", "event_type", "event_subtype", "source", "data_classification"]
     list_filter = ["event_type", "source", "data_classification"]
     list_select_related = ["patient"]

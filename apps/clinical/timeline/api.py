@@ -15,16 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
-from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from apps.patients.selectors import patient_list
 
 from . import scoring, selectors, services
-from .vocabulary import EventType, Source
+from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES, EventType, Source
 
-# Billing and front desk have no need for patient-reported data; coaches see what RLS lets them (wellness).
-TIMELINE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
-CLINICAL_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
 MAX_PAGE_SIZE = 200
 
 

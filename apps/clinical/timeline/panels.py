@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from apps.organizations.admin_base import request_role
-from apps.organizations.roles import PHI_ROLES
 from apps.patients.panels import PatientPanel
 
 from . import scoring, selectors
 from .trend import score_trend_svg
+from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -25,14 +25,17 @@ TREND_DAYS = 180
 
 def timeline_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     """Panels for this patient as the requesting role may see them (RLS filters PHI for coaches)."""
+    role = request_role(request)
+    if role not in TIMELINE_ROLES:
+        return []
+    clinical = role in CLINICAL_ROLES
     panels = []
-    flags = list(selectors.assessment_flag_open_list(patient=patient))
+    flags = list(selectors.assessment_flag_open_list(patient=patient)) if clinical else []
     if flags:
         panels.append(PatientPanel("Needs review", "clinical/timeline/panel_flags.html", {"flags": flags}, order=5))
 
     events = list(selectors.health_event_list(patient=patient)[:RECENT_EVENTS])
-    can_read_phi = request_role(request) in PHI_ROLES
-    adherence = selectors.medication_adherence(patient=patient) if can_read_phi else None
+    adherence = selectors.medication_adherence(patient=patient) if clinical else None
     if events or adherence:
         panels.append(
             PatientPanel(
@@ -43,6 +46,8 @@ def timeline_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel
             )
         )
 
+    if not clinical:
+        return panels
     responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
     if responses:
         since = timezone.now() - timedelta(days=TREND_DAYS)
