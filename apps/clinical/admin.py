@@ -81,3 +81,6 @@ class ClinicalEventAdmin(_LoggedChangeView, TenantModelAdmin):
     autocomplete_fields = ["patient", "encounter"]
     inlines = [*SPOKE_INLINES, CodeInline]
     edit_roles = CLINICAL_EDIT_ROLES
+
+
+from .timeline import admin as timeline_admin  # noqa: E402, F401

@@ -11,6 +11,7 @@ from apps.patients.models import Patient
 
 from . import services
 from .models import ClinicalEvent, Encounter
+from .timeline import demo as timeline_demo
 
 
 def seed(*, slug: str) -> None:
@@ -33,6 +34,7 @@ def seed(*, slug: str) -> None:
             recorded_at=now - timedelta(days=3),
             data_classification=DataClassification.GENERAL_WELLNESS,
         )
+    timeline_demo.seed(slug=slug)
 
 
 def _intake(patient: Patient, at: datetime) -> None:

@@ -8,12 +8,16 @@ from apps.patients.models import Patient
 from apps.patients.panels import PatientPanel
 
 from .selectors import clinical_event_list, encounter_list
+from .timeline.panels import timeline_panels
 
 SUMMARY_LIMIT = 50
 
 
 def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
-    """One panel; PostgreSQL leaves out what the viewer's role may not read (a coach sees no CLINICAL_PHI)."""
+    """The clinical summary, then the timeline, adherence and assessment panels.
+
+    PostgreSQL leaves out what the viewer's role may not read (a coach sees no CLINICAL_PHI).
+    """
     events = list(clinical_event_list().filter(patient=patient)[:SUMMARY_LIMIT])
     encounters = list(encounter_list().filter(patient=patient)[:SUMMARY_LIMIT])
     return [
@@ -22,5 +26,6 @@ def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
             template="clinical/panels/clinical_summary.html",
             context={"events": events, "encounters": encounters, "limit": SUMMARY_LIMIT},
             order=10,
-        )
+        ),
+        *timeline_panels(request, patient),
     ]

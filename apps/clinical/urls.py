@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from . import api
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("clinical-events/", api.ClinicalEventListApi.as_view(), name="clinical-event-list"),
     path("clinical-events/<uuid:event_id>/", api.ClinicalEventDetailApi.as_view(), name="clinical-event-detail"),
     path("patients/<uuid:patient_id>/manual-entries/", api.ManualEntryApi.as_view(), name="manual-entry"),
+    path("", include("apps.clinical.timeline.urls")),
 ]

@@ -1,0 +1,326 @@
+"""Timeline, adherence and assessment endpoints: parse, call a service or selector, shape the output."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.organizations.access import object_or_404
+from apps.patients.models import Patient
+from apps.patients.selectors import patient_list
+
+from . import scoring, selectors, services
+from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES, EventType, Source
+
+MAX_PAGE_SIZE = 200
+
+
+def _patient(patient_id: uuid.UUID) -> Patient:
+    return object_or_404(patient_list(), patient_id)
+
+
+class HealthEventOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    event_type = serializers.CharField()
+    event_subtype = serializers.CharField()
+    event_data = serializers.JSONField()
+    occurred_at = serializers.DateTimeField()
+    recorded_at = serializers.DateTimeField()
+    source = serializers.CharField()  # type: ignore[assignment]
+    data_classification = serializers.CharField()
+    supersedes_id = serializers.UUIDField(allow_null=True)
+
+
+class TimelineQuery(serializers.Serializer):
+    type = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=20)
+    since = serializers.DateTimeField(required=False)
+    until = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False, max_length=200)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)
+    include_superseded = serializers.BooleanField(required=False, default=False)
+
+    def validate_type(self, value: list[str]) -> list[str]:
+        if not set(value) <= set(EventType.values):
+            raise serializers.ValidationError(f"Use event types from: {', '.join(EventType.values)}.")
+        return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
+            raise serializers.ValidationError({"until": "Must be after since."})
+        return attrs
+
+
+def _query_params(request: Request) -> dict[str, Any]:
+    """Query parameters as a dict; `type` may repeat or be comma-separated."""
+    params: dict[str, Any] = {key: request.query_params.get(key) for key in request.query_params}
+    if "type" in request.query_params:
+        params["type"] = [t for value in request.query_params.getlist("type") for t in value.split(",") if t]
+    return params
+
+
+class HealthEventInput(serializers.Serializer):
+    event_type = serializers.CharField(max_length=20)
+    event_subtype = serializers.CharField(max_length=30)
+    event_data = serializers.JSONField()
+    occurred_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
+    data_classification = serializers.CharField(required=False, max_length=20)
+    supersedes = serializers.UUIDField(required=False)
+
+
+class HealthEventListApi(APIView):
+    api_scope = "timeline"
+    read_roles = TIMELINE_ROLES
+    write_roles = TIMELINE_ROLES
+
+    @extend_schema(
+        parameters=[TimelineQuery],
+        responses=HealthEventOutput(many=True),
+        summary="A patient's timeline, newest first (cursor-paginated)",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        query = TimelineQuery(data=_query_params(request))
+        query.is_valid(raise_exception=True)
+        params = query.validated_data
+        events = selectors.health_event_list(
+            patient=patient,
+            types=params.get("type", ()),
+            since=params.get("since"),
+            until=params.get("until"),
+            include_superseded=params["include_superseded"],
+        )
+        page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
+        next_url = None
+        if page.next_cursor:
+            next_query = request.query_params.copy()
+            next_query["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{next_query.urlencode()}")
+        return Response(
+            {
+                "results": HealthEventOutput(page.events, many=True).data,
+                "next_cursor": page.next_cursor,
+                "next": next_url,
+            }
+        )
+
+    @extend_schema(request=HealthEventInput, responses={201: HealthEventOutput}, summary="Record a health event")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        data = HealthEventInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        supersedes_id = fields.pop("supersedes", None)
+        supersedes = None
+        if supersedes_id is not None:
+            supersedes = (
+                selectors.health_event_list(patient=patient, include_superseded=True).filter(pk=supersedes_id).first()
+            )
+            if supersedes is None:
+                raise ValidationError({"supersedes": "No such event on this patient's timeline."})
+        event = services.health_event_record(patient=patient, supersedes=supersedes, **fields)
+        return Response(HealthEventOutput(event).data, status=status.HTTP_201_CREATED)
+
+
+class WindowQuery(serializers.Serializer):
+    days = serializers.IntegerField(required=False, min_value=1, max_value=365)
+
+
+class DaySummaryOutput(serializers.Serializer):
+    date = serializers.DateField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    latest_mood = serializers.DictField(allow_null=True)
+
+
+class HealthEventSummaryApi(APIView):
+    api_scope = "timeline"
+    read_roles = TIMELINE_ROLES
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Window in days before now (default 14)")],
+        responses=DaySummaryOutput(many=True),
+        summary="Per-day summary: counts per event type and the latest mood",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        query = WindowQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        until = timezone.now()
+        days = query.validated_data.get("days", 14)
+        summary = selectors.health_event_daily_summary(
+            patient=patient, since=until - timedelta(days=days), until=until + services.FUTURE_TOLERANCE
+        )
+        return Response({"days": days, "results": DaySummaryOutput(summary, many=True).data})
+
+
+class MedicationAdherenceOutput(serializers.Serializer):
+    medication_id = serializers.CharField(allow_null=True)
+    medication_name = serializers.CharField(allow_null=True)
+    taken = serializers.IntegerField()
+    total = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True)
+
+
+class AdherenceOutput(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    days = serializers.IntegerField()
+    taken = serializers.IntegerField()
+    total = serializers.IntegerField()
+    rate = serializers.FloatField(allow_null=True, help_text="Percent taken, one decimal; null if none scheduled.")
+    medications = MedicationAdherenceOutput(many=True)
+
+
+class MedicationAdherenceApi(APIView):
+    api_scope = "timeline"
+    read_roles = CLINICAL_ROLES
+
+    @extend_schema(
+        parameters=[OpenApiParameter("days", int, description="Window in days before now (default 7)")],
+        responses=AdherenceOutput,
+        summary="Medication adherence per medication and overall",
+    )
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        query = WindowQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        adherence = selectors.medication_adherence(patient=patient, days=query.validated_data.get("days", 7))
+        return Response(AdherenceOutput(adherence).data)
+
+
+class AssessmentResponseOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    instrument = serializers.CharField()
+    answers = serializers.ListField(child=serializers.IntegerField())
+    total = serializers.IntegerField()
+    subscales = serializers.JSONField()
+    severity = serializers.CharField()
+    completed_at = serializers.DateTimeField()
+    health_event_id = serializers.UUIDField()
+    flagged = serializers.SerializerMethodField()
+
+    def get_flagged(self, response: Any) -> bool:
+        return bool(response.flags.all())
+
+
+class AssessmentInput(serializers.Serializer):
+    instrument = serializers.CharField(max_length=50)
+    answers = serializers.JSONField()
+    completed_at = serializers.DateTimeField(required=False)
+    source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
+
+
+class AssessmentListApi(APIView):
+    api_scope = "timeline"
+    read_roles = CLINICAL_ROLES
+    write_roles = CLINICAL_ROLES
+
+    @extend_schema(responses=AssessmentResponseOutput(many=True), summary="A patient's completed assessments")
+    def get(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        responses = selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200]
+        return Response({"results": AssessmentResponseOutput(responses, many=True).data})
+
+    @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = _patient(patient_id)
+        data = AssessmentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        response = services.assessment_complete(patient=patient, **data.validated_data)
+        return Response(AssessmentResponseOutput(response).data, status=status.HTTP_201_CREATED)
+
+
+class InstrumentOutput(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    items = serializers.ListField(child=serializers.CharField())
+    min_answer = serializers.IntegerField()
+    max_answer = serializers.IntegerField()
+    answer_labels = serializers.ListField(child=serializers.CharField())
+    bands = serializers.ListField(child=serializers.DictField())
+    builtin = serializers.BooleanField()
+
+
+def _instrument_data(instrument: scoring.Instrument) -> dict[str, Any]:
+    return {
+        "code": instrument.code,
+        "name": instrument.name,
+        "items": list(instrument.items),
+        "min_answer": instrument.min_answer,
+        "max_answer": instrument.max_answer,
+        "answer_labels": list(instrument.answer_labels),
+        "bands": [{"min": b.minimum, "max": b.maximum, "label": b.label} for b in instrument.bands],
+        "builtin": instrument.builtin,
+    }
+
+
+class AssessmentDefinitionInput(serializers.Serializer):
+    code = serializers.SlugField(max_length=50)
+    name = serializers.CharField(max_length=200)
+    items = serializers.ListField(child=serializers.CharField(max_length=500), min_length=1, max_length=50)
+    min_answer = serializers.IntegerField(min_value=0, max_value=99, default=0)
+    max_answer = serializers.IntegerField(min_value=1, max_value=100)
+    bands = serializers.JSONField()
+
+
+class InstrumentListApi(APIView):
+    api_scope = "timeline"
+    read_roles = CLINICAL_ROLES
+    write_roles = CLINICAL_ROLES
+
+    @extend_schema(responses=InstrumentOutput(many=True), summary="Assessments: built-in and the organization's own")
+    def get(self, request: Request) -> Response:
+        instruments = list(scoring.BUILTIN_INSTRUMENTS.values())
+        instruments += [scoring.custom_instrument(d) for d in selectors.assessment_definition_list()]
+        return Response({"results": [_instrument_data(i) for i in instruments]})
+
+    @extend_schema(
+        request=AssessmentDefinitionInput, responses={201: InstrumentOutput}, summary="Define a custom assessment"
+    )
+    def post(self, request: Request) -> Response:
+        data = AssessmentDefinitionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        definition = services.assessment_definition_create(**data.validated_data)
+        return Response(_instrument_data(scoring.custom_instrument(definition)), status=status.HTTP_201_CREATED)
+
+
+class AssessmentFlagOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    response_id = serializers.UUIDField()
+    reason = serializers.CharField()
+    raised_at = serializers.DateTimeField()
+    reviewed_at = serializers.DateTimeField(allow_null=True)
+
+
+class AssessmentFlagListApi(APIView):
+    api_scope = "timeline"
+    read_roles = CLINICAL_ROLES
+
+    @extend_schema(responses=AssessmentFlagOutput(many=True), summary="Patients needing review (open flags)")
+    def get(self, request: Request) -> Response:
+        flags = selectors.assessment_flag_open_list()[:500]
+        return Response({"results": AssessmentFlagOutput(flags, many=True).data})
+
+
+class AssessmentFlagReviewApi(APIView):
+    api_scope = "timeline"
+    read_roles = CLINICAL_ROLES
+    write_roles = CLINICAL_ROLES
+
+    @extend_schema(request=None, responses=AssessmentFlagOutput, summary="Mark a flag as reviewed")
+    def post(self, request: Request, flag_id: uuid.UUID) -> Response:
+        flag = object_or_404(selectors.assessment_flag_list(), flag_id)
+        flag = services.assessment_flag_review(flag=flag, user_id=request.user.pk if request.user else None)
+        return Response(AssessmentFlagOutput(flag).data)
