@@ -12,6 +12,7 @@ from apps.clinical.timeline.trend import score_trend_svg
 from apps.organizations import context
 from apps.organizations.management.commands.seed_demo import DEMO_NAMESPACE
 from apps.organizations.roles import Role
+from apps.patients.demo import DEMO_PATIENTS
 from apps.patients.models import Patient
 from tests.conftest import as_tenant, logged_in
 
@@ -125,9 +126,9 @@ def test_seed_demo_adds_weeks_of_timeline_and_assessments():
         responses = set(AssessmentResponse.objects.values_list("instrument", flat=True))
         flags = AssessmentFlag.objects.count()
         span = HealthEvent.objects.order_by("occurred_at").first(), HealthEvent.objects.order_by("-occurred_at").first()
-    assert patients == 4
-    assert moods == 4 * 42
-    assert doses == 4 * 42 * 2
+    assert patients == len(DEMO_PATIENTS)
+    assert moods == len(DEMO_PATIENTS) * 42
+    assert doses == len(DEMO_PATIENTS) * 42 * 2
     assert responses == {"phq4", "gad7", "phq9"}
     assert flags == 1
     assert (span[1].occurred_at - span[0].occurred_at).days >= 41
