@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "simple_history",
     "apps.patients",
     "apps.clinical",
+    "apps.billing",
 ]
 
 MIDDLEWARE = [
