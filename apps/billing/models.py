@@ -116,6 +116,13 @@ class InsurancePolicy(TenantModel):
     subscriber_given_name = models.CharField(max_length=100, blank=True)
     subscriber_family_name = models.CharField(max_length=100, blank=True)
     priority = models.CharField(max_length=1, choices=Priority.choices, default=Priority.PRIMARY)
+    # The subscriber's address as on the card (837P loops 2010BA and 2010CA: claims need one).
+    address_line1 = models.CharField(max_length=55)
+    city = models.CharField(max_length=30)
+    state = models.CharField(max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", "Use a 2-letter state code.")])
+    postal_code = models.CharField(
+        max_length=9, validators=[RegexValidator(r"^\d{5}(?:\d{4})?$", "Use a 5- or 9-digit ZIP code.")]
+    )
     is_active = models.BooleanField(default=True)
 
     history = TenantHistoricalRecords()

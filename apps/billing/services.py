@@ -391,6 +391,10 @@ def insurance_policy_create(
     subscriber_given_name: str = "",
     subscriber_family_name: str = "",
     priority: str = InsurancePolicy.Priority.PRIMARY,
+    address_line1: str = "",
+    city: str = "",
+    state: str = "",
+    postal_code: str = "",
 ) -> InsurancePolicy:
     """Record a patient's coverage with a payer."""
     if not member_id or len(member_id) > 80 or not member_id.isalnum():
@@ -408,6 +412,10 @@ def insurance_policy_create(
         subscriber_given_name=subscriber_given_name,
         subscriber_family_name=subscriber_family_name,
         priority=priority,
+        address_line1=address_line1,
+        city=city,
+        state=state,
+        postal_code=postal_code,
     )
     return _save(policy, exclude=("organization", "patient", "payer"))
 

@@ -43,7 +43,14 @@ def payer(name: str = "Acme Health", payer_id: str = "ACME1") -> Payer:
 
 def policy(patient: Patient, the_payer: Payer, **overrides: Any) -> InsurancePolicy:
     return services.insurance_policy_create(
-        patient=patient, payer=the_payer, member_id=overrides.pop("member_id", "XJ1234567"), **overrides
+        patient=patient,
+        payer=the_payer,
+        member_id=overrides.pop("member_id", "XJ1234567"),
+        address_line1=overrides.pop("address_line1", "12 Elm Street"),
+        city=overrides.pop("city", "Portland"),
+        state=overrides.pop("state", "OR"),
+        postal_code=overrides.pop("postal_code", "97201"),
+        **overrides,
     )
 
 
