@@ -231,8 +231,8 @@ def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> C
         if provider is None:
             raise ValidationError({"billing_provider": "Enter the organization's billing provider first."})
         charges = list(
-            LedgerEntry.objects.for_current_organization()
-            .unclaimed_insurance_charges()
+            LedgerEntry.objects.unclaimed_insurance_charges()
+            .for_current_organization()
             .select_for_update(of=("self",))
             .select_related("patient", "insurance_policy__payer", "insurance_policy__patient")
             .order_by("service_date", "created_at", "id")

@@ -103,7 +103,8 @@ def test_export_groups_claims_and_passes_pyx12(claims_setup, org_a):
         ok, errors, ack = validate_x12(batch.content)
         assert errors == []
         assert ok is True
-        assert "IK5*A" in ack and "AK9*A*1*1*1" in ack
+        assert "IK5*A" in ack
+        assert "AK9*A*1*1*1" in ack
         claims = Claim.objects.order_by("submitter_claim_id")
         assert [(c.total_cents, c.payer.payer_id) for c in claims] == [
             (19_550, "ACME1"),
@@ -112,8 +113,9 @@ def test_export_groups_claims_and_passes_pyx12(claims_setup, org_a):
         ]
         segments = batch.content.strip().split("~\n")
         ids = [s.split("*")[0] for s in segments]
-        assert ids.count("CLM") == 3 and ids.count("SV1") == 4
-        assert segments[0].startswith("ISA*00*") and segments[0].endswith("*000000001*0*P*:")
+        assert (ids.count("CLM"), ids.count("SV1")) == (3, 4)
+        assert segments[0].startswith("ISA*00*")
+        assert segments[0].endswith("*000000001*0*P*:")
         assert segments[1].split("*")[6] == "1"
         st, se = ids.index("ST"), ids.index("SE")
         assert segments[se] == f"SE*{se - st + 1}*0001"
@@ -139,7 +141,8 @@ def test_second_export_does_not_resend_and_numbers_increase(claims_setup, org_a)
             insurance_policy=InsurancePolicy.objects.get(patient=claims_setup["ann"]),
         )
         second = x12.claim_batch_export()
-        assert second is not None and first is not None
+        assert second is not None
+        assert first is not None
         assert second.interchange_control_number == first.interchange_control_number + 1
         assert second.content.count("CLM*") == 1
         assert validate_x12(second.content)[:2] == (True, [])
@@ -151,7 +154,8 @@ def test_export_sends_only_own_organization(claims_setup, org_a, org_b):
     with as_tenant(org_b):
         assert LedgerEntry.objects.filter(claim__isnull=False).count() == 0
         batch = x12.claim_batch_export()
-        assert batch is not None and batch.content.count("CLM*") == 1
+        assert batch is not None
+        assert batch.content.count("CLM*") == 1
         assert ClaimBatch.objects.count() == 1
 
 
