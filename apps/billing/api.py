@@ -6,7 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -30,6 +31,7 @@ IDEMPOTENCY_PARAMETER = OpenApiParameter(
 )
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class CentsField(serializers.Field):
     """A whole, positive number of cents given as a JSON integer (no floats, no strings, no fractions)."""
 
@@ -70,14 +72,14 @@ class EntryOutput(serializers.Serializer):
 
 
 class EntryListApi(BaseBillingApi):
-    class FilterInput(serializers.Serializer):
+    class EntryFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
 
     @extend_schema(
         parameters=[OpenApiParameter("patient", uuid.UUID)], responses=EntryOutput(many=True), summary="Ledger entries"
     )
     def get(self, request: Request) -> Response:
-        filters = self.FilterInput(data=request.query_params)
+        filters = self.EntryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         paginator = LimitOffsetPagination()
         entries = selectors.ledger_entry_list(patient_id=filters.validated_data.get("patient"))
@@ -99,7 +101,7 @@ def _patient(patient_id: uuid.UUID) -> Patient:
 
 
 class ChargeCreateApi(BaseBillingApi):
-    class Input(serializers.Serializer):
+    class ChargeInput(serializers.Serializer):
         patient_id = serializers.UUIDField()
         transaction_type = serializers.ChoiceField(choices=TransactionType.values)
         amount_cents = CentsField()
@@ -111,11 +113,11 @@ class ChargeCreateApi(BaseBillingApi):
         insurance_policy_id = serializers.UUIDField(required=False, allow_null=True)
 
     @extend_schema(
-        request=Input, responses={201: EntryOutput}, parameters=[IDEMPOTENCY_PARAMETER], summary="Record a charge"
+        request=ChargeInput, responses={201: EntryOutput}, parameters=[IDEMPOTENCY_PARAMETER], summary="Record a charge"
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = self.Input(data=request.data)
+            data = self.ChargeInput(data=request.data)
             data.is_valid(raise_exception=True)
             values = dict(data.validated_data)
             patient = _patient(values.pop("patient_id"))
@@ -132,11 +134,11 @@ class ChargeCreateApi(BaseBillingApi):
 
 
 class PaymentCreateApi(BaseBillingApi):
-    class AllocationInput(serializers.Serializer):
+    class PaymentAllocationInput(serializers.Serializer):
         charge_id = serializers.UUIDField()
         amount_cents = CentsField()
 
-    class Input(serializers.Serializer):
+    class PaymentInput(serializers.Serializer):
         patient_id = serializers.UUIDField()
         kind = serializers.ChoiceField(choices=[str(k) for k in CREDIT_KINDS], default="payment")
         amount_cents = CentsField()
@@ -149,20 +151,20 @@ class PaymentCreateApi(BaseBillingApi):
         received_on = serializers.DateField(required=False)
 
     @extend_schema(
-        request=Input,
+        request=PaymentInput,
         responses={201: EntryOutput},
         parameters=[IDEMPOTENCY_PARAMETER],
         summary="Post a payment, insurance payment or adjustment applied to charges",
     )
     def post(self, request: Request) -> Response:
         def create() -> Response:
-            data = self.Input(data=request.data)
+            data = self.PaymentInput(data=request.data)
             data.is_valid(raise_exception=True)
             values = dict(data.validated_data)
             patient = _patient(values.pop("patient_id"))
             allocations = []
             for index, raw in enumerate(values.pop("allocations")):
-                item = self.AllocationInput(data=raw)
+                item = self.PaymentAllocationInput(data=raw)
                 if not item.is_valid():
                     raise serializers.ValidationError({f"allocations[{index}]": item.errors})
                 charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
@@ -227,7 +229,7 @@ class AgingApi(BaseBillingApi):
 
 
 class TotalsApi(BaseBillingApi):
-    class Output(serializers.Serializer):
+    class TotalsOutput(serializers.Serializer):
         transaction_type = serializers.CharField()
         kind = serializers.CharField()
         payment_status = serializers.CharField()
@@ -237,12 +239,12 @@ class TotalsApi(BaseBillingApi):
 
     @extend_schema(
         parameters=[OpenApiParameter("as_of", dt.date)],
-        responses=Output(many=True),
+        responses=TotalsOutput(many=True),
         summary="Organization totals by transaction type, kind, status and currency",
     )
     def get(self, request: Request) -> Response:
         params = AsOfInput(data=request.query_params)
         params.is_valid(raise_exception=True)
         return Response(
-            self.Output(selectors.organization_totals(as_of=params.validated_data.get("as_of")), many=True).data
+            self.TotalsOutput(selectors.organization_totals(as_of=params.validated_data.get("as_of")), many=True).data
         )

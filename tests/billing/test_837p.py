@@ -12,8 +12,9 @@ from django.core.management import call_command
 
 from apps.billing import x12
 from apps.billing.models import Claim, ClaimBatch, InsurancePolicy, LedgerEntry, TransactionType
+from apps.organizations.roles import Role
 from tests.billing import factories as bf
-from tests.conftest import as_tenant, make_organization
+from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
@@ -175,3 +176,18 @@ def test_export_command_writes_file(tmp_path):
     content = out.read_text()
     assert content.count("CLM*") == 3
     assert validate_x12(content)[:2] == (True, [])
+
+
+def test_admin_action_downloads_837p_and_marks_charges(claims_setup, org_a):
+    client = logged_in(add_member(org_a, Role.BILLING))
+    with as_tenant(org_a):
+        some_id = LedgerEntry.objects.values_list("pk", flat=True).first()
+    response = client.post("/admin/billing/ledgerentry/", {"action": "export_837p", "_selected_action": [str(some_id)]})
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="837P-000000001.x12"'
+    assert validate_x12(response.content.decode())[:2] == (True, [])
+    with as_tenant(org_a):
+        assert LedgerEntry.objects.filter(claim__isnull=False).count() == 4
+    coach = logged_in(add_member(org_a, Role.COACH))
+    denied = coach.post("/admin/billing/ledgerentry/", {"action": "export_837p", "_selected_action": [str(some_id)]})
+    assert denied.status_code == 403
