@@ -265,3 +265,46 @@ def test_malformed_clinical_metadata_rejected(org_a, metadata, field):
             bf.charge(transaction_type=TransactionType.CLINICAL_SERVICE, metadata=metadata)
         assert field in error.value.message_dict
         assert LedgerEntry.objects.count() == 0
+
+
+def test_credit_is_applied_to_a_later_charge(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        deposit = services.payment_post(
+            patient=patient, amount_cents=5_000, allow_credit=True, transaction_type=TransactionType.RETAIL_PRODUCT
+        )
+        charge = bf.charge(patient, 3_000)
+        services.credit_apply(credit=deposit, allocations=[Allocation(charge, 3_000)])
+        charge.refresh_from_db()
+        balance = selectors.patient_balance(patient_id=patient.pk)
+        assert charge.payment_status == PaymentStatus.PAID
+        assert (balance.patient_due, balance.credit) == (0, 2_000)
+        other = bf.charge(patient, 9_000)
+        with pytest.raises(ValidationError) as error:
+            services.credit_apply(credit=deposit, allocations=[Allocation(other, 2_001)])
+        assert "allocations" in error.value.message_dict
+        assert LedgerApplication.objects.filter(target=other).count() == 0
+
+
+def test_tenant_rls_operation_keeps_old_deconstruction_and_adds_roles_only_when_given():
+    from apps.organizations.rls import EnableTenantRLS
+
+    assert EnableTenantRLS("patient").deconstruct() == (
+        "EnableTenantRLS",
+        ["patient"],
+        {"org_column": "organization_id", "classified": False},
+    )
+    assert EnableTenantRLS("payer", roles=("owner", "billing")).deconstruct()[2]["roles"] == ("owner", "billing")
+
+
+def test_role_policy_is_restrictive_on_every_billing_table(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_policies WHERE policyname = 'role_restriction' AND permissive = 'RESTRICTIVE' "
+            "ORDER BY tablename"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+    assert "billing_ledgerentry" in tables
+    assert "billing_historicalledgerentry" in tables
+    assert "billing_insurancepolicy" in tables
+    assert len(tables) == 18
