@@ -12,6 +12,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.patients.urls")),
     path("", include("apps.clinical.urls")),
     path("", include("apps.biomarkers.urls")),
+    path("", include("apps.billing.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

@@ -8,6 +8,8 @@ Every tenant table (and its history table) gets RLS *enabled and forced* and the
   roles in ``kura_phi_allowed()``; being restrictive it narrows the tenant policy and never widens it.
 * ``own_memberships`` (membership table only): a user may read their own memberships before an
   organization is chosen.
+* ``role_restriction`` (restrictive, only when ``roles`` is given): rows only for those values of
+  ``app.user_role`` (e.g. billing tables for owner, billing, front desk, clinician and partners).
 
 The sub-selects make PostgreSQL evaluate each setting once per query (an InitPlan), so the
 ``organization_id`` indexes stay usable.
@@ -71,12 +73,14 @@ class EnableTenantRLS(Operation):
         classified: bool = False,
         member_column: str | None = None,
         history: bool = True,
+        roles: tuple[str, ...] = (),
     ) -> None:
         self.model_name = model_name
         self.org_column = org_column
         self.classified = classified
         self.member_column = member_column
         self.history = history
+        self.roles = tuple(roles)
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         kwargs: dict[str, Any] = {"org_column": self.org_column, "classified": self.classified}
@@ -84,6 +88,8 @@ class EnableTenantRLS(Operation):
             kwargs["member_column"] = self.member_column
         if not self.history:
             kwargs["history"] = False
+        if self.roles:
+            kwargs["roles"] = self.roles
         return self.__class__.__name__, [self.model_name], kwargs
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -132,6 +138,15 @@ class EnableTenantRLS(Operation):
                 statements.append("GRANT UPDATE (history_user_id) ON {table} TO {runtime}")
             for statement in statements:
                 schema_editor.execute(ddl(statement, **names))
+            if self.roles:
+                allowed = sql.SQL("(SELECT kura_current_role()) = ANY ({})").format(
+                    sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, self.roles)))
+                )
+                schema_editor.execute(
+                    sql.SQL("CREATE POLICY role_restriction ON {} AS RESTRICTIVE FOR ALL USING ({}) WITH CHECK ({})")
+                    .format(sql.Identifier(table), allowed, allowed)
+                    .as_string(None)
+                )
 
     def database_backwards(
         self,
@@ -144,7 +159,7 @@ class EnableTenantRLS(Operation):
             names = {"table": table, "runtime": runtime_role()}
             statements = [
                 f"DROP POLICY IF EXISTS {policy} ON {{table}}"
-                for policy in ("own_memberships", "phi_restriction", "tenant_isolation")
+                for policy in ("role_restriction", "own_memberships", "phi_restriction", "tenant_isolation")
             ]
             statements += [
                 "ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY",

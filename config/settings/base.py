@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "apps.patients",
     "apps.clinical",
     "apps.biomarkers",
+    "apps.billing",
 ]
 
 MIDDLEWARE = [

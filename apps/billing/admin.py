@@ -1,0 +1,365 @@
+"""Billing staff UI in the admin: dashboard, patient ledger, payment posting, documents, 837P export.
+
+Coaches see none of it (and the database shows them no billing row anyway); clinicians may look (the
+database shows them clinical charges only); owner, billing and front desk post payments.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import uuid
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+
+from apps.organizations.access import object_or_404
+from apps.organizations.admin_base import TenantModelAdmin, request_role
+from apps.organizations.roles import Role
+from apps.patients.models import Patient
+
+from . import documents, selectors, services, x12
+from .models import (
+    BillingProvider,
+    Claim,
+    ClaimBatch,
+    EntryKind,
+    InstallmentPlan,
+    InsurancePolicy,
+    LedgerEntry,
+    Payer,
+    TransactionType,
+)
+
+VIEW_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
+POST_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
+MANAGE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
+
+
+def _require(request: HttpRequest, roles: frozenset[str]) -> None:
+    if request_role(request) not in roles:
+        raise PermissionDenied
+
+
+def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
+    raw = request.GET.get(name)
+    if not raw:
+        return default
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise Http404 from None
+
+
+class BillingAdmin(TenantModelAdmin):
+    view_roles = VIEW_ROLES
+    edit_roles = MANAGE_ROLES
+
+
+@admin.register(Payer)
+class PayerAdmin(BillingAdmin):
+    list_display = ["name", "payer_id"]
+    search_fields = ["name", "payer_id"]
+
+
+@admin.register(InsurancePolicy)
+class InsurancePolicyAdmin(BillingAdmin):
+    list_display = ["__str__", "payer", "priority", "subscriber_relationship", "is_active"]
+    list_filter = ["priority", "is_active"]
+    raw_id_fields = ["patient"]
+    edit_roles = POST_ROLES
+
+
+@admin.register(BillingProvider)
+class BillingProviderAdmin(BillingAdmin):
+    list_display = ["legal_name", "npi", "tax_id", "taxonomy_code"]
+
+
+@admin.register(InstallmentPlan)
+class InstallmentPlanAdmin(BillingAdmin):
+    list_display = ["__str__", "program", "total_cents", "currency", "installment_count", "first_due_date"]
+    readonly_fields = ["remaining"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False  # plans create their charges: through the service, not a bare form
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Remaining (cents)")
+    def remaining(self, obj: InstallmentPlan) -> int:
+        return selectors.installment_plan_remaining(plan=obj)
+
+
+class ReadOnlyBillingAdmin(BillingAdmin):
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ClaimBatch)
+class ClaimBatchAdmin(ReadOnlyBillingAdmin):
+    list_display = ["__str__", "file_name", "created_at"]
+
+    def get_urls(self) -> list[URLPattern]:
+        download = path(
+            "<uuid:batch_id>/download/", self.admin_site.admin_view(self.download), name="billing_claimbatch_download"
+        )
+        return [download, *super().get_urls()]
+
+    def download(self, request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+        _require(request, MANAGE_ROLES)
+        batch = object_or_404(ClaimBatch.objects.for_current_organization(), batch_id)
+        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
+        return response
+
+
+@admin.register(Claim)
+class ClaimAdmin(ReadOnlyBillingAdmin):
+    list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
+
+
+class PaymentForm(forms.Form):
+    """Posting a payment: an amount for each open charge, plus an optional amount kept as credit."""
+
+    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT)])
+    method = forms.ChoiceField(choices=[("card", "Card"), ("cash", "Cash"), ("check", "Check"), ("eft", "EFT")])
+    external_reference = forms.CharField(max_length=100, required=False)
+    credit = forms.DecimalField(
+        min_value=0, decimal_places=2, required=False, help_text="Amount to keep as credit (prepayment)."
+    )
+    credit_type = forms.ChoiceField(choices=TransactionType.choices, required=False)
+
+    def __init__(self, *args: Any, charges: list[tuple[LedgerEntry, int]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.charges = charges
+        for charge, outstanding in charges:
+            self.fields[f"charge_{charge.pk}"] = forms.DecimalField(
+                min_value=0,
+                max_value=outstanding / 100,
+                decimal_places=2,
+                required=False,
+                label=f"{charge.service_date:%Y-%m-%d} {charge.description or charge.get_transaction_type_display()} "
+                f"(owed {outstanding / 100:.2f} {charge.currency})",
+            )
+
+
+def _cents(value: Any) -> int:
+    return round(value * 100) if value else 0
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyBillingAdmin):
+    list_display = [
+        "created_at",
+        "kind",
+        "transaction_type",
+        "payment_status",
+        "amount_cents",
+        "currency",
+        "service_date",
+        "claim",
+    ]
+    list_filter = ["kind", "transaction_type", "payment_status", "currency"]
+    actions = ["export_837p"]
+    change_list_template = "admin/billing/ledgerentry/change_list.html"
+
+    @admin.action(description="Export an 837P of all unclaimed pending-insurance charges")
+    def export_837p(self, request: HttpRequest, queryset: QuerySet[LedgerEntry]) -> HttpResponse | None:
+        _require(request, MANAGE_ROLES)
+        try:
+            batch = x12.claim_batch_export()
+        except ValidationError as error:
+            self.message_user(request, "; ".join(error.messages), messages.ERROR)
+            return None
+        if batch is None:
+            self.message_user(request, "No unclaimed pending-insurance charges.", messages.INFO)
+            return None
+        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
+        return response
+
+    def get_urls(self) -> list[URLPattern]:
+        view = self.admin_site.admin_view
+        return [
+            path("dashboard/", view(self.dashboard), name="billing_dashboard"),
+            path("patient/<uuid:patient_id>/", view(self.patient_ledger), name="billing_patient_ledger"),
+            path("patient/<uuid:patient_id>/pay/", view(self.post_payment), name="billing_post_payment"),
+            path("patient/<uuid:patient_id>/superbill/", view(self.superbill), name="billing_superbill"),
+            path("patient/<uuid:patient_id>/statement/", view(self.statement), name="billing_statement"),
+            path("receipt/<uuid:entry_id>/", view(self.receipt), name="billing_receipt"),
+            *super().get_urls(),
+        ]
+
+    # --- dashboard ---------------------------------------------------------------------------------------
+
+    def dashboard(self, request: HttpRequest) -> HttpResponse:
+        _require(request, VIEW_ROLES)
+        today = timezone.now().date()
+        as_of = min(_date_param(request, "as_of", today), today)
+        aging = selectors.aging(as_of=as_of)
+        totals = selectors.organization_totals(as_of=as_of)
+        largest = selectors.largest_balances(as_of=as_of)
+        patients = Patient.objects.for_current_organization().in_bulk([row[0] for row in largest])
+        top = [{"patient": patients.get(pid), "currency": cur, "net_cents": net} for pid, cur, net in largest]
+        failed = list(selectors.failed_installments().select_related("patient"))
+        if request.GET.get("format") == "csv":
+            return self._dashboard_csv(as_of, aging, totals, top)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Billing dashboard",
+            "as_of": as_of,
+            "aging": list(aging.values()),
+            "totals": totals,
+            "largest": top,
+            "failed": failed,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/dashboard.html", context)
+
+    def _dashboard_csv(
+        self, as_of: dt.date, aging: dict[str, selectors.Aging], totals: list[dict[str, Any]], top: list[dict[str, Any]]
+    ) -> HttpResponse:
+        response = HttpResponse(content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="billing-{as_of:%Y-%m-%d}.csv"'
+        writer = csv.writer(response)
+        writer.writerow(["section", "as_of", "currency", "name", "value_cents"])
+        for report in aging.values():
+            for bucket, amount in report.buckets.items():
+                writer.writerow(["aging", as_of, report.currency, bucket, amount])
+            writer.writerow(["aging", as_of, report.currency, "credit", report.credit])
+        for row in totals:
+            name = f"{row['transaction_type']}/{row['kind']}/{row['payment_status']} ({row['count']})"
+            writer.writerow(["totals", as_of, row["currency"], name, row["amount_cents"]])
+        for row in top:
+            mrn = row["patient"].mrn if row["patient"] else ""
+            writer.writerow(["largest_balance", as_of, row["currency"], mrn, row["net_cents"]])
+        return response
+
+    # --- patient ledger and payments -----------------------------------------------------------------------
+
+    def _patient(self, patient_id: uuid.UUID) -> Patient:
+        return object_or_404(Patient.objects.for_current_organization(), patient_id)
+
+    def patient_ledger(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        _require(request, VIEW_ROLES)
+        patient = self._patient(patient_id)
+        rows, running = [], 0
+        for entry in selectors.ledger_entry_list(patient_id=patient.pk):
+            change = documents._signed(entry)
+            running += change
+            rows.append({"entry": entry, "change_cents": change, "running_cents": running})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Ledger of patient {patient.mrn}",
+            "patient": patient,
+            "rows": rows,
+            "balances": list(selectors.balances(patient_id=patient.pk).values()),
+            "can_post": request_role(request) in POST_ROLES,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/patient_ledger.html", context)
+
+    def post_payment(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        _require(request, POST_ROLES)
+        patient = self._patient(patient_id)
+        open_charges = []
+        for charge in selectors.ledger_entry_list(patient_id=patient.pk).filter(kind=EntryKind.CHARGE):
+            outstanding = charge.amount_cents - services._applied_to(charge)
+            if outstanding > 0:
+                open_charges.append((charge, outstanding))
+        form = PaymentForm(request.POST or None, charges=open_charges)
+        if request.method == "POST" and form.is_valid():
+            allocations = [
+                services.Allocation(charge=charge, amount_cents=_cents(form.cleaned_data[f"charge_{charge.pk}"]))
+                for charge, _ in open_charges
+                if form.cleaned_data.get(f"charge_{charge.pk}")
+            ]
+            credit = _cents(form.cleaned_data.get("credit"))
+            total = sum(a.amount_cents for a in allocations) + credit
+            currencies = {a.charge.currency for a in allocations} or {"USD"}
+            try:
+                if len(currencies) > 1:
+                    raise ValidationError({"currency": "Post one payment per currency."})
+                payment = services.payment_post(
+                    patient=patient,
+                    kind=form.cleaned_data["kind"],
+                    amount_cents=total,
+                    currency=currencies.pop(),
+                    allocations=allocations,
+                    allow_credit=credit > 0,
+                    transaction_type=form.cleaned_data.get("credit_type") or None,
+                    metadata={"method": form.cleaned_data["method"]},
+                    external_reference=form.cleaned_data["external_reference"],
+                )
+            except ValidationError as error:
+                for field, errors in error.message_dict.items():
+                    form.add_error(None, f"{field}: {' '.join(errors)}")
+            else:
+                messages.success(request, f"Payment of {payment.amount_cents / 100:.2f} posted.")
+                return redirect(reverse("admin:billing_patient_ledger", args=[patient.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Post a payment for patient {patient.mrn}",
+            "patient": patient,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/post_payment.html", context)
+
+    # --- documents -----------------------------------------------------------------------------------------
+
+    def _document_response(self, request: HttpRequest, document: dict[str, Any], name: str) -> HttpResponse:
+        if request.GET.get("format") == "pdf":
+            response = HttpResponse(documents.render_pdf(document), content_type="application/pdf")
+            response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
+            return response
+        return HttpResponse(documents.render_html(document))
+
+    def _period(self, request: HttpRequest) -> tuple[dt.date, dt.date]:
+        today = timezone.now().date()
+        return _date_param(request, "from", today.replace(day=1)), _date_param(request, "to", today)
+
+    def superbill(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        _require(request, VIEW_ROLES)
+        date_from, date_to = self._period(request)
+        try:
+            document = documents.superbill(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
+        except ValidationError:
+            raise Http404 from None
+        return self._document_response(request, document, f"superbill-{date_from:%Y%m%d}-{date_to:%Y%m%d}")
+
+    def statement(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        _require(request, POST_ROLES)
+        date_from, date_to = self._period(request)
+        try:
+            document = documents.statement(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
+        except ValidationError:
+            raise Http404 from None
+        return self._document_response(request, document, f"statement-{date_to:%Y%m%d}")
+
+    def receipt(self, request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
+        _require(request, POST_ROLES)
+        payment = object_or_404(selectors.ledger_entry_list(), entry_id)
+        try:
+            document = documents.receipt(payment=payment)
+        except ValidationError:
+            raise Http404 from None
+        return self._document_response(request, document, f"receipt-{payment.pk}")

@@ -1,0 +1,163 @@
+"""Demo billing data for `seed_demo`: months of insurance services, retail sales and a program on installments.
+
+Idempotent: an organization that already has a billing provider is left as it is. Runs inside the
+organization's tenant context; entries are back-dated (`recorded_at`) so aging and as-of reports have history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from apps.patients.models import Patient
+
+from . import services
+from .models import BillingProvider, EntryKind, TransactionType
+from .services import Allocation
+
+CLINICAL_VISITS = [
+    # (days ago, CPT, modifiers, ICD-10 codes, fee in cents)
+    (170, "90791", [], ["F41.1"], 25_000),
+    (140, "90837", [], ["F41.1", "F43.10"], 18_000),
+    (110, "90834", ["95"], ["F43.10"], 14_000),
+    (75, "90837", [], ["F32.1"], 18_000),
+    (45, "96127", [], ["F32.1"], 2_500),
+    (20, "90834", ["95"], ["F41.1"], 14_000),
+    (6, "90837", [], ["F43.10"], 18_000),
+]
+
+
+def _at(days_ago: int) -> dt.datetime:
+    return timezone.now().replace(hour=15, minute=0, second=0, microsecond=0) - dt.timedelta(days=days_ago)
+
+
+def seed(*, slug: str) -> None:
+    """Create the organization's billing demo data unless it exists."""
+    if BillingProvider.objects.for_current_organization().exists():
+        return
+    patients = list(Patient.objects.for_current_organization().order_by("mrn")[:4])
+    if len(patients) < 3:
+        return
+    services.billing_provider_save(
+        legal_name=f"{slug.title()} Clinical Group LLC",
+        npi="1234567893",
+        tax_id="123456789",
+        taxonomy_code="207Q00000X",
+        address_line1="100 Main Street",
+        city="Portland",
+        state="OR",
+        postal_code="972011234",
+        phone="5035550100",
+        contact_name="Billing Office",
+        rendering_given_name="Dana",
+        rendering_family_name="Reyes",
+        rendering_npi="1245319599",
+        submitter_id="KURA" + "".join(c for c in slug.upper() if c.isalnum())[:11],
+        receiver_id="CLEARINGHOUSE",
+        receiver_name="Example Clearinghouse",
+    )
+    acme = services.payer_create(name="Acme Health Plan", payer_id="ACME1")
+    blue = services.payer_create(name="Blue Ridge Mutual", payer_id="BRM22")
+    insured = [
+        (patients[0], services.insurance_policy_create(
+            patient=patients[0], payer=acme, member_id="ACM10020030", group_number="GRP100",
+            address_line1="12 Elm Street", city="Portland", state="OR", postal_code="97201",
+        )),
+        (patients[1], services.insurance_policy_create(
+            patient=patients[1], payer=blue, member_id="BRM55500011", group_number="BR-7",
+            address_line1="400 Oak Avenue", city="Salem", state="OR", postal_code="97301",
+        )),
+    ]  # fmt: skip
+    for index, (days_ago, cpt, modifiers, diagnoses, fee) in enumerate(CLINICAL_VISITS):
+        patient, policy = insured[index % 2]
+        charge = services.charge_create(
+            patient=patient,
+            transaction_type=TransactionType.CLINICAL_SERVICE,
+            amount_cents=fee,
+            service_date=_at(days_ago).date(),
+            metadata={"cpt_code": cpt, "modifiers": modifiers, "diagnosis_codes": diagnoses, "units": 1},
+            description="Psychotherapy" if cpt.startswith("908") else "Assessment",
+            insurance_policy=policy,
+            recorded_at=_at(days_ago),
+        )
+        if days_ago > 60:
+            # Adjudicated: the payer pays 70%, writes off 20%, the patient owes the rest (and some paid it).
+            paid, written_off = fee * 7 // 10, fee * 2 // 10
+            services.payment_post(
+                patient=patient,
+                kind=EntryKind.INSURANCE_PAYMENT,
+                amount_cents=paid,
+                allocations=[Allocation(charge, paid)],
+                metadata={"method": "eft"},
+                external_reference=f"ERA-{index:04d}",
+                recorded_at=_at(days_ago - 30),
+            )
+            services.payment_post(
+                patient=patient,
+                kind=EntryKind.ADJUSTMENT,
+                amount_cents=written_off,
+                allocations=[Allocation(charge, written_off)],
+                metadata={"reason_code": "CO-45"},
+                recorded_at=_at(days_ago - 30),
+            )
+            if index % 2 == 0:
+                rest = fee - paid - written_off
+                services.payment_post(
+                    patient=patient,
+                    amount_cents=rest,
+                    allocations=[Allocation(charge, rest)],
+                    metadata={"method": "card"},
+                    recorded_at=_at(days_ago - 35),
+                )
+    # Retail sales: most paid at the counter, one still open.
+    for days_ago, sku, name, price, paid in [(90, "MAG-400", "Magnesium glycinate", 2_800, True),
+                                              (33, "OM3-60", "Omega-3 capsules", 3_600, True),
+                                              (12, "JRN-01", "Guided journal", 1_900, False)]:  # fmt: skip
+        sale = services.charge_create(
+            patient=patients[2],
+            transaction_type=TransactionType.RETAIL_PRODUCT,
+            amount_cents=price,
+            service_date=_at(days_ago).date(),
+            metadata={"sku": sku, "product_name": name, "quantity": 1},
+            description=name,
+            recorded_at=_at(days_ago),
+        )
+        if paid:
+            services.payment_post(
+                patient=patients[2],
+                amount_cents=price,
+                allocations=[Allocation(sale, price)],
+                metadata={"method": "card"},
+                recorded_at=_at(days_ago),
+            )
+    # A retreat on four monthly installments: two paid, the third failed (follow-up list), one not yet due.
+    plan = services.installment_plan_create(
+        patient=patients[2],
+        program="Spring mindfulness retreat",
+        total_cents=180_000,
+        installment_count=4,
+        first_due_date=_at(65).date(),
+        external_reference="sub_demo_retreat",
+        recorded_at=_at(70),
+    )
+    installments = list(plan.entries.order_by("service_date"))
+    services.installment_payment_record(
+        charge=installments[0], succeeded=True, external_reference="pi_demo_1", recorded_at=_at(65)
+    )
+    services.installment_payment_record(
+        charge=installments[1], succeeded=True, external_reference="pi_demo_2", recorded_at=_at(35)
+    )
+    services.installment_payment_record(
+        charge=installments[2], succeeded=False, external_reference="pi_demo_3_declined", recorded_at=_at(5)
+    )
+    # A prepayment kept as credit.
+    if len(patients) > 3:
+        services.payment_post(
+            patient=patients[3],
+            amount_cents=5_000,
+            allow_credit=True,
+            transaction_type=TransactionType.PROGRAM_ENROLLMENT,
+            metadata={"method": "card", "note": "Deposit for the autumn program"},
+            recorded_at=_at(3),
+        )

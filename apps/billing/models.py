@@ -1,0 +1,390 @@
+"""The hybrid billing ledger (seed 000): charges and the payments, insurance payments, adjustments and refunds
+applied to them; payers, insurance policies, the billing provider, installment plans and 837P claims.
+
+Design of settlement: money that settles a charge is its own immutable `LedgerEntry` (kind payment,
+insurance_payment, adjustment or refund) and a separate immutable `LedgerApplication` row says how many cents
+of which credit went to which charge. An application table rather than an `applies_to` column on the entry
+because (a) one payment may settle several charges (posting a payment to chosen charges) and a charge is
+settled by several payments, (b) a payment may keep an unapplied remainder, which is the patient's credit, and
+(c) each application has its own timestamp, so a balance or aging report *as of* a past date only needs
+`created_at <= as_of` on entries and applications, never the current status. A refund is applied to the
+payment whose unapplied credit it returns. The database refuses over-application, currency mixing and
+cross-patient applications in a trigger (see migration 0002) that locks the charge row, so concurrent
+payments serialise on it.
+
+`payment_status` on a charge mirrors what has been applied (and is recorded in the history at every
+change); amounts, currencies and patients are never updated: the runtime role may UPDATE only the status-like
+columns of ledger tables and may not DELETE from them at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from apps.organizations.audit import TenantHistoricalRecords
+from apps.organizations.encryption import EncryptedTextField
+from apps.organizations.models import TenantModel, TenantQuerySet
+from apps.organizations.roles import Role
+
+from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
+
+# Roles that see billing tables at all (the restrictive policy in migration 0002); partners need billing scopes.
+BILLING_DB_ROLES = (
+    Role.OWNER.value,
+    Role.BILLING.value,
+    Role.FRONT_DESK.value,
+    Role.CLINICIAN.value,
+    Role.PARTNER.value,
+    "partner_phi",
+)
+
+CURRENCY_FIELD_KWARGS: dict[str, Any] = {"max_length": 3, "default": "USD", "validators": [validate_currency]}
+
+
+class TransactionType(models.TextChoices):
+    CLINICAL_SERVICE = "clinical_service", "Clinical service"
+    RETAIL_PRODUCT = "retail_product", "Retail product"
+    PROGRAM_ENROLLMENT = "program_enrollment", "Program enrollment"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING_INSURANCE = "pending_insurance", "Pending insurance"
+    PATIENT_DUE = "patient_due", "Patient due"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+
+
+class EntryKind(models.TextChoices):
+    CHARGE = "charge", "Charge"
+    PAYMENT = "payment", "Patient payment"
+    INSURANCE_PAYMENT = "insurance_payment", "Insurance payment"
+    ADJUSTMENT = "adjustment", "Adjustment (write-off)"
+    REFUND = "refund", "Refund"
+
+
+CREDIT_KINDS = (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT)
+INSURANCE_KINDS = (EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT)
+
+
+class Payer(TenantModel):
+    """An insurance company claims are sent to; `payer_id` is its electronic id (837P NM109 of loop 2010BB)."""
+
+    name = models.CharField(max_length=60)
+    payer_id = models.CharField(
+        "payer id", max_length=80, validators=[RegexValidator(r"^[A-Za-z0-9]{2,80}$", "Use 2-80 letters or digits.")]
+    )
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "payer_id"], name="payer_unique_id_per_org"),
+            models.UniqueConstraint(fields=["organization", "id"], name="payer_org_id_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.payer_id})"
+
+
+class InsurancePolicy(TenantModel):
+    """A patient's coverage with a payer. The member id is encrypted at rest (rotated by `rotate_field_keys`)."""
+
+    class Relationship(models.TextChoices):
+        # Values are the X12 individual relationship codes used in SBR02 / PAT01.
+        SELF = "18", "Self"
+        SPOUSE = "01", "Spouse"
+        CHILD = "19", "Child"
+        OTHER = "G8", "Other relationship"
+
+    class Priority(models.TextChoices):
+        PRIMARY = "P", "Primary"
+        SECONDARY = "S", "Secondary"
+        TERTIARY = "T", "Tertiary"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="insurance_policies", db_constraint=False
+    )
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="policies", db_constraint=False)
+    member_id = EncryptedTextField("member id")
+    group_number = models.CharField(max_length=50, blank=True)
+    subscriber_relationship = models.CharField(max_length=2, choices=Relationship.choices, default=Relationship.SELF)
+    subscriber_given_name = models.CharField(max_length=100, blank=True)
+    subscriber_family_name = models.CharField(max_length=100, blank=True)
+    priority = models.CharField(max_length=1, choices=Priority.choices, default=Priority.PRIMARY)
+    # The subscriber's address as on the card (837P loops 2010BA and 2010CA: claims need one).
+    address_line1 = models.CharField(max_length=55)
+    city = models.CharField(max_length=30)
+    state = models.CharField(max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", "Use a 2-letter state code.")])
+    postal_code = models.CharField(
+        max_length=9, validators=[RegexValidator(r"^\d{5}(?:\d{4})?$", "Use a 5- or 9-digit ZIP code.")]
+    )
+    is_active = models.BooleanField(default=True)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        verbose_name_plural = "insurance policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "patient", "priority"],
+                condition=Q(is_active=True),
+                name="policy_one_active_per_priority",
+            ),
+            models.UniqueConstraint(fields=["organization", "id"], name="policy_org_id_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_priority_display()} policy {self.pk}"
+
+
+class BillingProvider(TenantModel):
+    """The organization's billing provider (837P loop 2010AA) and its EDI identifiers. One per organization."""
+
+    legal_name = models.CharField(max_length=60)
+    npi = models.CharField("NPI", max_length=10, validators=[validate_npi])
+    tax_id = models.CharField("tax id (EIN)", max_length=9, validators=[validate_tax_id])
+    taxonomy_code = models.CharField(max_length=10, validators=[validate_taxonomy])
+    address_line1 = models.CharField(max_length=55)
+    address_line2 = models.CharField(max_length=55, blank=True)
+    city = models.CharField(max_length=30)
+    state = models.CharField(max_length=2, validators=[RegexValidator(r"^[A-Z]{2}$", "Use a 2-letter state code.")])
+    postal_code = models.CharField(
+        max_length=9, validators=[RegexValidator(r"^\d{9}$", "Use the 9-digit ZIP+4 without a hyphen.")]
+    )
+    phone = models.CharField(max_length=10, validators=[RegexValidator(r"^\d{10}$", "Use 10 digits.")])
+    contact_name = models.CharField(max_length=60)
+    rendering_given_name = models.CharField(max_length=35, blank=True)
+    rendering_family_name = models.CharField(max_length=60, blank=True)
+    rendering_npi = models.CharField("rendering NPI", max_length=10, blank=True, validators=[validate_npi])
+    submitter_id = models.CharField(
+        max_length=15, validators=[RegexValidator(r"^[A-Z0-9]{2,15}$", "Use 2-15 capital letters or digits.")]
+    )
+    receiver_id = models.CharField(
+        max_length=15, validators=[RegexValidator(r"^[A-Z0-9]{2,15}$", "Use 2-15 capital letters or digits.")]
+    )
+    receiver_name = models.CharField(max_length=60)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="billingprovider_one_per_org")]
+
+    def __str__(self) -> str:
+        return f"Billing provider {self.npi}"
+
+
+class InstallmentPlan(TenantModel):
+    """A program enrollment paid in installments; each installment is a ledger charge created with the plan."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="installment_plans", db_constraint=False
+    )
+    program = models.CharField(max_length=200)
+    total_cents = models.BigIntegerField()
+    currency = models.CharField(**CURRENCY_FIELD_KWARGS)
+    installment_count = models.PositiveSmallIntegerField()
+    first_due_date = models.DateField()
+    interval_days = models.PositiveSmallIntegerField(default=30)
+    external_reference = models.CharField(
+        max_length=100, blank=True, help_text="The card processor's subscription id (stored, never called)."
+    )
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(total_cents__gt=0), name="plan_total_positive"),
+            models.CheckConstraint(condition=Q(installment_count__gte=1), name="plan_count_positive"),
+            models.UniqueConstraint(fields=["organization", "id"], name="plan_org_id_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Installment plan {self.pk}"
+
+
+class ClaimBatch(TenantModel):
+    """One exported 837P file: its interchange/group/transaction control numbers."""
+
+    interchange_control_number = models.PositiveIntegerField()
+    file_name = models.CharField(max_length=200, blank=True)
+    content = models.TextField(editable=False)
+
+    history = TenantHistoricalRecords(excluded_fields=["content"])
+
+    class Meta:
+        ordering = ["-interchange_control_number"]
+        verbose_name_plural = "claim batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "interchange_control_number"], name="claimbatch_unique_control_number"
+            ),
+            models.CheckConstraint(
+                condition=Q(interchange_control_number__gte=1, interchange_control_number__lte=999_999_999),
+                name="claimbatch_control_number_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"837P batch {self.interchange_control_number:09d}"
+
+
+class Claim(TenantModel):
+    """One claim: the charges of one encounter (or patient + service date) billed to one payer."""
+
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="claims")
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
+    policy = models.ForeignKey(InsurancePolicy, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
+    encounter_ref = models.UUIDField(null=True, blank=True)
+    service_date = models.DateField()
+    submitter_claim_id = models.CharField(max_length=20)
+    total_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="USD")
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "submitter_claim_id"], name="claim_unique_submitter_id"),
+            models.UniqueConstraint(fields=["organization", "id"], name="claim_org_id_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Claim {self.submitter_claim_id}"
+
+
+class LedgerEntryQuerySet(TenantQuerySet):
+    def charges(self) -> LedgerEntryQuerySet:
+        """Charges only (what is owed)."""
+        return self.filter(kind=EntryKind.CHARGE)
+
+    def credits(self) -> LedgerEntryQuerySet:
+        """Payments, insurance payments and adjustments (what settles charges)."""
+        return self.filter(kind__in=CREDIT_KINDS)
+
+    def unclaimed_insurance_charges(self) -> LedgerEntryQuerySet:
+        """Clinical charges waiting for insurance that have not been sent on a claim yet."""
+        return self.filter(
+            kind=EntryKind.CHARGE,
+            transaction_type=TransactionType.CLINICAL_SERVICE,
+            payment_status=PaymentStatus.PENDING_INSURANCE,
+            insurance_policy__isnull=False,
+            claim__isnull=True,
+        )
+
+
+LedgerEntryManager = models.Manager.from_queryset(LedgerEntryQuerySet)
+
+
+class LedgerEntry(TenantModel):
+    """One immutable line of the ledger (seed 000's `financial_ledger_entries`)."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="ledger_entries", db_constraint=False
+    )
+    kind = models.CharField(max_length=20, choices=EntryKind.choices)
+    transaction_type = models.CharField(max_length=20, choices=TransactionType.choices)
+    payment_status = models.CharField(max_length=20, choices=PaymentStatus.choices)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(**CURRENCY_FIELD_KWARGS)
+    metadata = models.JSONField(default=dict, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    # Service date for clinical charges, sale date for retail, due date for installments, received date for
+    # payments: what aging counts days from.
+    service_date = models.DateField()
+    # Links to clinical.Encounter once that model exists; claims group charges by it.
+    encounter_ref = models.UUIDField(null=True, blank=True)
+    insurance_policy = models.ForeignKey(
+        InsurancePolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    installment_plan = models.ForeignKey(
+        InstallmentPlan, on_delete=models.PROTECT, null=True, blank=True, related_name="entries", db_constraint=False
+    )
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="charges", db_constraint=False
+    )
+    external_reference = models.CharField(max_length=100, blank=True)
+
+    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()
+    history = TenantHistoricalRecords()
+
+    # The only columns the runtime role may UPDATE (column-level GRANT in migration 0002).
+    MUTABLE_FIELDS = ("payment_status", "claim", "updated_at")
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="ledgerentry_amount_positive"),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="ledgerentry_currency_iso"),
+            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="ledgerentry_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(transaction_type__in=TransactionType.values), name="ledgerentry_type_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_status__in=PaymentStatus.values), name="ledgerentry_status_valid"
+            ),
+            # Only charges wait for insurance; only clinical charges are billed to a policy or claimed.
+            models.CheckConstraint(
+                condition=Q(kind=EntryKind.CHARGE) | ~Q(payment_status=PaymentStatus.PENDING_INSURANCE),
+                name="ledgerentry_pending_insurance_only_charges",
+            ),
+            models.CheckConstraint(
+                condition=Q(insurance_policy__isnull=True)
+                | Q(kind=EntryKind.CHARGE, transaction_type=TransactionType.CLINICAL_SERVICE),
+                name="ledgerentry_policy_only_clinical_charges",
+            ),
+            models.UniqueConstraint(fields=["organization", "id"], name="ledgerentry_org_id_key"),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "patient", "created_at"]),
+            models.Index(fields=["organization", "kind", "payment_status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.amount_cents / 100:.2f} {self.currency}"
+
+
+class LedgerApplication(TenantModel):
+    """`amount_cents` of a credit (`source`) applied to a charge (`target`); for a refund, to the payment."""
+
+    source = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="applied_to", db_constraint=False)
+    target = models.ForeignKey(LedgerEntry, on_delete=models.PROTECT, related_name="applied_from", db_constraint=False)
+    amount_cents = models.BigIntegerField()
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount_cents__gt=0), name="ledgerapplication_amount_positive"),
+            models.CheckConstraint(condition=~Q(source=models.F("target")), name="ledgerapplication_not_self"),
+        ]
+        indexes = [models.Index(fields=["target", "created_at"]), models.Index(fields=["source", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Application {self.amount_cents / 100:.2f}"
+
+
+class IdempotencyRecord(TenantModel):
+    """A money-creating POST seen under an `Idempotency-Key`: replayed for the same body, refused otherwise."""
+
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")]
+
+    def __str__(self) -> str:
+        return f"Idempotency record {self.pk}"

@@ -1,0 +1,281 @@
+"""Reads for billing. Balances, totals and aging are computed in SQL from entries and applications.
+
+Every figure is "as of" a date: only entries and applications recorded (`created_at`) before the end of that
+day (UTC) count, and insurance-pending means "billed to a policy and no insurance payment or adjustment applied
+yet as of that day". Nothing reads the current `payment_status` for a past date, so a report for last month's
+end gives the numbers that were true then, whatever was recorded since.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from .models import (
+    EntryKind,
+    InstallmentPlan,
+    InsurancePolicy,
+    LedgerApplication,
+    LedgerEntry,
+    Payer,
+    PaymentStatus,
+)
+
+AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
+
+# Outstanding amount of every charge and unapplied amount of every credit, as of %(cutoff)s.
+# Parameters: cutoff (timestamptz, exclusive), patient (uuid or NULL), date_from/date_to (service dates or NULL),
+# transaction_type (text or NULL).
+_POSITIONS_SQL = """
+WITH apps AS (
+    SELECT a.source_id, a.target_id, a.amount_cents, s.kind AS source_kind
+    FROM billing_ledgerapplication a
+    JOIN billing_ledgerentry s ON s.id = a.source_id
+    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+),
+applied_in AS (
+    SELECT target_id AS id, sum(amount_cents) AS total,
+           bool_or(source_kind IN ('insurance_payment', 'adjustment')) AS adjudicated
+    FROM apps GROUP BY target_id
+),
+applied_out AS (
+    SELECT source_id AS id, sum(amount_cents) AS total FROM apps GROUP BY source_id
+),
+entries AS (
+    SELECT e.* FROM billing_ledgerentry e
+    WHERE e.organization_id = (SELECT kura_current_org())
+      AND e.created_at < %(cutoff)s
+      AND (%(patient)s::uuid IS NULL OR e.patient_id = %(patient)s::uuid)
+      AND (%(transaction_type)s::text IS NULL OR e.transaction_type = %(transaction_type)s::text)
+      -- A service-date range selects charges (a superbill's lines); unapplied credit belongs to no period.
+      AND (%(date_from)s::date IS NULL OR (e.kind = 'charge' AND e.service_date >= %(date_from)s::date))
+      AND (%(date_to)s::date IS NULL OR (e.kind = 'charge' AND e.service_date <= %(date_to)s::date))
+),
+positions AS (
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, 'charge' AS side,
+           e.amount_cents - coalesce(i.total, 0) AS amount,
+           (e.insurance_policy_id IS NOT NULL AND NOT coalesce(i.adjudicated, false)) AS awaiting_insurance
+    FROM entries e LEFT JOIN applied_in i ON i.id = e.id
+    WHERE e.kind = 'charge'
+    UNION ALL
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, 'credit' AS side,
+           e.amount_cents - coalesce(o.total, 0) - coalesce(i.total, 0) AS amount, false
+    FROM entries e LEFT JOIN applied_out o ON o.id = e.id LEFT JOIN applied_in i ON i.id = e.id
+    WHERE e.kind IN ('payment', 'insurance_payment', 'adjustment') AND e.payment_status <> 'failed'
+)
+"""
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A patient's (or the organization's) balance in one currency, in cents. `net` = what is owed - credit."""
+
+    currency: str
+    insurance_pending: int = 0
+    patient_due: int = 0
+    credit: int = 0
+
+    @property
+    def outstanding(self) -> int:
+        return self.insurance_pending + self.patient_due
+
+    @property
+    def net(self) -> int:
+        return self.insurance_pending + self.patient_due - self.credit
+
+
+@dataclass(frozen=True)
+class Aging:
+    """Outstanding charges by age (days since service/due date) in one currency, plus unapplied credit."""
+
+    currency: str
+    buckets: dict[str, int] = field(default_factory=lambda: dict.fromkeys(AGING_BUCKETS, 0))
+    credit: int = 0
+
+    @property
+    def total(self) -> int:
+        return sum(self.buckets.values())
+
+
+def cutoff_for(as_of: dt.date | None) -> dt.datetime:
+    """The exclusive end of the `as_of` day in UTC (now + a moment when no date is given)."""
+    if as_of is None:
+        return timezone.now() + dt.timedelta(seconds=1)
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+
+
+def _params(
+    *,
+    as_of: dt.date | None,
+    patient_id: uuid.UUID | None = None,
+    transaction_type: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Any]:
+    return {
+        "cutoff": cutoff_for(as_of),
+        "patient": patient_id,
+        "transaction_type": transaction_type,
+        "date_from": date_from,
+        "date_to": date_to,
+    }
+
+
+def _fetch(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        return list(cursor.fetchall())
+
+
+_BALANCE_SQL = (
+    _POSITIONS_SQL
+    + """
+SELECT currency,
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND awaiting_insurance), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND NOT awaiting_insurance), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)
+FROM positions GROUP BY currency ORDER BY currency
+"""
+)
+
+
+def balances(
+    *,
+    patient_id: uuid.UUID | None = None,
+    as_of: dt.date | None = None,
+    transaction_type: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> dict[str, Balance]:
+    """Balances per currency (of one patient, or the whole organization), optionally for service dates/type."""
+    params = _params(
+        as_of=as_of, patient_id=patient_id, transaction_type=transaction_type, date_from=date_from, date_to=date_to
+    )
+    return {
+        row[0]: Balance(currency=row[0], insurance_pending=int(row[1]), patient_due=int(row[2]), credit=int(row[3]))
+        for row in _fetch(_BALANCE_SQL, params)
+    }
+
+
+def patient_balance(
+    *, patient_id: uuid.UUID, currency: str = "USD", as_of: dt.date | None = None, **filters: Any
+) -> Balance:
+    """One patient's balance in one currency (zero when there is no activity)."""
+    return balances(patient_id=patient_id, as_of=as_of, **filters).get(currency, Balance(currency=currency))
+
+
+_AGING_SQL = (
+    _POSITIONS_SQL
+    + """
+SELECT currency,
+       CASE WHEN side = 'credit' THEN 'credit'
+            WHEN %(as_of)s::date - service_date < 0 THEN 'not_due'
+            WHEN %(as_of)s::date - service_date <= 30 THEN '0_30'
+            WHEN %(as_of)s::date - service_date <= 60 THEN '31_60'
+            WHEN %(as_of)s::date - service_date <= 90 THEN '61_90'
+            ELSE '90_plus' END AS bucket,
+       sum(amount)
+FROM positions WHERE amount > 0
+GROUP BY 1, 2 ORDER BY 1, 2
+"""
+)
+
+
+def aging(*, as_of: dt.date | None = None, patient_id: uuid.UUID | None = None) -> dict[str, Aging]:
+    """Aging buckets (0-30, 31-60, 61-90, 90+ days; plus not yet due) per currency, as of a date."""
+    day = as_of or timezone.now().date()
+    params = {**_params(as_of=as_of, patient_id=patient_id), "as_of": day}
+    result: dict[str, Aging] = {}
+    for currency, bucket, amount in _fetch(_AGING_SQL, params):
+        report = result.setdefault(currency, Aging(currency=currency))
+        if bucket == "credit":
+            result[currency] = Aging(currency=currency, buckets=report.buckets, credit=int(amount))
+        else:
+            report.buckets[bucket] = int(amount)
+    return result
+
+
+_TOP_BALANCES_SQL = (
+    _POSITIONS_SQL
+    + """
+SELECT patient_id, currency, sum(CASE WHEN side = 'charge' THEN amount ELSE -amount END) AS net
+FROM positions GROUP BY patient_id, currency
+HAVING sum(CASE WHEN side = 'charge' THEN amount ELSE -amount END) > 0
+ORDER BY net DESC, patient_id LIMIT %(limit)s
+"""
+)
+
+
+def largest_balances(*, as_of: dt.date | None = None, limit: int = 10) -> list[tuple[uuid.UUID, str, int]]:
+    """(patient id, currency, net balance) of the patients owing most, largest first."""
+    params = {**_params(as_of=as_of), "limit": limit}
+    return [(row[0], row[1], int(row[2])) for row in _fetch(_TOP_BALANCES_SQL, params)]
+
+
+_TOTALS_SQL = """
+SELECT e.transaction_type, e.kind, e.payment_status, e.currency, count(*), sum(e.amount_cents)
+FROM billing_ledgerentry e
+WHERE e.organization_id = (SELECT kura_current_org()) AND e.created_at < %(cutoff)s
+GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+"""
+
+
+def organization_totals(*, as_of: dt.date | None = None) -> list[dict[str, Any]]:
+    """Entry counts and amounts by transaction type, kind, current status and currency."""
+    rows = _fetch(_TOTALS_SQL, {"cutoff": cutoff_for(as_of)})
+    keys = ("transaction_type", "kind", "payment_status", "currency", "count", "amount_cents")
+    return [dict(zip(keys, (*row[:5], int(row[5])), strict=True)) for row in rows]
+
+
+# --- querysets ---------------------------------------------------------------------------------------------
+
+
+def ledger_entry_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[LedgerEntry]:
+    """Ledger entries of the active organization (coaches see none, clinicians only clinical ones)."""
+    entries = LedgerEntry.objects.for_current_organization().order_by("created_at", "id")
+    if patient_id is not None:
+        entries = entries.filter(patient_id=patient_id)
+    return entries
+
+
+def applications_for(entries: list[LedgerEntry]) -> QuerySet[LedgerApplication]:
+    """Applications from or to the given entries."""
+    ids = [e.pk for e in entries]
+    return LedgerApplication.objects.filter(target_id__in=ids) | LedgerApplication.objects.filter(source_id__in=ids)
+
+
+def failed_installments() -> QuerySet[LedgerEntry]:
+    """Installment charges whose last payment attempt failed: the follow-up list."""
+    return (
+        ledger_entry_list()
+        .filter(kind=EntryKind.CHARGE, installment_plan__isnull=False, payment_status=PaymentStatus.FAILED)
+        .select_related("installment_plan")
+        .order_by("service_date")
+    )
+
+
+def installment_plan_remaining(*, plan: InstallmentPlan) -> int:
+    """Cents still owed on a plan (in SQL, from its charges and what has been applied to them)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT coalesce(sum(e.amount_cents), 0) - coalesce(sum(a.applied), 0) FROM billing_ledgerentry e "
+            "LEFT JOIN (SELECT target_id, sum(amount_cents) AS applied FROM billing_ledgerapplication "
+            "GROUP BY target_id) a ON a.target_id = e.id WHERE e.installment_plan_id = %s AND e.kind = 'charge'",
+            [plan.pk],
+        )
+        return int(cursor.fetchone()[0])
+
+
+def payer_list() -> QuerySet[Payer]:
+    return Payer.objects.for_current_organization()
+
+
+def insurance_policy_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[InsurancePolicy]:
+    policies = InsurancePolicy.objects.for_current_organization().select_related("payer")
+    return policies.filter(patient_id=patient_id) if patient_id else policies

@@ -1,0 +1,531 @@
+"""Writes for billing. Each service validates first and runs in one transaction.
+
+Money rules enforced here (with readable field errors) and again by the database (constraints, the
+application trigger, column grants): amounts are positive whole cents, currencies are ISO 4217 and never
+mixed, a charge is never settled beyond its amount, a credit never spends more than it holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+
+from apps.patients.models import Patient
+
+from . import codes
+from .models import (
+    CREDIT_KINDS,
+    INSURANCE_KINDS,
+    BillingProvider,
+    EntryKind,
+    InstallmentPlan,
+    InsurancePolicy,
+    LedgerApplication,
+    LedgerEntry,
+    Payer,
+    PaymentStatus,
+    TransactionType,
+)
+
+MAX_AMOUNT_CENTS = 100_000_000_00  # one hundred million: a typo guard, far above any clinic bill
+
+METADATA_VALIDATORS = {
+    TransactionType.CLINICAL_SERVICE: codes.clinical_metadata,
+    TransactionType.RETAIL_PRODUCT: codes.retail_metadata,
+    TransactionType.PROGRAM_ENROLLMENT: codes.program_metadata,
+}
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """`amount_cents` of a new credit to apply to `charge`."""
+
+    charge: LedgerEntry
+    amount_cents: int
+
+
+def _validate_amount(amount_cents: Any, field: str = "amount_cents") -> int:
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int):
+        raise ValidationError({field: "Give a whole number of cents."})
+    if amount_cents <= 0:
+        raise ValidationError({field: "Must be greater than zero."})
+    if amount_cents > MAX_AMOUNT_CENTS:
+        raise ValidationError({field: "Too large."})
+    return amount_cents
+
+
+def _validate_currency(currency: str) -> str:
+    try:
+        codes.validate_currency(currency)
+    except ValidationError as error:
+        raise ValidationError({"currency": error.messages}) from None
+    return currency
+
+
+def _integrity_to_validation(error: IntegrityError) -> ValidationError:
+    """The database's verdict on money, as a field error (our own guard's messages name no values)."""
+    text = str(error)
+    if "over-application" in text or "credit exhausted" in text:
+        return ValidationError({"allocations": "More than what is owed (or what the payment holds)."})
+    if "currencies differ" in text:
+        return ValidationError({"currency": "A payment and the charges it settles must use one currency."})
+    if "different patients" in text:
+        return ValidationError({"allocations": "Charges must belong to the payment's patient."})
+    raise error
+
+
+# --- charges -------------------------------------------------------------------------------------------------
+
+
+def charge_create(
+    *,
+    patient: Patient,
+    transaction_type: str,
+    amount_cents: int,
+    currency: str = "USD",
+    service_date: dt.date | None = None,
+    metadata: dict[str, Any] | None = None,
+    description: str = "",
+    encounter_ref: uuid.UUID | None = None,
+    insurance_policy: InsurancePolicy | None = None,
+    installment_plan: InstallmentPlan | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> LedgerEntry:
+    """Record a charge. Clinical charges billed to a policy start `pending_insurance`, others `patient_due`."""
+    if transaction_type not in TransactionType.values:
+        raise ValidationError({"transaction_type": "Use clinical_service, retail_product or program_enrollment."})
+    _validate_amount(amount_cents)
+    _validate_currency(currency)
+    clean_metadata = METADATA_VALIDATORS[TransactionType(transaction_type)](metadata or {})
+    if insurance_policy is not None:
+        if transaction_type != TransactionType.CLINICAL_SERVICE:
+            raise ValidationError({"insurance_policy": "Only clinical services are billed to insurance."})
+        if insurance_policy.patient_id != patient.pk or not insurance_policy.is_active:
+            raise ValidationError({"insurance_policy": "Not an active policy of this patient."})
+    entry = LedgerEntry(
+        patient=patient,
+        kind=EntryKind.CHARGE,
+        transaction_type=transaction_type,
+        payment_status=(PaymentStatus.PENDING_INSURANCE if insurance_policy is not None else PaymentStatus.PATIENT_DUE),
+        amount_cents=amount_cents,
+        currency=currency,
+        metadata=clean_metadata,
+        description=description,
+        service_date=service_date or timezone.localdate(),
+        encounter_ref=encounter_ref,
+        insurance_policy=insurance_policy,
+        installment_plan=installment_plan,
+    )
+    if recorded_at is not None:
+        entry.created_at = recorded_at
+    entry.full_clean(exclude=["organization", "patient", "insurance_policy", "installment_plan", "claim"])
+    with transaction.atomic():
+        entry.save()
+    return entry
+
+
+# --- payments, adjustments, refunds -------------------------------------------------------------------------
+
+
+def _applied_to(charge: LedgerEntry) -> int:
+    return int(charge.applied_from.aggregate(total=Sum("amount_cents"))["total"] or 0)
+
+
+def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
+    """Set a charge's status from what has been applied to it (saved, and so recorded in history, on change)."""
+    applied = LedgerApplication.objects.filter(target=charge)
+    total = int(applied.aggregate(total=Sum("amount_cents"))["total"] or 0)
+    adjudicated = applied.filter(source__kind__in=INSURANCE_KINDS).exists()
+    if total >= charge.amount_cents:
+        status = PaymentStatus.PAID
+    elif charge.insurance_policy_id is not None and not adjudicated:
+        status = PaymentStatus.PENDING_INSURANCE
+    elif charge.payment_status == PaymentStatus.FAILED and total == 0:
+        status = PaymentStatus.FAILED
+    else:
+        status = PaymentStatus.PATIENT_DUE
+    if status != charge.payment_status:
+        charge.payment_status = status
+        with transaction.atomic():
+            charge.save(update_fields=["payment_status", "updated_at"])
+    return charge
+
+
+def _credit_create(
+    *,
+    patient: Patient,
+    kind: str,
+    amount_cents: int,
+    currency: str,
+    transaction_type: str,
+    allocations: Sequence[Allocation],
+    metadata: dict[str, Any] | None,
+    external_reference: str,
+    received_on: dt.date | None,
+    recorded_at: dt.datetime | None,
+    status: str = PaymentStatus.PAID,
+) -> LedgerEntry:
+    credit = LedgerEntry(
+        patient=patient,
+        kind=kind,
+        transaction_type=transaction_type,
+        payment_status=status,
+        amount_cents=amount_cents,
+        currency=currency,
+        metadata=codes.credit_metadata(metadata or {}),
+        service_date=received_on or timezone.localdate(),
+        external_reference=external_reference,
+    )
+    if recorded_at is not None:
+        credit.created_at = recorded_at
+    credit.full_clean(exclude=["organization", "patient", "insurance_policy", "installment_plan", "claim"])
+    try:
+        with transaction.atomic():
+            credit.save()
+            for allocation in allocations:
+                application = LedgerApplication(
+                    organization_id=credit.organization_id,
+                    source=credit,
+                    target=allocation.charge,
+                    amount_cents=allocation.amount_cents,
+                )
+                if recorded_at is not None:
+                    application.created_at = recorded_at
+                application.save()
+    except IntegrityError as error:
+        raise _integrity_to_validation(error) from None
+    for allocation in allocations:
+        charge_status_refresh(charge=allocation.charge)
+    return credit
+
+
+def payment_post(
+    *,
+    patient: Patient,
+    amount_cents: int,
+    currency: str = "USD",
+    allocations: Sequence[Allocation] = (),
+    kind: str = EntryKind.PAYMENT,
+    transaction_type: str | None = None,
+    allow_credit: bool = False,
+    metadata: dict[str, Any] | None = None,
+    external_reference: str = "",
+    received_on: dt.date | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> LedgerEntry:
+    """Post a payment, insurance payment or adjustment and apply it to chosen charges of the patient.
+
+    The whole amount must be applied unless `allow_credit` (a prepayment kept as credit; never for an
+    adjustment). All charges settled by one entry share its currency and transaction type.
+    """
+    if kind not in CREDIT_KINDS:
+        raise ValidationError({"kind": "Use payment, insurance_payment or adjustment."})
+    _validate_amount(amount_cents)
+    _validate_currency(currency)
+    with transaction.atomic():
+        # Lock the charges first (in a fixed order): concurrent payments against one charge queue here and
+        # each then sees what the previous ones applied.
+        charge_ids = sorted({a.charge.pk for a in allocations}, key=str)
+        locked = {c.pk: c for c in LedgerEntry.objects.select_for_update().filter(pk__in=charge_ids)}
+        errors: dict[str, str] = {}
+        if len(locked) != len(charge_ids):
+            errors["allocations"] = "Unknown charge."
+        fresh = [
+            Allocation(charge=locked[a.charge.pk], amount_cents=a.amount_cents)
+            for a in allocations
+            if a.charge.pk in locked
+        ]
+        requested: dict[Any, int] = {}
+        for index, allocation in enumerate(fresh):
+            charge = allocation.charge
+            try:
+                _validate_amount(allocation.amount_cents, field=f"allocations[{index}].amount_cents")
+            except ValidationError as error:
+                raise ValidationError(error.message_dict) from None
+            if charge.kind != EntryKind.CHARGE or charge.patient_id != patient.pk:
+                errors["allocations"] = "Apply only to charges of this patient."
+            elif charge.currency != currency:
+                errors["currency"] = "A payment and the charges it settles must use one currency."
+            requested[charge.pk] = requested.get(charge.pk, 0) + allocation.amount_cents
+        types = {a.charge.transaction_type for a in fresh}
+        if len(types) > 1:
+            errors["allocations"] = "Charges settled by one payment must share a transaction type."
+        if errors:
+            raise ValidationError(errors)
+        for charge_id, amount in requested.items():
+            if amount > locked[charge_id].amount_cents - _applied_to(locked[charge_id]):
+                raise ValidationError({"allocations": "More than what is owed on a charge."})
+        applied_total = sum(requested.values())
+        if applied_total > amount_cents:
+            raise ValidationError({"allocations": "The allocations exceed the payment amount."})
+        if applied_total < amount_cents and (not allow_credit or kind == EntryKind.ADJUSTMENT):
+            raise ValidationError(
+                {"amount_cents": "More than what is applied to charges; post the remainder as credit on purpose."}
+            )
+        entry_type = types.pop() if types else transaction_type
+        if entry_type not in TransactionType.values:
+            raise ValidationError({"transaction_type": "Give the transaction type of an unapplied credit."})
+        return _credit_create(
+            patient=patient,
+            kind=kind,
+            amount_cents=amount_cents,
+            currency=currency,
+            transaction_type=str(entry_type),
+            allocations=fresh,
+            metadata=metadata,
+            external_reference=external_reference,
+            received_on=received_on,
+            recorded_at=recorded_at,
+        )
+
+
+def credit_apply(*, credit: LedgerEntry, allocations: Sequence[Allocation]) -> list[LedgerApplication]:
+    """Apply a payment's unapplied credit to charges (same patient, currency and transaction type)."""
+    with transaction.atomic():
+        credit = LedgerEntry.objects.select_for_update().get(pk=credit.pk)
+        if (
+            credit.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT)
+            or credit.payment_status == PaymentStatus.FAILED
+        ):
+            raise ValidationError({"credit": "Only a settled payment's credit can be applied."})
+        created: list[LedgerApplication] = []
+        for index, allocation in enumerate(allocations):
+            _validate_amount(allocation.amount_cents, field=f"allocations[{index}].amount_cents")
+            charge = LedgerEntry.objects.select_for_update().get(pk=allocation.charge.pk)
+            if charge.transaction_type != credit.transaction_type:
+                raise ValidationError({"allocations": "The charge's transaction type differs from the credit's."})
+            application = LedgerApplication(
+                organization_id=credit.organization_id,
+                source=credit,
+                target=charge,
+                amount_cents=allocation.amount_cents,
+            )
+            try:
+                with transaction.atomic():
+                    application.save()
+            except IntegrityError as error:
+                raise _integrity_to_validation(error) from None
+            charge_status_refresh(charge=charge)
+            created.append(application)
+        return created
+
+
+def refund_create(
+    *,
+    payment: LedgerEntry,
+    amount_cents: int,
+    metadata: dict[str, Any] | None = None,
+    external_reference: str = "",
+    recorded_at: dt.datetime | None = None,
+) -> LedgerEntry:
+    """Return unapplied credit of a payment to the patient (the refund is applied to that payment)."""
+    _validate_amount(amount_cents)
+    with transaction.atomic():
+        payment = LedgerEntry.objects.select_for_update().get(pk=payment.pk)
+        if payment.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
+            raise ValidationError({"payment": "Refund a payment."})
+        used = LedgerApplication.objects.filter(Q(source=payment) | Q(target=payment)).aggregate(t=Sum("amount_cents"))
+        if amount_cents > payment.amount_cents - int(used["t"] or 0):
+            raise ValidationError({"amount_cents": "More than the payment's unapplied credit."})
+        refund = LedgerEntry(
+            patient_id=payment.patient_id,
+            kind=EntryKind.REFUND,
+            transaction_type=payment.transaction_type,
+            payment_status=PaymentStatus.PAID,
+            amount_cents=amount_cents,
+            currency=payment.currency,
+            metadata=codes.credit_metadata(metadata or {}),
+            service_date=timezone.localdate(),
+            external_reference=external_reference,
+        )
+        if recorded_at is not None:
+            refund.created_at = recorded_at
+        try:
+            with transaction.atomic():
+                refund.save()
+                application = LedgerApplication(
+                    organization_id=refund.organization_id, source=refund, target=payment, amount_cents=amount_cents
+                )
+                if recorded_at is not None:
+                    application.created_at = recorded_at
+                application.save()
+        except IntegrityError as error:
+            raise _integrity_to_validation(error) from None
+        return refund
+
+
+# --- payers, policies, provider ------------------------------------------------------------------------------
+
+
+def _save(instance: Any, exclude: Sequence[str] = ("organization",)) -> Any:
+    instance.full_clean(exclude=list(exclude))
+    try:
+        instance.validate_constraints()
+    except ValidationError as error:
+        raise ValidationError({"__all__": error.messages}) from None
+    with transaction.atomic():
+        instance.save()
+    return instance
+
+
+def payer_create(*, name: str, payer_id: str) -> Payer:
+    """Register a payer (insurance company) for the active organization."""
+    return _save(Payer(name=name, payer_id=payer_id))
+
+
+def insurance_policy_create(
+    *,
+    patient: Patient,
+    payer: Payer,
+    member_id: str,
+    group_number: str = "",
+    subscriber_relationship: str = InsurancePolicy.Relationship.SELF,
+    subscriber_given_name: str = "",
+    subscriber_family_name: str = "",
+    priority: str = InsurancePolicy.Priority.PRIMARY,
+    address_line1: str = "",
+    city: str = "",
+    state: str = "",
+    postal_code: str = "",
+) -> InsurancePolicy:
+    """Record a patient's coverage with a payer."""
+    if not member_id or len(member_id) > 80 or not member_id.isalnum():
+        raise ValidationError({"member_id": "Use 1-80 letters or digits."})
+    if subscriber_relationship != InsurancePolicy.Relationship.SELF and not (
+        subscriber_given_name and subscriber_family_name
+    ):
+        raise ValidationError({"subscriber_family_name": "Name the subscriber when the patient is not the subscriber."})
+    policy = InsurancePolicy(
+        patient=patient,
+        payer=payer,
+        member_id=member_id,
+        group_number=group_number,
+        subscriber_relationship=subscriber_relationship,
+        subscriber_given_name=subscriber_given_name,
+        subscriber_family_name=subscriber_family_name,
+        priority=priority,
+        address_line1=address_line1,
+        city=city,
+        state=state,
+        postal_code=postal_code,
+    )
+    return _save(policy, exclude=("organization", "patient", "payer"))
+
+
+def billing_provider_save(**fields: Any) -> BillingProvider:
+    """Create or change the organization's billing provider data."""
+    provider = BillingProvider.objects.for_current_organization().first() or BillingProvider()
+    for name, value in fields.items():
+        setattr(provider, name, value)
+    return _save(provider)
+
+
+# --- installment plans ---------------------------------------------------------------------------------------
+
+
+def installment_plan_create(
+    *,
+    patient: Patient,
+    program: str,
+    total_cents: int,
+    installment_count: int,
+    first_due_date: dt.date,
+    currency: str = "USD",
+    interval_days: int = 30,
+    external_reference: str = "",
+    recorded_at: dt.datetime | None = None,
+) -> InstallmentPlan:
+    """A program paid in installments: the plan and one ledger charge per installment (due dates spaced)."""
+    _validate_amount(total_cents, field="total_cents")
+    _validate_currency(currency)
+    if not 1 <= installment_count <= 120:
+        raise ValidationError({"installment_count": "From 1 to 120 installments."})
+    if total_cents < installment_count:
+        raise ValidationError({"total_cents": "Too small for that many installments."})
+    if not 1 <= interval_days <= 366:
+        raise ValidationError({"interval_days": "From 1 to 366 days."})
+    plan = InstallmentPlan(
+        patient=patient,
+        program=program,
+        total_cents=total_cents,
+        currency=currency,
+        installment_count=installment_count,
+        first_due_date=first_due_date,
+        interval_days=interval_days,
+        external_reference=external_reference,
+    )
+    if recorded_at is not None:
+        plan.created_at = recorded_at
+    with transaction.atomic():
+        _save(plan, exclude=("organization", "patient"))
+        base, remainder = divmod(total_cents, installment_count)
+        for number in range(1, installment_count + 1):
+            # The remainder cents go on the first installment so the schedule sums to the total exactly.
+            charge_create(
+                patient=patient,
+                transaction_type=TransactionType.PROGRAM_ENROLLMENT,
+                amount_cents=base + (remainder if number == 1 else 0),
+                currency=currency,
+                service_date=first_due_date + dt.timedelta(days=interval_days * (number - 1)),
+                metadata={"program": program, "installment_number": number, "total_installments": installment_count},
+                description=f"{program}: installment {number} of {installment_count}",
+                installment_plan=plan,
+                recorded_at=recorded_at,
+            )
+    return plan
+
+
+def installment_payment_record(
+    *,
+    charge: LedgerEntry,
+    succeeded: bool,
+    external_reference: str,
+    amount_cents: int | None = None,
+    recorded_at: dt.datetime | None = None,
+) -> LedgerEntry:
+    """Record the card processor's outcome for one installment: a payment applied to it, or a failed attempt.
+
+    A failed attempt is kept as a `failed` payment entry (it settles nothing) and marks the installment
+    `failed`, which lists it for follow-up until it is paid.
+    """
+    if charge.installment_plan_id is None:
+        raise ValidationError({"charge": "Not an installment charge."})
+    amount = amount_cents if amount_cents is not None else charge.amount_cents - _applied_to(charge)
+    if succeeded:
+        return payment_post(
+            patient=charge.patient,
+            amount_cents=amount,
+            currency=charge.currency,
+            allocations=[Allocation(charge=charge, amount_cents=amount)],
+            metadata={"method": "card"},
+            external_reference=external_reference,
+            recorded_at=recorded_at,
+        )
+    _validate_amount(amount)
+    with transaction.atomic():
+        attempt = _credit_create(
+            patient=charge.patient,
+            kind=EntryKind.PAYMENT,
+            amount_cents=amount,
+            currency=charge.currency,
+            transaction_type=charge.transaction_type,
+            allocations=(),
+            metadata={"method": "card", "note": "Payment attempt failed."},
+            external_reference=external_reference,
+            received_on=None,
+            recorded_at=recorded_at,
+            status=PaymentStatus.FAILED,
+        )
+        charge = LedgerEntry.objects.select_for_update().get(pk=charge.pk)
+        if charge.payment_status != PaymentStatus.PAID:
+            charge.payment_status = PaymentStatus.FAILED
+            charge.save(update_fields=["payment_status", "updated_at"])
+    return attempt

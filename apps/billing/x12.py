@@ -1,0 +1,310 @@
+"""ANSI X12 837P (005010X222A1) professional claims from pending-insurance clinical charges.
+
+One file (interchange) per export: ISA/GS/ST envelopes with control numbers, the billing provider (2000A),
+then per claim a subscriber loop (2000B), the patient loop when the patient is not the subscriber (2000C),
+the claim (2300) and its service lines (2400). Charges are grouped into one claim per encounter (or patient
+and service date when no encounter is linked) and payer; charges sent are marked with their claim so they are
+never sent again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import BillingProvider, Claim, ClaimBatch, InsurancePolicy, LedgerEntry
+
+ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
+_UNSAFE = re.compile(r"[*:^~\r\n]")
+
+
+def _text(value: str, length: int | None = None) -> str:
+    """An element value: separators removed, upper case, trimmed to the element's maximum length."""
+    cleaned = " ".join(_UNSAFE.sub(" ", value).upper().split())
+    return cleaned[:length] if length else cleaned
+
+
+def _amount(cents: int) -> str:
+    """X12 decimal (R) amount: 15000 -> "150", 15050 -> "150.5"."""
+    whole, rest = divmod(cents, 100)
+    if rest == 0:
+        return str(whole)
+    return f"{whole}.{rest:02d}".rstrip("0")
+
+
+def _segment(*elements: str) -> str:
+    parts = list(elements)
+    while len(parts) > 1 and parts[-1] == "":
+        parts.pop()  # trailing empty elements are omitted
+    return ELEMENT.join(parts) + SEGMENT
+
+
+@dataclass
+class _ClaimDraft:
+    policy: InsurancePolicy
+    encounter_ref: uuid.UUID | None
+    charges: list[LedgerEntry] = field(default_factory=list)
+
+    @property
+    def total_cents(self) -> int:
+        return sum(c.amount_cents for c in self.charges)
+
+    @property
+    def service_date(self) -> dt.date:
+        return min(c.service_date for c in self.charges)
+
+    def diagnoses(self) -> list[str]:
+        """The claim's ICD-10 codes (first 12, in order of appearance on its lines)."""
+        codes: list[str] = []
+        for charge in self.charges:
+            for code in charge.metadata.get("diagnosis_codes", []):
+                if code not in codes:
+                    codes.append(code)
+        return codes[:12]
+
+
+def _group(charges: Iterable[LedgerEntry]) -> list[_ClaimDraft]:
+    drafts: OrderedDict[tuple[object, ...], _ClaimDraft] = OrderedDict()
+    for charge in charges:
+        assert charge.insurance_policy is not None  # guaranteed by the queryset
+        encounter_key: tuple[object, ...] = (
+            ("encounter", charge.encounter_ref)
+            if charge.encounter_ref
+            else ("visit", charge.patient_id, charge.service_date)
+        )
+        key = (*encounter_key, charge.insurance_policy.payer_id, charge.insurance_policy_id, charge.currency)
+        draft = drafts.setdefault(key, _ClaimDraft(policy=charge.insurance_policy, encounter_ref=charge.encounter_ref))
+        draft.charges.append(charge)
+    return list(drafts.values())
+
+
+def _claim_segments(
+    draft: _ClaimDraft, claim_id: str, hl_parent: int, hl_next: int, provider: BillingProvider
+) -> tuple[list[str], int]:
+    """Segments of loops 2000B-2400 for one claim; returns them and the next free HL number."""
+    policy, patient = draft.policy, draft.policy.patient
+    is_self = policy.subscriber_relationship == InsurancePolicy.Relationship.SELF
+    out: list[str] = []
+    subscriber_hl = hl_next
+    out.append(_segment("HL", str(subscriber_hl), str(hl_parent), "22", "0" if is_self else "1"))
+    out.append(
+        _segment(
+            "SBR",
+            policy.priority,
+            "18" if is_self else "",
+            _text(policy.group_number, 50),
+            "",
+            "",
+            "",
+            "",
+            "",
+            "CI",
+        )
+    )
+    if is_self:
+        out.append(
+            _segment(
+                "NM1",
+                "IL",
+                "1",
+                _text(patient.family_name, 60),
+                _text(patient.given_name, 35),
+                "",
+                "",
+                "",
+                "MI",
+                _text(policy.member_id, 80),
+            )
+        )
+        out.extend(_address(policy))
+        out.append(_segment("DMG", "D8", patient.date_of_birth.strftime("%Y%m%d"), "U"))
+    else:
+        out.append(
+            _segment(
+                "NM1",
+                "IL",
+                "1",
+                _text(policy.subscriber_family_name, 60),
+                _text(policy.subscriber_given_name, 35),
+                "",
+                "",
+                "",
+                "MI",
+                _text(policy.member_id, 80),
+            )
+        )
+        out.extend(_address(policy))
+    out.append(
+        _segment("NM1", "PR", "2", _text(policy.payer.name, 60), "", "", "", "", "PI", _text(policy.payer.payer_id, 80))
+    )
+    hl_next += 1
+    if not is_self:
+        out.append(_segment("HL", str(hl_next), str(subscriber_hl), "23", "0"))
+        out.append(_segment("PAT", policy.subscriber_relationship))
+        out.append(_segment("NM1", "QC", "1", _text(patient.family_name, 60), _text(patient.given_name, 35)))
+        out.extend(_address(policy))
+        out.append(_segment("DMG", "D8", patient.date_of_birth.strftime("%Y%m%d"), "U"))
+        hl_next += 1
+    diagnoses = draft.diagnoses()
+    place = draft.charges[0].metadata.get("place_of_service", "11")
+    out.append(
+        _segment(
+            "CLM", claim_id, _amount(draft.total_cents), "", "", COMPONENT.join((place, "B", "1")), "Y", "A", "Y", "Y"
+        )
+    )
+    out.append(
+        _segment(
+            "HI",
+            *(COMPONENT.join(("ABK" if i == 0 else "ABF", _replace_dot(code))) for i, code in enumerate(diagnoses)),
+        )
+    )
+    if provider.rendering_npi:
+        out.append(
+            _segment(
+                "NM1",
+                "82",
+                "1",
+                _text(provider.rendering_family_name, 60),
+                _text(provider.rendering_given_name, 35),
+                "",
+                "",
+                "",
+                "XX",
+                provider.rendering_npi,
+            )
+        )
+        out.append(_segment("PRV", "PE", "PXC", provider.taxonomy_code))
+    for number, charge in enumerate(draft.charges, start=1):
+        meta = charge.metadata
+        procedure = COMPONENT.join(("HC", meta["cpt_code"], *meta.get("modifiers", [])))
+        line_codes = meta.get("diagnosis_codes", [])
+        pointers = [
+            str(diagnoses.index(line_codes[p - 1]) + 1)
+            for p in meta.get("diagnosis_pointers", [1])
+            if line_codes[p - 1] in diagnoses
+        ] or ["1"]
+        out.append(_segment("LX", str(number)))
+        out.append(
+            _segment(
+                "SV1",
+                procedure,
+                _amount(charge.amount_cents),
+                "UN",
+                str(meta.get("units", 1)),
+                "",
+                "",
+                COMPONENT.join(pointers[:4]),
+            )
+        )
+        out.append(_segment("DTP", "472", "D8", charge.service_date.strftime("%Y%m%d")))
+    return out, hl_next
+
+
+def _address(policy: InsurancePolicy) -> list[str]:
+    return [
+        _segment("N3", _text(policy.address_line1, 55)),
+        _segment("N4", _text(policy.city, 30), policy.state, policy.postal_code),
+    ]
+
+
+def _replace_dot(code: str) -> str:
+    return code.replace(".", "")
+
+
+def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> ClaimBatch | None:
+    """Write the 837P for the active organization's unclaimed pending-insurance clinical charges.
+
+    Returns the batch (its `content` is the file), or None when there is nothing to send.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        provider = BillingProvider.objects.for_current_organization().select_for_update().first()
+        if provider is None:
+            raise ValidationError({"billing_provider": "Enter the organization's billing provider first."})
+        charges = list(
+            LedgerEntry.objects.unclaimed_insurance_charges()
+            .for_current_organization()
+            .select_for_update(of=("self",))
+            .select_related("patient", "insurance_policy__payer", "insurance_policy__patient")
+            .order_by("service_date", "created_at", "id")
+        )
+        if not charges:
+            return None
+        drafts = _group(charges)
+        last = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
+        icn = (last or 0) + 1
+        date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
+        body: list[str] = [
+            _segment("ST", "837", "0001", "005010X222A1"),
+            _segment("BHT", "0019", "00", f"{icn:09d}", date8, time4, "CH"),
+            _segment("NM1", "41", "2", _text(provider.legal_name, 60), "", "", "", "", "46", provider.submitter_id),
+            _segment("PER", "IC", _text(provider.contact_name, 60), "TE", provider.phone),
+            _segment("NM1", "40", "2", _text(provider.receiver_name, 60), "", "", "", "", "46", provider.receiver_id),
+            _segment("HL", "1", "", "20", "1"),
+            _segment("PRV", "BI", "PXC", provider.taxonomy_code),
+            _segment("NM1", "85", "2", _text(provider.legal_name, 60), "", "", "", "", "XX", provider.npi),
+            _segment("N3", _text(provider.address_line1, 55), _text(provider.address_line2, 55)),
+            _segment("N4", _text(provider.city, 30), provider.state, provider.postal_code),
+            _segment("REF", "EI", provider.tax_id),
+        ]
+        batch = ClaimBatch(interchange_control_number=icn, file_name=f"837P-{icn:09d}.x12", content="")
+        batch.save()
+        hl_next = 2
+        for index, draft in enumerate(drafts, start=1):
+            claim_id = f"K{icn:09d}{index:04d}"
+            segments, hl_next = _claim_segments(draft, claim_id, 1, hl_next, provider)
+            body.extend(segments)
+            claim = Claim.objects.create(
+                batch=batch,
+                patient=draft.policy.patient,
+                payer=draft.policy.payer,
+                policy=draft.policy,
+                encounter_ref=draft.encounter_ref,
+                service_date=draft.service_date,
+                submitter_claim_id=claim_id,
+                total_cents=draft.total_cents,
+                currency=draft.charges[0].currency,
+            )
+            for charge in draft.charges:
+                charge.claim = claim
+                charge.save(update_fields=["claim", "updated_at"])
+        body.append(_segment("SE", str(len(body) + 1), "0001"))
+        envelope = [
+            _segment(
+                "ISA",
+                "00",
+                " " * 10,
+                "00",
+                " " * 10,
+                "ZZ",
+                provider.submitter_id.ljust(15),
+                "ZZ",
+                provider.receiver_id.ljust(15),
+                date6,
+                time4,
+                REPETITION,
+                "00501",
+                f"{icn:09d}",
+                "0",
+                usage,
+                COMPONENT,
+            ),
+            _segment(
+                "GS", "HC", provider.submitter_id, provider.receiver_id, date8, time4, str(icn), "X", "005010X222A1"
+            ),
+            *body,
+            _segment("GE", "1", str(icn)),
+            _segment("IEA", "1", f"{icn:09d}"),
+        ]
+        batch.content = "\n".join(envelope) + "\n"
+        batch.save(update_fields=["content", "updated_at"])
+        return batch

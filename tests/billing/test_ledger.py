@@ -1,0 +1,310 @@
+"""The ledger: charges, payments, adjustments, refunds, statuses, and the database's refusals."""
+
+import datetime as dt
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+
+from apps.billing import selectors, services
+from apps.billing.models import EntryKind, LedgerApplication, LedgerEntry, PaymentStatus, TransactionType
+from apps.billing.services import Allocation
+from apps.organizations.roles import Role
+from tests.billing import factories as bf
+from tests.conftest import as_tenant
+from tests.factories import PatientFactory
+
+
+@pytest.fixture
+def clinic(org_a, org_b):
+    """A retail charge in each organization."""
+    data = {}
+    for org in (org_a, org_b):
+        with as_tenant(org):
+            patient = PatientFactory(mrn="SAME-MRN")
+            data[org.slug] = {"patient": patient, "charge": bf.charge(patient, 10_000)}
+    return data
+
+
+def test_payment_settles_charge_and_status_follows(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        services.payment_post(patient=charge.patient, amount_cents=4_000, allocations=[Allocation(charge, 4_000)])
+        charge.refresh_from_db()
+        assert charge.payment_status == PaymentStatus.PATIENT_DUE
+        services.payment_post(patient=charge.patient, amount_cents=6_000, allocations=[Allocation(charge, 6_000)])
+        charge.refresh_from_db()
+        assert charge.payment_status == PaymentStatus.PAID
+        assert selectors.patient_balance(patient_id=charge.patient_id).net == 0
+
+
+def test_insurance_charge_pending_until_adjudicated_then_patient_due(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        policy = bf.policy(patient, bf.payer())
+        charge = bf.charge(patient, 20_000, transaction_type=TransactionType.CLINICAL_SERVICE, insurance_policy=policy)
+        assert charge.payment_status == PaymentStatus.PENDING_INSURANCE
+        assert selectors.patient_balance(patient_id=patient.pk).insurance_pending == 20_000
+        services.payment_post(
+            patient=patient,
+            kind=EntryKind.INSURANCE_PAYMENT,
+            amount_cents=12_000,
+            allocations=[Allocation(charge, 12_000)],
+        )
+        services.payment_post(
+            patient=patient,
+            kind=EntryKind.ADJUSTMENT,
+            amount_cents=5_000,
+            allocations=[Allocation(charge, 5_000)],
+            metadata={"reason_code": "CO-45"},
+        )
+        charge.refresh_from_db()
+        balance = selectors.patient_balance(patient_id=patient.pk)
+        assert charge.payment_status == PaymentStatus.PATIENT_DUE
+        assert (balance.insurance_pending, balance.patient_due, balance.credit) == (0, 3_000, 0)
+        statuses = list(charge.history.order_by("history_date").values_list("payment_status", flat=True))
+        assert statuses == [PaymentStatus.PENDING_INSURANCE, PaymentStatus.PATIENT_DUE]
+
+
+def test_prepayment_is_credit_and_refund_returns_it(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        payment = services.payment_post(
+            patient=patient,
+            amount_cents=5_000,
+            allow_credit=True,
+            transaction_type=TransactionType.PROGRAM_ENROLLMENT,
+        )
+        assert selectors.patient_balance(patient_id=patient.pk).credit == 5_000
+        services.refund_create(payment=payment, amount_cents=2_000)
+        balance = selectors.patient_balance(patient_id=patient.pk)
+        assert (balance.credit, balance.net) == (3_000, -3_000)
+        with pytest.raises(ValidationError) as error:
+            services.refund_create(payment=payment, amount_cents=3_001)
+        assert "amount_cents" in error.value.message_dict
+
+
+@pytest.mark.parametrize("amount", [0, -100, 10.5, "12"])
+def test_non_positive_or_fractional_payments_rejected_nothing_stored(clinic, org_a, amount):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        with pytest.raises(ValidationError) as error:
+            services.payment_post(patient=charge.patient, amount_cents=amount, allocations=[Allocation(charge, 100)])
+        assert "amount_cents" in error.value.message_dict
+        assert LedgerEntry.objects.count() == 1
+        assert LedgerApplication.objects.count() == 0
+
+
+def test_over_application_rejected(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        services.payment_post(patient=charge.patient, amount_cents=9_000, allocations=[Allocation(charge, 9_000)])
+        with pytest.raises(ValidationError) as error:
+            services.payment_post(patient=charge.patient, amount_cents=2_000, allocations=[Allocation(charge, 2_000)])
+        assert "allocations" in error.value.message_dict
+        assert LedgerEntry.objects.count() == 2
+
+
+def test_overpayment_without_credit_flag_rejected(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        with pytest.raises(ValidationError) as error:
+            services.payment_post(patient=charge.patient, amount_cents=12_000, allocations=[Allocation(charge, 10_000)])
+        assert "amount_cents" in error.value.message_dict
+        assert LedgerEntry.objects.count() == 1
+
+
+def test_currency_mixing_rejected(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        with pytest.raises(ValidationError) as error:
+            services.payment_post(
+                patient=charge.patient, amount_cents=1_000, currency="EUR", allocations=[Allocation(charge, 1_000)]
+            )
+        assert "currency" in error.value.message_dict
+        assert LedgerEntry.objects.count() == 1
+
+
+def test_unknown_currency_rejected(org_a):
+    with as_tenant(org_a):
+        with pytest.raises(ValidationError) as error:
+            bf.charge(currency="XYZ")
+        assert "currency" in error.value.message_dict
+        assert LedgerEntry.objects.count() == 0
+
+
+def test_database_refuses_over_application_and_currency_mixing_directly(clinic, org_a):
+    """Bypassing the service: the trigger still refuses."""
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        payment = services.payment_post(
+            patient=charge.patient, amount_cents=50_000, allow_credit=True, transaction_type=charge.transaction_type
+        )
+        with pytest.raises(IntegrityError, match="over-application"), transaction.atomic():
+            LedgerApplication.objects.create(source=payment, target=charge, amount_cents=10_001)
+        euro = bf.charge(charge.patient, 1_000, currency="EUR")
+        with pytest.raises(IntegrityError, match="currencies differ"), transaction.atomic():
+            LedgerApplication.objects.create(source=payment, target=euro, amount_cents=100)
+        with pytest.raises(IntegrityError, match="amount_positive"), transaction.atomic():
+            LedgerApplication.objects.create(source=payment, target=charge, amount_cents=0)
+        assert LedgerApplication.objects.count() == 0
+
+
+def test_database_refuses_zero_and_negative_amounts(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        for amount in (0, -5):
+            with pytest.raises(IntegrityError, match="ledgerentry_amount_positive"), transaction.atomic():
+                LedgerEntry.objects.create(
+                    patient=patient,
+                    kind=EntryKind.PAYMENT,
+                    transaction_type=TransactionType.RETAIL_PRODUCT,
+                    payment_status=PaymentStatus.PAID,
+                    amount_cents=amount,
+                    service_date=dt.date(2025, 1, 1),
+                )
+
+
+def test_runtime_role_cannot_update_amount_or_delete(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        payment = services.payment_post(
+            patient=charge.patient, amount_cents=1_000, allocations=[Allocation(charge, 1_000)]
+        )
+        for statement, params in [
+            ("UPDATE billing_ledgerentry SET amount_cents = 1 WHERE id = %s", [charge.pk]),
+            ("UPDATE billing_ledgerentry SET currency = 'EUR' WHERE id = %s", [charge.pk]),
+            ("UPDATE billing_ledgerapplication SET amount_cents = 1 WHERE source_id = %s", [payment.pk]),
+            ("DELETE FROM billing_ledgerentry WHERE id = %s", [payment.pk]),
+            ("DELETE FROM billing_ledgerapplication WHERE source_id = %s", [payment.pk]),
+        ]:
+            with (
+                pytest.raises(ProgrammingError, match="permission denied"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement, params)
+        charge.amount_cents = 1
+        with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
+            charge.save()
+        charge.refresh_from_db()
+        assert charge.amount_cents == 10_000
+        assert LedgerApplication.objects.get(source=payment).amount_cents == 1_000
+
+
+def test_status_column_is_updatable_and_recorded_in_history(clinic, org_a):
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]
+        services.payment_post(patient=charge.patient, amount_cents=10_000, allocations=[Allocation(charge, 10_000)])
+        assert list(charge.history.order_by("history_date").values_list("payment_status", flat=True)) == [
+            PaymentStatus.PATIENT_DUE,
+            PaymentStatus.PAID,
+        ]
+
+
+def test_second_organization_cannot_see_or_settle_first(clinic, org_a, org_b):
+    b_charge = clinic["org-b"]["charge"]
+    with as_tenant(org_a):
+        assert set(LedgerEntry.objects.values_list("organization_id", flat=True)) == {org_a.id}
+        assert not LedgerEntry.objects.filter(pk=b_charge.pk).exists()
+        patient = clinic["org-a"]["patient"]
+        with pytest.raises(ValidationError) as error:
+            services.payment_post(patient=patient, amount_cents=100, allocations=[Allocation(b_charge, 100)])
+        assert "allocations" in error.value.message_dict
+        assert selectors.patient_balance(patient_id=b_charge.patient_id).net == 0
+    with as_tenant(org_b):
+        assert selectors.patient_balance(patient_id=b_charge.patient_id).patient_due == 10_000
+        assert LedgerApplication.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", [Role.COACH])
+def test_coach_sees_no_billing_rows(clinic, org_a, role):
+    with as_tenant(org_a, role):
+        assert LedgerEntry.objects.count() == 0
+        assert selectors.balances() == {}
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM billing_ledgerentry")
+            assert cursor.fetchone() == (0,)
+
+
+def test_coach_cannot_insert_billing_rows(clinic, org_a):
+    with (
+        as_tenant(org_a, Role.COACH),
+        pytest.raises(ProgrammingError, match="row-level security"),
+        transaction.atomic(),
+    ):
+        bf.charge(clinic["org-a"]["patient"])
+
+
+def test_clinician_sees_only_clinical_entries(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        bf.charge(patient, 1_000)
+        clinical = bf.charge(patient, 2_000, transaction_type=TransactionType.CLINICAL_SERVICE)
+    with as_tenant(org_a, Role.CLINICIAN):
+        assert list(LedgerEntry.objects.values_list("id", flat=True)) == [clinical.pk]
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ({"cpt_code": "9083", "diagnosis_codes": ["F43.10"]}, "metadata.cpt_code"),
+        ({"cpt_code": "90837", "diagnosis_codes": ["43.10"]}, "metadata.diagnosis_codes"),
+        ({"cpt_code": "90837", "diagnosis_codes": ["F43.10"], "modifiers": ["9"]}, "metadata.modifiers"),
+        (
+            {"cpt_code": "90837", "diagnosis_codes": ["F43.10"], "diagnosis_pointers": [2]},
+            "metadata.diagnosis_pointers",
+        ),
+        ({"cpt_code": "90837", "diagnosis_codes": ["F43.10"], "units": 0}, "metadata.units"),
+        ({"cpt_code": "90837", "diagnosis_codes": ["F43.10"], "colour": "red"}, "metadata"),
+    ],
+)
+def test_malformed_clinical_metadata_rejected(org_a, metadata, field):
+    with as_tenant(org_a):
+        with pytest.raises(ValidationError) as error:
+            bf.charge(transaction_type=TransactionType.CLINICAL_SERVICE, metadata=metadata)
+        assert field in error.value.message_dict
+        assert LedgerEntry.objects.count() == 0
+
+
+def test_credit_is_applied_to_a_later_charge(org_a):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        deposit = services.payment_post(
+            patient=patient, amount_cents=5_000, allow_credit=True, transaction_type=TransactionType.RETAIL_PRODUCT
+        )
+        charge = bf.charge(patient, 3_000)
+        services.credit_apply(credit=deposit, allocations=[Allocation(charge, 3_000)])
+        charge.refresh_from_db()
+        balance = selectors.patient_balance(patient_id=patient.pk)
+        assert charge.payment_status == PaymentStatus.PAID
+        assert (balance.patient_due, balance.credit) == (0, 2_000)
+        other = bf.charge(patient, 9_000)
+        with pytest.raises(ValidationError) as error:
+            services.credit_apply(credit=deposit, allocations=[Allocation(other, 2_001)])
+        assert "allocations" in error.value.message_dict
+        assert LedgerApplication.objects.filter(target=other).count() == 0
+
+
+def test_tenant_rls_operation_keeps_old_deconstruction_and_adds_roles_only_when_given():
+    from apps.organizations.rls import EnableTenantRLS
+
+    assert EnableTenantRLS("patient").deconstruct() == (
+        "EnableTenantRLS",
+        ["patient"],
+        {"org_column": "organization_id", "classified": False},
+    )
+    assert EnableTenantRLS("payer", roles=("owner", "billing")).deconstruct()[2]["roles"] == ("owner", "billing")
+
+
+def test_role_policy_is_restrictive_on_every_billing_table(db):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename FROM pg_policies WHERE policyname = 'role_restriction' AND permissive = 'RESTRICTIVE' "
+            "ORDER BY tablename"
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+    assert "billing_ledgerentry" in tables
+    assert "billing_historicalledgerentry" in tables
+    assert "billing_insurancepolicy" in tables
+    assert len(tables) == 18
