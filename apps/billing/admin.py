@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -38,6 +39,7 @@ from .models import (
     Payer,
     TransactionType,
 )
+from .templatetags.billing_format import cents
 
 VIEW_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
 POST_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
@@ -136,33 +138,38 @@ class ClaimAdmin(ReadOnlyBillingAdmin):
     list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
 
 
+class CentsField(forms.DecimalField):
+    """An amount typed in currency units ("12.50"), cleaned to integer cents (1250); never a float."""
+
+    def __init__(self, *, max_cents: int | None = None, **kwargs: Any) -> None:
+        maximum = None if max_cents is None else Decimal(max_cents) / 100
+        super().__init__(min_value=0, max_value=maximum, decimal_places=2, **kwargs)
+
+    def clean(self, value: Any) -> int | None:
+        amount = super().clean(value)
+        # Exact: the amount has at most two decimal places.
+        return None if amount is None else int(amount * 100)
+
+
 class PaymentForm(forms.Form):
     """Posting a payment: an amount for each open charge, plus an optional amount kept as credit."""
 
     kind = forms.ChoiceField(choices=[(k.value, k.label) for k in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT)])
     method = forms.ChoiceField(choices=[("card", "Card"), ("cash", "Cash"), ("check", "Check"), ("eft", "EFT")])
     external_reference = forms.CharField(max_length=100, required=False)
-    credit = forms.DecimalField(
-        min_value=0, decimal_places=2, required=False, help_text="Amount to keep as credit (prepayment)."
-    )
+    credit = CentsField(required=False, help_text="Amount to keep as credit (prepayment).")
     credit_type = forms.ChoiceField(choices=TransactionType.choices, required=False)
 
     def __init__(self, *args: Any, charges: list[tuple[LedgerEntry, int]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.charges = charges
         for charge, outstanding in charges:
-            self.fields[f"charge_{charge.pk}"] = forms.DecimalField(
-                min_value=0,
-                max_value=outstanding / 100,
-                decimal_places=2,
+            self.fields[f"charge_{charge.pk}"] = CentsField(
+                max_cents=outstanding,
                 required=False,
                 label=f"{charge.service_date:%Y-%m-%d} {charge.description or charge.get_transaction_type_display()} "
-                f"(owed {outstanding / 100:.2f} {charge.currency})",
+                f"(owed {cents(outstanding)} {charge.currency})",
             )
-
-
-def _cents(value: Any) -> int:
-    return round(value * 100) if value else 0
 
 
 @admin.register(LedgerEntry)
@@ -288,11 +295,11 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         form = PaymentForm(request.POST or None, charges=open_charges)
         if request.method == "POST" and form.is_valid():
             allocations = [
-                services.Allocation(charge=charge, amount_cents=_cents(form.cleaned_data[f"charge_{charge.pk}"]))
+                services.Allocation(charge=charge, amount_cents=form.cleaned_data[f"charge_{charge.pk}"])
                 for charge, _ in open_charges
                 if form.cleaned_data.get(f"charge_{charge.pk}")
             ]
-            credit = _cents(form.cleaned_data.get("credit"))
+            credit = form.cleaned_data.get("credit") or 0
             total = sum(a.amount_cents for a in allocations) + credit
             currencies = {a.charge.currency for a in allocations} or {"USD"}
             try:
@@ -313,7 +320,7 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
                 for field, errors in error.message_dict.items():
                     form.add_error(None, f"{field}: {' '.join(errors)}")
             else:
-                messages.success(request, f"Payment of {payment.amount_cents / 100:.2f} posted.")
+                messages.success(request, f"Payment of {cents(payment.amount_cents)} posted.")
                 return redirect(reverse("admin:billing_patient_ledger", args=[patient.pk]))
         context = {
             **self.admin_site.each_context(request),
