@@ -7,12 +7,10 @@ that finds nothing to show returns no panel.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from django.apps import apps
+from apps.organizations.discovery import kura_app_modules
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -31,8 +29,6 @@ class PatientPanel:
 def patient_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     """Every installed app's panels for this patient, in `order`."""
     found: list[PatientPanel] = []
-    for app_config in apps.get_app_configs():
-        module_name = f"{app_config.name}.patient_panels"
-        if app_config.name.startswith("apps.") and importlib.util.find_spec(module_name) is not None:
-            found.extend(importlib.import_module(module_name).panels(request, patient))
+    for module in kura_app_modules("patient_panels"):
+        found.extend(module.panels(request, patient))
     return sorted(found, key=lambda panel: panel.order)

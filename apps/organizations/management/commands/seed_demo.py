@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib
-import importlib.util
 import json
 import uuid
 from typing import Any
 
-from django.apps import apps as django_apps
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
 from apps.organizations import context, services
+from apps.organizations.discovery import kura_app_modules
 from apps.organizations.models import APIKey, Membership, Organization, Partner
 from apps.organizations.roles import Role, Scope
 
@@ -89,7 +87,5 @@ class Command(BaseCommand):
 
     def _seed_app_data(self, slug: str) -> None:
         """Each app's optional `demo.seed(slug=...)`, in INSTALLED_APPS order (patients before what refers to them)."""
-        for app_config in django_apps.get_app_configs():
-            module_name = f"{app_config.name}.demo"
-            if app_config.name.startswith("apps.") and importlib.util.find_spec(module_name) is not None:
-                importlib.import_module(module_name).seed(slug=slug)
+        for module in kura_app_modules("demo"):
+            module.seed(slug=slug)
