@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
+from apps.organizations.clock import is_in_the_future
 from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet
 
@@ -214,7 +215,7 @@ class Consent(TenantModel):
         return f"{self.get_consent_type_display()} consent"
 
     def clean(self) -> None:
-        if self.granted_at and self.granted_at > timezone.now() + settings.KURA_MAX_CLOCK_SKEW:
+        if self.granted_at and is_in_the_future(self.granted_at):
             raise ValidationError({"granted_at": "A consent cannot be granted in the future."})
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -22,13 +21,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.organizations.audit import TenantHistoricalRecords
+from apps.organizations.clock import is_in_the_future
 from apps.organizations.models import ClassifiedTenantModel, TenantQuerySet
 
 from .. import codes
 
 
 def _validate_not_future(value: datetime | None, field: str) -> dict[str, str]:
-    if value is not None and value > timezone.now() + settings.KURA_MAX_CLOCK_SKEW:
+    if value is not None and is_in_the_future(value):
         return {field: "This time is in the future."}
     return {}
 

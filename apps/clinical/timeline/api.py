@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -158,7 +159,7 @@ class HealthEventSummaryApi(APIView):
         until = timezone.now()
         days = query.validated_data.get("days", 14)
         summary = selectors.health_event_daily_summary(
-            patient=patient, since=until - timedelta(days=days), until=until + services.FUTURE_TOLERANCE
+            patient=patient, since=until - timedelta(days=days), until=until + settings.KURA_MAX_CLOCK_SKEW
         )
         return Response({"days": days, "results": DaySummaryOutput(summary, many=True).data})
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.organizations import context
+from apps.organizations.clock import is_in_the_future
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
@@ -19,8 +20,6 @@ from . import scoring
 from .schemas import validate_event_data
 from .vocabulary import EVENT_SUBTYPES, EventType, Source, default_classification
 
-# Devices' clocks drift; anything further ahead than this is a mistake, not a report.
-FUTURE_TOLERANCE = timedelta(minutes=5)
 PHI_FORBIDDEN = "This role may not record data classified CLINICAL_PHI."
 
 
@@ -34,7 +33,7 @@ def _tenant() -> context.TenantContext:
 def _validate_time(name: str, value: datetime) -> None:
     if timezone.is_naive(value):
         raise ValidationError({name: "Give a timezone-aware time."})
-    if value > timezone.now() + FUTURE_TOLERANCE:
+    if is_in_the_future(value):
         raise ValidationError({name: "Cannot be in the future."})
     if value.year < 1900:
         raise ValidationError({name: "Must be in 1900 or later."})
