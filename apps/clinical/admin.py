@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Model
 from django.http import HttpRequest, HttpResponse
 
-from apps.organizations.admin_base import TenantModelAdmin, request_role
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
 from apps.patients.models import PHIAccessLog
 from apps.patients.services import phi_access_record
@@ -18,22 +17,10 @@ from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
 CLINICAL_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
 
 
-class _ClinicalInline(admin.TabularInline):
-    extra = 0
+class _ClinicalInline(TenantInline):
     # The row's patient, organization and classification come from its event (see Spoke.save).
     exclude = ["patient", "data_classification"]
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request_role(request) is not None
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request_role(request) in CLINICAL_EDIT_ROLES
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request_role(request) in CLINICAL_EDIT_ROLES
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request_role(request) in CLINICAL_EDIT_ROLES
+    edit_roles = CLINICAL_EDIT_ROLES
 
 
 SPOKE_INLINES = [type(f"{model.__name__}Inline", (_ClinicalInline,), {"model": model}) for model in SPOKES.values()]

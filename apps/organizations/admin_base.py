@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
@@ -14,6 +15,25 @@ from .roles import STAFF_ROLES, Role
 def request_role(request: HttpRequest) -> str | None:
     ctx = getattr(request, "tenant", None)
     return ctx.role if ctx is not None and not ctx.is_partner else None
+
+
+class TenantInline(admin.TabularInline):
+    """Inline rows: any staff role of the organization may see them (RLS filters); `edit_roles` may change them."""
+
+    extra = 0
+    edit_roles: frozenset[str] = frozenset({Role.OWNER.value})
+
+    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) is not None
+
+    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in self.edit_roles
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in self.edit_roles
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return request_role(request) in self.edit_roles
 
 
 class TenantModelAdmin(SimpleHistoryAdmin):

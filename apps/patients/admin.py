@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from apps.organizations.admin_base import TenantModelAdmin, request_role
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
 
 from . import services
@@ -67,9 +67,11 @@ class RecordStateFilter(admin.SimpleListFilter):
         return queryset.filter(deleted_at__isnull=self.value() != "deleted")
 
 
-class ConsentInline(admin.TabularInline):
+class ConsentInline(TenantInline):
     model = Consent
-    extra = 0
+    edit_roles = PATIENT_EDIT_ROLES
+    # A consent is revoked (kept in the record), never deleted from here.
+    can_delete = False
     fields = ["consent_type", "granted", "granted_at", "expires_at", "revoked_at", "document_reference", "valid_now"]
     readonly_fields = ["valid_now"]
 
@@ -79,21 +81,6 @@ class ConsentInline(admin.TabularInline):
     @admin.display(boolean=True, description="valid today")
     def valid_now(self, consent: Consent) -> bool | None:
         return getattr(consent, "is_valid", None)
-
-    def _can_edit(self, request: HttpRequest) -> bool:
-        return request_role(request) in PATIENT_EDIT_ROLES
-
-    def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return request_role(request) is not None
-
-    def has_add_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._can_edit(request)
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return self._can_edit(request)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(Patient)

@@ -313,3 +313,17 @@ def test_manual_entry_endpoint_creates_a_synthetic_event(clinics):
     )
     assert bad.status_code == 400
     assert "detail_type" in bad.json()["error"]["fields"]
+
+
+def test_the_admin_event_page_shows_its_detail_rows_inline_editable_only_by_clinical_roles(clinics):
+    org = clinics["org-a"]["org"]
+    with as_tenant(org):
+        wellness = ClinicalEvent.objects.get(data_classification=DataClassification.GENERAL_WELLNESS)
+    url = f"/admin/clinical/clinicalevent/{wellness.pk}/change/"
+    clinician_page = logged_in(add_member(org, Role.CLINICIAN)).get(url)
+    assert clinician_page.status_code == 200
+    assert b'name="vitals-0-vital_type"' in clinician_page.content  # an editable inline row
+    coach_page = logged_in(add_member(org, Role.COACH)).get(url)
+    assert coach_page.status_code == 200
+    assert b"Heart rate" in coach_page.content  # the row is shown...
+    assert b'name="vitals-0-vital_type"' not in coach_page.content  # ...read-only
