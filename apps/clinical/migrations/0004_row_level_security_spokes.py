@@ -9,6 +9,31 @@ from django.db import migrations
 
 from apps.organizations.rls import AddCompositeForeignKey, EnableTenantRLS
 
+# Fixed here, not imported from the models: a migration must not change when the code does.
+SPOKES = ("observation", "intervention", "vital", "condition", "allergy", "medication", "immunization")
+
+
+def spoke_operations(spoke: str) -> list[migrations.operations.base.Operation]:
+    return [
+        EnableTenantRLS(spoke, classified=True),
+        AddCompositeForeignKey(
+            model_name=spoke,
+            name=f"{spoke}_event_same_patient_fk",
+            columns=["event_id", "patient_id"],
+            to_model="clinical.clinicalevent",
+            to_columns=["id", "patient_id"],
+            on_delete="CASCADE",
+        ),
+        AddCompositeForeignKey(
+            model_name=spoke,
+            name=f"{spoke}_patient_same_org_fk",
+            columns=["organization_id", "patient_id"],
+            to_model="patients.patient",
+            to_columns=["organization_id", "id"],
+            on_delete="CASCADE",
+        ),
+    ]
+
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -36,125 +61,7 @@ class Migration(migrations.Migration):
             to_columns=["id", "patient_id"],
             on_delete="NO ACTION",
         ),
-        EnableTenantRLS("observation", classified=True),
-        AddCompositeForeignKey(
-            model_name="observation",
-            name="observation_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="observation",
-            name="observation_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("intervention", classified=True),
-        AddCompositeForeignKey(
-            model_name="intervention",
-            name="intervention_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="intervention",
-            name="intervention_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("vital", classified=True),
-        AddCompositeForeignKey(
-            model_name="vital",
-            name="vital_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="vital",
-            name="vital_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("condition", classified=True),
-        AddCompositeForeignKey(
-            model_name="condition",
-            name="condition_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="condition",
-            name="condition_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("allergy", classified=True),
-        AddCompositeForeignKey(
-            model_name="allergy",
-            name="allergy_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="allergy",
-            name="allergy_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("medication", classified=True),
-        AddCompositeForeignKey(
-            model_name="medication",
-            name="medication_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="medication",
-            name="medication_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
-        EnableTenantRLS("immunization", classified=True),
-        AddCompositeForeignKey(
-            model_name="immunization",
-            name="immunization_event_same_patient_fk",
-            columns=["event_id", "patient_id"],
-            to_model="clinical.clinicalevent",
-            to_columns=["id", "patient_id"],
-            on_delete="CASCADE",
-        ),
-        AddCompositeForeignKey(
-            model_name="immunization",
-            name="immunization_patient_same_org_fk",
-            columns=["organization_id", "patient_id"],
-            to_model="patients.patient",
-            to_columns=["organization_id", "id"],
-            on_delete="CASCADE",
-        ),
+        *(operation for spoke in SPOKES for operation in spoke_operations(spoke)),
         EnableTenantRLS("medicalcodeassignment", classified=True),
         AddCompositeForeignKey(
             model_name="medicalcodeassignment",
