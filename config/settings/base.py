@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "simple_history",
     "apps.patients",
     "apps.clinical",
+    "apps.loadgen",
     "apps.biomarkers",
     "apps.billing",
 ]
