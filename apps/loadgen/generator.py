@@ -84,11 +84,15 @@ class Progress:
         self.stream, self.label, self.total, self.done = stream, label, max(total, 1), 0
         self.started = time.monotonic()
         self.tty = stream.isatty()
+        self.shown = 0
 
     def advance(self, count: int) -> None:
         self.done += count
         if self.tty:
             self._draw(end="")
+        elif self.done * 10 // self.total > self.shown:  # a log file gets a line per tenth
+            self.shown = self.done * 10 // self.total
+            self._draw(end="\n")
 
     def finish(self) -> float:
         elapsed = time.monotonic() - self.started
@@ -144,9 +148,7 @@ def delete_load_data(stream: TextIO) -> None:
         for table in pending:
             try:
                 with _owner_cursor() as cursor:
-                    cursor.execute(
-                        _sql("DELETE FROM {table} WHERE organization_id = ANY(%s)", table=table), [orgs]
-                    )
+                    cursor.execute(_sql("DELETE FROM {table} WHERE organization_id = ANY(%s)", table=table), [orgs])
                 progress.advance(1)
             except DatabaseError:
                 left.append(table)  # still referenced by another table's rows: retry after those are gone
