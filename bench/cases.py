@@ -145,9 +145,8 @@ def pick_subject(slug: str) -> Subject:
 
 def capture(subject: Subject, call: Callable[[], object]) -> list[str]:
     """The SQL statements `call` sends on the runtime connection (literal values included)."""
-    with tenant_context(subject.organization_id, Role.OWNER):
-        with CaptureQueriesContext(connections[RUNTIME]) as queries:
-            call()
+    with tenant_context(subject.organization_id, Role.OWNER), CaptureQueriesContext(connections[RUNTIME]) as queries:
+        call()
     return [q["sql"] for q in queries.captured_queries]
 
 
@@ -179,16 +178,26 @@ def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
         events = timeline_selectors.health_event_list(patient=patient())
         return timeline_selectors.health_event_page(events, cursor=None, size=PAGE)
 
-    series = {"patient_id": subject.patient_id, "metric_type": subject.metric_type}
-    period = {"start": subject.start, "end": subject.end}
+    def series_raw() -> object:
+        return biomarker_selectors.biomarker_series_raw(
+            patient_id=subject.patient_id, metric_type=subject.metric_type, start=subject.start, end=subject.end
+        )
+
+    def series_daily() -> object:
+        return biomarker_selectors.biomarker_series_bucketed(
+            patient_id=subject.patient_id,
+            metric_type=subject.metric_type,
+            start=subject.start,
+            end=subject.end,
+            bucket="day",
+        )
+
     return {
         "patient list page": patient_list_page,
         "patient detail + clinical summary": patient_detail,
         "timeline page": timeline_page,
-        "biomarker series raw (90 days)": lambda: biomarker_selectors.biomarker_series_raw(**series, **period),
-        "biomarker series daily (90 days)": lambda: biomarker_selectors.biomarker_series_bucketed(
-            **series, **period, bucket="day"
-        ),
+        "biomarker series raw (90 days)": series_raw,
+        "biomarker series daily (90 days)": series_daily,
         "patient balance": lambda: billing_selectors.patient_balance(patient_id=subject.patient_id),
         "organization aging report": lambda: billing_selectors.aging(),
     }
@@ -226,7 +235,6 @@ def api_cases(subject: Subject) -> dict[str, tuple[str, Callable[[], list[tuple[
     """Case name -> (API path, the hand-written statements returning the same data)."""
     patient, metric = subject.patient_id, subject.metric_type
     period = f"start={subject.start.isoformat()}&end={subject.end.isoformat()}".replace("+", "%2B")
-    series_params = {"patient_id": patient, "metric_type": metric, "start": subject.start, "end": subject.end}
 
     def balance() -> list[tuple[str, Any]]:
         return [(billing_selectors._BALANCE_SQL, billing_selectors._params(as_of=None, patient_id=patient))]
@@ -236,7 +244,11 @@ def api_cases(subject: Subject) -> dict[str, tuple[str, Callable[[], list[tuple[
         return [(billing_selectors._AGING_SQL, {**billing_selectors._params(as_of=None), "as_of": day})]
 
     def bucketed() -> list[tuple[str, Any]]:
-        return [biomarker_selectors.bucketed_series_sql(**series_params, bucket="day")]
+        return [
+            biomarker_selectors.bucketed_series_sql(
+                patient_id=patient, metric_type=metric, start=subject.start, end=subject.end, bucket="day"
+            )
+        ]
 
     return {
         "patient list page": (
@@ -368,27 +380,27 @@ def copy_batch(subject: Subject, batch: list[dict[str, Any]]) -> float:
     started = time.perf_counter()
     now = timezone.now()
     classification = catalog.METRICS["heart_rate"].classification
-    with transaction.atomic(using=OWNER), connections[OWNER].cursor() as cursor:
-        with cursor.cursor.copy(f"COPY biomarkers_biomarkerlog ({_COPY_COLUMNS}) FROM STDIN") as copy:
-            for row in batch:
-                copy.write_row(
-                    (
-                        uuid.uuid4(),
-                        subject.organization_id,
-                        now,
-                        now,
-                        classification,
-                        row["patient_id"],
-                        row["source"],
-                        "copy-" + row["source_reading_id"],
-                        row["metric_type"],
-                        row["value_numeric"],
-                        None,
-                        row["unit"],
-                        "{}",
-                        row["captured_at"],
-                    )
+    statement = f"COPY biomarkers_biomarkerlog ({_COPY_COLUMNS}) FROM STDIN"
+    with transaction.atomic(using=OWNER), connections[OWNER].cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for row in batch:
+            copy.write_row(
+                (
+                    uuid.uuid4(),
+                    subject.organization_id,
+                    now,
+                    now,
+                    classification,
+                    row["patient_id"],
+                    row["source"],
+                    "copy-" + row["source_reading_id"],
+                    row["metric_type"],
+                    row["value_numeric"],
+                    None,
+                    row["unit"],
+                    "{}",
+                    row["captured_at"],
                 )
+            )
     return (time.perf_counter() - started) * 1000
 
 
@@ -447,7 +459,7 @@ def count_queries(client: Client, path: str) -> tuple[int, int]:
         raise RuntimeError(f"GET {path} answered {response.status_code}")
     body = response.json()
     items = body.get("results", body.get("points", [])) if isinstance(body, dict) else body
-    return len(queries.captured_queries), len(items)
+    return len(queries.captured_queries), len(items or [])
 
 
 def run_queries(subject: Subject) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -44,9 +45,9 @@ class Command(BaseCommand):
         if sizes.patients < sizes.organizations:
             raise CommandError("Every organization needs at least one patient.")
         if options["replace"]:
-            generator.delete_load_data(self.stderr._out)
+            generator.delete_load_data(sys.stderr)
         elif generator.existing_organizations():
             raise CommandError("Load data already exists; pass --replace to delete it first.")
-        report = generator.generate(sizes, stream=self.stderr._out)
+        report = generator.generate(sizes, stream=sys.stderr)
         self.stdout.write(json.dumps(generator.describe(report), indent=2))
         self.stdout.write(f"Generated in {report.total_seconds:.1f}s.")
