@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, help="Measured runs per case (default 30, quick 3).")
     parser.add_argument("--organization", default="load-00", help="Slug of the organization to measure.")
     parser.add_argument("--out", type=Path, help="Where to write results.json (default bench/results.json).")
+    parser.add_argument("--explain", metavar="CASE", help="Print EXPLAIN ANALYZE of one RLS case on both roles.")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import runner
 
     setup_test_environment()  # the in-process test client's host
+    if args.explain:
+        from . import cases
+
+        sys.stdout.write(cases.explain(cases.pick_subject(args.organization), args.explain))
+        return 0
     runs = args.runs or (3 if args.quick else 30)
     runner.run(
         slug=args.organization,

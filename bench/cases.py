@@ -160,6 +160,19 @@ def replay(alias: str, subject: Subject, statements: list[str]) -> float:
         return (time.perf_counter() - started) * 1000
 
 
+def explain(subject: Subject, case: str) -> str:
+    """EXPLAIN ANALYZE of a RLS case's statements on the runtime role (RLS) and on the owner (no RLS)."""
+    statements = capture(subject, rls_calls(subject)[case])
+    parts = []
+    for alias in (RUNTIME, OWNER):
+        with tenant_context(subject.organization_id, Role.OWNER, using=alias), connections[alias].cursor() as cursor:
+            for statement in statements:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+                plan = "\n".join(row[0] for row in cursor.fetchall())
+                parts.append(f"-- {alias}: {statement[:160]}\n{plan}\n")
+    return "\n".join(parts)
+
+
 def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
     def patient() -> Patient:
         return patient_selectors.patient_list().get(pk=subject.patient_id)
