@@ -40,6 +40,8 @@ from . import adapters, catalog
 from .models import BiomarkerLog
 
 MAX_BATCH = 10_000
+# Looked up once per reading: a set, not the enum's `values` list rebuilt on every access.
+SOURCES = frozenset(catalog.Source.values)
 # Device clocks drift; a reading from further ahead than this is refused as "in the future".
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 EARLIEST_CAPTURE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -128,7 +130,7 @@ def _validate_row(index: int, row: Any, errors: _RowErrors, may_write_phi: bool)
         errors.add(index, "patient_id", "Must be a patient UUID.")
 
     source = row.get("source")
-    if source not in catalog.Source.values:
+    if source not in SOURCES:
         errors.add(index, "source", f"Unknown source; use one of: {', '.join(catalog.Source.values)}.")
 
     reading_id = row.get("source_reading_id")
@@ -139,7 +141,7 @@ def _validate_row(index: int, row: Any, errors: _RowErrors, may_write_phi: bool)
     metric = catalog.metric(metric_type) if isinstance(metric_type, str) else None
     if metric is None:
         errors.add(index, "metric_type", "Unknown metric type.")
-    elif source in catalog.Source.values and source not in metric.sources:
+    elif source in SOURCES and source not in metric.sources:
         errors.add(index, "metric_type", "This source does not report this metric type.")
     elif metric.is_phi and not may_write_phi:
         errors.add(index, "metric_type", "This metric is clinical PHI; the caller has no PHI access.")
