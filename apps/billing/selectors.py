@@ -38,6 +38,9 @@ WITH apps AS (
     FROM billing_ledgerapplication a
     JOIN billing_ledgerentry s ON s.id = a.source_id
     WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+      -- Both entries of an application belong to one patient (the guard trigger): one patient's balance
+      -- needs only that patient's applications, found through the patient index of the entries.
+      AND (%(patient)s::uuid IS NULL OR s.patient_id = %(patient)s::uuid)
 ),
 applied_in AS (
     SELECT target_id AS id, sum(amount_cents) AS total,
@@ -48,7 +51,10 @@ applied_out AS (
     SELECT source_id AS id, sum(amount_cents) AS total FROM apps GROUP BY source_id
 ),
 entries AS (
-    SELECT e.* FROM billing_ledgerentry e
+    -- Only the columns the positions use: the CTE is materialised, and the wide ones (metadata) cost time.
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.kind, e.payment_status,
+           e.amount_cents, e.insurance_policy_id
+    FROM billing_ledgerentry e
     WHERE e.organization_id = (SELECT kura_current_org())
       AND e.created_at < %(cutoff)s
       AND (%(patient)s::uuid IS NULL OR e.patient_id = %(patient)s::uuid)
