@@ -278,3 +278,13 @@ def test_a_bad_native_record_stores_nothing_and_names_the_record(clinic):
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"records[1].average_hrv": ["Must be a number."]}
     assert stored(clinic["org"]) == ([], 0)
+
+
+def test_a_device_clock_a_few_minutes_ahead_is_accepted(clinic):
+    """Device clocks drift: 8 minutes ahead passes here, though it would be "future" for a clinical record."""
+    ahead = (timezone.now() + dt.timedelta(minutes=8)).isoformat()
+
+    response = post(clinic["partner"], {"readings": [reading(clinic["patient"].pk, captured_at=ahead)]})
+
+    assert response.status_code == 201
+    assert len(stored(clinic["org"])[0]) == 1
