@@ -496,9 +496,12 @@ def installment_payment_record(
     A failed attempt is kept as a `failed` payment entry (it settles nothing) and marks the installment
     `failed`, which lists it for follow-up until it is paid.
     """
-    if charge.installment_plan_id is None:
+    if charge.installment_plan_id is None or charge.kind != EntryKind.CHARGE:
         raise ValidationError({"charge": "Not an installment charge."})
-    amount = amount_cents if amount_cents is not None else charge.amount_cents - _applied_to(charge)
+    outstanding = charge.amount_cents - _applied_to(charge)
+    if outstanding <= 0:
+        raise ValidationError({"charge": "This installment is already paid."})
+    amount = amount_cents if amount_cents is not None else outstanding
     if succeeded:
         return payment_post(
             patient=charge.patient,
