@@ -322,6 +322,12 @@ def installment_schedule(*, plan: InstallmentPlan) -> QuerySet[LedgerEntry]:
     return installment_outstanding(charges).order_by("service_date", "created_at")
 
 
+def installment_rows(*, plan: InstallmentPlan) -> list[dict[str, Any]]:
+    """The schedule as plain rows (pk, metadata, service_date, amount, outstanding and status) for pages."""
+    fields = ("pk", "metadata", "service_date", "amount_cents", "outstanding_cents", "payment_status")
+    return list(installment_schedule(plan=plan).values(*fields))
+
+
 def billing_provider() -> BillingProvider | None:
     return BillingProvider.objects.for_current_organization().first()
 
