@@ -6,6 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -15,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
@@ -66,7 +68,7 @@ class EntryOutput(serializers.Serializer):
     metadata = serializers.JSONField()
     description = serializers.CharField()
     service_date = serializers.DateField()
-    encounter_ref = serializers.UUIDField(allow_null=True)
+    encounter_id = serializers.UUIDField(allow_null=True)
     claim_id = serializers.UUIDField(allow_null=True)
     external_reference = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -94,6 +96,11 @@ class EntryDetailApi(BaseBillingApi):
         return Response(EntryOutput(object_or_404(selectors.ledger_entry_list(), entry_id)).data)
 
 
+def _renamed(error: DjangoValidationError, renames: dict[str, str]) -> dict[str, Any]:
+    """A service's field errors under the API's input names."""
+    return {renames.get(field, field): messages for field, messages in error.message_dict.items()}
+
+
 def _patient(patient_id: uuid.UUID) -> Patient:
     patient = Patient.objects.for_current_organization().filter(pk=patient_id).first()
     if patient is None:
@@ -110,7 +117,7 @@ class ChargeCreateApi(BaseBillingApi):
         service_date = serializers.DateField(required=False)
         metadata = serializers.DictField(required=False, default=dict)
         description = serializers.CharField(max_length=200, required=False, default="")
-        encounter_ref = serializers.UUIDField(required=False, allow_null=True)
+        encounter_id = serializers.UUIDField(required=False, allow_null=True)
         insurance_policy_id = serializers.UUIDField(required=False, allow_null=True)
 
     @extend_schema(
@@ -128,7 +135,16 @@ class ChargeCreateApi(BaseBillingApi):
                 policy = InsurancePolicy.objects.for_current_organization().filter(pk=policy_id).first()
                 if policy is None:
                     raise serializers.ValidationError({"insurance_policy_id": "Unknown policy."})
-            entry = services.charge_create(patient=patient, insurance_policy=policy, **values)
+            encounter_id = values.pop("encounter_id", None)
+            encounter = None
+            if encounter_id is not None:
+                encounter = Encounter.objects.for_current_organization().filter(pk=encounter_id).first()
+                if encounter is None:
+                    raise serializers.ValidationError({"encounter_id": "Unknown encounter."})
+            try:
+                entry = services.charge_create(patient=patient, insurance_policy=policy, encounter=encounter, **values)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(_renamed(error, {"encounter": "encounter_id"})) from None
             return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, create)
