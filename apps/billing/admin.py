@@ -14,7 +14,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -210,7 +210,8 @@ REMAINDER_NOTE = (
 
 def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[str, str]) -> None:
     """A service's field errors shown on the form's matching fields (the others above the form)."""
-    for field, errors in error.message_dict.items():
+    fields = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+    for field, errors in fields.items():
         name = renames.get(field, field)
         for message in errors:
             form.add_error(name if name in form.fields else None, message)

@@ -98,6 +98,8 @@ class EntryDetailApi(BaseBillingApi):
 
 def _renamed(error: DjangoValidationError, renames: dict[str, str]) -> dict[str, Any]:
     """A service's field errors under the API's input names."""
+    if not hasattr(error, "error_dict"):
+        return {"non_field_errors": error.messages}
     return {renames.get(field, field): messages for field, messages in error.message_dict.items()}
 
 
