@@ -278,3 +278,27 @@ def test_refund_returns_credit_and_cannot_exceed_it(clinics, credit):
         assert selectors.patient_balance(patient_id=a["patient"].pk).credit == 7_500
     with as_tenant(clinics["org-b"]["org"]):
         assert LedgerEntry.objects.filter(kind="refund").count() == 0
+
+
+@pytest.mark.django_db
+def test_openapi_schema_documents_the_new_endpoints(client):
+    schema = client.get("/api/v1/schema/?format=json").json()
+    paths = schema["paths"]
+    for path in (
+        "/api/v1/billing/installment-plans/",
+        "/api/v1/billing/installment-plans/{plan_id}/",
+        "/api/v1/billing/installment-plans/{plan_id}/installments/{number}/outcome/",
+        "/api/v1/billing/installments/failed/",
+        "/api/v1/billing/payers/",
+        "/api/v1/billing/insurance-policies/",
+        "/api/v1/billing/provider/",
+        "/api/v1/billing/refunds/",
+        "/api/v1/billing/credit-applications/",
+    ):
+        assert path in paths
+    components = schema["components"]["schemas"]
+    assert components["PolicyInputRequest"]["properties"]["member_id"]["writeOnly"] is True
+    assert "member_id" not in components["PolicyOutput"]["properties"]
+    assert "member_id_masked" in components["PolicyOutput"]["properties"]
+    parameters = paths["/api/v1/billing/installment-plans/"]["post"]["parameters"]
+    assert [p["name"] for p in parameters if p["in"] == "header"] == ["Idempotency-Key"]
