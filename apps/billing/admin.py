@@ -158,7 +158,8 @@ class InstallmentPlanAdmin(BillingAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        form = InstallmentPlanForm(request.POST or None)
+        # The patient ledger links here with the patient's MRN filled in.
+        form = InstallmentPlanForm(request.POST or None, initial={"patient_mrn": request.GET.get("patient_mrn", "")})
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:

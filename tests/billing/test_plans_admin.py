@@ -41,7 +41,11 @@ def plan_count(org):
 
 def test_add_form_creates_the_plan_and_its_charges(org_a, org_b, patients):
     client = logged_in(add_member(org_a, Role.BILLING))
-    assert "remainder cents are added to the first installment" in client.get(ADD).content.decode()
+    ledger = client.get(f"/admin/billing/ledgerentry/patient/{patients[0].pk}/").content.decode()
+    assert f'href="{ADD}?patient_mrn=A-1"' in ledger
+    add_page = client.get(f"{ADD}?patient_mrn=A-1").content.decode()
+    assert "remainder cents are added to the first installment" in add_page
+    assert 'name="patient_mrn" value="A-1"' in add_page
     response = client.post(ADD, form())
     assert response.status_code == 302
     with as_tenant(org_a):
