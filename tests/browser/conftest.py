@@ -89,6 +89,7 @@ def open_page(browser: Browser, live_url: str, request: pytest.FixtureRequest) -
 
     def login(user: Any) -> Page:
         context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
         contexts.append(context)
         page = context.new_page()
         page.goto("/admin/login/?next=/admin/")
