@@ -122,6 +122,7 @@ class Clinic:
     users: dict[str, Any]
     patient: Patient
     other_patient: Patient
+    phi_event_id: Any
     phi_event_name: str
     wellness_event_name: str
     charges: dict[str, Any] = field(default_factory=dict)
@@ -178,6 +179,7 @@ def _seed_clinic(slug: str, family_name: str, other_family_name: str, scale: int
         users=users,
         patient=patient,
         other_patient=other,
+        phi_event_id=phi.pk,
         phi_event_name=phi.event_name,
         wellness_event_name=wellness.event_name,
         charges=charges,
