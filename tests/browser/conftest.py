@@ -193,5 +193,3 @@ def clinics(committed: None) -> dict[str, Clinic]:
         "org-a": _seed_clinic("org-a", "Quillfeather", "Marchetti", scale=1),
         "org-b": _seed_clinic("org-b", "Zabrowski", "Okonkwo-B", scale=3),
     }
-
-

@@ -65,4 +65,3 @@ def test_coach_sees_no_phi_clinical_event_and_no_billing_or_phi_panel(clinics, o
     assert charts.locator("figcaption").inner_text().startswith("Steps (count) — 10 readings")
     assert "Voice depression" not in page.content()
     assert "430.00" not in page.content()
-

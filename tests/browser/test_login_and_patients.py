@@ -27,7 +27,7 @@ def test_each_role_logs_in_and_sees_its_own_organization_only(clinics, open_page
 @pytest.mark.parametrize("role", [Role.OWNER, Role.CLINICIAN])
 def test_patient_list_shows_the_clinics_patients_and_search_narrows_it(clinics, open_page, screenshot, role):
     page = open_page(clinics["org-a"].users[role])
-    page.locator("#content-main a[href=\"/admin/patients/patient/\"]").first.click()
+    page.locator('#content-main a[href="/admin/patients/patient/"]').first.click()
     page.wait_for_url("**/admin/patients/patient/")
     screenshot(page, "list")
 
