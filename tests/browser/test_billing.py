@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from apps.billing import selectors
 from apps.billing.templatetags.billing_format import cents
 from apps.organizations.roles import Role
@@ -17,31 +19,47 @@ def _aging_table(page):
     return header, rows
 
 
-def test_dashboard_aging_buckets_equal_the_sql_report(clinics, open_page, screenshot):
+# Seeded for org-a: 120 + 150 (clinical) + 25 (today), 80 (45 days), 50 (75 days), 30 (120 days) USD, nothing
+# paid. A clinician's database view holds the clinical charges only.
+EXPECTED_DASHBOARD = {
+    Role.OWNER: (
+        ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
+        [["ORG-A-001", "Quillfeather, Alma", "430.00 USD"], ["ORG-A-002", "Marchetti, Bruno", "25.00 USD"]],
+    ),
+    Role.BILLING: (
+        ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
+        [["ORG-A-001", "Quillfeather, Alma", "430.00 USD"], ["ORG-A-002", "Marchetti, Bruno", "25.00 USD"]],
+    ),
+    Role.CLINICIAN: (
+        ["USD", "0.00", "150.00", "0.00", "0.00", "0.00", "150.00", "0.00"],
+        [["ORG-A-001", "Quillfeather, Alma", "150.00 USD"]],
+    ),
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED_DASHBOARD))
+def test_dashboard_aging_buckets_equal_the_sql_report(clinics, open_page, screenshot, role):
     clinic = clinics["org-a"]
-    page = open_page(clinic.users[Role.BILLING])
+    page = open_page(clinic.users[role])
     page.goto("/admin/billing/ledgerentry/dashboard/")
     screenshot(page, "dashboard")
 
     header, rows = _aging_table(page)
+    expected_aging, expected_largest = EXPECTED_DASHBOARD[role]
     assert header == AGING_COLUMNS
-    # Seeded: 120 + 150 + 25 (today), 80 (45 days), 50 (75 days), 30 (120 days) USD, nothing paid.
-    assert rows == [["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"]]
-    with as_tenant(clinic.org, Role.BILLING):
+    assert rows == [expected_aging]
+    with as_tenant(clinic.org, role):
         report = selectors.aging()["USD"]
     shown = [cents(report.buckets[b]) for b in selectors.AGING_BUCKETS] + [cents(report.total), cents(report.credit)]
     assert rows[0][1:] == shown
+    largest = page.locator("h2:has-text('Largest balances') + table tbody tr").all_inner_texts()
+    assert [row.split("\t") for row in largest] == expected_largest
 
     body = page.inner_text("body")
     # The other clinic's amounts (three times as large) and patients never appear.
     assert "885.00" not in body
     assert "1,365.00" not in body
     assert "Zabrowski" not in body
-    largest = page.locator("h2:has-text('Largest balances') + table tbody tr").all_inner_texts()
-    assert [row.split("\t") for row in largest] == [
-        ["ORG-A-001", "Quillfeather, Alma", "430.00 USD"],
-        ["ORG-A-002", "Marchetti, Bruno", "25.00 USD"],
-    ]
 
 
 def test_posting_a_payment_lowers_the_balance_and_the_aging(clinics, open_page, screenshot):

@@ -29,9 +29,9 @@ def test_coach_gets_403_on_every_billing_and_phi_log_page_and_sees_no_names(clin
     page = open_page(clinics["org-a"].users[Role.COACH])
     for number, url in enumerate(_denied_urls(clinics)):
         response = page.goto(url)
-        if number == 0:
-            screenshot(page, "dashboard-denied")
+        screenshot(page, f"denied-{number:02d}")
         assert (url, response.status) == (url, 403)
+        assert page.inner_text("h1") == "403 Forbidden"
         assert not any(name in response.text() for name in PATIENT_NAMES), url
 
 
