@@ -83,7 +83,7 @@ def live_url(django_db_setup: None) -> Iterator[str]:
 
 
 @pytest.fixture
-def open_page(browser: Browser, live_url: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., Page]]:
+def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
     """`open_page(user)`: a fresh browser context logged in as the user through the admin login page."""
     contexts = []
 

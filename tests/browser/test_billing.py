@@ -139,3 +139,18 @@ def test_superbill_page_lists_the_clinical_lines_and_its_pdf_link_responds(clini
     assert response.status == 200
     assert response.headers["content-type"] == "application/pdf"
     assert response.body().startswith(b"%PDF")
+
+
+def test_a_clinician_may_read_the_ledger_but_is_offered_no_payment_posting(clinics, open_page, screenshot):
+    clinic = clinics["org-a"]
+    page = open_page(clinic.users[Role.CLINICIAN])
+    page.goto(f"/admin/billing/ledgerentry/patient/{clinic.patient.pk}/")
+    screenshot(page, "ledger")
+
+    # The clinician's view holds the clinical charge only, and no button to post a payment.
+    balance = page.locator("h2:has-text('Balance') + table tbody tr")
+    assert balance.locator("td").all_inner_texts() == ["USD", "0.00", "150.00", "0.00", "150.00"]
+    assert page.get_by_role("link", name="Post a payment").count() == 0
+    assert page.get_by_role("link", name="Superbill (this month)").count() == 1
+    response = page.goto(f"/admin/billing/ledgerentry/patient/{clinic.patient.pk}/pay/")
+    assert response.status == 403
