@@ -60,10 +60,11 @@ def ensure_chromium() -> None:
         return
     print("Installing Chromium for the browser tests (apt-get install chromium) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    install = [apt_get, "install", "-y", "-q", "chromium"]
+    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run may hold the lock for a while
+    install = [apt_get, *wait_for_lock, "install", "-y", "-q", "chromium"]
     # Try the package lists already on the machine first; refresh them when they are missing or stale.
     if subprocess.run(install, env=env, check=False).returncode != 0:
-        subprocess.run([apt_get, "update", "-q"], env=env, check=False)
+        subprocess.run([apt_get, *wait_for_lock, "update", "-q"], env=env, check=False)
         if subprocess.run(install, env=env, check=False).returncode != 0:
             print("Installing Chromium failed: the browser tests will fail.", flush=True)
     if not shutil.which("chromium"):
