@@ -31,7 +31,8 @@ def test_coach_gets_403_on_every_billing_and_phi_log_page_and_sees_no_names(clin
         response = page.goto(url)
         screenshot(page, f"denied-{number:02d}")
         assert (url, response.status) == (url, 403)
-        assert page.inner_text("h1") == "403 Forbidden"
+        assert page.inner_text("h1") == "Permission denied"
+        assert "Your role in this organization does not give access to this page." in page.inner_text("#content")
         assert not any(name in response.text() for name in PATIENT_NAMES), url
 
 
