@@ -25,7 +25,7 @@ import math
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -34,6 +34,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.exceptions import ValidationError
 
 from apps.organizations import context
+from apps.organizations.clock import is_in_the_future
 from apps.patients.models import Patient
 
 from . import adapters, catalog
@@ -42,8 +43,6 @@ from .models import BiomarkerLog
 MAX_BATCH = 10_000
 # Looked up once per reading: a set, not the enum's `values` list rebuilt on every access.
 SOURCES = frozenset(catalog.Source.values)
-# Device clocks drift; a reading from further ahead than this is refused as "in the future".
-MAX_CLOCK_SKEW = timedelta(minutes=10)
 EARLIEST_CAPTURE = datetime(1990, 1, 1, tzinfo=UTC)
 MAX_PAYLOAD_CHARS = 20_000
 
@@ -101,7 +100,7 @@ def _parse_timestamp(value: Any) -> tuple[datetime | None, str | None]:
     if timezone.is_naive(parsed):
         return None, "Must include a timezone offset (e.g. 'Z' or '+02:00')."
     parsed = parsed.astimezone(UTC)
-    if parsed > timezone.now() + MAX_CLOCK_SKEW:
+    if is_in_the_future(parsed, device_reading=True):
         return None, "Must not be in the future."
     if parsed < EARLIEST_CAPTURE:
         return None, "Must not be before 1990."

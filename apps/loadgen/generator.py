@@ -249,7 +249,7 @@ JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
 _CHARGE_SQL = """
 INSERT INTO billing_ledgerentry (
     id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
-    currency, metadata, description, service_date, encounter_ref, insurance_policy_id, installment_plan_id,
+    currency, metadata, description, service_date, encounter_id, insurance_policy_id, installment_plan_id,
     claim_id, external_reference)
 SELECT gen_random_uuid(), %(org)s, r.at, r.at, p.id, 'charge', t.transaction_type, 'patient_due', r.amount,
        'USD', t.metadata, '', (r.at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, ''
@@ -281,7 +281,7 @@ ORDER BY random() LIMIT %(count)s;
 
 INSERT INTO billing_ledgerentry (
     id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
-    currency, metadata, description, service_date, encounter_ref, insurance_policy_id, installment_plan_id,
+    currency, metadata, description, service_date, encounter_id, insurance_policy_id, installment_plan_id,
     claim_id, external_reference)
 SELECT payment_id, %(org)s, paid_at, paid_at, patient_id, 'payment', transaction_type, 'paid', amount_cents,
        'USD', '{}'::jsonb, '', (paid_at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, ''

@@ -321,3 +321,13 @@ def test_history_rows_copy_the_stored_reading_and_name_the_actor(clinic, org_a):
         )
         assert row.organization_id == org_a.id
         assert row.raw_payload == log.raw_payload == {"origin": "test"}
+
+
+def test_a_device_clock_a_few_minutes_ahead_is_accepted(clinic):
+    """Device clocks drift: 8 minutes ahead passes here, though it would be "future" for a clinical record."""
+    ahead = (timezone.now() + dt.timedelta(minutes=8)).isoformat()
+
+    response = post(clinic["partner"], {"readings": [reading(clinic["patient"].pk, captured_at=ahead)]})
+
+    assert response.status_code == 201
+    assert len(stored(clinic["org"])[0]) == 1
