@@ -34,50 +34,66 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 # Outstanding amount of every charge and unapplied amount of every credit, as of %(cutoff)s.
 # Parameters: cutoff (timestamptz, exclusive), patient (uuid or NULL), date_from/date_to (service dates or NULL),
 # transaction_type (text or NULL).
-_POSITIONS_SQL = """
+#
+# What has been applied to an entry is the sum of the applications it takes part in, on either side: a charge is
+# only ever a target (of payments, insurance payments and adjustments), a credit is the source of what it pays
+# and the target of its refunds (the guard trigger allows no other pairs). So the totals need no join to the
+# source entries, and the report reads each table once.
+_OUTSTANDING_SQL = """
 WITH apps AS (
-    SELECT a.source_id, a.target_id, a.amount_cents, s.kind AS source_kind
+    -- The organization's applications, or (when a patient is given) only the patient's: both entries of an
+    -- application belong to one patient (the guard trigger), so those are the ones whose target is one of the
+    -- patient's entries, found through the patient index. The planner drops the branch that does not apply.
+    SELECT a.source_id, a.target_id, a.amount_cents
     FROM billing_ledgerapplication a
-    JOIN billing_ledgerentry s ON s.id = a.source_id
-    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
-      -- Both entries of an application belong to one patient (the guard trigger): one patient's balance
-      -- needs only that patient's applications, found through the patient index of the entries.
-      AND (%(patient)s::uuid IS NULL OR s.patient_id = %(patient)s::uuid)
+    WHERE %(patient)s::uuid IS NULL
+      AND a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+    UNION ALL
+    SELECT a.source_id, a.target_id, a.amount_cents
+    FROM billing_ledgerentry t JOIN billing_ledgerapplication a ON a.target_id = t.id
+    WHERE t.organization_id = (SELECT kura_current_org()) AND t.patient_id = %(patient)s::uuid
+      AND a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
 ),
-applied_in AS (
-    SELECT target_id AS id, sum(amount_cents) AS total,
-           bool_or(source_kind IN ('insurance_payment', 'adjustment')) AS adjudicated
-    FROM apps GROUP BY target_id
+applied AS (
+    SELECT id, sum(amount_cents)::bigint AS total
+    FROM (SELECT target_id AS id, amount_cents FROM apps UNION ALL SELECT source_id, amount_cents FROM apps) sides
+    GROUP BY id
 ),
-applied_out AS (
-    SELECT source_id AS id, sum(amount_cents) AS total FROM apps GROUP BY source_id
-),
-entries AS (
-    -- Only the columns the positions use: the CTE is materialised, and the wide ones (metadata) cost time.
-    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.kind, e.payment_status,
-           e.amount_cents, e.insurance_policy_id
-    FROM billing_ledgerentry e
+outstanding AS (
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id,
+           CASE WHEN e.kind = 'charge' THEN 'charge' ELSE 'credit' END AS side,
+           e.amount_cents - coalesce(ap.total, 0) AS amount
+    FROM billing_ledgerentry e LEFT JOIN applied ap ON ap.id = e.id
     WHERE e.organization_id = (SELECT kura_current_org())
       AND e.created_at < %(cutoff)s
+      AND (e.kind = 'charge'
+           OR (e.kind IN ('payment', 'insurance_payment', 'adjustment') AND e.payment_status <> 'failed'))
       AND (%(patient)s::uuid IS NULL OR e.patient_id = %(patient)s::uuid)
       AND (%(transaction_type)s::text IS NULL OR e.transaction_type = %(transaction_type)s::text)
       -- A service-date range selects charges (a superbill's lines); unapplied credit belongs to no period.
       AND (%(date_from)s::date IS NULL OR (e.kind = 'charge' AND e.service_date >= %(date_from)s::date))
       AND (%(date_to)s::date IS NULL OR (e.kind = 'charge' AND e.service_date <= %(date_to)s::date))
-),
-positions AS (
-    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, 'charge' AS side,
-           e.amount_cents - coalesce(i.total, 0) AS amount,
-           (e.insurance_policy_id IS NOT NULL AND NOT coalesce(i.adjudicated, false)) AS awaiting_insurance
-    FROM entries e LEFT JOIN applied_in i ON i.id = e.id
-    WHERE e.kind = 'charge'
-    UNION ALL
-    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, 'credit' AS side,
-           e.amount_cents - coalesce(o.total, 0) - coalesce(i.total, 0) AS amount, false
-    FROM entries e LEFT JOIN applied_out o ON o.id = e.id LEFT JOIN applied_in i ON i.id = e.id
-    WHERE e.kind IN ('payment', 'insurance_payment', 'adjustment') AND e.payment_status <> 'failed'
 )
 """
+
+# The outstanding amounts plus, for charges billed to a policy, whether insurance has answered yet (an insurance
+# payment or adjustment applied as of the cutoff): until then the charge is insurance-pending.
+_POSITIONS_SQL = (
+    _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
+    + """,
+adjudicated AS (
+    SELECT DISTINCT a.target_id AS id
+    FROM apps a JOIN billing_ledgerentry s ON s.id = a.source_id
+    WHERE s.kind IN ('insurance_payment', 'adjustment')
+),
+positions AS (
+    SELECT o.*,
+           (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM adjudicated d WHERE d.id = o.id)) AS awaiting_insurance
+    FROM outstanding o
+)
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -179,18 +195,17 @@ def patient_balance(
 
 
 _AGING_SQL = (
-    _POSITIONS_SQL
+    _OUTSTANDING_SQL
     + """
 SELECT currency,
-       CASE WHEN side = 'credit' THEN 'credit'
-            WHEN %(as_of)s::date - service_date < 0 THEN 'not_due'
-            WHEN %(as_of)s::date - service_date <= 30 THEN '0_30'
-            WHEN %(as_of)s::date - service_date <= 60 THEN '31_60'
-            WHEN %(as_of)s::date - service_date <= 90 THEN '61_90'
-            ELSE '90_plus' END AS bucket,
-       sum(amount)
-FROM positions WHERE amount > 0
-GROUP BY 1, 2 ORDER BY 1, 2
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date < 0), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 0 AND 30), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 31 AND 60), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 61 AND 90), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date > 90), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)
+FROM outstanding WHERE amount > 0
+GROUP BY currency ORDER BY currency
 """
 )
 
@@ -199,21 +214,21 @@ def aging(*, as_of: dt.date | None = None, patient_id: uuid.UUID | None = None) 
     """Aging buckets (0-30, 31-60, 61-90, 90+ days; plus not yet due) per currency, as of a date."""
     day = as_of or timezone.now().date()
     params = {**_params(as_of=as_of, patient_id=patient_id), "as_of": day}
-    result: dict[str, Aging] = {}
-    for currency, bucket, amount in _fetch(_AGING_SQL, params):
-        report = result.setdefault(currency, Aging(currency=currency))
-        if bucket == "credit":
-            result[currency] = Aging(currency=currency, buckets=report.buckets, credit=int(amount))
-        else:
-            report.buckets[bucket] = int(amount)
-    return result
+    return {
+        currency: Aging(
+            currency=currency,
+            buckets={bucket: int(amount) for bucket, amount in zip(AGING_BUCKETS, amounts[:-1], strict=True)},
+            credit=int(amounts[-1]),
+        )
+        for currency, *amounts in _fetch(_AGING_SQL, params)
+    }
 
 
 _TOP_BALANCES_SQL = (
-    _POSITIONS_SQL
+    _OUTSTANDING_SQL
     + """
 SELECT patient_id, currency, sum(CASE WHEN side = 'charge' THEN amount ELSE -amount END) AS net
-FROM positions GROUP BY patient_id, currency
+FROM outstanding GROUP BY patient_id, currency
 HAVING sum(CASE WHEN side = 'charge' THEN amount ELSE -amount END) > 0
 ORDER BY net DESC, patient_id LIMIT %(limit)s
 """
