@@ -72,6 +72,8 @@ class EntryOutput(serializers.Serializer):
 
 
 class EntryListApi(BaseBillingApi):
+    pagination_class = LimitOffsetPagination
+
     class EntryFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
 
@@ -81,7 +83,7 @@ class EntryListApi(BaseBillingApi):
     def get(self, request: Request) -> Response:
         filters = self.EntryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         entries = selectors.ledger_entry_list(patient_id=filters.validated_data.get("patient"))
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(EntryOutput(page, many=True).data)

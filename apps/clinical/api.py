@@ -38,6 +38,7 @@ def _log(request: Request, record_type: str, rows: Any) -> None:
 
 
 class EncounterListApi(APIView):
+    pagination_class = LimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
 
@@ -45,7 +46,7 @@ class EncounterListApi(APIView):
         parameters=filter_parameters(EncounterFilter), responses=EncounterOutput(many=True), summary="List encounters"
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
         page = paginator.paginate_queryset(encounters, request, view=self) or []
         _log(request, PHIAccessLog.RecordType.ENCOUNTER, page)
@@ -72,6 +73,7 @@ class EncounterDetailApi(APIView):
 
 
 class ClinicalEventListApi(APIView):
+    pagination_class = LimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES
 
@@ -81,7 +83,7 @@ class ClinicalEventListApi(APIView):
         summary="List clinical events with their detail rows",
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         events = filter_queryset(ClinicalEventFilter, request, selectors.clinical_event_list())
         page = paginator.paginate_queryset(events, request, view=self) or []
         _log(request, CLINICAL_EVENT, page)

@@ -66,6 +66,7 @@ class PatientInput(serializers.Serializer):
 
 
 class PatientListApi(APIView):
+    pagination_class = LimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
@@ -73,7 +74,7 @@ class PatientListApi(APIView):
         parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
         page = paginator.paginate_queryset(patients, request, view=self)
         services.phi_access_record(
@@ -146,6 +147,7 @@ class ConsentInput(serializers.Serializer):
 
 
 class PatientConsentListApi(APIView):
+    pagination_class = LimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
@@ -155,7 +157,7 @@ class PatientConsentListApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
         consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(consents, request, view=self)
         services.phi_access_record(
             request=request, record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id]
