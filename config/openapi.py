@@ -5,7 +5,8 @@ Every operation documents the error responses it can really give, all in the one
 
 * 400 when the operation takes input (a body or query/header parameters): validation or parse errors;
 * 401 and 403 always (missing or bad credentials; a role or scope that may not do this), 429 (API-key rate);
-* 404 when the path names an object (another organization's object is "not found" too);
+* 404 when the path names an object or the body refers to one by a `..._id` field (another organization's
+  object is "not found" too);
 * 415 when it takes a body (a content type the parsers do not read);
 * 409 and 422 when it accepts an `Idempotency-Key` (same key still running; same key, different body).
 
@@ -52,6 +53,11 @@ class Error(serializers.Serializer):
     error = ErrorDetail()
 
 
+def error_response(status_code: int) -> OpenApiResponse:
+    """An error response in the one shape, for `extend_schema(responses={...})` where the rules above miss it."""
+    return OpenApiResponse(response=Error, description=ERROR_DESCRIPTIONS[str(status_code)])
+
+
 class KuraAutoSchema(AutoSchema):
     def _error_codes(self) -> list[str]:
         parameters = self._get_parameters()
@@ -59,13 +65,18 @@ class KuraAutoSchema(AutoSchema):
         codes = ["401", "403", "429"]
         if takes_body or any(p.get("in") in ("query", "header") for p in parameters):
             codes.append("400")
-        if any(p.get("in") == "path" for p in parameters):
+        if any(p.get("in") == "path" for p in parameters) or (takes_body and self._body_refers_to_objects()):
             codes.append("404")
         if takes_body:
             codes.append("415")
         if any(p.get("in") == "header" and str(p.get("name", "")).lower() == IDEMPOTENCY_HEADER for p in parameters):
             codes.extend(["409", "422"])
         return sorted(codes)
+
+    def _body_refers_to_objects(self) -> bool:
+        serializer = self.get_request_serializer()
+        fields = getattr(serializer, "fields", None) if isinstance(serializer, serializers.BaseSerializer) else None
+        return bool(fields) and any(name.endswith("_id") for name in fields)
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)

@@ -31,7 +31,7 @@ class PatientOutput(serializers.Serializer):
     date_of_birth = serializers.DateField()
     sex_at_birth = serializers.CharField()
     gender_identity = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="Email address; empty when not known.")
     phone = serializers.CharField()
     address_line1 = serializers.CharField()
     address_line2 = serializers.CharField()
