@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -42,7 +43,7 @@ class ErrorDetail(serializers.Serializer):
     status = serializers.IntegerField()
     code = serializers.CharField()
     message = serializers.CharField()
-    fields = serializers.DictField(
+    fields = serializers.DictField(  # type: ignore[assignment]  # a declared field, popped by the metaclass
         child=serializers.ListField(child=serializers.CharField()),
         required=False,
         help_text="Per field (dotted path for nested input), the rules it broke.",
@@ -74,9 +75,10 @@ class KuraAutoSchema(AutoSchema):
         return sorted(codes)
 
     def _body_refers_to_objects(self) -> bool:
-        serializer = self.get_request_serializer()
-        fields = getattr(serializer, "fields", None) if isinstance(serializer, serializers.BaseSerializer) else None
-        return bool(fields) and any(name.endswith("_id") for name in fields)
+        serializer = force_instance(self.get_request_serializer())
+        if not isinstance(serializer, serializers.Serializer):
+            return False
+        return any(str(name).endswith("_id") for name in serializer.fields)
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses: dict[str, Any] = super()._get_response_bodies(direction)
