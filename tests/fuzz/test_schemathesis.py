@@ -172,7 +172,7 @@ def test_fuzzing_finds_no_server_error_no_schema_mismatch_and_no_cross_organizat
     schema = schemathesis.openapi.from_url(f"{gunicorn_server.url}/api/v1/schema/?format=json")
     base_url = f"{gunicorn_server.url}"
     summit_before = fingerprint(demo["summit"])
-    harbor_tables_before = fingerprint(demo["harbor"])
+    harbor_before = fingerprint(demo["harbor"])
 
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -185,6 +185,6 @@ def test_fuzzing_finds_no_server_error_no_schema_mismatch_and_no_cross_organizat
 
     assert failures == [], "\n\n".join(failures)
     assert fingerprint(demo["summit"]) == summit_before
-    # The run did reach the data: harbor's rows changed (writes through valid generated requests landed).
-    assert fingerprint(demo["harbor"]) != harbor_tables_before
+    # The run did reach the data: valid generated registrations landed in harbor.
+    assert fingerprint(demo["harbor"])["patients_patient"][0] > harbor_before["patients_patient"][0]
     assert len(operations) >= 30

@@ -3,7 +3,8 @@ thousands of interleaved requests for two organizations and two roles from sever
 
 * every list a request gets back holds only its own organization's rows;
 * the coach's lists hold no CLINICAL_PHI row;
-* concurrent writes all land, each in its own organization: count after = count before + successes.
+* concurrent writes (patients, vitals) all land, each in its own organization: count after = count before +
+  successes.
 
 No timing is asserted; the server's persistent connections are reused by requests of both organizations and
 both roles, which is exactly what must not leak a tenant context.
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import requests
 
-from apps.clinical.models import ClinicalEvent
+from apps.clinical.models import ClinicalEvent, Vital
 from apps.organizations.roles import DataClassification, Role
 from apps.patients.models import Patient
 from tests.conftest import add_member, as_tenant, make_organization
@@ -31,6 +32,7 @@ from tests.live import LiveServer, session_headers
 
 pytestmark = pytest.mark.usefixtures("committed")
 
+WRITES = ("create", "vital")
 THREADS = 8
 REQUESTS_PER_THREAD = 200  # 1,600 requests in all
 PATIENTS_PER_ORG = 4
@@ -42,6 +44,7 @@ class Outcome:
 
     reads: list[tuple[str, str, str, list[dict[str, Any]]]] = field(default_factory=list)
     created: dict[str, list[str]] = field(default_factory=lambda: {"a": [], "b": []})
+    vitals: dict[str, list[str]] = field(default_factory=lambda: {"a": [], "b": []})
     statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -52,8 +55,8 @@ def clinics() -> dict[str, Any]:
     for name in ("a", "b"):
         org = make_organization(f"org-{name}")
         with as_tenant(org):
-            for _ in range(PATIENTS_PER_ORG):
-                patient = PatientFactory()
+            patients = [PatientFactory() for _ in range(PATIENTS_PER_ORG)]
+            for patient in patients:
                 ClinicalEventFactory(patient=patient, event_name=f"phi {name}")
                 ClinicalEventFactory(
                     patient=patient,
@@ -62,6 +65,7 @@ def clinics() -> dict[str, Any]:
                 )
         data[name] = {
             "org": org,
+            "patient_ids": [str(patient.pk) for patient in patients],
             "headers": {
                 Role.CLINICIAN: session_headers(add_member(org, Role.CLINICIAN)),
                 Role.COACH: session_headers(add_member(org, Role.COACH)),
@@ -84,16 +88,17 @@ def org_rows(org: Any) -> tuple[set[str], set[str], set[str]]:
     return patients, events, phi
 
 
-def patient_count(org: Any) -> int:
+def write_counts(org: Any) -> tuple[int, int]:
+    """Patients and vitals of one organization."""
     with as_tenant(org):
-        return Patient.objects.count()
+        return Patient.objects.count(), Vital.objects.count()
 
 
 def plan() -> list[tuple[str, str, str]]:
     """(organization, role, operation) for every request, interleaved in a fixed pseudo-random order."""
     steps = [
         *itertools.product("ab", [Role.CLINICIAN, Role.COACH], ["events"]),
-        *itertools.product("ab", [Role.CLINICIAN], ["patients", "create"]),
+        *itertools.product("ab", [Role.CLINICIAN], ["patients", "create", "vital"]),
     ]
     rng = random.Random(7)
     return [rng.choice(steps) for _ in range(THREADS * REQUESTS_PER_THREAD)]
@@ -118,6 +123,25 @@ def run_thread(
                 if response.status_code == 201:
                     outcome.created[name].append(response.json()["id"])
             continue
+        if operation == "vital":
+            patient_id = clinics[name]["patient_ids"][number % PATIENTS_PER_ORG]
+            vital = {
+                "detail_type": "vitals",
+                "values": {
+                    "vital_type": "blood_pressure",
+                    "measurement_value": {"systolic": 100 + number % 60, "diastolic": 70},
+                    "unit": "mmHg",
+                    "measurement_date": "2026-01-05T08:30:00Z",
+                },
+            }
+            response = session.post(
+                f"{server.url}/api/v1/patients/{patient_id}/manual-entries/", json=vital, headers=headers, timeout=60
+            )
+            with outcome.lock:
+                outcome.statuses[(operation, response.status_code)] += 1
+                if response.status_code == 201:
+                    outcome.vitals[name].append(response.json()["id"])
+            continue
         path = "/api/v1/clinical-events/?limit=100" if operation == "events" else "/api/v1/patients/?limit=200"
         response = session.get(f"{server.url}{path}", headers=headers, timeout=60)
         with outcome.lock:
@@ -129,7 +153,7 @@ def run_thread(
 def test_interleaved_requests_of_two_organizations_and_roles_stay_isolated_and_lose_no_write(
     gunicorn_server: LiveServer, clinics: dict[str, Any]
 ) -> None:
-    before = {name: patient_count(clinics[name]["org"]) for name in "ab"}
+    before = {name: write_counts(clinics[name]["org"]) for name in "ab"}
     steps = plan()
     outcome = Outcome()
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
@@ -148,7 +172,7 @@ def test_interleaved_requests_of_two_organizations_and_roles_stay_isolated_and_l
             future.result()
 
     # Every request was answered as it should be: reads 200, writes 201, nothing else (no 5xx, no conflict).
-    expected = Counter((operation, 201 if operation == "create" else 200) for _, _, operation in steps)
+    expected = Counter((operation, 201 if operation in WRITES else 200) for _, _, operation in steps)
     assert outcome.statuses == expected
 
     rows = {name: org_rows(clinics[name]["org"]) for name in "ab"}
@@ -162,14 +186,18 @@ def test_interleaved_requests_of_two_organizations_and_roles_stay_isolated_and_l
                 assert not ids & phi, f"coach of org {name} saw PHI"
                 assert {row["data_classification"] for row in results} == {DataClassification.GENERAL_WELLNESS}
             else:
-                assert phi <= ids
+                assert ids & phi, f"clinician of org {name} saw no PHI"
         else:
             assert ids <= patients, f"org {name} saw another organization's patients"
 
     for name in "ab":
-        created = outcome.created[name]
+        created, vitals = outcome.created[name], outcome.vitals[name]
         assert len(created) == sum(1 for n, _, op in steps if n == name and op == "create")
-        assert patient_count(clinics[name]["org"]) == before[name] + len(created)
-        assert set(created) <= rows[name][0]
+        assert len(vitals) == sum(1 for n, _, op in steps if n == name and op == "vital")
+        assert write_counts(clinics[name]["org"]) == (before[name][0] + len(created), before[name][1] + len(vitals))
         other = "b" if name == "a" else "a"
+        assert set(created) <= rows[name][0]
         assert not set(created) & rows[other][0]
+        # Each vital's hub event belongs to the organization that posted it, none to the other.
+        assert set(vitals) <= rows[name][1]
+        assert not set(vitals) & rows[other][1]
