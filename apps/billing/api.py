@@ -9,12 +9,12 @@ from typing import Any
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 
@@ -72,7 +72,7 @@ class EntryOutput(serializers.Serializer):
 
 
 class EntryListApi(BaseBillingApi):
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
 
     class EntryFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)

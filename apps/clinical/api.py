@@ -7,13 +7,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
@@ -38,7 +38,7 @@ def _log(request: Request, record_type: str, rows: Any) -> None:
 
 
 class EncounterListApi(APIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
 
@@ -73,7 +73,7 @@ class EncounterDetailApi(APIView):
 
 
 class ClinicalEventListApi(APIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES
 

@@ -6,13 +6,13 @@ import uuid
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 
 from . import selectors, services
@@ -66,7 +66,7 @@ class PatientInput(serializers.Serializer):
 
 
 class PatientListApi(APIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
@@ -147,7 +147,7 @@ class ConsentInput(serializers.Serializer):
 
 
 class PatientConsentListApi(APIView):
-    pagination_class = LimitOffsetPagination
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 

@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from rest_framework.request import Request
+from rest_framework.test import APIRequestFactory
 
 from apps.clinical.models import ClinicalEvent, Encounter
 from apps.organizations import services
+from apps.organizations.pagination import MAX_PAGE_SIZE, BoundedLimitOffsetPagination
 from apps.organizations.roles import DataClassification, Role
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import ClinicalEventFactory, PatientFactory
@@ -121,6 +124,37 @@ def test_a_key_without_phi_access_gets_403_for_phi_and_may_record_wellness_data(
     created = (1, 0) if path == "/api/v1/encounters/" else (0, 1)
     assert counts(org) == (before["a"][0] + created[0], before["a"][1] + created[1])
     assert counts(clinics["b"]["org"]) == before["b"]
+
+
+# --- Finding: a huge `limit` overflowed PostgreSQL's LIMIT (a 500) -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/patients/",
+        "/api/v1/patients/{patient}/consents/",
+        "/api/v1/encounters/",
+        "/api/v1/clinical-events/",
+        "/api/v1/billing/entries/",
+    ],
+)
+def test_a_huge_limit_gives_the_largest_page_of_the_callers_rows(clinics, path):
+    client = api_client(issue_key(clinics["a"]["org"], phi_access=True))
+    url = path.format(patient=clinics["a"]["patient"].pk)
+    response = client.get(url, {"limit": "13865685799175996657631232", "offset": "99999999999999999999999"})
+    first = client.get(url, {"limit": "13865685799175996657631232"})
+
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    assert first.status_code == 200
+    if path == "/api/v1/patients/":
+        assert [row["id"] for row in first.json()["results"]] == [str(clinics["a"]["patient"].pk)]
+
+
+def test_the_page_size_is_capped_at_the_largest_page():
+    request = Request(APIRequestFactory().get("/", {"limit": "13865685799175996657631232"}))
+    assert BoundedLimitOffsetPagination().get_limit(request) == MAX_PAGE_SIZE == 500
 
 
 # --- Findings: schema mismatches ------------------------------------------------------------------------------
