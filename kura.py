@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -46,6 +47,30 @@ def ensure_virtualenv() -> None:
     STAMP.write_text(digest)
 
 
+def ensure_chromium() -> None:
+    """The browser tests drive Debian's Chromium: install it with apt-get (as root) when it is missing.
+
+    The tests are never skipped without a browser, they fail; so this says plainly when it cannot install.
+    """
+    if shutil.which("chromium"):
+        return
+    apt_get = shutil.which("apt-get")
+    if apt_get is None or os.geteuid() != 0:
+        print("Chromium is missing and apt-get as root is not available: the browser tests will fail.", flush=True)
+        return
+    print("Installing Chromium for the browser tests (apt-get install chromium) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run may hold the lock for a while
+    install = [apt_get, *wait_for_lock, "install", "-y", "-q", "chromium"]
+    # Try the package lists already on the machine first; refresh them when they are missing or stale.
+    if subprocess.run(install, env=env, check=False).returncode != 0:
+        subprocess.run([apt_get, *wait_for_lock, "update", "-q"], env=env, check=False)
+        if subprocess.run(install, env=env, check=False).returncode != 0:
+            print("Installing Chromium failed: the browser tests will fail.", flush=True)
+    if not shutil.which("chromium"):
+        print("Chromium is still not on PATH: the browser tests will fail.", flush=True)
+
+
 def venv_run(*args: str | Path, check: bool = True) -> int:
     """Run a command with the virtualenv's interpreter from the repository root."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -75,6 +100,7 @@ def command_run(options: argparse.Namespace) -> int:
 
 def command_test(options: argparse.Namespace) -> int:
     ensure_virtualenv()
+    ensure_chromium()
     steps: list[tuple[str, tuple[str, ...]]] = [
         ("ruff format", ("-m", "ruff", "format", "--check", ".")),
         ("ruff lint", ("-m", "ruff", "check", ".")),

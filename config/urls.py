@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.organizations.api_errors import json_or_default
-from apps.organizations.views import switch_organization
+from apps.organizations.views import permission_denied, switch_organization
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.organizations.urls")),
@@ -25,6 +25,6 @@ urlpatterns = [
 ]
 
 handler400 = json_or_default(defaults.bad_request, 400, "bad_request", "Bad request.")
-handler403 = json_or_default(defaults.permission_denied, 403, "permission_denied", "Permission denied.")
+handler403 = json_or_default(permission_denied, 403, "permission_denied", "Permission denied.")
 handler404 = json_or_default(defaults.page_not_found, 404, "not_found", "Not found.")
 handler500 = json_or_default(defaults.server_error, 500, "server_error", "Internal server error.")

@@ -14,13 +14,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
 from apps.organizations.admin_base import TenantModelAdmin, request_role
@@ -28,6 +29,7 @@ from apps.organizations.roles import Role
 from apps.patients.models import Patient
 
 from . import documents, selectors, services, x12
+from .codes import ISO_4217
 from .models import (
     BillingProvider,
     Claim,
@@ -37,6 +39,7 @@ from .models import (
     InsurancePolicy,
     LedgerEntry,
     Payer,
+    PaymentStatus,
     TransactionType,
 )
 from .templatetags.billing_format import cents
@@ -87,11 +90,13 @@ class BillingProviderAdmin(BillingAdmin):
 
 @admin.register(InstallmentPlan)
 class InstallmentPlanAdmin(BillingAdmin):
-    list_display = ["__str__", "program", "total_cents", "currency", "installment_count", "first_due_date"]
-    readonly_fields = ["remaining"]
+    """Plans are created through the service (it writes one ledger charge per installment) and never edited;
+    each installment's card outcome is recorded from the plan's page."""
 
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False  # plans create their charges: through the service, not a bare form
+    view_roles = POST_ROLES  # program enrollments are not clinical: clinicians see none of their charges
+    edit_roles = POST_ROLES
+    list_display = ["__str__", "program", "total_cents", "currency", "installment_count", "first_due_date"]
+    readonly_fields = ["remaining", "schedule"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -99,9 +104,118 @@ class InstallmentPlanAdmin(BillingAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Remaining (cents)")
-    def remaining(self, obj: InstallmentPlan) -> int:
-        return selectors.installment_plan_remaining(plan=obj)
+    @admin.display(description="Remaining")
+    def remaining(self, obj: InstallmentPlan) -> str:
+        return f"{cents(selectors.installment_plan_remaining(plan=obj))} {obj.currency}"
+
+    @admin.display(description="Installments")
+    def schedule(self, obj: InstallmentPlan) -> str:
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="{}">Record payment outcome</a>'
+            "</td></tr>",
+            (
+                (
+                    row["metadata"]["installment_number"],
+                    row["service_date"],
+                    cents(row["amount_cents"]),
+                    cents(row["outstanding_cents"]),
+                    PaymentStatus(row["payment_status"]).label,
+                    reverse("admin:billing_installment_outcome", args=[row["pk"]]),
+                )
+                for row in selectors.installment_rows(plan=obj)
+            ),
+        )
+        header = format_html(
+            "<tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr>",
+            "No.",
+            "Due",
+            "Amount",
+            "Outstanding",
+            "Status",
+        )
+        return format_html("<table>{}{}</table>", header, rows)
+
+    def get_urls(self) -> list[URLPattern]:
+        outcome = path(
+            "installment/<uuid:charge_id>/outcome/",
+            self.admin_site.admin_view(self.record_outcome),
+            name="billing_installment_outcome",
+        )
+        return [outcome, *super().get_urls()]
+
+    def _page(self, request: HttpRequest, form: forms.Form, title: str, submit: str, intro: str = "") -> HttpResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "submit_label": submit,
+            "intro": intro,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/form_page.html", context)
+
+    def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        # The patient ledger links here with the patient's MRN filled in.
+        form = InstallmentPlanForm(request.POST or None, initial={"patient_mrn": request.GET.get("patient_mrn", "")})
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                plan = services.installment_plan_create(
+                    patient=data["patient"],
+                    program=data["program"],
+                    total_cents=data["total"],
+                    currency=data["currency"],
+                    installment_count=data["installment_count"],
+                    first_due_date=data["first_due_date"],
+                    interval_days=data["interval_days"],
+                    external_reference=data["external_reference"],
+                )
+            except ValidationError as error:
+                _add_service_errors(form, error, {"total_cents": "total", "patient": "patient_mrn"})
+            else:
+                messages.success(request, f"Plan created with {plan.installment_count} installments.")
+                return redirect(reverse("admin:billing_installmentplan_change", args=[plan.pk]))
+        return self._page(request, form, "Add installment plan", "Create plan", intro=REMAINDER_NOTE)
+
+    def record_outcome(self, request: HttpRequest, charge_id: uuid.UUID) -> HttpResponse:
+        _require(request, POST_ROLES)
+        charge = object_or_404(selectors.ledger_entry_list().filter(installment_plan__isnull=False), charge_id)
+        form = InstallmentOutcomeForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.installment_payment_record(
+                    charge=charge,
+                    succeeded=form.cleaned_data["outcome"] == "succeeded",
+                    external_reference=form.cleaned_data["external_reference"],
+                    amount_cents=form.cleaned_data.get("amount") or None,
+                )
+            except ValidationError as error:
+                _add_service_errors(form, error, {"amount_cents": "amount"})
+            else:
+                messages.success(request, "Payment outcome recorded.")
+                return redirect(reverse("admin:billing_installmentplan_change", args=[charge.installment_plan_id]))
+        outstanding = charge.amount_cents - services._applied_to(charge)
+        title = f"Installment {charge.metadata.get('installment_number')}: payment outcome"
+        intro = f"Due {charge.service_date:%Y-%m-%d}, outstanding {cents(outstanding)} {charge.currency}."
+        return self._page(request, form, title, "Record outcome", intro=intro)
+
+
+REMAINDER_NOTE = (
+    "The schedule always sums to the total: when it does not divide evenly, the remainder cents are added to the "
+    "first installment."
+)
+
+
+def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[str, str]) -> None:
+    """A service's field errors shown on the form's matching fields (the others above the form)."""
+    fields = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
+    for field, errors in fields.items():
+        name = renames.get(field, field)
+        for message in errors:
+            form.add_error(name if name in form.fields else None, message)
 
 
 class ReadOnlyBillingAdmin(BillingAdmin):
@@ -170,6 +284,37 @@ class PaymentForm(forms.Form):
                 label=f"{charge.service_date:%Y-%m-%d} {charge.description or charge.get_transaction_type_display()} "
                 f"(owed {cents(outstanding)} {charge.currency})",
             )
+
+
+class InstallmentPlanForm(forms.Form):
+    """A program enrollment paid in installments; the plan's charges are created by the service."""
+
+    patient_mrn = forms.CharField(label="Patient MRN", max_length=32)
+    program = forms.CharField(max_length=200)
+    total = CentsField(help_text="In currency units, e.g. 1000.01.")
+    currency = forms.ChoiceField(choices=[(c, c) for c in sorted(ISO_4217)], initial="USD")
+    installment_count = forms.IntegerField(min_value=1, max_value=120)
+    first_due_date = forms.DateField(help_text="YYYY-MM-DD")
+    interval_days = forms.IntegerField(min_value=1, max_value=366, initial=30)
+    external_reference = forms.CharField(
+        max_length=100, required=False, help_text="The card processor's subscription id (stored, never called)."
+    )
+
+    def clean_patient_mrn(self) -> str:
+        mrn = self.cleaned_data["patient_mrn"]
+        patient = Patient.objects.for_current_organization().filter(mrn=mrn).first()
+        if patient is None:
+            raise ValidationError("Unknown patient.")
+        self.cleaned_data["patient"] = patient
+        return str(mrn)
+
+
+class InstallmentOutcomeForm(forms.Form):
+    """The card processor's verdict on one installment."""
+
+    outcome = forms.ChoiceField(choices=[("succeeded", "Payment succeeded"), ("failed", "Payment failed")])
+    external_reference = forms.CharField(max_length=100, help_text="The processor's payment id.")
+    amount = CentsField(required=False, help_text="Leave empty for what is still owed.")
 
 
 @admin.register(LedgerEntry)

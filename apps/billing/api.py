@@ -6,13 +6,16 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
@@ -21,7 +24,7 @@ from apps.patients.models import Patient
 from . import selectors, services
 from .codes import ISO_4217
 from .idempotency import idempotent
-from .models import CREDIT_KINDS, InsurancePolicy, TransactionType
+from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, PaymentStatus, TransactionType
 from .selectors import AGING_BUCKETS
 
 READ_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
@@ -65,7 +68,7 @@ class EntryOutput(serializers.Serializer):
     metadata = serializers.JSONField()
     description = serializers.CharField()
     service_date = serializers.DateField()
-    encounter_ref = serializers.UUIDField(allow_null=True)
+    encounter_id = serializers.UUIDField(allow_null=True)
     claim_id = serializers.UUIDField(allow_null=True)
     external_reference = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -95,6 +98,13 @@ class EntryDetailApi(BaseBillingApi):
         return Response(EntryOutput(object_or_404(selectors.ledger_entry_list(), entry_id)).data)
 
 
+def _renamed(error: DjangoValidationError, renames: dict[str, str]) -> dict[str, Any]:
+    """A service's field errors under the API's input names."""
+    if not hasattr(error, "error_dict"):
+        return {"non_field_errors": error.messages}
+    return {renames.get(field, field): messages for field, messages in error.message_dict.items()}
+
+
 def _patient(patient_id: uuid.UUID) -> Patient:
     patient = Patient.objects.for_current_organization().filter(pk=patient_id).first()
     if patient is None:
@@ -111,7 +121,7 @@ class ChargeCreateApi(BaseBillingApi):
         service_date = serializers.DateField(required=False)
         metadata = serializers.DictField(required=False, default=dict)
         description = serializers.CharField(max_length=200, required=False, default="")
-        encounter_ref = serializers.UUIDField(required=False, allow_null=True)
+        encounter_id = serializers.UUIDField(required=False, allow_null=True)
         insurance_policy_id = serializers.UUIDField(required=False, allow_null=True)
 
     @extend_schema(
@@ -129,7 +139,16 @@ class ChargeCreateApi(BaseBillingApi):
                 policy = InsurancePolicy.objects.for_current_organization().filter(pk=policy_id).first()
                 if policy is None:
                     raise serializers.ValidationError({"insurance_policy_id": "Unknown policy."})
-            entry = services.charge_create(patient=patient, insurance_policy=policy, **values)
+            encounter_id = values.pop("encounter_id", None)
+            encounter = None
+            if encounter_id is not None:
+                encounter = Encounter.objects.for_current_organization().filter(pk=encounter_id).first()
+                if encounter is None:
+                    raise serializers.ValidationError({"encounter_id": "Unknown encounter."})
+            try:
+                entry = services.charge_create(patient=patient, insurance_policy=policy, encounter=encounter, **values)
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(_renamed(error, {"encounter": "encounter_id"})) from None
             return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
         return idempotent(request, create)
@@ -250,3 +269,435 @@ class TotalsApi(BaseBillingApi):
         return Response(
             self.TotalsOutput(selectors.organization_totals(as_of=params.validated_data.get("as_of")), many=True).data
         )
+
+
+# --- installment plans -------------------------------------------------------------------------------------
+
+# Program enrollments are not clinical: clinicians see no installment charge, so plans are for billing staff.
+PLAN_ROLES = WRITE_ROLES
+REMAINDER_RULE = (
+    "The schedule always sums to the total: when it does not divide evenly, the remainder cents are added to "
+    "the first installment (100001 in 4 -> 25001, 25000, 25000, 25000)."
+)
+
+
+class InstallmentOutput(serializers.Serializer):
+    id = serializers.UUIDField(help_text="The installment's ledger charge.")
+    number = serializers.SerializerMethodField()
+    due_date = serializers.DateField(source="service_date")
+    amount_cents = serializers.IntegerField()
+    outstanding_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    payment_status = serializers.CharField()
+
+    def get_number(self, charge: Any) -> int:
+        return int(charge.metadata["installment_number"])
+
+
+class PlanOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    program = serializers.CharField()
+    total_cents = serializers.IntegerField()
+    currency = serializers.CharField()
+    installment_count = serializers.IntegerField()
+    first_due_date = serializers.DateField()
+    interval_days = serializers.IntegerField()
+    external_reference = serializers.CharField()
+    remaining_cents = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class PlanDetailOutput(PlanOutput):
+    installments = serializers.SerializerMethodField()
+
+    @extend_schema_field(InstallmentOutput(many=True))
+    def get_installments(self, plan: Any) -> Any:
+        return InstallmentOutput(selectors.installment_schedule(plan=plan), many=True).data
+
+
+def _plan_detail(plan_id: uuid.UUID) -> Response:
+    return Response(PlanDetailOutput(object_or_404(selectors.installment_plan_list(), plan_id)).data)
+
+
+class PlanListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
+    read_roles = PLAN_ROLES
+    write_roles = PLAN_ROLES
+
+    class PlanFilterInput(serializers.Serializer):
+        patient = serializers.UUIDField(required=False)
+
+    class PlanInput(serializers.Serializer):
+        patient_id = serializers.UUIDField()
+        program = serializers.CharField(max_length=200)
+        total_cents = CentsField(help_text=REMAINDER_RULE)
+        currency = serializers.ChoiceField(choices=sorted(ISO_4217), default="USD")
+        installment_count = serializers.IntegerField(min_value=1, max_value=120)
+        first_due_date = serializers.DateField()
+        interval_days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+        external_reference = serializers.CharField(
+            max_length=100, required=False, default="", help_text="The card processor's subscription id (stored)."
+        )
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", uuid.UUID)],
+        responses=PlanOutput(many=True),
+        summary="Installment plans with their remaining balance",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.PlanFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        plans = selectors.installment_plan_list(patient_id=filters.validated_data.get("patient"))
+        page = paginator.paginate_queryset(plans, request, view=self)
+        return paginator.get_paginated_response(PlanOutput(page, many=True).data)
+
+    @extend_schema(
+        request=PlanInput,
+        responses={201: PlanDetailOutput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Create an installment plan for a program enrollment (one ledger charge per installment)",
+        description=REMAINDER_RULE,
+    )
+    def post(self, request: Request) -> Response:
+        def create() -> Response:
+            data = self.PlanInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            values = dict(data.validated_data)
+            patient = _patient(values.pop("patient_id"))
+            plan = services.installment_plan_create(patient=patient, **values)
+            response = _plan_detail(plan.pk)
+            response.status_code = status.HTTP_201_CREATED
+            return response
+
+        return idempotent(request, create)
+
+
+class PlanDetailApi(BaseBillingApi):
+    read_roles = PLAN_ROLES
+    write_roles = PLAN_ROLES
+
+    @extend_schema(responses=PlanDetailOutput, summary="An installment plan: schedule and remaining balance")
+    def get(self, request: Request, plan_id: uuid.UUID) -> Response:
+        return _plan_detail(plan_id)
+
+
+class InstallmentOutcomeApi(BaseBillingApi):
+    read_roles = PLAN_ROLES
+    write_roles = PLAN_ROLES
+
+    class OutcomeInput(serializers.Serializer):
+        succeeded = serializers.BooleanField()
+        external_reference = serializers.CharField(
+            max_length=100, help_text="The processor's payment id (stored, never called)."
+        )
+        amount_cents = CentsField(required=False, help_text="Defaults to what is still owed on the installment.")
+
+    class OutcomeOutput(serializers.Serializer):
+        payment = EntryOutput()
+        plan = PlanDetailOutput()
+
+    @extend_schema(
+        request=OutcomeInput,
+        responses={201: OutcomeOutput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Record the card processor's outcome for one installment",
+        description="Succeeded: a payment applied to the installment. Failed: a failed attempt is stored and the "
+        "installment is marked `failed` (listed for follow-up) until it is paid.",
+    )
+    def post(self, request: Request, plan_id: uuid.UUID, number: int) -> Response:
+        def create() -> Response:
+            plan = object_or_404(selectors.installment_plan_list(), plan_id)
+            data = self.OutcomeInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            charge = next(
+                (c for c in selectors.installment_schedule(plan=plan) if c.metadata["installment_number"] == number),
+                None,
+            )
+            if charge is None:
+                raise serializers.ValidationError({"number": "No such installment in this plan."})
+            payment = services.installment_payment_record(charge=charge, **data.validated_data)
+            body = {
+                "payment": EntryOutput(payment).data,
+                "plan": PlanDetailOutput(selectors.installment_plan_list().get(pk=plan.pk)).data,
+            }
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class FailedInstallmentListApi(BaseBillingApi):
+    read_roles = PLAN_ROLES
+    write_roles = PLAN_ROLES
+
+    class FailedOutput(InstallmentOutput):
+        plan_id = serializers.UUIDField(source="installment_plan_id")
+        patient_id = serializers.UUIDField()
+
+    @extend_schema(responses=FailedOutput(many=True), summary="Installments whose last payment failed (follow-up)")
+    def get(self, request: Request) -> Response:
+        applied = selectors.installment_outstanding(selectors.failed_installments())
+        return Response(self.FailedOutput(applied, many=True).data)
+
+
+# --- payers, insurance policies, the billing provider ---------------------------------------------------------
+
+# Payers and the provider are the practice's set-up: owner and billing staff change them.
+SETUP_WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
+
+
+class PayerOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    payer_id = serializers.CharField(help_text="The payer's electronic id (837P loop 2010BB).")
+    created_at = serializers.DateTimeField()
+
+
+class PayerListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
+    write_roles = SETUP_WRITE_ROLES
+
+    class PayerInput(serializers.Serializer):
+        name = serializers.CharField(max_length=60)
+        payer_id = serializers.CharField(max_length=80)
+
+    @extend_schema(responses=PayerOutput(many=True), summary="Payers (insurance companies)")
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.payer_list().order_by("name", "id"), request, view=self)
+        return paginator.get_paginated_response(PayerOutput(page, many=True).data)
+
+    @extend_schema(request=PayerInput, responses={201: PayerOutput}, summary="Register a payer")
+    def post(self, request: Request) -> Response:
+        data = self.PayerInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payer = services.payer_create(**data.validated_data)
+        return Response(PayerOutput(payer).data, status=status.HTTP_201_CREATED)
+
+
+class PayerDetailApi(BaseBillingApi):
+    @extend_schema(responses=PayerOutput, summary="A payer")
+    def get(self, request: Request, payer_id: uuid.UUID) -> Response:
+        return Response(PayerOutput(object_or_404(selectors.payer_list(), payer_id)).data)
+
+
+def mask_identifier(value: str) -> str:
+    """All but the last four characters hidden ("XJ1234567" -> "*****4567"); short values fully hidden."""
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
+
+
+class PolicyOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    patient_id = serializers.UUIDField()
+    payer = PayerOutput()
+    member_id_masked = serializers.SerializerMethodField()
+    group_number = serializers.CharField()
+    subscriber_relationship = serializers.CharField()
+    priority = serializers.CharField()
+    is_active = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+
+    def get_member_id_masked(self, policy: InsurancePolicy) -> str:
+        return mask_identifier(policy.member_id)
+
+
+class PolicyListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
+
+    class PolicyFilterInput(serializers.Serializer):
+        patient = serializers.UUIDField(required=False)
+
+    class PolicyInput(serializers.Serializer):
+        patient_id = serializers.UUIDField()
+        payer = serializers.UUIDField(help_text="The payer's id in Kura (see /billing/payers/).")
+        member_id = serializers.CharField(
+            max_length=80, write_only=True, help_text="Stored encrypted; shown masked in responses."
+        )
+        group_number = serializers.CharField(max_length=50, required=False, default="")
+        subscriber_relationship = serializers.ChoiceField(
+            choices=InsurancePolicy.Relationship.choices, default=InsurancePolicy.Relationship.SELF
+        )
+        subscriber_given_name = serializers.CharField(max_length=100, required=False, default="")
+        subscriber_family_name = serializers.CharField(max_length=100, required=False, default="")
+        priority = serializers.ChoiceField(
+            choices=InsurancePolicy.Priority.choices, default=InsurancePolicy.Priority.PRIMARY
+        )
+        address_line1 = serializers.CharField(max_length=55)
+        city = serializers.CharField(max_length=30)
+        state = serializers.CharField(max_length=2)
+        postal_code = serializers.CharField(max_length=9)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("patient", uuid.UUID)],
+        responses=PolicyOutput(many=True),
+        summary="Insurance policies (member ids masked)",
+    )
+    def get(self, request: Request) -> Response:
+        filters = self.PolicyFilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        paginator = self.pagination_class()
+        policies = selectors.insurance_policy_list(patient_id=filters.validated_data.get("patient"))
+        page = paginator.paginate_queryset(policies.order_by("created_at", "id"), request, view=self)
+        return paginator.get_paginated_response(PolicyOutput(page, many=True).data)
+
+    @extend_schema(request=PolicyInput, responses={201: PolicyOutput}, summary="Record a patient's insurance policy")
+    def post(self, request: Request) -> Response:
+        data = self.PolicyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient(values.pop("patient_id"))
+        payer = selectors.payer_list().filter(pk=values.pop("payer")).first()
+        if payer is None:
+            raise serializers.ValidationError({"payer": "Unknown payer."})
+        policy = services.insurance_policy_create(patient=patient, payer=payer, **values)
+        return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED)
+
+
+class PolicyDetailApi(BaseBillingApi):
+    @extend_schema(responses=PolicyOutput, summary="An insurance policy (member id masked)")
+    def get(self, request: Request, policy_id: uuid.UUID) -> Response:
+        return Response(PolicyOutput(object_or_404(selectors.insurance_policy_list(), policy_id)).data)
+
+
+class ProviderOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    legal_name = serializers.CharField()
+    npi = serializers.CharField()
+    tax_id = serializers.CharField()
+    taxonomy_code = serializers.CharField()
+    address_line1 = serializers.CharField()
+    address_line2 = serializers.CharField()
+    city = serializers.CharField()
+    state = serializers.CharField()
+    postal_code = serializers.CharField()
+    phone = serializers.CharField()
+    contact_name = serializers.CharField()
+    rendering_given_name = serializers.CharField()
+    rendering_family_name = serializers.CharField()
+    rendering_npi = serializers.CharField()
+    submitter_id = serializers.CharField()
+    receiver_id = serializers.CharField()
+    receiver_name = serializers.CharField()
+
+
+class BillingProviderApi(BaseBillingApi):
+    write_roles = SETUP_WRITE_ROLES
+
+    class ProviderInput(serializers.Serializer):
+        legal_name = serializers.CharField(max_length=60)
+        npi = serializers.CharField(max_length=10, help_text="10 digits with a valid check digit (Luhn, prefix 80840).")
+        tax_id = serializers.CharField(max_length=9)
+        taxonomy_code = serializers.CharField(max_length=10)
+        address_line1 = serializers.CharField(max_length=55)
+        address_line2 = serializers.CharField(max_length=55, required=False, default="")
+        city = serializers.CharField(max_length=30)
+        state = serializers.CharField(max_length=2)
+        postal_code = serializers.CharField(max_length=9)
+        phone = serializers.CharField(max_length=10)
+        contact_name = serializers.CharField(max_length=60)
+        rendering_given_name = serializers.CharField(max_length=35, required=False, default="")
+        rendering_family_name = serializers.CharField(max_length=60, required=False, default="")
+        rendering_npi = serializers.CharField(max_length=10, required=False, default="")
+        submitter_id = serializers.CharField(max_length=15)
+        receiver_id = serializers.CharField(max_length=15)
+        receiver_name = serializers.CharField(max_length=60)
+
+    @extend_schema(responses=ProviderOutput, summary="The organization's billing provider")
+    def get(self, request: Request) -> Response:
+        provider = selectors.billing_provider()
+        if provider is None:
+            raise NotFound("No billing provider yet.")
+        return Response(ProviderOutput(provider).data)
+
+    @extend_schema(request=ProviderInput, responses=ProviderOutput, summary="Create or replace the billing provider")
+    def put(self, request: Request) -> Response:
+        data = self.ProviderInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        return Response(ProviderOutput(services.billing_provider_save(**data.validated_data)).data)
+
+
+# --- refunds and credit ---------------------------------------------------------------------------------------
+
+
+def _credit_entry(entry_id: uuid.UUID, field: str) -> Any:
+    entry = selectors.ledger_entry_list().filter(pk=entry_id).first()
+    if entry is None or entry.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
+        raise serializers.ValidationError({field: "Unknown payment."})
+    if entry.payment_status == PaymentStatus.FAILED:
+        raise serializers.ValidationError({field: "A failed payment holds no money."})
+    return entry
+
+
+class RefundCreateApi(BaseBillingApi):
+    class RefundInput(serializers.Serializer):
+        payment_id = serializers.UUIDField()
+        amount_cents = CentsField(help_text="At most the payment's unapplied credit.")
+        metadata = serializers.DictField(required=False, default=dict)
+        external_reference = serializers.CharField(max_length=100, required=False, default="")
+
+    @extend_schema(
+        request=RefundInput,
+        responses={201: EntryOutput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Refund a payment's unapplied credit to the patient",
+    )
+    def post(self, request: Request) -> Response:
+        def create() -> Response:
+            data = self.RefundInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            values = dict(data.validated_data)
+            payment = _credit_entry(values.pop("payment_id"), "payment_id")
+            refund = services.refund_create(payment=payment, **values)
+            return Response(EntryOutput(refund).data, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)
+
+
+class ApplicationOutput(serializers.Serializer):
+    id = serializers.UUIDField()
+    source_id = serializers.UUIDField()
+    target_id = serializers.UUIDField()
+    amount_cents = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class CreditApplyApi(BaseBillingApi):
+    class CreditApplyInput(serializers.Serializer):
+        credit_id = serializers.UUIDField(help_text="A payment with unapplied credit (the patient's prepayment).")
+        allocations = serializers.ListField(child=serializers.DictField(), min_length=1)
+
+    class CreditApplyOutput(serializers.Serializer):
+        applications = ApplicationOutput(many=True)
+        credit_remaining_cents = serializers.IntegerField()
+
+    @extend_schema(
+        request=CreditApplyInput,
+        responses={201: CreditApplyOutput},
+        parameters=[IDEMPOTENCY_PARAMETER],
+        summary="Apply a patient's credit (unapplied payment) to charges",
+    )
+    def post(self, request: Request) -> Response:
+        def create() -> Response:
+            data = self.CreditApplyInput(data=request.data)
+            data.is_valid(raise_exception=True)
+            credit = _credit_entry(data.validated_data["credit_id"], "credit_id")
+            allocations = []
+            for index, raw in enumerate(data.validated_data["allocations"]):
+                item = PaymentCreateApi.PaymentAllocationInput(data=raw)
+                if not item.is_valid():
+                    raise serializers.ValidationError({f"allocations[{index}]": item.errors})
+                charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
+                if charge is None or charge.kind != EntryKind.CHARGE:
+                    raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
+                allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
+            applications = services.credit_apply(credit=credit, allocations=allocations)
+            body = {
+                "applications": ApplicationOutput(applications, many=True).data,
+                "credit_remaining_cents": selectors.credit_remaining(credit=credit),
+            }
+            return Response(body, status=status.HTTP_201_CREATED)
+
+        return idempotent(request, create)

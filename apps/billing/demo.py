@@ -10,6 +10,8 @@ import datetime as dt
 
 from django.utils import timezone
 
+from apps.clinical import services as clinical_services
+from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 
 from . import services
@@ -71,6 +73,16 @@ def seed(*, slug: str) -> None:
     ]  # fmt: skip
     for index, (days_ago, cpt, modifiers, diagnoses, fee) in enumerate(CLINICAL_VISITS):
         patient, policy = insured[index % 2]
+        telehealth = "95" in modifiers
+        visit = clinical_services.encounter_create(
+            patient=patient,
+            encounter_type=Encounter.Type.TELEHEALTH if telehealth else Encounter.Type.OUTPATIENT,
+            place_of_service=(
+                Encounter.PlaceOfService.TELEHEALTH_HOME if telehealth else Encounter.PlaceOfService.OFFICE
+            ),
+            started_at=_at(days_ago),
+            ended_at=_at(days_ago) + dt.timedelta(minutes=50),
+        )
         charge = services.charge_create(
             patient=patient,
             transaction_type=TransactionType.CLINICAL_SERVICE,
@@ -79,6 +91,7 @@ def seed(*, slug: str) -> None:
             metadata={"cpt_code": cpt, "modifiers": modifiers, "diagnosis_codes": diagnoses, "units": 1},
             description="Psychotherapy" if cpt.startswith("908") else "Assessment",
             insurance_policy=policy,
+            encounter=visit,
             recorded_at=_at(days_ago),
         )
         if days_ago > 60:

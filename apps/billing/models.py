@@ -241,7 +241,15 @@ class Claim(TenantModel):
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
     policy = models.ForeignKey(InsurancePolicy, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
-    encounter_ref = models.UUIDField(null=True, blank=True)
+    # Same patient's encounter: composite key (encounter_id, patient_id) -> encounter (id, patient_id) in 0003.
+    encounter = models.ForeignKey(
+        "clinical.Encounter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="claims",
+        db_constraint=False,
+    )
     service_date = models.DateField()
     submitter_claim_id = models.CharField(max_length=20)
     total_cents = models.BigIntegerField()
@@ -299,8 +307,17 @@ class LedgerEntry(TenantModel):
     # Service date for clinical charges, sale date for retail, due date for installments, received date for
     # payments: what aging counts days from.
     service_date = models.DateField()
-    # Links to clinical.Encounter once that model exists; claims group charges by it.
-    encounter_ref = models.UUIDField(null=True, blank=True)
+    # The visit a clinical charge was for (claims group charges by it); none for retail, programs, payments.
+    # The database holds the composite key (encounter_id, patient_id) -> encounter (id, patient_id): a charge
+    # can only name its own patient's encounter, so never another organization's (migration 0003).
+    encounter = models.ForeignKey(
+        "clinical.Encounter",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="ledger_entries",
+        db_constraint=False,
+    )
     insurance_policy = models.ForeignKey(
         InsurancePolicy, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
     )

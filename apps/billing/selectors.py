@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import QuerySet
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .models import (
+    BillingProvider,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -38,6 +40,9 @@ WITH apps AS (
     FROM billing_ledgerapplication a
     JOIN billing_ledgerentry s ON s.id = a.source_id
     WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+      -- Both entries of an application belong to one patient (the guard trigger): one patient's balance
+      -- needs only that patient's applications, found through the patient index of the entries.
+      AND (%(patient)s::uuid IS NULL OR s.patient_id = %(patient)s::uuid)
 ),
 applied_in AS (
     SELECT target_id AS id, sum(amount_cents) AS total,
@@ -48,7 +53,10 @@ applied_out AS (
     SELECT source_id AS id, sum(amount_cents) AS total FROM apps GROUP BY source_id
 ),
 entries AS (
-    SELECT e.* FROM billing_ledgerentry e
+    -- Only the columns the positions use: the CTE is materialised, and the wide ones (metadata) cost time.
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.kind, e.payment_status,
+           e.amount_cents, e.insurance_policy_id
+    FROM billing_ledgerentry e
     WHERE e.organization_id = (SELECT kura_current_org())
       AND e.created_at < %(cutoff)s
       AND (%(patient)s::uuid IS NULL OR e.patient_id = %(patient)s::uuid)
@@ -279,3 +287,58 @@ def payer_list() -> QuerySet[Payer]:
 def insurance_policy_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[InsurancePolicy]:
     policies = InsurancePolicy.objects.for_current_organization().select_related("payer")
     return policies.filter(patient_id=patient_id) if patient_id else policies
+
+
+def installment_plan_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[InstallmentPlan]:
+    """Plans of the active organization, each annotated with `remaining_cents` (charges minus applications)."""
+    charged = (
+        LedgerEntry.objects.filter(installment_plan=OuterRef("pk"), kind=EntryKind.CHARGE)
+        .values("installment_plan")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    applied = (
+        LedgerApplication.objects.filter(target__installment_plan=OuterRef("pk"), target__kind=EntryKind.CHARGE)
+        .values("target__installment_plan")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    plans = InstallmentPlan.objects.for_current_organization().annotate(
+        remaining_cents=Coalesce(Subquery(charged), Value(0)) - Coalesce(Subquery(applied), Value(0))
+    )
+    if patient_id is not None:
+        plans = plans.filter(patient_id=patient_id)
+    return plans.order_by("-created_at", "id")
+
+
+def installment_outstanding(charges: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
+    """The charges, each annotated with `outstanding_cents` (amount minus everything applied to it)."""
+    applied = (
+        LedgerApplication.objects.filter(target=OuterRef("pk"))
+        .values("target")
+        .annotate(total=Sum("amount_cents"))
+        .values("total")
+    )
+    return charges.annotate(outstanding_cents=F("amount_cents") - Coalesce(Subquery(applied), Value(0)))
+
+
+def installment_schedule(*, plan: InstallmentPlan) -> QuerySet[LedgerEntry]:
+    """A plan's installment charges in due order, each annotated with `outstanding_cents`."""
+    charges = LedgerEntry.objects.filter(installment_plan=plan, kind=EntryKind.CHARGE)
+    return installment_outstanding(charges).order_by("service_date", "created_at")
+
+
+def installment_rows(*, plan: InstallmentPlan) -> list[dict[str, Any]]:
+    """The schedule as plain rows (pk, metadata, service_date, amount, outstanding and status) for pages."""
+    fields = ("pk", "metadata", "service_date", "amount_cents", "outstanding_cents", "payment_status")
+    return list(installment_schedule(plan=plan).values(*fields))
+
+
+def billing_provider() -> BillingProvider | None:
+    return BillingProvider.objects.for_current_organization().first()
+
+
+def credit_remaining(*, credit: LedgerEntry) -> int:
+    """Cents of a payment not yet applied to charges nor refunded."""
+    used = LedgerApplication.objects.filter(Q(source=credit) | Q(target=credit)).aggregate(total=Sum("amount_cents"))
+    return credit.amount_cents - int(used["total"] or 0)

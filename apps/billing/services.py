@@ -8,7 +8,6 @@ mixed, a charge is never settled beyond its amount, a credit never spends more t
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 
 from . import codes
@@ -94,7 +94,7 @@ def charge_create(
     service_date: dt.date | None = None,
     metadata: dict[str, Any] | None = None,
     description: str = "",
-    encounter_ref: uuid.UUID | None = None,
+    encounter: Encounter | None = None,
     insurance_policy: InsurancePolicy | None = None,
     installment_plan: InstallmentPlan | None = None,
     recorded_at: dt.datetime | None = None,
@@ -104,7 +104,16 @@ def charge_create(
         raise ValidationError({"transaction_type": "Use clinical_service, retail_product or program_enrollment."})
     _validate_amount(amount_cents)
     _validate_currency(currency)
-    clean_metadata = METADATA_VALIDATORS[TransactionType(transaction_type)](metadata or {})
+    raw_metadata = dict(metadata or {})
+    if encounter is not None and transaction_type == TransactionType.CLINICAL_SERVICE:
+        # The visit's place of service unless the charge says otherwise.
+        raw_metadata.setdefault("place_of_service", encounter.place_of_service)
+    clean_metadata = METADATA_VALIDATORS[TransactionType(transaction_type)](raw_metadata)
+    if encounter is not None:
+        if transaction_type != TransactionType.CLINICAL_SERVICE:
+            raise ValidationError({"encounter": "Only clinical services belong to an encounter."})
+        if encounter.patient_id != patient.pk:
+            raise ValidationError({"encounter": "Not an encounter of this patient."})
     if insurance_policy is not None:
         if transaction_type != TransactionType.CLINICAL_SERVICE:
             raise ValidationError({"insurance_policy": "Only clinical services are billed to insurance."})
@@ -120,13 +129,13 @@ def charge_create(
         metadata=clean_metadata,
         description=description,
         service_date=service_date or timezone.localdate(),
-        encounter_ref=encounter_ref,
+        encounter=encounter,
         insurance_policy=insurance_policy,
         installment_plan=installment_plan,
     )
     if recorded_at is not None:
         entry.created_at = recorded_at
-    entry.full_clean(exclude=["organization", "patient", "insurance_policy", "installment_plan", "claim"])
+    entry.full_clean(exclude=["organization", "patient", "encounter", "insurance_policy", "installment_plan", "claim"])
     with transaction.atomic():
         entry.save()
     return entry
@@ -496,9 +505,12 @@ def installment_payment_record(
     A failed attempt is kept as a `failed` payment entry (it settles nothing) and marks the installment
     `failed`, which lists it for follow-up until it is paid.
     """
-    if charge.installment_plan_id is None:
+    if charge.installment_plan_id is None or charge.kind != EntryKind.CHARGE:
         raise ValidationError({"charge": "Not an installment charge."})
-    amount = amount_cents if amount_cents is not None else charge.amount_cents - _applied_to(charge)
+    outstanding = charge.amount_cents - _applied_to(charge)
+    if outstanding <= 0:
+        raise ValidationError({"charge": "This installment is already paid."})
+    amount = amount_cents if amount_cents is not None else outstanding
     if succeeded:
         return payment_post(
             patient=charge.patient,

@@ -21,6 +21,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from apps.patients.models import Patient
+
 from .models import BillingProvider, Claim, ClaimBatch, InsurancePolicy, LedgerEntry
 
 ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
@@ -51,7 +53,7 @@ def _segment(*elements: str) -> str:
 @dataclass
 class _ClaimDraft:
     policy: InsurancePolicy
-    encounter_ref: uuid.UUID | None
+    encounter_id: uuid.UUID | None
     charges: list[LedgerEntry] = field(default_factory=list)
 
     @property
@@ -77,12 +79,12 @@ def _group(charges: Iterable[LedgerEntry]) -> list[_ClaimDraft]:
     for charge in charges:
         assert charge.insurance_policy is not None  # guaranteed by the queryset
         encounter_key: tuple[object, ...] = (
-            ("encounter", charge.encounter_ref)
-            if charge.encounter_ref
+            ("encounter", charge.encounter_id)
+            if charge.encounter_id
             else ("visit", charge.patient_id, charge.service_date)
         )
         key = (*encounter_key, charge.insurance_policy.payer_id, charge.insurance_policy_id, charge.currency)
-        draft = drafts.setdefault(key, _ClaimDraft(policy=charge.insurance_policy, encounter_ref=charge.encounter_ref))
+        draft = drafts.setdefault(key, _ClaimDraft(policy=charge.insurance_policy, encounter_id=charge.encounter_id))
         draft.charges.append(charge)
     return list(drafts.values())
 
@@ -125,8 +127,8 @@ def _claim_segments(
                 _text(policy.member_id, 80),
             )
         )
-        out.extend(_address(policy))
-        out.append(_segment("DMG", "D8", patient.date_of_birth.strftime("%Y%m%d"), "U"))
+        out.extend(_patient_address(patient, policy))
+        out.append(_demographics(patient))
     else:
         out.append(
             _segment(
@@ -151,8 +153,8 @@ def _claim_segments(
         out.append(_segment("HL", str(hl_next), str(subscriber_hl), "23", "0"))
         out.append(_segment("PAT", policy.subscriber_relationship))
         out.append(_segment("NM1", "QC", "1", _text(patient.family_name, 60), _text(patient.given_name, 35)))
-        out.extend(_address(policy))
-        out.append(_segment("DMG", "D8", patient.date_of_birth.strftime("%Y%m%d"), "U"))
+        out.extend(_patient_address(patient, policy))
+        out.append(_demographics(patient))
         hl_next += 1
     diagnoses = draft.diagnoses()
     place = draft.charges[0].metadata.get("place_of_service", "11")
@@ -216,6 +218,32 @@ def _address(policy: InsurancePolicy) -> list[str]:
     ]
 
 
+# Patient.sex_at_birth -> DMG03 (X12 gender code); intersex and unknown are "U".
+SEX_CODES: dict[str, str] = {Patient.SexAtBirth.FEMALE: "F", Patient.SexAtBirth.MALE: "M"}
+_STATE = re.compile(r"^[A-Z]{2}$")
+_ZIP = re.compile(r"^\d{5}(?:\d{4})?$")
+
+
+def _demographics(patient: Patient) -> str:
+    sex = SEX_CODES.get(patient.sex_at_birth, "U")
+    return _segment("DMG", "D8", patient.date_of_birth.strftime("%Y%m%d"), sex)
+
+
+def _patient_address(patient: Patient, policy: InsurancePolicy) -> list[str]:
+    """The patient's own US address when it is complete enough for N3/N4; otherwise the one on the card."""
+    state = patient.region.strip().upper()
+    postal = patient.postal_code.replace("-", "").replace(" ", "")
+    if patient.country != "US" or not (patient.address_line1 and patient.city and _STATE.match(state)):
+        return _address(policy)
+    if not _ZIP.match(postal):
+        return _address(policy)
+    line2 = _text(patient.address_line2, 55)
+    return [
+        _segment("N3", _text(patient.address_line1, 55), line2),
+        _segment("N4", _text(patient.city, 30), state, postal),
+    ]
+
+
 def _replace_dot(code: str) -> str:
     return code.replace(".", "")
 
@@ -268,7 +296,7 @@ def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> C
                 patient=draft.policy.patient,
                 payer=draft.policy.payer,
                 policy=draft.policy,
-                encounter_ref=draft.encounter_ref,
+                encounter_id=draft.encounter_id,
                 service_date=draft.service_date,
                 submitter_claim_id=claim_id,
                 total_cents=draft.total_cents,

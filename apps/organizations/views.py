@@ -1,9 +1,10 @@
-"""The organization switcher behind the admin header's form."""
+"""The organization switcher behind the admin header's form, and the staff UI's "permission denied" page."""
 
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -24,3 +25,10 @@ def switch_organization(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
         target = "/admin/"
     return HttpResponseRedirect(target)
+
+
+def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """A refused page inside the admin's layout, so the person keeps their navigation and sees why."""
+    response = TemplateResponse(request, "403.html", {**admin.site.each_context(request), "title": "Permission denied"})
+    response.status_code = 403
+    return response.render()

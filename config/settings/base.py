@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "simple_history",
     "apps.patients",
     "apps.clinical",
+    "apps.loadgen",
     "apps.biomarkers",
     "apps.billing",
 ]
@@ -132,6 +133,8 @@ FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 # --- Clinical data rules ---------------------------------------------------------------------------------
 # How far in the future a recorded time may lie (clocks of devices and partners drift).
 KURA_MAX_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_CLOCK_SKEW_MINUTES", default=5))
+# Wearables and phones sync readings captured on their own clocks, which drift more than servers'.
+KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SKEW_MINUTES", default=10))
 # Days a soft-deleted record is kept before `purge_expired_records` may remove it, per record type
 # (e.g. RETENTION_DAYS=patients.patient=2555,patients.consent=2190); unlisted types use the defaults in
 # apps/patients/retention.py.

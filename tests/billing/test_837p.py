@@ -3,7 +3,6 @@
 import datetime as dt
 import io
 import json
-import uuid
 
 import pytest
 import pyx12.params
@@ -12,12 +11,23 @@ from django.core.management import call_command
 
 from apps.billing import x12
 from apps.billing.models import Claim, ClaimBatch, InsurancePolicy, LedgerEntry, TransactionType
+from apps.clinical import services as clinical_services
+from apps.clinical.models import Encounter
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
+
+
+def encounter(patient, place="11"):
+    return clinical_services.encounter_create(
+        patient=patient,
+        encounter_type="outpatient",
+        place_of_service=place,
+        started_at=dt.datetime(2025, 1, 15, 10, tzinfo=dt.UTC),
+    )
 
 
 def validate_x12(content: str) -> tuple[bool, list, str]:
@@ -66,7 +76,17 @@ def claims_setup(org_a, org_b):
     with as_tenant(org_a):
         bf.provider()
         acme, blue = bf.payer("Acme Health", "ACME1"), bf.payer("Blue Shield*", "BS123")
-        ann, ben = PatientFactory(given_name="Ann", family_name="O'Neil"), PatientFactory()
+        ann = PatientFactory(
+            given_name="Ann",
+            family_name="O'Neil",
+            sex_at_birth="female",
+            address_line1="7 Lake Road",
+            address_line2="Apt 2",
+            city="Seattle",
+            region="wa",
+            postal_code="98101-1234",
+        )
+        ben = PatientFactory(sex_at_birth="male", address_line1="1 Far Away", city="Lyon", country="FR")
         ann_acme = bf.policy(ann, acme, group_number="GRP-1")
         ben_blue = bf.policy(
             ben,
@@ -75,14 +95,14 @@ def claims_setup(org_a, org_b):
             subscriber_given_name="Carl",
             subscriber_family_name="Parent",
         )
-        visit1, visit2 = uuid.uuid4(), uuid.uuid4()
-        bf.charge(ann, 15_000, transaction_type=CLINICAL, insurance_policy=ann_acme, encounter_ref=visit1)
+        visit1, visit2 = encounter(ann), encounter(ann, place="10")
+        bf.charge(ann, 15_000, transaction_type=CLINICAL, insurance_policy=ann_acme, encounter=visit1)
         bf.charge(
             ann,
             4_550,
             transaction_type=CLINICAL,
             insurance_policy=ann_acme,
-            encounter_ref=visit1,
+            encounter=visit1,
             metadata={
                 "cpt_code": "96127",
                 "units": 2,
@@ -90,7 +110,14 @@ def claims_setup(org_a, org_b):
                 "diagnosis_pointers": [1, 2],
             },
         )
-        bf.charge(ann, 12_000, transaction_type=CLINICAL, insurance_policy=ann_acme, encounter_ref=visit2)
+        bf.charge(
+            ann,
+            12_000,
+            transaction_type=CLINICAL,
+            insurance_policy=ann_acme,
+            encounter=visit2,
+            metadata={"cpt_code": "90837", "diagnosis_codes": ["F43.10"]},
+        )
         bf.charge(ben, 20_000, transaction_type=CLINICAL, insurance_policy=ben_blue, service_date=dt.date(2025, 2, 3))
         bf.charge(ben, 9_000, transaction_type=CLINICAL)  # self-pay: never claimed
         bf.charge(ben, 3_000)  # retail
@@ -125,6 +152,16 @@ def test_export_groups_claims_and_passes_pyx12(claims_setup, org_a):
         assert "HI*ABK:F4310*ABF:F411" in segments
         assert "SV1*HC:96127*45.5*UN*2***2:1" in segments
         assert "PAT*19" in segments
+        # Ann is her own subscriber: her own address (not the card's) and sex; Ben's foreign address falls back
+        # to the card's, and his sex is M.
+        assert "N3*7 LAKE ROAD*APT 2" in segments
+        assert "N4*SEATTLE*WA*981011234" in segments
+        assert "DMG*D8*19800517*F" in segments
+        assert "DMG*D8*19800517*M" in segments
+        assert "N3*1 FAR AWAY" not in segments
+        # Visit 2 was a telehealth visit: the encounter's place of service is on its claim.
+        assert "CLM*K0000000010002*120***10:B:1*Y*A*Y*Y" in segments
+        assert {c.encounter_id for c in claims} - {None} == {e.pk for e in Encounter.objects.all()}
         assert "NM1*PR*2*BLUE SHIELD*****PI*BS123" in segments
         claimed = LedgerEntry.objects.filter(claim__isnull=False)
         assert claimed.count() == 4
@@ -169,7 +206,7 @@ def test_export_command_writes_file(tmp_path):
         the_policy = bf.policy(patient, bf.payer())
         for _ in range(3):
             bf.charge(
-                patient, 5_000, transaction_type=CLINICAL, insurance_policy=the_policy, encounter_ref=uuid.uuid4()
+                patient, 5_000, transaction_type=CLINICAL, insurance_policy=the_policy, encounter=encounter(patient)
             )
     out = tmp_path / "claims.x12"
     call_command("export_837p", "--org", "cmd-org", "--out", str(out))

@@ -194,5 +194,11 @@ def test_demo_seed_is_idempotent_and_has_mixed_activity(org_a, org_b):
             "Spring mindfulness retreat: installment 3 of 4"
         ]
         assert sum(selectors.aging()["USD"].buckets.values()) > 0
+        clinical_charges = LedgerEntry.objects.filter(
+            kind=EntryKind.CHARGE, transaction_type=TransactionType.CLINICAL_SERVICE
+        )
+        assert clinical_charges.filter(encounter__isnull=False).count() == 7
+        assert clinical_charges.filter(encounter__isnull=True).count() == 0
+        assert all(c.encounter.patient_id == c.patient_id for c in clinical_charges.select_related("encounter"))
     with as_tenant(org_b):
         assert LedgerEntry.objects.count() == 0

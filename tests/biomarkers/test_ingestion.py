@@ -278,3 +278,56 @@ def test_a_bad_native_record_stores_nothing_and_names_the_record(clinic):
     assert response.status_code == 400
     assert response.json()["error"]["fields"] == {"records[1].average_hrv": ["Must be a number."]}
     assert stored(clinic["org"]) == ([], 0)
+
+
+def test_history_rows_copy_the_stored_reading_and_name_the_actor(clinic, org_a):
+    from apps.biomarkers import services
+    from apps.organizations.models import APIKey
+
+    captured = (timezone.now() - dt.timedelta(hours=1)).isoformat()
+    response = post(
+        clinic["partner"],
+        {"readings": [reading(clinic["patient"].pk, source_reading_id="actor-1", captured_at=captured)]},
+    )
+    assert response.status_code == 201
+    staff = add_member(org_a, Role.CLINICIAN)
+    with as_tenant(org_a, Role.CLINICIAN, user_id=staff.pk):
+        services.biomarker_readings_ingest(
+            readings=[
+                reading(clinic["patient"].pk, source_reading_id="actor-2", captured_at=captured),
+                reading(clinic["patient"].pk, source_reading_id="actor-1", captured_at=captured),
+            ]
+        )
+    with as_tenant(org_a):
+        partner_key = APIKey.objects.order_by("created_at").first()
+        stored = {log.source_reading_id: log for log in BiomarkerLog.objects.all()}
+        history = {h.source_reading_id: h for h in BiomarkerLog.history.all()}
+    # The repeated reading got no second history row; each row names who stored it.
+    assert sorted(history) == ["actor-1", "actor-2"]
+    assert history["actor-1"].history_api_key_id == partner_key.pk
+    assert history["actor-1"].history_user_id is None
+    assert history["actor-2"].history_user_id == staff.pk
+    assert history["actor-2"].history_api_key_id is None
+    for reading_id, log in stored.items():
+        row = history[reading_id]
+        assert row.history_type == "+"
+        assert (row.id, row.patient_id, row.metric_type, row.value_numeric, row.unit, row.captured_at) == (
+            log.id,
+            log.patient_id,
+            log.metric_type,
+            log.value_numeric,
+            log.unit,
+            log.captured_at,
+        )
+        assert row.organization_id == org_a.id
+        assert row.raw_payload == log.raw_payload == {"origin": "test"}
+
+
+def test_a_device_clock_a_few_minutes_ahead_is_accepted(clinic):
+    """Device clocks drift: 8 minutes ahead passes here, though it would be "future" for a clinical record."""
+    ahead = (timezone.now() + dt.timedelta(minutes=8)).isoformat()
+
+    response = post(clinic["partner"], {"readings": [reading(clinic["patient"].pk, captured_at=ahead)]})
+
+    assert response.status_code == 201
+    assert len(stored(clinic["org"])[0]) == 1

@@ -5,6 +5,7 @@ transaction, `set_config(..., true)` would do nothing and these requests would s
 """
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -255,6 +256,26 @@ def test_a_revoked_key_is_refused(clinics):
         for key in APIKey.objects.all():
             api_key_revoke(api_key=key)
     assert client.get("/api/v1/patients/").status_code == 401
+
+
+def test_key_use_is_recorded_at_most_once_a_minute(clinics):
+    from apps.organizations.models import APIKey
+
+    def last_used(slug):
+        with as_tenant(clinics[slug]["org"]):
+            return APIKey.objects.get().last_used_at
+
+    client = api_client(clinics["org-a"]["key"])
+    assert client.get("/api/v1/patients/").status_code == 200
+    first = last_used("org-a")
+    assert first is not None
+    assert client.get("/api/v1/patients/").status_code == 200
+    assert last_used("org-a") == first  # within the minute: no write
+    with as_tenant(clinics["org-a"]["org"]):
+        APIKey.objects.update(last_used_at=first - timedelta(minutes=2))
+    assert client.get("/api/v1/patients/").status_code == 200
+    assert last_used("org-a") > first
+    assert last_used("org-b") is None
 
 
 def test_partner_without_scope_is_forbidden(clinics):

@@ -11,7 +11,8 @@ from django.db import ProgrammingError, connection, connections, transaction
 from django.utils import timezone
 
 from apps.clinical import services as clinical_services
-from apps.clinical.models import ClinicalEvent, Vital
+from apps.clinical.models import AssessmentFlag, AssessmentResponse, ClinicalEvent, HealthEvent, Vital
+from apps.clinical.timeline import services as timeline
 from apps.organizations.roles import Role
 from apps.patients import services
 from apps.patients.models import Consent, Patient, PHIAccessLog
@@ -238,6 +239,15 @@ def test_purge_is_a_dry_run_by_default_and_removes_only_records_past_retention()
                 "measurement_date": NOW - timedelta(days=1),
             },
         )
+        # The timeline hangs on the patient by database-only cascading keys: its history must go too.
+        timeline.health_event_record(
+            patient=expired,
+            event_type="mood",
+            event_subtype="daily_checkin",
+            event_data={"mood": "calm", "confidence": 7},
+            occurred_at=NOW - timedelta(days=2),
+        )
+        timeline.assessment_complete(patient=expired, instrument="phq9", answers=[1] * 9)
         recent = PatientFactory(mrn="NEW-1")
         kept_active = PatientFactory(mrn="LIVE-1")
     with as_tenant(org_b):
@@ -254,6 +264,9 @@ def test_purge_is_a_dry_run_by_default_and_removes_only_records_past_retention()
     call_command("purge_expired_records", "--org", "org-a", stdout=out)
     assert "Would remove 1 patients.patient record(s)" in out.getvalue()
     assert "Would remove 1 clinical.vital record(s)" in out.getvalue()
+    assert "Would remove 2 clinical.healthevent record(s)" in out.getvalue()
+    assert "Would remove 1 clinical.assessmentresponse record(s)" in out.getvalue()
+    assert "Would remove 1 clinical.assessmentflag record(s)" in out.getvalue()
     assert "OLD-1" not in out.getvalue()
     with as_tenant(org_a):
         assert Patient.objects.filter(pk=expired.pk).exists()
@@ -264,6 +277,9 @@ def test_purge_is_a_dry_run_by_default_and_removes_only_records_past_retention()
         assert not ClinicalEvent.objects.filter(patient_id=expired.pk).exists()
         assert not Vital.history.filter(patient_id=expired.pk).exists()
         assert not Patient.history.filter(id=expired.pk).exists()
+        assert not HealthEvent.history.filter(patient_id=expired.pk).exists()
+        assert not AssessmentResponse.history.filter(patient_id=expired.pk).exists()
+        assert not AssessmentFlag.history.filter(patient_id=expired.pk).exists()
         assert Patient.objects.filter(pk=kept_active.pk).exists()
     with as_tenant(org_b):
         assert Patient.objects.filter(pk=other_expired.pk).exists()  # another organization: not in this run

@@ -1,0 +1,481 @@
+"""Set-based generation of a large, valid dataset for the benchmarks.
+
+Everything runs on the owner connection (cross-tenant, BYPASSRLS) as `INSERT ... SELECT generate_series`, so
+PostgreSQL builds the rows itself and nothing is shipped row by row from Python. Rows are valid for the app:
+every NOT NULL column is filled, choices, metadata and `event_data` follow the app's validators, optional
+encrypted fields (SSN, member ids) are left empty. History tables are not filled: load data is not an audited
+change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its per-row guard trigger is
+switched off inside the loading transaction (other sessions wait on the table lock, so none ever sees it off):
+checked row by row, 150,000 applications inserted by one statement into a table the planner thinks is
+empty took quadratic time. The applications are valid by construction (a payment of exactly one charge of the
+same patient and currency) and `verify_applications` checks the guard's rules set-based afterwards.
+
+The organizations are named `load-00`, `load-01`, ...; the first one holds `BIG_SHARE` of every table.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from django.db import DatabaseError, connections, transaction
+from django.db.backends.utils import CursorWrapper
+
+from apps.biomarkers import catalog
+
+OWNER = "owner"
+SLUG_PREFIX = "load-"
+BIG_SHARE = 0.4
+CHUNK = 250_000
+# One patient in HEAVY_EVERY wears a device that reports often: half of all readings are theirs.
+HEAVY_EVERY = 100
+PAYMENT_SHARE = 0.15
+
+
+@dataclass(frozen=True)
+class Sizes:
+    organizations: int = 20
+    patients: int = 50_000
+    ledger_entries: int = 1_000_000
+    readings: int = 10_000_000
+    health_events: int = 1_000_000
+
+    @classmethod
+    def small(cls) -> Sizes:
+        return cls(organizations=4, patients=400, ledger_entries=4_000, readings=20_000, health_events=4_000)
+
+    def scaled(self, factor: float) -> Sizes:
+        return Sizes(
+            organizations=self.organizations,
+            patients=max(self.organizations, round(self.patients * factor)),
+            ledger_entries=round(self.ledger_entries * factor),
+            readings=round(self.readings * factor),
+            health_events=round(self.health_events * factor),
+        )
+
+
+def split(total: int, organizations: int) -> list[int]:
+    """`total` spread over organizations: the first gets BIG_SHARE, the others share the rest evenly."""
+    if organizations == 1:
+        return [total]
+    rest = total - math.floor(total * BIG_SHARE)
+    each, extra = divmod(rest, organizations - 1)
+    others = [each + (1 if i < extra else 0) for i in range(organizations - 1)]
+    return [total - sum(others), *others]
+
+
+@dataclass
+class Report:
+    sizes: Sizes
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(self.seconds.values())
+
+
+class Progress:
+    """A one-line text progress bar on a stream (redrawn in place on a terminal, one line per step otherwise)."""
+
+    def __init__(self, stream: TextIO, label: str, total: int) -> None:
+        self.stream, self.label, self.total, self.done = stream, label, max(total, 1), 0
+        self.started = time.monotonic()
+        self.tty = stream.isatty()
+        self.shown = 0
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.tty:
+            self._draw(end="")
+        elif self.done * 10 // self.total > self.shown:  # a log file gets a line per tenth
+            self.shown = self.done * 10 // self.total
+            self._draw(end="\n")
+
+    def finish(self) -> float:
+        elapsed = time.monotonic() - self.started
+        self._draw(end="\n")
+        return elapsed
+
+    def _draw(self, end: str) -> None:
+        share = min(self.done / self.total, 1.0)
+        bar = "#" * int(share * 30)
+        elapsed = time.monotonic() - self.started
+        prefix = "\r" if self.tty else ""
+        self.stream.write(
+            f"{prefix}{self.label:<16} [{bar:<30}] {share:6.1%} {self.done:>11,} rows {elapsed:7.1f}s{end}"
+        )
+        self.stream.flush()
+
+
+def _chunks(total: int, size: int = CHUNK) -> Iterator[tuple[int, int]]:
+    """(first, last) of consecutive 1-based ranges covering 1..total."""
+    for first in range(1, total + 1, size):
+        yield first, min(first + size - 1, total)
+
+
+@contextmanager
+def _owner_cursor() -> Iterator[CursorWrapper]:
+    with transaction.atomic(using=OWNER), connections[OWNER].cursor() as cursor:
+        yield cursor
+
+
+def existing_organizations() -> list[uuid.UUID]:
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM organizations_organization WHERE slug LIKE %s ORDER BY slug", [SLUG_PREFIX + "%"]
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def delete_load_data(stream: TextIO) -> None:
+    """Remove the load organizations and every row that belongs to them (owner role; FK order found by retry)."""
+    orgs = existing_organizations()
+    if not orgs:
+        return
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(
+            "SELECT c.table_name FROM information_schema.columns c JOIN information_schema.tables t "
+            "USING (table_schema, table_name) WHERE c.table_schema = 'public' AND c.column_name = 'organization_id' "
+            "AND t.table_type = 'BASE TABLE' ORDER BY c.table_name"
+        )
+        pending = [row[0] for row in cursor.fetchall()]
+    progress = Progress(stream, "delete", len(pending) + 1)
+    for _ in range(len(pending) + 1):
+        left = []
+        for table in pending:
+            try:
+                with _owner_cursor() as cursor:
+                    cursor.execute(_sql("DELETE FROM {table} WHERE organization_id = ANY(%s)", table=table), [orgs])
+                progress.advance(1)
+            except DatabaseError:
+                left.append(table)  # still referenced by another table's rows: retry after those are gone
+        pending = left
+        if not pending:
+            break
+    with _owner_cursor() as cursor:
+        cursor.execute("DELETE FROM organizations_organization WHERE id = ANY(%s)", [orgs])
+    progress.advance(1)
+    progress.finish()
+
+
+def _sql(template: str, **identifiers: str) -> str:
+    from apps.organizations.rls import ddl
+
+    return ddl(template, **identifiers)
+
+
+_ORG_SQL = """
+INSERT INTO organizations_organization (id, name, slug, created_at, updated_at)
+SELECT gen_random_uuid(), 'Load clinic ' || lpad(i::text, 2, '0'), %(prefix)s || lpad(i::text, 2, '0'), now(), now()
+FROM generate_series(0, %(count)s - 1) AS i
+"""
+
+_PATIENT_SQL = """
+INSERT INTO patients_patient (
+    id, organization_id, created_at, updated_at, mrn, given_name, family_name, preferred_name, date_of_birth,
+    sex_at_birth, gender_identity, email, phone, address_line1, address_line2, city, region, postal_code,
+    country, status, ssn, deleted_at)
+SELECT gen_random_uuid(), %(org)s, now() - (g %% 730) * interval '1 day', now(),
+       'L' || lpad(g::text, 8, '0'),
+       (ARRAY['Ada','Ben','Cleo','Dan','Eva','Finn','Gia','Hal','Ivy','Jon','Kai','Lea','Max','Nia','Oli',
+              'Pia','Quin','Rey','Sam','Tia'])[1 + g %% 20],
+       (ARRAY['Adams','Baker','Clark','Diaz','Evans','Fox','Gray','Hill','Irwin','Jones','King','Lopez','Moore',
+              'Nash','Ortiz','Perez','Quinn','Reed','Smith','Turner','Upton','Vega','Ward','Young','Zhang'])
+           [1 + (g * 7) %% 25],
+       '', DATE '1940-01-01' + (g * 37) %% 25000,
+       (ARRAY['female','male','intersex','unknown'])[1 + g %% 4], '', '', '', '', '', '', '', '', 'US', 'active',
+       '', NULL
+FROM generate_series(%(first)s, %(last)s) AS g
+"""
+
+# Patients of the load organizations numbered 0..n-1 per organization, for picking them by number.
+_PATIENT_INDEX_SQL = """
+CREATE TEMP TABLE loadgen_patient ON COMMIT PRESERVE ROWS AS
+SELECT organization_id, (row_number() OVER (PARTITION BY organization_id ORDER BY mrn) - 1)::int AS n, id
+FROM patients_patient WHERE organization_id = ANY(%(orgs)s);
+CREATE UNIQUE INDEX ON loadgen_patient (organization_id, n);
+ANALYZE loadgen_patient;
+"""
+
+_READING_SQL = """
+INSERT INTO biomarkers_biomarkerlog (
+    id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
+    metric_type, value_numeric, value_text, unit, raw_payload, captured_at)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, m.classification, p.id, m.source, 'load-' || r.g, m.code,
+       round((m.low + r.x * (m.high - m.low))::numeric, 1)::float8, NULL, m.unit, '{}'::jsonb, r.at
+FROM (
+    SELECT g, random() AS x, now() - random() * interval '365 days' AS at,
+           floor(random() * %(metrics)s)::int AS metric,
+           CASE WHEN random() < 0.5 THEN floor(random() * %(heavy)s)::int * %(every)s
+                ELSE floor(random() * %(patients)s)::int END AS n
+    FROM generate_series(%(first)s, %(last)s) AS g
+) AS r
+JOIN loadgen_metric m ON m.idx = r.metric
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
+"""
+
+_EVENT_KINDS = [
+    # event_type, subtype, classification, event_data
+    ("mood", "daily_checkin", "GENERAL_WELLNESS", '{"mood": "calm", "confidence": 7}'),
+    ("mood", "quick_checkin", "GENERAL_WELLNESS", '{"mood": "tired", "confidence": 5}'),
+    ("symptom", "general", "GENERAL_WELLNESS", '{"symptoms": ["headache"], "severity": 3}'),
+    ("vital", "heart_rate", "CLINICAL_PHI", '{"value": 72, "unit": "bpm"}'),
+    ("vital", "blood_pressure", "CLINICAL_PHI", '{"systolic": 120, "diastolic": 80}'),
+    ("appointment", "attended", "CLINICAL_PHI", "{}"),
+    ("note", "general", "CLINICAL_PHI", '{"text": "Load-test note."}'),
+]
+
+_EVENT_SQL = """
+INSERT INTO clinical_healthevent (
+    id, organization_id, created_at, updated_at, data_classification, patient_id, event_type, event_subtype,
+    event_data, occurred_at, recorded_at, source, supersedes_id)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, k.classification, p.id, k.event_type, k.subtype, k.data, r.at,
+       r.at, 'patient_app', NULL
+FROM (
+    SELECT g, now() - random() * interval '365 days' AS at, floor(random() * %(kinds)s)::int AS kind,
+           floor(random() * %(patients)s)::int AS n
+    FROM generate_series(%(first)s, %(last)s) AS g
+) AS r
+JOIN loadgen_event_kind k ON k.idx = r.kind
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
+"""
+
+_CHARGE_SQL = """
+INSERT INTO billing_ledgerentry (
+    id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
+    currency, metadata, description, service_date, encounter_id, insurance_policy_id, installment_plan_id,
+    claim_id, external_reference)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, p.id, 'charge', t.transaction_type, 'patient_due', r.amount,
+       'USD', t.metadata, '', (r.at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, ''
+FROM (
+    SELECT g, now() - random() * interval '730 days' AS at, 500 + floor(random() * 49500)::bigint AS amount,
+           g %% 3 AS type_idx, floor(random() * %(patients)s)::int AS n
+    FROM generate_series(%(first)s, %(last)s) AS g
+) AS r
+JOIN (VALUES
+    (0, 'clinical_service', '{"cpt_code": "99213"}'::jsonb),
+    (1, 'retail_product', '{"sku": "SUP-001", "product_name": "Supplement", "quantity": 1}'::jsonb),
+    (2, 'program_enrollment', '{"program": "Wellness program"}'::jsonb)
+) AS t(idx, transaction_type, metadata) ON t.idx = r.type_idx
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
+"""
+
+# A payment in full for `count` random charges, applied to it (the guard trigger checks each application).
+_PAYMENT_SQL = """
+-- Deferred foreign-key checks would still be pending when the trigger is switched back on.
+SET CONSTRAINTS ALL IMMEDIATE;
+ALTER TABLE billing_ledgerapplication DISABLE TRIGGER billing_check_application;
+
+CREATE TEMP TABLE loadgen_payment ON COMMIT DROP AS
+SELECT e.id AS charge_id, gen_random_uuid() AS payment_id, e.patient_id, e.transaction_type, e.amount_cents,
+       e.created_at + random() * least(interval '30 days', now() - e.created_at) AS paid_at
+FROM billing_ledgerentry e
+WHERE e.organization_id = %(org)s AND e.kind = 'charge'
+ORDER BY random() LIMIT %(count)s;
+
+INSERT INTO billing_ledgerentry (
+    id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
+    currency, metadata, description, service_date, encounter_id, insurance_policy_id, installment_plan_id,
+    claim_id, external_reference)
+SELECT payment_id, %(org)s, paid_at, paid_at, patient_id, 'payment', transaction_type, 'paid', amount_cents,
+       'USD', '{}'::jsonb, '', (paid_at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, ''
+FROM loadgen_payment;
+
+INSERT INTO billing_ledgerapplication (id, organization_id, created_at, updated_at, source_id, target_id,
+                                       amount_cents)
+SELECT gen_random_uuid(), %(org)s, paid_at, paid_at, payment_id, charge_id, amount_cents FROM loadgen_payment;
+
+UPDATE billing_ledgerentry e SET payment_status = 'paid'
+FROM loadgen_payment p WHERE e.organization_id = %(org)s AND e.id = p.charge_id;
+
+ALTER TABLE billing_ledgerapplication ENABLE TRIGGER billing_check_application;
+"""
+
+# The guard trigger's rules, set-based: applications that break one of them (must be none).
+_BAD_APPLICATIONS_SQL = """
+SELECT count(*) FROM billing_ledgerapplication a
+JOIN billing_ledgerentry s ON s.id = a.source_id
+JOIN billing_ledgerentry t ON t.id = a.target_id
+WHERE a.organization_id = ANY(%(orgs)s)
+  AND (s.organization_id <> t.organization_id OR a.organization_id <> t.organization_id
+       OR s.patient_id <> t.patient_id OR s.currency <> t.currency OR s.payment_status = 'failed'
+       OR s.kind NOT IN ('payment', 'insurance_payment', 'adjustment') OR t.kind <> 'charge'
+       OR a.amount_cents > s.amount_cents OR a.amount_cents > t.amount_cents
+       OR (SELECT sum(x.amount_cents) FROM billing_ledgerapplication x WHERE x.target_id = t.id) > t.amount_cents
+       OR (SELECT sum(x.amount_cents) FROM billing_ledgerapplication x WHERE x.source_id = s.id) > s.amount_cents)
+"""
+
+
+def verify_applications(orgs: list[uuid.UUID]) -> None:
+    """Raise if any load application breaks a rule of the ledger's guard trigger."""
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(_BAD_APPLICATIONS_SQL, {"orgs": orgs})
+        bad = cursor.fetchone()[0]
+    if bad:
+        raise RuntimeError(f"{bad} generated ledger applications break the ledger rules.")
+
+
+def _lookup_tables(cursor: CursorWrapper) -> None:
+    cursor.execute(
+        "CREATE TEMP TABLE loadgen_metric (idx int PRIMARY KEY, code text, unit text, classification text, "
+        "source text, low float8, high float8) ON COMMIT PRESERVE ROWS"
+    )
+    numeric = [m for m in catalog.METRICS.values() if m.is_numeric]
+    for idx, metric in enumerate(numeric):
+        low = metric.reference_low if metric.reference_low is not None else metric.allowed_min
+        high = metric.reference_high if metric.reference_high is not None else (low or 0) + 50
+        cursor.execute(
+            "INSERT INTO loadgen_metric VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [idx, metric.code, metric.unit, metric.classification, metric.sources[0], low or 0, high],
+        )
+    cursor.execute(
+        "CREATE TEMP TABLE loadgen_event_kind (idx int PRIMARY KEY, event_type text, subtype text, "
+        "classification text, data jsonb) ON COMMIT PRESERVE ROWS"
+    )
+    for idx, (event_type, subtype, classification, data) in enumerate(_EVENT_KINDS):
+        cursor.execute(
+            "INSERT INTO loadgen_event_kind VALUES (%s, %s, %s, %s, %s::jsonb)",
+            [idx, event_type, subtype, classification, data],
+        )
+
+
+def _step(
+    report: Report,
+    stream: TextIO,
+    label: str,
+    counts: list[int],
+    orgs: list[uuid.UUID],
+    run: Callable[[CursorWrapper, uuid.UUID, int, int, int], None],
+) -> None:
+    """Run `run(cursor, org, first, last, org_total)` per organization and chunk, one transaction per chunk."""
+    progress = Progress(stream, label, sum(counts))
+    for org, count in zip(orgs, counts, strict=True):
+        for first, last in _chunks(count):
+            with _owner_cursor() as cursor:
+                run(cursor, org, first, last, count)
+            progress.advance(last - first + 1)
+    report.seconds[label] = progress.finish()
+
+
+def generate(sizes: Sizes, *, stream: TextIO = sys.stderr) -> Report:
+    """Create `sizes.organizations` load organizations and their rows. Refuses if load data already exists."""
+    if existing_organizations():
+        raise RuntimeError("Load data already exists; pass --replace to delete it first.")
+    report = Report(sizes=sizes)
+    started = time.monotonic()
+    with _owner_cursor() as cursor:
+        cursor.execute(_ORG_SQL, {"prefix": SLUG_PREFIX, "count": sizes.organizations})
+    orgs = existing_organizations()
+    report.seconds["organizations"] = time.monotonic() - started
+
+    patients = split(sizes.patients, len(orgs))
+    if min(patients) < 1:
+        raise ValueError("Every organization needs at least one patient.")
+
+    def patient_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(_PATIENT_SQL, {"org": org, "first": first, "last": last})
+
+    _step(report, stream, "patients", patients, orgs, patient_rows)
+
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS loadgen_patient, loadgen_metric, loadgen_event_kind")
+        cursor.execute(_PATIENT_INDEX_SQL, {"orgs": orgs})
+        _lookup_tables(cursor)
+        cursor.execute("SELECT count(*) FROM loadgen_metric")
+        metric_count = cursor.fetchone()[0]
+    per_org_patients = dict(zip(orgs, patients, strict=True))
+
+    def reading_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        n = per_org_patients[org]
+        cursor.execute(
+            _READING_SQL,
+            {
+                "org": org,
+                "first": first,
+                "last": last,
+                "metrics": metric_count,
+                "patients": n,
+                "heavy": math.ceil(n / HEAVY_EVERY),
+                "every": HEAVY_EVERY,
+            },
+        )
+
+    _step(report, stream, "biomarker logs", split(sizes.readings, len(orgs)), orgs, reading_rows)
+
+    def event_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(
+            _EVENT_SQL,
+            {"org": org, "first": first, "last": last, "kinds": len(_EVENT_KINDS), "patients": per_org_patients[org]},
+        )
+
+    _step(report, stream, "health events", split(sizes.health_events, len(orgs)), orgs, event_rows)
+
+    ledger = split(sizes.ledger_entries, len(orgs))
+    payments = [math.floor(total * PAYMENT_SHARE) for total in ledger]
+
+    def charge_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(_CHARGE_SQL, {"org": org, "first": first, "last": last, "patients": per_org_patients[org]})
+
+    charges = [total - paid for total, paid in zip(ledger, payments, strict=True)]
+    _step(report, stream, "ledger charges", charges, orgs, charge_rows)
+
+    generate_payments(report, stream, orgs, payments)
+    started = time.monotonic()
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS loadgen_patient, loadgen_metric, loadgen_event_kind")
+        for table in (
+            "patients_patient",
+            "biomarkers_biomarkerlog",
+            "clinical_healthevent",
+            "billing_ledgerentry",
+            "billing_ledgerapplication",
+        ):
+            cursor.execute(_sql("ANALYZE {table}", table=table))
+    report.seconds["analyze"] = time.monotonic() - started
+    return report
+
+
+def generate_payments(report: Report, stream: TextIO, orgs: list[uuid.UUID], payments: list[int]) -> None:
+    """Pay `payments[i]` random charges of organization i in full (one transaction per organization)."""
+    progress = Progress(stream, "ledger payments", sum(payments))
+    for org, count in zip(orgs, payments, strict=True):
+        if count:
+            with _owner_cursor() as cursor:
+                cursor.execute(_PAYMENT_SQL, {"org": org, "count": count})
+        progress.advance(count)
+    verify_applications(orgs)
+    report.seconds["ledger payments"] = progress.finish()
+
+
+def counts_per_organization() -> dict[str, dict[str, int]]:
+    """Row counts of the load organizations per table, by slug (owner role)."""
+    tables = {
+        "patients": "patients_patient",
+        "ledger_entries": "billing_ledgerentry",
+        "readings": "biomarkers_biomarkerlog",
+        "health_events": "clinical_healthevent",
+    }
+    result: dict[str, dict[str, int]] = {}
+    with connections[OWNER].cursor() as cursor:
+        for name, table in tables.items():
+            cursor.execute(
+                _sql(
+                    "SELECT o.slug, count(t.organization_id) FROM organizations_organization o "
+                    "LEFT JOIN {table} t ON t.organization_id = o.id WHERE o.slug LIKE %s GROUP BY o.slug",
+                    table=table,
+                ),
+                [SLUG_PREFIX + "%"],
+            )
+            for slug, count in cursor.fetchall():
+                result.setdefault(slug, {})[name] = count
+    return result
+
+
+def describe(report: Report) -> dict[str, Any]:
+    return {"sizes": report.sizes.__dict__, "seconds": report.seconds, "total_seconds": report.total_seconds}

@@ -1,0 +1,97 @@
+"""Runs every case, writes the JSON record and prints the table."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from django.db import connections
+from django.utils import timezone
+
+from apps.loadgen import generator
+
+from . import cases
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+
+
+def dataset() -> dict[str, Any]:
+    counts = generator.counts_per_organization()
+    totals: dict[str, int] = {}
+    for per_table in counts.values():
+        for table, count in per_table.items():
+            totals[table] = totals.get(table, 0) + count
+    return {"organizations": len(counts), "totals": totals, "per_organization": counts}
+
+
+def run(*, slug: str, runs: int, warmup: int, batch: int, out: Path, stream: TextIO) -> dict[str, Any]:
+    started = time.monotonic()
+    subject = cases.pick_subject(slug)
+    stream.write(f"Benchmark on {slug}: patient with a dense series, metric {subject.metric_type}; {runs} runs.\n")
+    results: list[dict[str, Any]] = []
+    for label, step in (
+        ("RLS overhead", lambda: cases.run_rls(subject, runs, warmup)),
+        ("API vs SQL", lambda: cases.run_api(subject, runs, warmup)),
+        ("ingestion", lambda: cases.run_ingestion(subject, max(3, runs // 4), 1, batch)),
+    ):
+        stream.write(f"  {label} ...\n")
+        stream.flush()
+        results += [r.as_dict() for r in step()]
+    stream.write("  queries per request ...\n")
+    queries = cases.run_queries(subject)
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        server = cursor.fetchone()[0]
+    record = {
+        "measured_at": timezone.now().isoformat(),
+        "seconds": round(time.monotonic() - started, 1),
+        "runs": runs,
+        "warmup": warmup,
+        "machine": {"python": platform.python_version(), "postgresql": server, "cpus": _cpus()},
+        "dataset": dataset(),
+        "organization": slug,
+        "results": results,
+        "queries_per_request": queries,
+    }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, default=str) + "\n")
+    stream.write(table(record))
+    stream.write(f"\nWritten to {out}\n")
+    return record
+
+
+def _cpus() -> int:
+    import os
+
+    return os.cpu_count() or 0
+
+
+def table(record: dict[str, Any]) -> str:
+    """The record as Markdown tables (what bench/README.md quotes)."""
+    lines = [
+        "| group | case | median ms | p95 ms | baseline median ms | baseline p95 ms | ratio | target | met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in record["results"]:
+        target = r["target"]
+        if "readings_per_second" in r:
+            target += f" ({r['readings_per_second']:,} readings/s)"
+        lines.append(
+            f"| {r['group']} | {r['case']} | {r['median_ms']:.2f} | {r['p95_ms']:.2f} | "
+            f"{r['baseline_median_ms']:.2f} | {r['baseline_p95_ms']:.2f} | {r['ratio']:.2f} | {target} | "
+            f"{'met' if r['met'] else 'NOT met'} |"
+        )
+    lines += [
+        "",
+        "| list endpoint | queries at 10 | queries at 100 | rows at 10 | rows at 100 | met |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for q in record["queries_per_request"]:
+        lines.append(
+            f"| {q['case']} | {q['queries_page_10']} | {q['queries_page_100']} | {q['rows_page_10']} | "
+            f"{q['rows_page_100']} | {'met' if q['met'] else 'NOT met'} |"
+        )
+    return "\n".join(lines) + "\n"
