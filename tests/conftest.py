@@ -106,3 +106,6 @@ def api_client(raw_key: str) -> Client:
 @pytest.fixture
 def member() -> Callable[..., AbstractBaseUser]:
     return add_member
+
+
+pytest_plugins = ["tests.live"]  # the gunicorn-served app (`gunicorn_server`) for tests/fuzz and tests/load

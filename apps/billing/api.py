@@ -11,13 +11,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 
@@ -75,6 +75,8 @@ class EntryOutput(serializers.Serializer):
 
 
 class EntryListApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
+
     class EntryFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
 
@@ -84,7 +86,7 @@ class EntryListApi(BaseBillingApi):
     def get(self, request: Request) -> Response:
         filters = self.EntryFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         entries = selectors.ledger_entry_list(patient_id=filters.validated_data.get("patient"))
         page = paginator.paginate_queryset(entries, request, view=self)
         return paginator.get_paginated_response(EntryOutput(page, many=True).data)
@@ -319,6 +321,7 @@ def _plan_detail(plan_id: uuid.UUID) -> Response:
 
 
 class PlanListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
     read_roles = PLAN_ROLES
     write_roles = PLAN_ROLES
 
@@ -345,7 +348,7 @@ class PlanListCreateApi(BaseBillingApi):
     def get(self, request: Request) -> Response:
         filters = self.PlanFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         plans = selectors.installment_plan_list(patient_id=filters.validated_data.get("patient"))
         page = paginator.paginate_queryset(plans, request, view=self)
         return paginator.get_paginated_response(PlanOutput(page, many=True).data)
@@ -452,6 +455,7 @@ class PayerOutput(serializers.Serializer):
 
 
 class PayerListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
     write_roles = SETUP_WRITE_ROLES
 
     class PayerInput(serializers.Serializer):
@@ -460,7 +464,7 @@ class PayerListCreateApi(BaseBillingApi):
 
     @extend_schema(responses=PayerOutput(many=True), summary="Payers (insurance companies)")
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.payer_list().order_by("name", "id"), request, view=self)
         return paginator.get_paginated_response(PayerOutput(page, many=True).data)
 
@@ -501,6 +505,8 @@ class PolicyOutput(serializers.Serializer):
 
 
 class PolicyListCreateApi(BaseBillingApi):
+    pagination_class = BoundedLimitOffsetPagination
+
     class PolicyFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
 
@@ -532,7 +538,7 @@ class PolicyListCreateApi(BaseBillingApi):
     def get(self, request: Request) -> Response:
         filters = self.PolicyFilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         policies = selectors.insurance_policy_list(patient_id=filters.validated_data.get("patient"))
         page = paginator.paginate_queryset(policies.order_by("created_at", "id"), request, view=self)
         return paginator.get_paginated_response(PolicyOutput(page, many=True).data)

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
+from config.openapi import error_response
 
 from . import adapters, catalog, selectors, services
 from .models import BiomarkerLog
@@ -144,7 +145,11 @@ class ReadingBulkCreateApi(APIView):
         # Rows are checked by the service (fast, per row, naming row and field), not by a nested serializer.
         readings = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
 
-    @extend_schema(request=Input, responses={201: IngestOutput, 200: IngestOutput}, summary="Ingest readings")
+    @extend_schema(
+        request=Input,
+        responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
+        summary="Ingest readings",
+    )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -166,7 +171,11 @@ class RecordImportApi(APIView):
         patient_id = serializers.UUIDField()
         records = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
 
-    @extend_schema(request=Input, responses={201: IngestOutput, 200: IngestOutput}, summary="Import native records")
+    @extend_schema(
+        request=Input,
+        responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
+        summary="Import native records",
+    )
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

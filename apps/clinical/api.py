@@ -7,13 +7,13 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
@@ -38,6 +38,7 @@ def _log(request: Request, record_type: str, rows: Any) -> None:
 
 
 class EncounterListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
 
@@ -45,7 +46,7 @@ class EncounterListApi(APIView):
         parameters=filter_parameters(EncounterFilter), responses=EncounterOutput(many=True), summary="List encounters"
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
         page = paginator.paginate_queryset(encounters, request, view=self) or []
         _log(request, PHIAccessLog.RecordType.ENCOUNTER, page)
@@ -72,6 +73,7 @@ class EncounterDetailApi(APIView):
 
 
 class ClinicalEventListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "clinical"
     write_roles = CLINICAL_WRITE_ROLES
 
@@ -81,7 +83,7 @@ class ClinicalEventListApi(APIView):
         summary="List clinical events with their detail rows",
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         events = filter_queryset(ClinicalEventFilter, request, selectors.clinical_event_list())
         page = paginator.paginate_queryset(events, request, view=self) or []
         _log(request, CLINICAL_EVENT, page)

@@ -10,9 +10,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.openapi import error_response
+
 from .models import Organization
 from .permissions import StaffOnly, request_context
-from .serializers import MeSerializer, OrganizationSwitchSerializer
+from .serializers import MembershipSummarySerializer, MeSerializer, OrganizationSwitchSerializer
 from .switching import organization_switch
 
 
@@ -56,7 +58,11 @@ class MeApi(APIView):
 class OrganizationSwitchApi(APIView):
     permission_classes = [StaffOnly]
 
-    @extend_schema(request=OrganizationSwitchSerializer, responses=MeSerializer, summary="Switch organization")
+    @extend_schema(
+        request=OrganizationSwitchSerializer,
+        responses={200: MembershipSummarySerializer, 404: error_response(404)},
+        summary="Switch organization",
+    )
     def post(self, request: Request) -> Response:
         serializer = OrganizationSwitchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import django_filters
@@ -17,7 +18,25 @@ def filter_queryset(filterset_class: type[django_filters.FilterSet], request: Re
     filterset = filterset_class(request.query_params, queryset=queryset, request=request)
     if not filterset.is_valid():
         raise ValidationError(filterset.errors)
+    _datetimes_in_utc(filterset.form.cleaned_data)
     return filterset.qs
+
+
+def _datetimes_in_utc(cleaned: dict[str, Any]) -> None:
+    """Aware datetimes converted to UTC before they reach SQL.
+
+    Python accepts UTC offsets up to ±23:59 but PostgreSQL only up to ±15:59 (a 500 otherwise); a value that
+    leaves the representable range once in UTC is a 400 naming the parameter.
+    """
+    errors = {}
+    for name, value in cleaned.items():
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            try:
+                cleaned[name] = value.astimezone(UTC)
+            except OverflowError:
+                errors[name] = ["Date and time out of range."]
+    if errors:
+        raise ValidationError(errors)
 
 
 def filter_parameters(filterset_class: type[django_filters.FilterSet]) -> list[OpenApiParameter]:

@@ -6,13 +6,13 @@ import uuid
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 
 from . import selectors, services
@@ -31,7 +31,7 @@ class PatientOutput(serializers.Serializer):
     date_of_birth = serializers.DateField()
     sex_at_birth = serializers.CharField()
     gender_identity = serializers.CharField()
-    email = serializers.EmailField()
+    email = serializers.CharField(help_text="Email address; empty when not known.")
     phone = serializers.CharField()
     address_line1 = serializers.CharField()
     address_line2 = serializers.CharField()
@@ -66,6 +66,7 @@ class PatientInput(serializers.Serializer):
 
 
 class PatientListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
@@ -73,7 +74,7 @@ class PatientListApi(APIView):
         parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
     )
     def get(self, request: Request) -> Response:
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
         page = paginator.paginate_queryset(patients, request, view=self)
         services.phi_access_record(
@@ -146,6 +147,7 @@ class ConsentInput(serializers.Serializer):
 
 
 class PatientConsentListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     api_scope = "patients"
     write_roles = WRITE_ROLES
 
@@ -155,7 +157,7 @@ class PatientConsentListApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
         consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))
-        paginator = LimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(consents, request, view=self)
         services.phi_access_record(
             request=request, record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id]

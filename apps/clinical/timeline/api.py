@@ -42,6 +42,14 @@ class HealthEventOutput(serializers.Serializer):
     supersedes_id = serializers.UUIDField(allow_null=True)
 
 
+class TimelinePageOutput(serializers.Serializer):
+    results = HealthEventOutput(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+    )
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL; null at the end.")
+
+
 class TimelineQuery(serializers.Serializer):
     type = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=20)
     since = serializers.DateTimeField(required=False)
@@ -86,7 +94,7 @@ class HealthEventListApi(APIView):
 
     @extend_schema(
         parameters=[TimelineQuery],
-        responses=HealthEventOutput(many=True),
+        responses=TimelinePageOutput,
         summary="A patient's timeline, newest first (cursor-paginated)",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -143,13 +151,18 @@ class DaySummaryOutput(serializers.Serializer):
     latest_mood = serializers.DictField(allow_null=True)
 
 
+class DaySummaryListOutput(serializers.Serializer):
+    days = serializers.IntegerField()
+    results = DaySummaryOutput(many=True)
+
+
 class HealthEventSummaryApi(APIView):
     api_scope = "timeline"
     read_roles = TIMELINE_ROLES
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days before now (default 14)")],
-        responses=DaySummaryOutput(many=True),
+        responses=DaySummaryListOutput,
         summary="Per-day summary: counts per event type and the latest mood",
     )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -222,12 +235,16 @@ class AssessmentInput(serializers.Serializer):
     source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
 
 
+class AssessmentResponseListOutput(serializers.Serializer):
+    results = AssessmentResponseOutput(many=True)
+
+
 class AssessmentListApi(APIView):
     api_scope = "timeline"
     read_roles = CLINICAL_ROLES
     write_roles = CLINICAL_ROLES
 
-    @extend_schema(responses=AssessmentResponseOutput(many=True), summary="A patient's completed assessments")
+    @extend_schema(responses=AssessmentResponseListOutput, summary="A patient's completed assessments")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         responses = selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200]
@@ -275,12 +292,16 @@ class AssessmentDefinitionInput(serializers.Serializer):
     bands = serializers.JSONField()
 
 
+class InstrumentListOutput(serializers.Serializer):
+    results = InstrumentOutput(many=True)
+
+
 class InstrumentListApi(APIView):
     api_scope = "timeline"
     read_roles = CLINICAL_ROLES
     write_roles = CLINICAL_ROLES
 
-    @extend_schema(responses=InstrumentOutput(many=True), summary="Assessments: built-in and the organization's own")
+    @extend_schema(responses=InstrumentListOutput, summary="Assessments: built-in and the organization's own")
     def get(self, request: Request) -> Response:
         instruments = list(scoring.BUILTIN_INSTRUMENTS.values())
         instruments += [scoring.custom_instrument(d) for d in selectors.assessment_definition_list()]
@@ -305,11 +326,15 @@ class AssessmentFlagOutput(serializers.Serializer):
     reviewed_at = serializers.DateTimeField(allow_null=True)
 
 
+class AssessmentFlagListOutput(serializers.Serializer):
+    results = AssessmentFlagOutput(many=True)
+
+
 class AssessmentFlagListApi(APIView):
     api_scope = "timeline"
     read_roles = CLINICAL_ROLES
 
-    @extend_schema(responses=AssessmentFlagOutput(many=True), summary="Patients needing review (open flags)")
+    @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
         flags = selectors.assessment_flag_open_list()[:500]
         return Response({"results": AssessmentFlagOutput(flags, many=True).data})

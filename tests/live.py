@@ -1,0 +1,116 @@
+"""The app served by a real WSGI server (gunicorn) for the fuzzing and isolation-under-load tests.
+
+`gunicorn_server` starts gunicorn once per test session with two sync workers and persistent database
+connections (CONN_MAX_AGE), against this session's test database and as the runtime role, like production.
+Tests that talk to it must commit their data first (use the `committed` fixture): the server's workers see
+only what another connection has committed.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.middleware.csrf import get_token
+from django.test import Client, RequestFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 2
+STARTUP_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    url: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/api/v1/me/", timeout=5):  # noqa: S310 - our own local server
+                return
+        except urllib.error.HTTPError:
+            return  # any HTTP answer (here 401/403) means a worker is serving
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer within {STARTUP_SECONDS}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="session")
+def gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.live_settings",
+        "KURA_LIVE_DATABASE_NAME": connections["default"].settings_dict["NAME"],
+        "CONN_MAX_AGE": "600",
+        # The load test sends thousands of requests per key; throttling is tested elsewhere.
+        "API_KEY_RATE": "1000000/min",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "config.wsgi:application",
+        f"--workers={WORKERS}",
+        f"--bind=127.0.0.1:{port}",
+        "--timeout=120",
+        "--graceful-timeout=10",
+        "--log-level=warning",
+    ]
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        _wait_until_serving(url, process, log)
+        yield LiveServer(url=url, log=log)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def session_headers(user: Any) -> dict[str, str]:
+    """Headers that make the live server see `user` logged in, with a CSRF token for unsafe methods.
+
+    The session is created (and committed) through Django's own login, as the admin login page would.
+    """
+    client = Client()
+    client.force_login(user)
+    request = RequestFactory().get("/")
+    get_token(request)
+    csrf = request.META["CSRF_COOKIE"]  # the secret itself is a valid token too
+    return {
+        "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
+        "X-CSRFToken": csrf,
+    }
+
+
+def key_headers(raw_key: str) -> dict[str, str]:
+    return {"Authorization": f"Api-Key {raw_key}"}
