@@ -400,7 +400,8 @@ _CLINICAL_KINDS: list[tuple[str, str, str, str, str, str, tuple[str, str, str] |
 ]
 
 # One chunk of clinical events: rows staged with their kind, then the hub, one spoke row each and the codes.
-# Even-numbered events take a random encounter of the organization, and so its patient (half are linked).
+# Even-numbered events take a random encounter of the organization, and so its patient (half are linked); the
+# odd-numbered ones go round the patients, so every patient has events once there are twice as many as patients.
 _CLINICAL_EVENT_SQL = """
 CREATE TEMP TABLE loadgen_clinical_rows ON COMMIT DROP AS
 SELECT gen_random_uuid() AS id, coalesce(e.patient_id, p.id) AS patient_id, e.id AS encounter_id,
@@ -409,7 +410,7 @@ FROM (
     SELECT g, floor(random() * %(kinds)s)::int AS kind,
            now() - interval '1 hour' - random() * interval '729 days' AS at,
            CASE WHEN g %% 2 = 0 THEN floor(random() * %(encounters)s)::int END AS en,
-           (g - 1) %% %(patients)s AS n
+           ((g - 1) / 2) %% %(patients)s AS n
     FROM generate_series(%(first)s, %(last)s) AS g
 ) AS r
 LEFT JOIN loadgen_encounter e ON e.organization_id = %(org)s AND e.n = r.en
