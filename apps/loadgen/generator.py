@@ -45,10 +45,20 @@ class Sizes:
     ledger_entries: int = 1_000_000
     readings: int = 10_000_000
     health_events: int = 1_000_000
+    encounters: int = 200_000
+    clinical_events: int = 500_000
 
     @classmethod
     def small(cls) -> Sizes:
-        return cls(organizations=4, patients=400, ledger_entries=4_000, readings=20_000, health_events=4_000)
+        return cls(
+            organizations=4,
+            patients=400,
+            ledger_entries=4_000,
+            readings=20_000,
+            health_events=4_000,
+            encounters=800,
+            clinical_events=2_000,
+        )
 
     def scaled(self, factor: float) -> Sizes:
         return Sizes(
@@ -57,6 +67,8 @@ class Sizes:
             ledger_entries=round(self.ledger_entries * factor),
             readings=round(self.readings * factor),
             health_events=round(self.health_events * factor),
+            encounters=round(self.encounters * factor),
+            clinical_events=round(self.clinical_events * factor),
         )
 
 
@@ -133,6 +145,21 @@ def existing_organizations() -> list[uuid.UUID]:
         return [row[0] for row in cursor.fetchall()]
 
 
+_DELETE_FIRST = (
+    "clinical_vital",
+    "clinical_condition",
+    "clinical_observation",
+    "clinical_intervention",
+    "clinical_allergy",
+    "clinical_medication",
+    "clinical_immunization",
+    "clinical_medicalcodeassignment",
+    "clinical_clinicalevent",
+    "clinical_encounter",
+    "patients_consent",
+)
+
+
 def delete_load_data(stream: TextIO) -> None:
     """Remove the load organizations and every row that belongs to them (owner role; FK order found by retry)."""
     orgs = existing_organizations()
@@ -144,7 +171,10 @@ def delete_load_data(stream: TextIO) -> None:
             "USING (table_schema, table_name) WHERE c.table_schema = 'public' AND c.column_name = 'organization_id' "
             "AND t.table_type = 'BASE TABLE' ORDER BY c.table_name"
         )
-        pending = [row[0] for row in cursor.fetchall()]
+        tables = [row[0] for row in cursor.fetchall()]
+    # Children first where the order is known (spokes and codes before their events, events before their
+    # encounters), so their deletes need no cascade and no retry; the retry loop orders the rest.
+    pending = [table for table in _DELETE_FIRST if table in tables] + [t for t in tables if t not in _DELETE_FIRST]
     progress = Progress(stream, "delete", len(pending) + 1)
     for _ in range(len(pending) + 1):
         left = []
@@ -246,6 +276,212 @@ JOIN loadgen_event_kind k ON k.idx = r.kind
 JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
 """
 
+_ENCOUNTER_SQL = """
+INSERT INTO clinical_encounter (
+    id, organization_id, created_at, updated_at, data_classification, patient_id, encounter_type, place_of_service,
+    started_at, ended_at, provider_name, facility_name, reason)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, 'CLINICAL_PHI', p.id, t.encounter_type, t.place, r.at,
+       r.at + t.minutes * interval '1 minute', 'Load provider', t.facility, t.reason
+FROM (
+    SELECT g, now() - interval '1 day' - random() * interval '729 days' AS at, g %% 6 AS type_idx,
+           (g - 1) %% %(patients)s AS n
+    FROM generate_series(%(first)s, %(last)s) AS g
+) AS r
+JOIN (VALUES
+    (0, 'outpatient', '11', 45, 'Main clinic', 'Follow-up visit'),
+    (1, 'telehealth', '10', 30, '', 'Medication management'),
+    (2, 'outpatient', '11', 60, 'Main clinic', 'Psychiatric intake'),
+    (3, 'telehealth', '10', 30, '', 'Therapy session'),
+    (4, 'home', '12', 40, '', 'Home visit'),
+    (5, 'emergency', '23', 180, 'Emergency department', 'Acute symptoms')
+) AS t(idx, encounter_type, place, minutes, facility, reason) ON t.idx = r.type_idx
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n
+"""
+
+# Encounters of the load organizations numbered 0..n-1 per organization, for linking events to them.
+_ENCOUNTER_INDEX_SQL = """
+CREATE TEMP TABLE loadgen_encounter ON COMMIT PRESERVE ROWS AS
+SELECT organization_id, (row_number() OVER (PARTITION BY organization_id ORDER BY id) - 1)::int AS n, id,
+       patient_id, started_at
+FROM clinical_encounter WHERE organization_id = ANY(%(orgs)s);
+CREATE UNIQUE INDEX ON loadgen_encounter (organization_id, n);
+ANALYZE loadgen_encounter;
+"""
+
+# Clinical event kinds: the hub's activity, purposes, name and classification, the one spoke row each event
+# gets (`detail` holds the spoke's columns, valid for its `clean_spoke`) and an optional code assignment.
+_CLINICAL_KINDS: list[tuple[str, str, str, str, str, str, tuple[str, str, str] | None]] = [
+    # activity_type, clinical_purposes, event_name, classification, spoke, detail, code (system, code, display)
+    (
+        "observation",
+        "{monitoring}",
+        "Heart rate check",
+        "CLINICAL_PHI",
+        "vitals",
+        '{"vital_type": "heart_rate", "measurement_value": {"value": 72}, "unit": "bpm"}',
+        None,
+    ),
+    (
+        "observation",
+        "{monitoring}",
+        "Blood pressure check",
+        "CLINICAL_PHI",
+        "vitals",
+        '{"vital_type": "blood_pressure", "measurement_value": {"systolic": 124, "diastolic": 79}, "unit": "mmHg"}',
+        None,
+    ),
+    (
+        "observation",
+        "{self_monitoring}",
+        "Weight check-in",
+        "GENERAL_WELLNESS",
+        "vitals",
+        '{"vital_type": "weight", "measurement_value": {"value": 71.5}, "unit": "kg"}',
+        None,
+    ),
+    (
+        "observation",
+        "{self_monitoring,preventive}",
+        "Oxygen saturation check-in",
+        "GENERAL_WELLNESS",
+        "vitals",
+        '{"vital_type": "oxygen_saturation", "measurement_value": {"value": 97}, "unit": "%"}',
+        None,
+    ),
+    (
+        "observation",
+        "{diagnostic}",
+        "Psychiatric evaluation",
+        "CLINICAL_PHI",
+        "conditions",
+        '{"condition_name": "Major depressive disorder, single episode, moderate", "clinical_status": "active", '
+        '"severity": "moderate", "onset_days_before": 90}',
+        ("icd10cm", "F32.1", "Major depressive disorder, single episode, moderate"),
+    ),
+    (
+        "observation",
+        "{diagnostic}",
+        "Anxiety assessment",
+        "CLINICAL_PHI",
+        "conditions",
+        '{"condition_name": "Generalized anxiety disorder", "clinical_status": "active", "severity": "mild", '
+        '"onset_days_before": 200}',
+        ("icd10cm", "F41.1", "Generalized anxiety disorder"),
+    ),
+    (
+        "observation",
+        "{diagnostic}",
+        "Allergy review",
+        "CLINICAL_PHI",
+        "conditions",
+        '{"condition_name": "Seasonal allergic rhinitis", "clinical_status": "resolved", "severity": "mild", '
+        '"onset_days_before": 60, "resolved": true}',
+        ("snomed", "367498001", "Seasonal allergic rhinitis"),
+    ),
+    (
+        "observation",
+        "{screening,monitoring}",
+        "PHQ-9 questionnaire",
+        "CLINICAL_PHI",
+        "observations",
+        '{"observation_type": "PHQ-9 total score", "value_numeric": 14, "reference_range": "0-4", '
+        '"interpretation": "high"}',
+        ("loinc", "44261-6", "PHQ-9 total score"),
+    ),
+    (
+        "observation",
+        "{self_monitoring}",
+        "Sleep quality check-in",
+        "GENERAL_WELLNESS",
+        "observations",
+        '{"observation_type": "Sleep quality (self-reported)", "value_text": "good", "interpretation": "normal"}',
+        None,
+    ),
+]
+
+# One chunk of clinical events: rows staged with their kind, then the hub, one spoke row each and the codes.
+# Even-numbered events take a random encounter of the organization, and so its patient (half are linked); the
+# odd-numbered ones go round the patients, so every patient has events once there are twice as many as patients.
+_CLINICAL_EVENT_SQL = """
+CREATE TEMP TABLE loadgen_clinical_rows ON COMMIT DROP AS
+SELECT gen_random_uuid() AS id, coalesce(e.patient_id, p.id) AS patient_id, e.id AS encounter_id,
+       coalesce(e.started_at + interval '15 minutes', r.at) AS at, r.kind
+FROM (
+    SELECT g, floor(random() * %(kinds)s)::int AS kind,
+           now() - interval '1 hour' - random() * interval '729 days' AS at,
+           CASE WHEN g %% 2 = 0 THEN floor(random() * %(encounters)s)::int END AS en,
+           ((g - 1) / 2) %% %(patients)s AS n
+    FROM generate_series(%(first)s, %(last)s) AS g
+) AS r
+LEFT JOIN loadgen_encounter e ON e.organization_id = %(org)s AND e.n = r.en
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = r.n;
+
+INSERT INTO clinical_clinicalevent (
+    id, organization_id, created_at, updated_at, data_classification, patient_id, encounter_id, activity_type,
+    clinical_purposes, event_name, method, body_site, performed_by, facility_name, event_date, source_document,
+    is_synthetic, clinical_identity_key)
+SELECT r.id, %(org)s, r.at, r.at, k.classification, r.patient_id, r.encounter_id, k.activity_type, k.purposes,
+       k.event_name, '', '', CASE WHEN r.encounter_id IS NULL THEN '' ELSE 'Load provider' END, '', r.at, '',
+       false, ''
+FROM loadgen_clinical_rows r JOIN loadgen_clinical_kind k ON k.idx = r.kind;
+
+INSERT INTO clinical_vital (
+    id, organization_id, created_at, updated_at, data_classification, event_id, patient_id, vital_type,
+    measurement_value, unit, measurement_date)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, k.classification, r.id, r.patient_id, k.detail ->> 'vital_type',
+       k.detail -> 'measurement_value', k.detail ->> 'unit', r.at
+FROM loadgen_clinical_rows r JOIN loadgen_clinical_kind k ON k.idx = r.kind WHERE k.spoke = 'vitals';
+
+INSERT INTO clinical_condition (
+    id, organization_id, created_at, updated_at, data_classification, event_id, patient_id, condition_name,
+    clinical_status, severity, onset_date, resolved_date)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, k.classification, r.id, r.patient_id, k.detail ->> 'condition_name',
+       k.detail ->> 'clinical_status', k.detail ->> 'severity',
+       (r.at AT TIME ZONE 'UTC')::date - (k.detail ->> 'onset_days_before')::int,
+       CASE WHEN k.detail ? 'resolved' THEN (r.at AT TIME ZONE 'UTC')::date END
+FROM loadgen_clinical_rows r JOIN loadgen_clinical_kind k ON k.idx = r.kind WHERE k.spoke = 'conditions';
+
+INSERT INTO clinical_observation (
+    id, organization_id, created_at, updated_at, data_classification, event_id, patient_id, observation_type,
+    value_text, value_numeric, unit, reference_range, interpretation)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, k.classification, r.id, r.patient_id,
+       k.detail ->> 'observation_type', coalesce(k.detail ->> 'value_text', ''),
+       (k.detail ->> 'value_numeric')::numeric, '', coalesce(k.detail ->> 'reference_range', ''),
+       coalesce(k.detail ->> 'interpretation', '')
+FROM loadgen_clinical_rows r JOIN loadgen_clinical_kind k ON k.idx = r.kind WHERE k.spoke = 'observations';
+
+INSERT INTO clinical_medicalcodeassignment (
+    id, organization_id, created_at, updated_at, data_classification, event_id, code_system, code, display,
+    is_primary)
+SELECT gen_random_uuid(), %(org)s, r.at, r.at, k.classification, r.id, k.code_system, k.code, k.code_display, true
+FROM loadgen_clinical_rows r JOIN loadgen_clinical_kind k ON k.idx = r.kind WHERE k.code_system IS NOT NULL;
+"""
+
+# One treatment consent per patient, and a second one (data sharing, telehealth, communications or a research
+# consent that expires after a year) for every other patient; one in five of those is revoked.
+_CONSENT_SQL = """
+INSERT INTO patients_consent (
+    id, organization_id, created_at, updated_at, patient_id, consent_type, granted, granted_at, expires_at,
+    revoked_at, document_reference, deleted_at)
+SELECT gen_random_uuid(), %(org)s, c.at, c.at, p.id, c.consent_type, true, c.at, c.expires_at, c.revoked_at,
+       'consent-forms/signed.pdf', NULL
+FROM (
+    SELECT g - 1 AS n, 'treatment' AS consent_type, at, NULL::timestamptz AS expires_at,
+           NULL::timestamptz AS revoked_at
+    FROM (SELECT g, now() - interval '30 days' - random() * interval '700 days' AS at
+          FROM generate_series(%(first)s, %(last)s) AS g) AS s
+    UNION ALL
+    SELECT g - 1, t.consent_type, at,
+           CASE WHEN t.consent_type = 'research' THEN at + interval '365 days' END,
+           CASE WHEN g %% 10 = 1 THEN at + interval '14 days' END
+    FROM (SELECT g, now() - interval '30 days' - random() * interval '700 days' AS at
+          FROM generate_series(%(first)s, %(last)s) AS g WHERE g %% 2 = 1) AS s
+    JOIN (VALUES (0, 'data_sharing'), (1, 'telehealth'), (2, 'communications'), (3, 'research'))
+        AS t(idx, consent_type) ON t.idx = (g / 2) %% 4
+) AS c
+JOIN loadgen_patient p ON p.organization_id = %(org)s AND p.n = c.n
+"""
+
 _CHARGE_SQL = """
 INSERT INTO billing_ledgerentry (
     id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
@@ -343,6 +579,17 @@ def _lookup_tables(cursor: CursorWrapper) -> None:
             "INSERT INTO loadgen_event_kind VALUES (%s, %s, %s, %s, %s::jsonb)",
             [idx, event_type, subtype, classification, data],
         )
+    cursor.execute(
+        "CREATE TEMP TABLE loadgen_clinical_kind (idx int PRIMARY KEY, activity_type text, purposes varchar(50)[], "
+        "event_name text, classification text, spoke text, detail jsonb, code_system text, code text, "
+        "code_display text) ON COMMIT PRESERVE ROWS"
+    )
+    for idx, (activity, purposes, name, classification, spoke, detail, code) in enumerate(_CLINICAL_KINDS):
+        system, value, display = code or (None, None, None)
+        cursor.execute(
+            "INSERT INTO loadgen_clinical_kind VALUES (%s, %s, %s::varchar(50)[], %s, %s, %s, %s::jsonb, %s, %s, %s)",
+            [idx, activity, purposes, name, classification, spoke, detail, system, value, display],
+        )
 
 
 def _step(
@@ -384,7 +631,10 @@ def generate(sizes: Sizes, *, stream: TextIO = sys.stderr) -> Report:
     _step(report, stream, "patients", patients, orgs, patient_rows)
 
     with connections[OWNER].cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS loadgen_patient, loadgen_metric, loadgen_event_kind")
+        cursor.execute(
+            "DROP TABLE IF EXISTS loadgen_patient, loadgen_encounter, loadgen_metric, loadgen_event_kind, "
+            "loadgen_clinical_kind"
+        )
         cursor.execute(_PATIENT_INDEX_SQL, {"orgs": orgs})
         _lookup_tables(cursor)
         cursor.execute("SELECT count(*) FROM loadgen_metric")
@@ -416,6 +666,35 @@ def generate(sizes: Sizes, *, stream: TextIO = sys.stderr) -> Report:
 
     _step(report, stream, "health events", split(sizes.health_events, len(orgs)), orgs, event_rows)
 
+    def consent_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(_CONSENT_SQL, {"org": org, "first": first, "last": last})
+
+    _step(report, stream, "consents", patients, orgs, consent_rows)
+
+    def encounter_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(_ENCOUNTER_SQL, {"org": org, "first": first, "last": last, "patients": per_org_patients[org]})
+
+    encounters = split(sizes.encounters, len(orgs))
+    _step(report, stream, "encounters", encounters, orgs, encounter_rows)
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(_ENCOUNTER_INDEX_SQL, {"orgs": orgs})
+    per_org_encounters = dict(zip(orgs, encounters, strict=True))
+
+    def clinical_event_rows(cursor: CursorWrapper, org: uuid.UUID, first: int, last: int, _: int) -> None:
+        cursor.execute(
+            _CLINICAL_EVENT_SQL,
+            {
+                "org": org,
+                "first": first,
+                "last": last,
+                "kinds": len(_CLINICAL_KINDS),
+                "encounters": per_org_encounters[org],
+                "patients": per_org_patients[org],
+            },
+        )
+
+    _step(report, stream, "clinical events", split(sizes.clinical_events, len(orgs)), orgs, clinical_event_rows)
+
     ledger = split(sizes.ledger_entries, len(orgs))
     payments = [math.floor(total * PAYMENT_SHARE) for total in ledger]
 
@@ -428,11 +707,21 @@ def generate(sizes: Sizes, *, stream: TextIO = sys.stderr) -> Report:
     generate_payments(report, stream, orgs, payments)
     started = time.monotonic()
     with connections[OWNER].cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS loadgen_patient, loadgen_metric, loadgen_event_kind")
+        cursor.execute(
+            "DROP TABLE IF EXISTS loadgen_patient, loadgen_encounter, loadgen_metric, loadgen_event_kind, "
+            "loadgen_clinical_kind"
+        )
         for table in (
             "patients_patient",
             "biomarkers_biomarkerlog",
             "clinical_healthevent",
+            "patients_consent",
+            "clinical_encounter",
+            "clinical_clinicalevent",
+            "clinical_vital",
+            "clinical_condition",
+            "clinical_observation",
+            "clinical_medicalcodeassignment",
             "billing_ledgerentry",
             "billing_ledgerapplication",
         ):
@@ -460,6 +749,13 @@ def counts_per_organization() -> dict[str, dict[str, int]]:
         "ledger_entries": "billing_ledgerentry",
         "readings": "biomarkers_biomarkerlog",
         "health_events": "clinical_healthevent",
+        "consents": "patients_consent",
+        "encounters": "clinical_encounter",
+        "clinical_events": "clinical_clinicalevent",
+        "vitals": "clinical_vital",
+        "conditions": "clinical_condition",
+        "observations": "clinical_observation",
+        "code_assignments": "clinical_medicalcodeassignment",
     }
     result: dict[str, dict[str, int]] = {}
     with connections[OWNER].cursor() as cursor:

@@ -6,23 +6,34 @@ import io
 import json
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connections
+from django.db.models import F
 from django.utils import timezone
 
 from apps.billing.models import LedgerApplication, LedgerEntry
 from apps.biomarkers.models import BiomarkerLog
-from apps.clinical.models import HealthEvent
+from apps.clinical.models import (
+    ClinicalEvent,
+    Condition,
+    Encounter,
+    HealthEvent,
+    MedicalCodeAssignment,
+    Observation,
+    Vital,
+)
 from apps.loadgen import generator
 from apps.organizations.context import tenant_context
 from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.patients.models import Consent, Patient
 from bench import cases, runner
 
 SMALL = generator.Sizes.small()
+CLINICAL_TABLES = ("vitals", "conditions", "observations", "code_assignments")
 
 
 def organization_id(slug: str) -> uuid.UUID:
@@ -46,21 +57,45 @@ def small_dataset(committed: None) -> dict[str, dict[str, int]]:
 
 def test_small_dataset_counts_and_distribution(small_dataset: dict[str, dict[str, int]]) -> None:
     assert sorted(small_dataset) == ["load-00", "load-01", "load-02", "load-03"]
+    spokes = {slug: {table: per_org.pop(table) for table in CLINICAL_TABLES} for slug, per_org in small_dataset.items()}
     assert small_dataset["load-00"] == {
         "patients": 160,
         "ledger_entries": 1_600,
         "readings": 8_000,
         "health_events": 1_600,
+        "consents": 240,
+        "encounters": 320,
+        "clinical_events": 800,
     }
     for slug in ("load-01", "load-02", "load-03"):
-        assert small_dataset[slug] == {"patients": 80, "ledger_entries": 800, "readings": 4_000, "health_events": 800}
+        assert small_dataset[slug] == {
+            "patients": 80,
+            "ledger_entries": 800,
+            "readings": 4_000,
+            "health_events": 800,
+            "consents": 120,
+            "encounters": 160,
+            "clinical_events": 400,
+        }
     totals = {table: sum(per_org[table] for per_org in small_dataset.values()) for table in small_dataset["load-00"]}
     assert totals == {
         "patients": SMALL.patients,
         "ledger_entries": SMALL.ledger_entries,
         "readings": SMALL.readings,
         "health_events": SMALL.health_events,
+        "consents": 600,
+        "encounters": SMALL.encounters,
+        "clinical_events": SMALL.clinical_events,
     }
+    for slug, per_org in spokes.items():
+        # Exactly one spoke row per event; the kinds are drawn at random, so every spoke type has rows.
+        assert (
+            per_org["vitals"] + per_org["conditions"] + per_org["observations"]
+            == small_dataset[slug]["clinical_events"]
+        )
+        assert min(per_org.values()) > 0, slug
+        # Conditions and the PHQ-9 observation carry a code; vitals and the sleep check-in do not.
+        assert per_org["conditions"] < per_org["code_assignments"] < per_org["conditions"] + per_org["observations"]
 
 
 def test_small_dataset_is_valid_and_isolated_for_the_runtime_role(small_dataset: dict[str, dict[str, int]]) -> None:
@@ -85,6 +120,77 @@ def test_small_dataset_is_valid_and_isolated_for_the_runtime_role(small_dataset:
     with tenant_context(big, Role.COACH):
         # Coaches see no PHI rows: only the wellness event kinds (mood and symptom).
         assert set(HealthEvent.objects.values_list("data_classification", flat=True).distinct()) == {"GENERAL_WELLNESS"}
+
+
+def test_small_dataset_clinical_rows_are_valid_linked_and_isolated(small_dataset: dict[str, dict[str, int]]) -> None:
+    big = organization_id("load-00")
+    other = organization_id("load-01")
+    with tenant_context(big, Role.OWNER):
+        assert Encounter.objects.count() == 320
+        assert ClinicalEvent.objects.count() == 800
+        assert Consent.objects.count() == 240
+        # Half the events (the even-numbered ones) belong to an encounter, always one of the event's patient.
+        linked = ClinicalEvent.objects.filter(encounter__isnull=False)
+        assert linked.count() == 400
+        assert linked.exclude(encounter__patient_id=F("patient_id")).count() == 0
+        assert linked.filter(event_date__lt=F("encounter__started_at")).count() == 0
+        # Every event has exactly one spoke row, of its own patient and with its classification.
+        spokes = Vital.objects.count() + Condition.objects.count() + Observation.objects.count()
+        assert spokes == 800
+        for model in (Vital, Condition, Observation):
+            assert model.objects.exclude(patient_id=F("event__patient_id")).count() == 0
+            assert model.objects.exclude(data_classification=F("event__data_classification")).count() == 0
+        assert set(ClinicalEvent.objects.values_list("data_classification", flat=True).distinct()) == {
+            "CLINICAL_PHI",
+            "GENERAL_WELLNESS",
+        }
+        # Every patient has one or two consents (a fifth of the second ones revoked) and clinical rows.
+        assert Patient.objects.filter(consents__isnull=True).count() == 0
+        assert Patient.objects.filter(encounters__isnull=True).count() == 0
+        assert Patient.objects.filter(clinical_events__isnull=True).count() == 0
+        assert Consent.objects.filter(consent_type="treatment").count() == 160
+        assert Consent.objects.filter(revoked_at__isnull=False).count() == 16
+        # Treatment consents are all in force; revoked ones are not (research consents expire after a year).
+        assert Consent.objects.valid_at().filter(consent_type="treatment").count() == 160
+        assert Consent.objects.valid_at().filter(revoked_at__isnull=False).count() == 0
+        # Nothing of another organization is visible through RLS, even when asked for explicitly.
+        for model in (Encounter, ClinicalEvent, Vital, Condition, Observation, MedicalCodeAssignment, Consent):
+            assert not model.objects.filter(organization_id=other).exists(), model
+    with tenant_context(other, Role.OWNER):
+        assert Encounter.objects.count() == 160
+        assert ClinicalEvent.objects.count() == 400
+        assert Consent.objects.count() == 120
+        assert not ClinicalEvent.objects.filter(organization_id=big).exists()
+        assert not Consent.objects.filter(organization_id=big).exists()
+    with tenant_context(big, Role.COACH):
+        # Coaches see no PHI rows: no encounter, and only the wellness kinds of events and spokes.
+        assert Encounter.objects.count() == 0
+        assert set(ClinicalEvent.objects.values_list("event_name", flat=True).distinct()) == {
+            "Weight check-in",
+            "Oxygen saturation check-in",
+            "Sleep quality check-in",
+        }
+        assert Condition.objects.count() == 0
+        assert set(Vital.objects.values_list("vital_type", flat=True).distinct()) == {"weight", "oxygen_saturation"}
+
+
+def test_small_dataset_clinical_rows_pass_the_model_validation(small_dataset: dict[str, dict[str, int]]) -> None:
+    """One row of every generated kind passes the same field and model checks as a row entered in the app."""
+    with tenant_context(organization_id("load-02"), Role.OWNER):
+        samples: list[list[Any]] = [
+            list(Encounter.objects.order_by("reason", "id").distinct("reason")),
+            list(ClinicalEvent.objects.order_by("event_name", "id").distinct("event_name")),
+            list(Vital.objects.order_by("vital_type", "id").distinct("vital_type")),
+            list(Condition.objects.order_by("condition_name", "id").distinct("condition_name")),
+            list(Observation.objects.order_by("observation_type", "id").distinct("observation_type")),
+            list(MedicalCodeAssignment.objects.order_by("code", "id").distinct("code")),
+            list(Consent.objects.order_by("consent_type", "id").distinct("consent_type")),
+            list(Consent.objects.filter(revoked_at__isnull=False).order_by("id")[:1]),
+        ]
+        assert [len(rows) for rows in samples] == [6, 9, 4, 3, 2, 4, 5, 1]
+        for rows in samples:
+            for row in rows:
+                row.full_clean(validate_unique=False, validate_constraints=False)
 
 
 def test_generating_twice_needs_replace(small_dataset: dict[str, dict[str, int]]) -> None:
@@ -135,11 +241,22 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     patients = next(q for q in record["queries_per_request"] if q["case"] == "patients")
     assert (patients["rows_page_10"], patients["rows_page_100"]) == (10, 100)
 
-    assert record["dataset"]["totals"] == {
+    # The clinical list endpoints now count queries on full pages; the subject patient has two consents.
+    page_rows = {q["case"]: (q["rows_page_10"], q["rows_page_100"]) for q in record["queries_per_request"]}
+    assert page_rows["patient consents"] == (2, 2)
+    assert page_rows["encounters"] == (10, 100)
+    assert page_rows["clinical events"] == (10, 100)
+
+    totals = record["dataset"]["totals"]
+    assert {table: totals.pop(table) for table in CLINICAL_TABLES}.keys() == set(CLINICAL_TABLES)
+    assert totals == {
         "patients": SMALL.patients,
         "ledger_entries": SMALL.ledger_entries,
         "readings": SMALL.readings,
         "health_events": SMALL.health_events,
+        "consents": 600,
+        "encounters": SMALL.encounters,
+        "clinical_events": SMALL.clinical_events,
     }
     # The benchmark's own ingested rows are removed again.
     with connections["owner"].cursor() as cursor:

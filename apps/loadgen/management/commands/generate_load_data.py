@@ -14,8 +14,9 @@ from apps.loadgen import generator
 class Command(BaseCommand):
     help = (
         "Build the benchmark dataset with set-based SQL on the owner connection: by default 20 organizations, "
-        "50,000 patients, 1,000,000 ledger entries, 10,000,000 biomarker readings and 1,000,000 health events, "
-        "the first organization holding 40%."
+        "50,000 patients (one or two consents each), 1,000,000 ledger entries, 10,000,000 biomarker readings, "
+        "1,000,000 health events, 200,000 encounters and 500,000 clinical events (one spoke row each), the first "
+        "organization holding 40%."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -26,6 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--ledger-entries", type=int)
         parser.add_argument("--readings", type=int)
         parser.add_argument("--health-events", type=int)
+        parser.add_argument("--encounters", type=int)
+        parser.add_argument(
+            "--clinical-events", type=int, help="Hub events, each with one vital, condition or observation."
+        )
         parser.add_argument("--replace", action="store_true", help="Delete existing load organizations first.")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -36,7 +41,15 @@ class Command(BaseCommand):
             sizes = sizes.scaled(options["scale"])
         overrides = {
             name: options[name]
-            for name in ("organizations", "patients", "ledger_entries", "readings", "health_events")
+            for name in (
+                "organizations",
+                "patients",
+                "ledger_entries",
+                "readings",
+                "health_events",
+                "encounters",
+                "clinical_events",
+            )
             if options[name] is not None
         }
         if any(value < 0 for value in overrides.values()) or overrides.get("organizations", 1) < 1:
