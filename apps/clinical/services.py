@@ -6,17 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.organizations import context
+from apps.organizations.access import require_phi_write
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment, Spoke
 
-PHI_FORBIDDEN = "This role may not record data classified CLINICAL_PHI."
 # A request may carry at most this many detail rows and codes per event.
 MAX_ROWS_PER_EVENT = 100
 # Set by the service from the hub event, never by the caller.
@@ -86,18 +85,10 @@ def encounter_create(
         data_classification=data_classification,
     )
     encounter.full_clean(exclude=["organization"])
-    _check_may_record(encounter.data_classification)
+    require_phi_write(encounter.data_classification)
     with transaction.atomic():
         encounter.save()
     return encounter
-
-
-def _check_may_record(classification: str) -> None:
-    """A CLINICAL_PHI row from a principal without PHI access (coach, partner key without it) is refused by the
-    database's restrictive policy; refuse it first, as a 403 rather than a 500."""
-    ctx = context.current()
-    if classification == DataClassification.CLINICAL_PHI and ctx is not None and not ctx.can_read_phi:
-        raise PermissionDenied(PHI_FORBIDDEN)
 
 
 def _build_spokes(event: ClinicalEvent, details: Mapping[str, Sequence[Mapping[str, Any]]]) -> list[Spoke]:
@@ -195,7 +186,7 @@ def _event_create(
         hub.full_clean(exclude=["organization", "patient"])
     except ValidationError as error:
         raise _prefixed(error, "event") from None
-    _check_may_record(hub.data_classification)
+    require_phi_write(hub.data_classification)
     spokes = _build_spokes(hub, details)
     assignments = _build_codes(hub, codes)
     with transaction.atomic():

@@ -6,11 +6,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.organizations import context
+from apps.organizations.access import require_phi_write
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
@@ -19,8 +20,6 @@ from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, H
 from . import scoring
 from .schemas import validate_event_data
 from .vocabulary import EVENT_SUBTYPES, EventType, Source, default_classification
-
-PHI_FORBIDDEN = "This role may not record data classified CLINICAL_PHI."
 
 
 def _tenant() -> context.TenantContext:
@@ -55,7 +54,7 @@ def _resolve_source(ctx: context.TenantContext, source: str | None) -> str:
     return source
 
 
-def _resolve_classification(ctx: context.TenantContext, event_type: str, requested: str | None) -> str:
+def _resolve_classification(event_type: str, requested: str | None) -> str:
     default = default_classification(event_type)
     if requested is None:
         classification = default
@@ -65,9 +64,7 @@ def _resolve_classification(ctx: context.TenantContext, event_type: str, request
         raise ValidationError({"data_classification": f"A {event_type} event is always CLINICAL_PHI."})
     else:
         classification = requested
-    if classification == DataClassification.CLINICAL_PHI and not ctx.can_read_phi:
-        # The database would refuse the row too (restrictive policy); say so as a 403, not a 500.
-        raise PermissionDenied(PHI_FORBIDDEN)
+    require_phi_write(classification)
     return classification
 
 
@@ -119,7 +116,7 @@ def health_event_record(
         # A correction is never less protected than what it corrects.
         if data_classification is None:
             data_classification = supersedes.data_classification
-    classification = _resolve_classification(ctx, event_type, data_classification)
+    classification = _resolve_classification(event_type, data_classification)
     return _insert(
         HealthEvent(
             patient=patient,
@@ -191,8 +188,7 @@ def assessment_complete(
 ) -> AssessmentResponse:
     """Score a completed assessment, store it with its timeline event, and flag PHQ-9 item 9 above 0."""
     ctx = _tenant()
-    if not ctx.can_read_phi:
-        raise PermissionDenied(PHI_FORBIDDEN)
+    require_phi_write(DataClassification.CLINICAL_PHI)  # an assessment is always CLINICAL_PHI
     resolved, definition = _instrument_for(instrument)
     result = scoring.score(resolved, answers)
     completed_at = completed_at or timezone.now()
