@@ -31,6 +31,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from psycopg import sql
 from rest_framework.exceptions import ValidationError
 
 from apps.organizations import context
@@ -255,9 +256,8 @@ CREATE TEMP TABLE IF NOT EXISTS biomarker_ingest_batch (
 ) ON COMMIT DELETE ROWS;
 TRUNCATE biomarker_ingest_batch;
 """
-_COPY_SQL = (
-    "COPY biomarker_ingest_batch (id, patient_id, source, source_reading_id, metric_type, value_numeric, "
-    "value_text, unit, raw_payload, captured_at, data_classification) FROM STDIN"
+_COPY_SQL = sql.SQL("COPY biomarker_ingest_batch ({}) FROM STDIN").format(
+    sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
 )
 # Conflicts on (organization, source, source_reading_id) are skipped; only the rows really inserted get a
 # history row ('+', with the acting user or API key, as simple-history writes them).
@@ -284,6 +284,13 @@ RETURNING id
 """
 
 
+def _stage_row(log: BiomarkerLog) -> tuple[Any, ...]:
+    """A validated reading as a row of the staging table, in `_STAGE_COLUMNS` order."""
+    return tuple(
+        json.dumps(log.raw_payload) if column == "raw_payload" else getattr(log, column) for column in _STAGE_COLUMNS
+    )
+
+
 def _store(logs: list[BiomarkerLog]) -> set[uuid.UUID]:
     """Insert the validated readings and their history rows; the ids of the rows actually inserted."""
     organization_id = context.current_organization_id()
@@ -293,21 +300,7 @@ def _store(logs: list[BiomarkerLog]) -> set[uuid.UUID]:
         cursor.execute(_STAGE_SQL)
         with cursor.cursor.copy(_COPY_SQL) as copy:
             for log in logs:
-                copy.write_row(
-                    (
-                        log.id,
-                        log.patient_id,
-                        log.source,
-                        log.source_reading_id,
-                        log.metric_type,
-                        log.value_numeric,
-                        log.value_text,
-                        log.unit,
-                        json.dumps(log.raw_payload),
-                        log.captured_at,
-                        log.data_classification,
-                    )
-                )
+                copy.write_row(_stage_row(log))
         cursor.execute(
             _STORE_SQL,
             {
