@@ -112,38 +112,18 @@ def _claim_segments(
             "CI",
         )
     )
+    family, given = (
+        (patient.family_name, patient.given_name)
+        if is_self
+        else (policy.subscriber_family_name, policy.subscriber_given_name)
+    )
+    out.append(
+        _segment("NM1", "IL", "1", _text(family, 60), _text(given, 35), "", "", "", "MI", _text(policy.member_id, 80))
+    )
     if is_self:
-        out.append(
-            _segment(
-                "NM1",
-                "IL",
-                "1",
-                _text(patient.family_name, 60),
-                _text(patient.given_name, 35),
-                "",
-                "",
-                "",
-                "MI",
-                _text(policy.member_id, 80),
-            )
-        )
         out.extend(_patient_address(patient, policy))
         out.append(_demographics(patient))
     else:
-        out.append(
-            _segment(
-                "NM1",
-                "IL",
-                "1",
-                _text(policy.subscriber_family_name, 60),
-                _text(policy.subscriber_given_name, 35),
-                "",
-                "",
-                "",
-                "MI",
-                _text(policy.member_id, 80),
-            )
-        )
         out.extend(_address(policy))
     out.append(
         _segment("NM1", "PR", "2", _text(policy.payer.name, 60), "", "", "", "", "PI", _text(policy.payer.payer_id, 80))
