@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.http import HttpResponse
+from django.test import Client
+
 from apps.billing import services
 from apps.billing.models import BillingProvider, InsurancePolicy, LedgerEntry, Payer, TransactionType
 from apps.patients.models import Patient
@@ -14,27 +17,29 @@ VALID_NPI = "1234567893"
 CLINICAL_METADATA = {"cpt_code": "90837", "diagnosis_codes": ["F43.10"], "modifiers": ["95"], "units": 1}
 
 
+# A complete billing provider, as the admin and the API take it.
+PROVIDER_FIELDS: dict[str, Any] = {
+    "legal_name": "Harbor Family Clinic LLC",
+    "npi": VALID_NPI,
+    "tax_id": "123456789",
+    "taxonomy_code": "207Q00000X",
+    "address_line1": "100 Harbor Way",
+    "city": "Portland",
+    "state": "OR",
+    "postal_code": "972011234",
+    "phone": "5035550100",
+    "contact_name": "Billing Office",
+    "rendering_given_name": "Dana",
+    "rendering_family_name": "Reyes",
+    "rendering_npi": "1245319599",
+    "submitter_id": "KURA01",
+    "receiver_id": "CLEARHOUSE",
+    "receiver_name": "Example Clearinghouse",
+}
+
+
 def provider(**overrides: Any) -> BillingProvider:
-    fields: dict[str, Any] = {
-        "legal_name": "Harbor Family Clinic LLC",
-        "npi": VALID_NPI,
-        "tax_id": "123456789",
-        "taxonomy_code": "207Q00000X",
-        "address_line1": "100 Harbor Way",
-        "city": "Portland",
-        "state": "OR",
-        "postal_code": "972011234",
-        "phone": "5035550100",
-        "contact_name": "Billing Office",
-        "rendering_given_name": "Dana",
-        "rendering_family_name": "Reyes",
-        "rendering_npi": "1245319599",
-        "submitter_id": "KURA01",
-        "receiver_id": "CLEARHOUSE",
-        "receiver_name": "Example Clearinghouse",
-    }
-    fields.update(overrides)
-    return services.billing_provider_save(**fields)
+    return services.billing_provider_save(**{**PROVIDER_FIELDS, **overrides})
 
 
 def payer(name: str = "Acme Health", payer_id: str = "ACME1") -> Payer:
@@ -71,3 +76,9 @@ def charge(patient: Patient | None = None, amount_cents: int = 10_000, **overrid
         service_date=overrides.pop("service_date", dt.date(2025, 1, 15)),
         **overrides,
     )
+
+
+def post(client: Client, path: str, body: Any, key: str | None = None) -> HttpResponse:
+    """POST a JSON body, with an Idempotency-Key when one is given."""
+    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
+    return client.post(path, data=body, content_type="application/json", **headers)

@@ -7,6 +7,7 @@ import pytest
 from apps.billing.models import IdempotencyRecord, LedgerApplication, LedgerEntry, PaymentStatus
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
+from tests.billing.factories import post
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
@@ -25,11 +26,6 @@ def setup(org_a, org_b):
             "key": issue_key(org, scopes=["billing:read", "billing:write"]),
         }
     return data
-
-
-def post(client, path, body, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(path, data=body, content_type="application/json", **headers)
 
 
 def payment_body(setup, amount=4_000):

@@ -4,6 +4,7 @@ import pytest
 
 from apps.billing.models import IdempotencyRecord, InstallmentPlan, LedgerEntry, PaymentStatus
 from apps.organizations.roles import Role
+from tests.billing.factories import post
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
@@ -22,11 +23,6 @@ def clinics(org_a, org_b):
             "client": api_client(issue_key(org, scopes=["billing:read", "billing:write"])),
         }
     return data
-
-
-def post(client, path, body, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(path, data=body, content_type="application/json", **headers)
 
 
 def plan_body(patient, **change):

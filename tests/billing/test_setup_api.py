@@ -8,6 +8,7 @@ from apps.billing import selectors, services
 from apps.billing.models import BillingProvider, InsurancePolicy, LedgerApplication, LedgerEntry, Payer, PaymentStatus
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
+from tests.billing.factories import post
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
@@ -28,11 +29,6 @@ def clinics(org_a, org_b):
     return data
 
 
-def post(client, path, body, key=None):
-    headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
-    return client.post(path, data=body, content_type="application/json", **headers)
-
-
 def policy_body(clinic, **change):
     return {
         "patient_id": str(clinic["patient"].pk),
@@ -47,21 +43,7 @@ def policy_body(clinic, **change):
     }
 
 
-PROVIDER = {
-    "legal_name": "Harbor Family Clinic LLC",
-    "npi": bf.VALID_NPI,
-    "tax_id": "123456789",
-    "taxonomy_code": "207Q00000X",
-    "address_line1": "100 Harbor Way",
-    "city": "Portland",
-    "state": "OR",
-    "postal_code": "972011234",
-    "phone": "5035550100",
-    "contact_name": "Billing Office",
-    "submitter_id": "KURA01",
-    "receiver_id": "CLEARHOUSE",
-    "receiver_name": "Example Clearinghouse",
-}
+PROVIDER = bf.PROVIDER_FIELDS
 
 
 def test_payers_are_listed_and_created_per_organization(clinics):
