@@ -33,6 +33,17 @@ from apps.patients.models import Consent, Patient
 from bench import cases, runner
 
 SMALL = generator.Sizes.small()
+
+# Rows of each table in the whole --small dataset (one or two consents per patient: 600 for 400 patients).
+SMALL_TOTALS = {
+    "patients": SMALL.patients,
+    "ledger_entries": SMALL.ledger_entries,
+    "readings": SMALL.readings,
+    "health_events": SMALL.health_events,
+    "consents": 600,
+    "encounters": SMALL.encounters,
+    "clinical_events": SMALL.clinical_events,
+}
 CLINICAL_TABLES = ("vitals", "conditions", "observations", "code_assignments")
 
 
@@ -78,15 +89,7 @@ def test_small_dataset_counts_and_distribution(small_dataset: dict[str, dict[str
             "clinical_events": 400,
         }
     totals = {table: sum(per_org[table] for per_org in small_dataset.values()) for table in small_dataset["load-00"]}
-    assert totals == {
-        "patients": SMALL.patients,
-        "ledger_entries": SMALL.ledger_entries,
-        "readings": SMALL.readings,
-        "health_events": SMALL.health_events,
-        "consents": 600,
-        "encounters": SMALL.encounters,
-        "clinical_events": SMALL.clinical_events,
-    }
+    assert totals == SMALL_TOTALS
     for slug, per_org in spokes.items():
         # Exactly one spoke row per event; the kinds are drawn at random, so every spoke type has rows.
         assert (
@@ -249,15 +252,7 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
 
     totals = record["dataset"]["totals"]
     assert {table: totals.pop(table) for table in CLINICAL_TABLES}.keys() == set(CLINICAL_TABLES)
-    assert totals == {
-        "patients": SMALL.patients,
-        "ledger_entries": SMALL.ledger_entries,
-        "readings": SMALL.readings,
-        "health_events": SMALL.health_events,
-        "consents": 600,
-        "encounters": SMALL.encounters,
-        "clinical_events": SMALL.clinical_events,
-    }
+    assert totals == SMALL_TOTALS
     # The benchmark's own ingested rows are removed again.
     with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM biomarkers_biomarkerlog WHERE source_reading_id LIKE '%%bench-%%'")
