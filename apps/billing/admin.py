@@ -197,7 +197,7 @@ class InstallmentPlanAdmin(BillingAdmin):
             else:
                 messages.success(request, "Payment outcome recorded.")
                 return redirect(reverse("admin:billing_installmentplan_change", args=[charge.installment_plan_id]))
-        outstanding = charge.amount_cents - services._applied_to(charge)
+        outstanding = selectors.remaining_cents(charge)
         title = f"Installment {charge.metadata.get('installment_number')}: payment outcome"
         intro = f"Due {charge.service_date:%Y-%m-%d}, outstanding {cents(outstanding)} {charge.currency}."
         return self._page(request, form, title, "Record outcome", intro=intro)
@@ -434,7 +434,7 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         patient = self._patient(patient_id)
         open_charges = []
         for charge in selectors.ledger_entry_list(patient_id=patient.pk).filter(kind=EntryKind.CHARGE):
-            outstanding = charge.amount_cents - services._applied_to(charge)
+            outstanding = selectors.remaining_cents(charge)
             if outstanding > 0:
                 open_charges.append((charge, outstanding))
         form = PaymentForm(request.POST or None, charges=open_charges)

@@ -696,7 +696,7 @@ class CreditApplyApi(BaseBillingApi):
             applications = services.credit_apply(credit=credit, allocations=allocations)
             body = {
                 "applications": ApplicationOutput(applications, many=True).data,
-                "credit_remaining_cents": selectors.credit_remaining(credit=credit),
+                "credit_remaining_cents": selectors.remaining_cents(credit),
             }
             return Response(body, status=status.HTTP_201_CREATED)
 

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 
 from django.core.validators import RegexValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.encryption import EncryptedTextField
@@ -328,9 +328,14 @@ class LedgerEntry(TenantModel):
         Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="charges", db_constraint=False
     )
     external_reference = models.CharField(max_length=100, blank=True)
+    # Everything applied so far to this entry on either side of an application (to a charge: what settled it; of
+    # a payment: what it paid plus what was refunded of it). Kept in the database by the application guard
+    # trigger, which is the only writer (migration 0005): `amount_cents - applied_cents` is what is still owed
+    # on a charge, or the unapplied credit of a payment. Derived from the applications, so not in the history.
+    applied_cents = models.BigIntegerField(default=0, db_default=0, editable=False)
 
     objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()
-    history = TenantHistoricalRecords()
+    history = TenantHistoricalRecords(excluded_fields=["applied_cents"])
 
     # The only columns the runtime role may UPDATE (column-level GRANT in migration 0002).
     MUTABLE_FIELDS = ("payment_status", "claim", "updated_at")
@@ -358,11 +363,32 @@ class LedgerEntry(TenantModel):
                 | Q(kind=EntryKind.CHARGE, transaction_type=TransactionType.CLINICAL_SERVICE),
                 name="ledgerentry_policy_only_clinical_charges",
             ),
+            models.CheckConstraint(
+                condition=Q(applied_cents__gte=0, applied_cents__lte=F("amount_cents")),
+                name="ledgerentry_applied_within_amount",
+            ),
             models.UniqueConstraint(fields=["organization", "id"], name="ledgerentry_org_id_key"),
         ]
         indexes = [
             models.Index(fields=["organization", "patient", "created_at"]),
             models.Index(fields=["organization", "kind", "payment_status"]),
+            # The open items: entries with something still owed or unapplied, with every column the balance and
+            # aging reports read, so those reports scan this index alone (an index-only scan) and take time in
+            # proportion to what is open, not to the whole history of the ledger.
+            models.Index(
+                fields=["organization", "created_at"],
+                include=[
+                    "kind",
+                    "payment_status",
+                    "transaction_type",
+                    "currency",
+                    "service_date",
+                    "amount_cents",
+                    "applied_cents",
+                ],
+                condition=Q(amount_cents__gt=F("applied_cents")),
+                name="ledgerentry_open_items",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -384,7 +410,12 @@ class LedgerApplication(TenantModel):
             models.CheckConstraint(condition=Q(amount_cents__gt=0), name="ledgerapplication_amount_positive"),
             models.CheckConstraint(condition=~Q(source=models.F("target")), name="ledgerapplication_not_self"),
         ]
-        indexes = [models.Index(fields=["target", "created_at"]), models.Index(fields=["source", "created_at"])]
+        indexes = [
+            models.Index(fields=["target", "created_at"]),
+            models.Index(fields=["source", "created_at"]),
+            # Reports for a past date look up what was applied after it.
+            models.Index(fields=["organization", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"Application {self.amount_cents / 100:.2f}"

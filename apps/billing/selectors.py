@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import connection
-from django.db.models import F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,35 +35,18 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 # Parameters: cutoff (timestamptz, exclusive), patient (uuid or NULL), date_from/date_to (service dates or NULL),
 # transaction_type (text or NULL).
 #
-# What has been applied to an entry is the sum of the applications it takes part in, on either side: a charge is
-# only ever a target (of payments, insurance payments and adjustments), a credit is the source of what it pays
-# and the target of its refunds (the guard trigger allows no other pairs). So the totals need no join to the
-# source entries, and the report reads each table once.
+# Every entry carries `applied_cents`, the total of the applications it takes part in on either side (a charge is
+# only ever a target, a credit the source of what it pays and the target of its refunds), kept by the guard
+# trigger. What an entry had outstanding at the cutoff is its amount less that total plus whatever applications
+# recorded at or after the cutoff took from it. Both parts are never negative, so `outstanding` gives them as
+# separate rows (one per open entry, one per side of each later application) and every report sums them: the
+# entries are read once, without a join, and the later applications (none for a current report) through the
+# (organization, created_at) index.
 _OUTSTANDING_SQL = """
-WITH apps AS (
-    -- The organization's applications, or (when a patient is given) only the patient's: both entries of an
-    -- application belong to one patient (the guard trigger), so those are the ones whose target is one of the
-    -- patient's entries, found through the patient index. The planner drops the branch that does not apply.
-    SELECT a.source_id, a.target_id, a.amount_cents
-    FROM billing_ledgerapplication a
-    WHERE %(patient)s::uuid IS NULL
-      AND a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
-    UNION ALL
-    SELECT a.source_id, a.target_id, a.amount_cents
-    FROM billing_ledgerentry t JOIN billing_ledgerapplication a ON a.target_id = t.id
-    WHERE t.organization_id = (SELECT kura_current_org()) AND t.patient_id = %(patient)s::uuid
-      AND a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
-),
-applied AS (
-    SELECT id, sum(amount_cents)::bigint AS total
-    FROM (SELECT target_id AS id, amount_cents FROM apps UNION ALL SELECT source_id, amount_cents FROM apps) sides
-    GROUP BY id
-),
-outstanding AS (
+WITH entries AS NOT MATERIALIZED (
     SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id,
-           CASE WHEN e.kind = 'charge' THEN 'charge' ELSE 'credit' END AS side,
-           e.amount_cents - coalesce(ap.total, 0) AS amount
-    FROM billing_ledgerentry e LEFT JOIN applied ap ON ap.id = e.id
+           e.amount_cents, e.applied_cents, CASE WHEN e.kind = 'charge' THEN 'charge' ELSE 'credit' END AS side
+    FROM billing_ledgerentry e
     WHERE e.organization_id = (SELECT kura_current_org())
       AND e.created_at < %(cutoff)s
       AND (e.kind = 'charge'
@@ -73,6 +56,18 @@ outstanding AS (
       -- A service-date range selects charges (a superbill's lines); unapplied credit belongs to no period.
       AND (%(date_from)s::date IS NULL OR (e.kind = 'charge' AND e.service_date >= %(date_from)s::date))
       AND (%(date_to)s::date IS NULL OR (e.kind = 'charge' AND e.service_date <= %(date_to)s::date))
+),
+outstanding AS (
+    SELECT id, patient_id, currency, transaction_type, service_date, insurance_policy_id, side,
+           amount_cents - applied_cents AS amount
+    FROM entries WHERE amount_cents > applied_cents
+    UNION ALL
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id, e.side,
+           a.amount_cents
+    FROM billing_ledgerapplication a
+    CROSS JOIN LATERAL (VALUES (a.target_id), (a.source_id)) AS side(entry_id)
+    JOIN entries e ON e.id = side.entry_id
+    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at >= %(cutoff)s
 )
 """
 
@@ -81,15 +76,12 @@ outstanding AS (
 _POSITIONS_SQL = (
     _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
     + """,
-adjudicated AS (
-    SELECT DISTINCT a.target_id AS id
-    FROM apps a JOIN billing_ledgerentry s ON s.id = a.source_id
-    WHERE s.kind IN ('insurance_payment', 'adjustment')
-),
 positions AS (
     SELECT o.*,
-           (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL
-            AND NOT EXISTS (SELECT 1 FROM adjudicated d WHERE d.id = o.id)) AS awaiting_insurance
+           (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND NOT EXISTS (
+                SELECT 1 FROM billing_ledgerapplication a JOIN billing_ledgerentry s ON s.id = a.source_id
+                WHERE a.target_id = o.id AND a.created_at < %(cutoff)s
+                  AND s.kind IN ('insurance_payment', 'adjustment'))) AS awaiting_insurance
     FROM outstanding o
 )
 """
@@ -198,13 +190,16 @@ _AGING_SQL = (
     _OUTSTANDING_SQL
     + """
 SELECT currency,
-       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date < 0), 0),
-       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 0 AND 30), 0),
-       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 31 AND 60), 0),
-       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date BETWEEN 61 AND 90), 0),
-       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND %(as_of)s::date - service_date > 90), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND service_date > %(as_of)s::date), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge'
+                                    AND service_date BETWEEN %(as_of)s::date - 30 AND %(as_of)s::date), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge'
+                                    AND service_date BETWEEN %(as_of)s::date - 60 AND %(as_of)s::date - 31), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge'
+                                    AND service_date BETWEEN %(as_of)s::date - 90 AND %(as_of)s::date - 61), 0),
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND service_date < %(as_of)s::date - 90), 0),
        coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)
-FROM outstanding WHERE amount > 0
+FROM outstanding
 GROUP BY currency ORDER BY currency
 """
 )
@@ -284,15 +279,11 @@ def failed_installments() -> QuerySet[LedgerEntry]:
 
 
 def installment_plan_remaining(*, plan: InstallmentPlan) -> int:
-    """Cents still owed on a plan (in SQL, from its charges and what has been applied to them)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT coalesce(sum(e.amount_cents), 0) - coalesce(sum(a.applied), 0) FROM billing_ledgerentry e "
-            "LEFT JOIN (SELECT target_id, sum(amount_cents) AS applied FROM billing_ledgerapplication "
-            "GROUP BY target_id) a ON a.target_id = e.id WHERE e.installment_plan_id = %s AND e.kind = 'charge'",
-            [plan.pk],
-        )
-        return int(cursor.fetchone()[0])
+    """Cents still owed on a plan: its charges less what has been applied to them."""
+    remaining = LedgerEntry.objects.filter(installment_plan=plan, kind=EntryKind.CHARGE).aggregate(
+        total=Sum(F("amount_cents") - F("applied_cents"))
+    )
+    return int(remaining["total"] or 0)
 
 
 def payer_list() -> QuerySet[Payer]:
@@ -305,21 +296,15 @@ def insurance_policy_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[In
 
 
 def installment_plan_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[InstallmentPlan]:
-    """Plans of the active organization, each annotated with `remaining_cents` (charges minus applications)."""
-    charged = (
+    """Plans of the active organization, each annotated with `remaining_cents` (charges less what was applied)."""
+    remaining = (
         LedgerEntry.objects.filter(installment_plan=OuterRef("pk"), kind=EntryKind.CHARGE)
         .values("installment_plan")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
-    )
-    applied = (
-        LedgerApplication.objects.filter(target__installment_plan=OuterRef("pk"), target__kind=EntryKind.CHARGE)
-        .values("target__installment_plan")
-        .annotate(total=Sum("amount_cents"))
+        .annotate(total=Sum(F("amount_cents") - F("applied_cents")))
         .values("total")
     )
     plans = InstallmentPlan.objects.for_current_organization().annotate(
-        remaining_cents=Coalesce(Subquery(charged), Value(0)) - Coalesce(Subquery(applied), Value(0))
+        remaining_cents=Coalesce(Subquery(remaining), Value(0))
     )
     if patient_id is not None:
         plans = plans.filter(patient_id=patient_id)
@@ -327,14 +312,8 @@ def installment_plan_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[In
 
 
 def installment_outstanding(charges: QuerySet[LedgerEntry]) -> QuerySet[LedgerEntry]:
-    """The charges, each annotated with `outstanding_cents` (amount minus everything applied to it)."""
-    applied = (
-        LedgerApplication.objects.filter(target=OuterRef("pk"))
-        .values("target")
-        .annotate(total=Sum("amount_cents"))
-        .values("total")
-    )
-    return charges.annotate(outstanding_cents=F("amount_cents") - Coalesce(Subquery(applied), Value(0)))
+    """The charges, each annotated with `outstanding_cents` (amount less everything applied to it)."""
+    return charges.annotate(outstanding_cents=F("amount_cents") - F("applied_cents"))
 
 
 def installment_schedule(*, plan: InstallmentPlan) -> QuerySet[LedgerEntry]:
@@ -353,7 +332,8 @@ def billing_provider() -> BillingProvider | None:
     return BillingProvider.objects.for_current_organization().first()
 
 
-def credit_remaining(*, credit: LedgerEntry) -> int:
-    """Cents of a payment not yet applied to charges nor refunded."""
-    used = LedgerApplication.objects.filter(Q(source=credit) | Q(target=credit)).aggregate(total=Sum("amount_cents"))
-    return credit.amount_cents - int(used["total"] or 0)
+def remaining_cents(entry: LedgerEntry) -> int:
+    """What is left of an entry as stored now (not as on the instance): still owed on a charge, or a payment's
+    credit not yet applied to charges nor refunded."""
+    amount, applied = LedgerEntry.objects.filter(pk=entry.pk).values_list("amount_cents", "applied_cents").get()
+    return int(amount - applied)

@@ -14,13 +14,12 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 
 from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 
-from . import codes
+from . import codes, selectors
 from .models import (
     CREDIT_KINDS,
     INSURANCE_KINDS,
@@ -144,20 +143,15 @@ def charge_create(
 # --- payments, adjustments, refunds -------------------------------------------------------------------------
 
 
-def _applied_to(charge: LedgerEntry) -> int:
-    return int(charge.applied_from.aggregate(total=Sum("amount_cents"))["total"] or 0)
-
-
 def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
     """Set a charge's status from what has been applied to it (saved, and so recorded in history, on change)."""
-    applied = LedgerApplication.objects.filter(target=charge)
-    total = int(applied.aggregate(total=Sum("amount_cents"))["total"] or 0)
-    adjudicated = applied.filter(source__kind__in=INSURANCE_KINDS).exists()
-    if total >= charge.amount_cents:
+    remaining = selectors.remaining_cents(charge)
+    adjudicated = LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS).exists()
+    if remaining <= 0:
         status = PaymentStatus.PAID
     elif charge.insurance_policy_id is not None and not adjudicated:
         status = PaymentStatus.PENDING_INSURANCE
-    elif charge.payment_status == PaymentStatus.FAILED and total == 0:
+    elif charge.payment_status == PaymentStatus.FAILED and remaining == charge.amount_cents:
         status = PaymentStatus.FAILED
     else:
         status = PaymentStatus.PATIENT_DUE
@@ -270,7 +264,7 @@ def payment_post(
         if errors:
             raise ValidationError(errors)
         for charge_id, amount in requested.items():
-            if amount > locked[charge_id].amount_cents - _applied_to(locked[charge_id]):
+            if amount > locked[charge_id].amount_cents - locked[charge_id].applied_cents:
                 raise ValidationError({"allocations": "More than what is owed on a charge."})
         applied_total = sum(requested.values())
         if applied_total > amount_cents:
@@ -341,8 +335,7 @@ def refund_create(
         payment = LedgerEntry.objects.select_for_update().get(pk=payment.pk)
         if payment.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
             raise ValidationError({"payment": "Refund a payment."})
-        used = LedgerApplication.objects.filter(Q(source=payment) | Q(target=payment)).aggregate(t=Sum("amount_cents"))
-        if amount_cents > payment.amount_cents - int(used["t"] or 0):
+        if amount_cents > payment.amount_cents - payment.applied_cents:
             raise ValidationError({"amount_cents": "More than the payment's unapplied credit."})
         refund = LedgerEntry(
             patient_id=payment.patient_id,
@@ -507,7 +500,7 @@ def installment_payment_record(
     """
     if charge.installment_plan_id is None or charge.kind != EntryKind.CHARGE:
         raise ValidationError({"charge": "Not an installment charge."})
-    outstanding = charge.amount_cents - _applied_to(charge)
+    outstanding = selectors.remaining_cents(charge)
     if outstanding <= 0:
         raise ValidationError({"charge": "This installment is already paid."})
     amount = amount_cents if amount_cents is not None else outstanding

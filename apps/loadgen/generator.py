@@ -4,11 +4,12 @@ Everything runs on the owner connection (cross-tenant, BYPASSRLS) as `INSERT ...
 PostgreSQL builds the rows itself and nothing is shipped row by row from Python. Rows are valid for the app:
 every NOT NULL column is filled, choices, metadata and `event_data` follow the app's validators, optional
 encrypted fields (SSN, member ids) are left empty. History tables are not filled: load data is not an audited
-change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its per-row guard trigger is
-switched off inside the loading transaction (other sessions wait on the table lock, so none ever sees it off):
-checked row by row, 150,000 applications inserted by one statement into a table the planner thinks is
-empty took quadratic time. The applications are valid by construction (a payment of exactly one charge of the
-same patient and currency) and `verify_applications` checks the guard's rules set-based afterwards.
+change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its per-row guard trigger
+(which locks both entries, checks the rules and adds the amount to their `applied_cents`) and the trigger that
+keeps `applied_cents` to the guard are switched off inside the loading transaction (other sessions wait on the
+table locks, so none ever sees them off): the applications are valid by construction (a payment of exactly one
+charge of the same patient and currency), both entries get `applied_cents` set-based, and `verify_applications`
+checks the guard's rules and those totals set-based afterwards.
 
 The organizations are named `load-00`, `load-01`, ...; the first one holds `BIG_SHARE` of every table.
 """
@@ -507,6 +508,7 @@ _PAYMENT_SQL = """
 -- Deferred foreign-key checks would still be pending when the trigger is switched back on.
 SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE billing_ledgerapplication DISABLE TRIGGER billing_check_application;
+ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_protect_applied;
 
 CREATE TEMP TABLE loadgen_payment ON COMMIT DROP AS
 SELECT e.id AS charge_id, gen_random_uuid() AS payment_id, e.patient_id, e.transaction_type, e.amount_cents,
@@ -518,24 +520,26 @@ ORDER BY random() LIMIT %(count)s;
 INSERT INTO billing_ledgerentry (
     id, organization_id, created_at, updated_at, patient_id, kind, transaction_type, payment_status, amount_cents,
     currency, metadata, description, service_date, encounter_id, insurance_policy_id, installment_plan_id,
-    claim_id, external_reference)
+    claim_id, external_reference, applied_cents)
 SELECT payment_id, %(org)s, paid_at, paid_at, patient_id, 'payment', transaction_type, 'paid', amount_cents,
-       'USD', '{}'::jsonb, '', (paid_at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, ''
+       'USD', '{}'::jsonb, '', (paid_at AT TIME ZONE 'UTC')::date, NULL, NULL, NULL, NULL, '', amount_cents
 FROM loadgen_payment;
 
 INSERT INTO billing_ledgerapplication (id, organization_id, created_at, updated_at, source_id, target_id,
                                        amount_cents)
 SELECT gen_random_uuid(), %(org)s, paid_at, paid_at, payment_id, charge_id, amount_cents FROM loadgen_payment;
 
-UPDATE billing_ledgerentry e SET payment_status = 'paid'
+UPDATE billing_ledgerentry e SET payment_status = 'paid', applied_cents = e.amount_cents
 FROM loadgen_payment p WHERE e.organization_id = %(org)s AND e.id = p.charge_id;
 
+ALTER TABLE billing_ledgerentry ENABLE TRIGGER billing_protect_applied;
 ALTER TABLE billing_ledgerapplication ENABLE TRIGGER billing_check_application;
 """
 
-# The guard trigger's rules, set-based: applications that break one of them (must be none).
+# The guard trigger's rules, set-based: applications that break one of them, plus entries whose `applied_cents`
+# is not the total of their applications (must be none).
 _BAD_APPLICATIONS_SQL = """
-SELECT count(*) FROM billing_ledgerapplication a
+SELECT (SELECT count(*) FROM billing_ledgerapplication a
 JOIN billing_ledgerentry s ON s.id = a.source_id
 JOIN billing_ledgerentry t ON t.id = a.target_id
 WHERE a.organization_id = ANY(%(orgs)s)
@@ -544,12 +548,21 @@ WHERE a.organization_id = ANY(%(orgs)s)
        OR s.kind NOT IN ('payment', 'insurance_payment', 'adjustment') OR t.kind <> 'charge'
        OR a.amount_cents > s.amount_cents OR a.amount_cents > t.amount_cents
        OR (SELECT sum(x.amount_cents) FROM billing_ledgerapplication x WHERE x.target_id = t.id) > t.amount_cents
-       OR (SELECT sum(x.amount_cents) FROM billing_ledgerapplication x WHERE x.source_id = s.id) > s.amount_cents)
+       OR (SELECT sum(x.amount_cents) FROM billing_ledgerapplication x WHERE x.source_id = s.id) > s.amount_cents))
+     + (SELECT count(*) FROM billing_ledgerentry e
+        LEFT JOIN (SELECT id, sum(amount_cents) AS total
+                   FROM (SELECT target_id AS id, amount_cents FROM billing_ledgerapplication
+                         WHERE organization_id = ANY(%(orgs)s)
+                         UNION ALL
+                         SELECT source_id, amount_cents FROM billing_ledgerapplication
+                         WHERE organization_id = ANY(%(orgs)s)) AS sides
+                   GROUP BY id) AS x ON x.id = e.id
+        WHERE e.organization_id = ANY(%(orgs)s) AND e.applied_cents <> coalesce(x.total, 0))
 """
 
 
 def verify_applications(orgs: list[uuid.UUID]) -> None:
-    """Raise if any load application breaks a rule of the ledger's guard trigger."""
+    """Raise if any load application breaks a rule of the ledger's guard trigger or an applied total is off."""
     with connections[OWNER].cursor() as cursor:
         cursor.execute(_BAD_APPLICATIONS_SQL, {"orgs": orgs})
         bad = cursor.fetchone()[0]

@@ -94,6 +94,8 @@ def test_sql_balance_matches_independent_python_ledger(org_a, history):
         expected_pending = sum(v for k, v in owed.items() if k in insured and k not in adjudicated)
         expected_due = sum(v for k, v in owed.items() if not (k in insured and k not in adjudicated))
         balance = selectors.patient_balance(patient_id=patient.pk)
+        for payment_id, unapplied in credits.items():
+            assert selectors.remaining_cents(LedgerEntry.objects.get(pk=payment_id)) == unapplied
         assert balance.insurance_pending == expected_pending
         assert balance.patient_due == expected_due
         assert balance.credit == sum(credits.values())
@@ -102,6 +104,8 @@ def test_sql_balance_matches_independent_python_ledger(org_a, history):
             applied = sum(LedgerApplication.objects.filter(target=charge).values_list("amount_cents", flat=True))
             assert 0 <= applied <= charge.amount_cents
             remaining = owed[str(charge.pk)]
+            # The total the guard trigger keeps on the row is the sum of the applications, and the model's.
+            assert charge.applied_cents == applied == charge.amount_cents - remaining
             if remaining == 0:
                 assert charge.payment_status == PaymentStatus.PAID
             elif str(charge.pk) in insured and str(charge.pk) not in adjudicated:

@@ -184,11 +184,24 @@ def test_runtime_role_cannot_update_amount_or_delete(clinic, org_a):
                 connection.cursor() as cursor,
             ):
                 cursor.execute(statement, params)
+        # The applied total may only change through the guard trigger (which runs as the caller).
+        for statement in (
+            "UPDATE billing_ledgerentry SET applied_cents = 0 WHERE id = %s",
+            "UPDATE billing_ledgerentry SET applied_cents = amount_cents WHERE id = %s",
+        ):
+            with (
+                pytest.raises(ProgrammingError, match="applied_cents is kept by the application guard"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(statement, [charge.pk])
         charge.amount_cents = 1
         with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
             charge.save()
         charge.refresh_from_db()
-        assert charge.amount_cents == 10_000
+        payment.refresh_from_db()
+        assert (charge.amount_cents, charge.applied_cents) == (10_000, 1_000)
+        assert (payment.amount_cents, payment.applied_cents) == (1_000, 1_000)
         assert LedgerApplication.objects.get(source=payment).amount_cents == 1_000
 
 
