@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+from django.conf import settings
 from django.db import connections, transaction
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -39,6 +41,7 @@ from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
 
 RUNTIME, OWNER = "default", "owner"
+PREPARE_THRESHOLD = settings.DATABASES[RUNTIME].get("OPTIONS", {}).get("prepare_threshold")
 RLS_TARGET = 1.10
 API_TARGET = 3.0
 INGEST_RATIO_TARGET = 5.0
@@ -151,13 +154,26 @@ def capture(subject: Subject, call: Callable[[], object]) -> list[str]:
 
 
 def replay(alias: str, subject: Subject, statements: list[str]) -> float:
-    """Milliseconds to run and fetch `statements` on `alias` inside a tenant transaction."""
-    with tenant_context(subject.organization_id, Role.OWNER, using=alias), connections[alias].cursor() as cursor:
-        started = time.perf_counter()
-        for statement in statements:
-            cursor.execute(statement)
-            cursor.fetchall()
-        return (time.perf_counter() - started) * 1000
+    """Milliseconds to run and fetch `statements` on `alias` inside a tenant transaction.
+
+    Both roles run them the way the app's runtime connection does: with prepared statements enabled (the
+    default, `KURA_DB_PREPARED_STATEMENTS`), as prepared statements, so the runs after the warm-ups compare what
+    a steady stream of requests costs, with planning excluded on both sides; else planned on every run.
+    """
+    with tenant_context(subject.organization_id, Role.OWNER, using=alias):
+        raw = connections[alias].connection
+        threshold = raw.prepare_threshold
+        # The owner's connection keeps Django's default (no prepared statements): match the runtime's.
+        raw.prepare_threshold = PREPARE_THRESHOLD
+        try:
+            with psycopg.Cursor(raw) as cursor:
+                started = time.perf_counter()
+                for statement in statements:
+                    cursor.execute(statement.encode(), prepare=PREPARE_THRESHOLD is not None)
+                    cursor.fetchall()
+                return (time.perf_counter() - started) * 1000
+        finally:
+            raw.prepare_threshold = threshold
 
 
 def explain(subject: Subject, case: str) -> str:

@@ -76,13 +76,16 @@ outstanding AS (
 _POSITIONS_SQL = (
     _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
     + """,
+adjudicated AS (
+    SELECT DISTINCT a.target_id AS id
+    FROM billing_ledgerapplication a JOIN billing_ledgerentry s ON s.id = a.source_id
+    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+      AND s.organization_id = (SELECT kura_current_org()) AND s.kind IN ('insurance_payment', 'adjustment')
+      AND (%(patient)s::uuid IS NULL OR s.patient_id = %(patient)s::uuid)
+),
 positions AS (
-    SELECT o.*,
-           (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND NOT EXISTS (
-                SELECT 1 FROM billing_ledgerapplication a JOIN billing_ledgerentry s ON s.id = a.source_id
-                WHERE a.target_id = o.id AND a.created_at < %(cutoff)s
-                  AND s.kind IN ('insurance_payment', 'adjustment'))) AS awaiting_insurance
-    FROM outstanding o
+    SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND d.id IS NULL) AS awaiting_insurance
+    FROM outstanding o LEFT JOIN adjudicated d ON d.id = o.id
 )
 """
 )

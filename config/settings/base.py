@@ -101,6 +101,12 @@ for _alias in DATABASES.values():
     _alias["CONN_HEALTH_CHECKS"] = True
     # Transactions are opened by the tenant middleware, which sets the RLS context inside them.
     _alias["ATOMIC_REQUESTS"] = False
+# Requests bind parameters on the server, so psycopg prepares a statement the fifth time a connection runs it and
+# PostgreSQL plans it (with its row-level security policies) once instead of on every request. Set
+# KURA_DB_PREPARED_STATEMENTS=false behind a connection pooler in transaction mode (e.g. PgBouncer), which cannot
+# keep a session's prepared statements.
+if env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
+    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
