@@ -9,7 +9,9 @@ Every tenant table (and its history table) gets RLS *enabled and forced* and the
 * ``own_memberships`` (membership table only): a user may read their own memberships before an
   organization is chosen.
 * ``role_restriction`` (restrictive, only when ``roles`` is given): rows only for those values of
-  ``app.user_role`` (e.g. billing tables for owner, billing, front desk, clinician and partners).
+  ``app.user_role``. The billing tables, the only ones given roles, have had it folded into their tenant policy
+  since billing migration 0006 (``organization_id = (SELECT kura_current_org_for_roles(...))``), which the
+  planner estimates like a plain organization filter.
 
 The sub-selects make PostgreSQL evaluate each setting once per query (an InitPlan), so the
 ``organization_id`` indexes stay usable.

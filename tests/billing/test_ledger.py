@@ -310,14 +310,25 @@ def test_tenant_rls_operation_keeps_old_deconstruction_and_adds_roles_only_when_
     assert EnableTenantRLS("payer", roles=("owner", "billing")).deconstruct()[2]["roles"] == ("owner", "billing")
 
 
-def test_role_policy_is_restrictive_on_every_billing_table(db):
+def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
+    """One policy says both rules (migration 0006): the organization, and only for the billing roles."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT tablename FROM pg_policies WHERE policyname = 'role_restriction' AND permissive = 'RESTRICTIVE' "
-            "ORDER BY tablename"
+            "SELECT tablename, permissive, qual, with_check FROM pg_policies "
+            "WHERE tablename LIKE 'billing%%' AND policyname = 'tenant_isolation' ORDER BY tablename"
         )
-        tables = [row[0] for row in cursor.fetchall()]
+        policies = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM pg_policies WHERE policyname = 'role_restriction'")
+        assert cursor.fetchone() == (0,)
+    tables = [row[0] for row in policies]
     assert "billing_ledgerentry" in tables
     assert "billing_historicalledgerentry" in tables
     assert "billing_insurancepolicy" in tables
     assert len(tables) == 18
+    for _, permissive, qual, with_check in policies:
+        assert permissive == "PERMISSIVE"
+        assert qual == with_check
+        assert "kura_current_org_for_roles" in qual
+        for role in ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi"):
+            assert f"'{role}'" in qual
+        assert "coach" not in qual
