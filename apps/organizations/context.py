@@ -103,8 +103,14 @@ def set_authenticated_user(user_id: int, using: str = "default") -> None:
 
 
 @contextmanager
-def activated(ctx: TenantContext | None, using: str = "default") -> Iterator[TenantContext | None]:
-    """Activate `ctx` in the transaction already open on `using`, restoring the previous one afterwards."""
+def activated(
+    ctx: TenantContext | None, using: str = "default", *, restore: bool = True
+) -> Iterator[TenantContext | None]:
+    """Activate `ctx` in the transaction already open on `using`, restoring the previous one afterwards.
+
+    `restore=False` when that transaction is the outermost one and ends right after: its COMMIT or ROLLBACK
+    discards the settings (they are set transaction-local), so writing them back would be a wasted round trip.
+    """
     previous = _current.get()
     token = _current.set(ctx)
     _write_settings(ctx, using)
@@ -113,7 +119,7 @@ def activated(ctx: TenantContext | None, using: str = "default") -> Iterator[Ten
     finally:
         _current.reset(token)
     # Reached only on success: after an error the enclosing atomic block rolls back, and with it the settings.
-    if connections[using].in_atomic_block and not connections[using].needs_rollback:
+    if restore and connections[using].in_atomic_block and not connections[using].needs_rollback:
         _write_settings(previous, using)
 
 
@@ -137,5 +143,6 @@ def tenant_context(
         scopes=scopes,
         phi_access=phi_access,
     )
-    with transaction.atomic(using=using), activated(ctx, using=using):
+    outermost = not connections[using].in_atomic_block
+    with transaction.atomic(using=using), activated(ctx, using=using, restore=not outermost):
         yield ctx

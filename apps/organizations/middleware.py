@@ -62,6 +62,9 @@ class TenantContextMiddleware:
         request.tenant = None  # type: ignore[attr-defined]
         request.memberships = []  # type: ignore[attr-defined]
         request.api_key = None  # type: ignore[attr-defined]
+        # The request's own transaction (unless a caller already holds one, as tests do): its end clears the
+        # transaction-local tenant settings, so they need no resetting.
+        outermost = not transaction.get_connection().in_atomic_block
         with transaction.atomic():
             raw_key = presented_api_key(request)
             ctx: TenantContext | None
@@ -82,7 +85,7 @@ class TenantContextMiddleware:
                 ctx, memberships = _staff_context(request)
                 request.memberships = memberships  # type: ignore[attr-defined]
             request.tenant = ctx  # type: ignore[attr-defined]
-            with context.activated(ctx):
+            with context.activated(ctx, restore=not outermost):
                 if isinstance(request.api_key, selectors.APIKeyPrincipal):  # type: ignore[attr-defined]
                     services.api_key_touch(api_key_id=request.api_key.id)  # type: ignore[attr-defined]
                 response = self.get_response(request)

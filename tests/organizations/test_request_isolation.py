@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from apps.clinical.models import ClinicalEvent
 from apps.organizations.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
@@ -128,6 +129,19 @@ def test_a_reused_connection_serves_org_b_right_after_org_a(clinics, settings):
     with connection.cursor() as cursor:
         cursor.execute("SELECT coalesce(current_setting('app.current_org', true), '')")
         assert cursor.fetchone() == ("",)  # the context died with the request's transaction
+
+
+def test_the_request_transaction_sets_the_context_once_and_its_commit_clears_it(clinics):
+    with CaptureQueriesContext(connection) as queries:
+        response = api_client(clinics["org-a"]["key"]).get("/api/v1/patients/")
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries.captured_queries]
+    # Set once after the key lookup; not written back before the COMMIT, which discards it anyway.
+    assert sum("set_config('app.current_org'" in sql for sql in statements) == 1
+    assert statements[-1] == "COMMIT"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT coalesce(current_setting('app.current_org', true), '')")
+        assert cursor.fetchone() == ("",)
 
 
 def test_admin_pages_show_only_the_active_organization(clinics):
