@@ -36,6 +36,7 @@ from apps.clinical import selectors as clinical_selectors
 from apps.clinical.timeline import selectors as timeline_selectors
 from apps.organizations import services as organization_services
 from apps.organizations.context import tenant_context
+from apps.organizations.ids import uuid7
 from apps.organizations.roles import Role, Scope
 from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
@@ -405,7 +406,8 @@ def post_batch(client: Client, batch: list[dict[str, Any]]) -> float:
 
 
 def copy_batch(subject: Subject, batch: list[dict[str, Any]]) -> float:
-    """COPY the same readings (fresh ids) as the owner; timed from building the rows to commit."""
+    """COPY the same readings as the owner, with fresh ids made the way the endpoint makes them (time-ordered,
+    `uuid7`); timed from building the rows to commit."""
     started = time.perf_counter()
     now = timezone.now()
     classification = catalog.METRICS["heart_rate"].classification
@@ -414,7 +416,7 @@ def copy_batch(subject: Subject, batch: list[dict[str, Any]]) -> float:
         for row in batch:
             copy.write_row(
                 (
-                    uuid.uuid4(),
+                    uuid7(),
                     subject.organization_id,
                     now,
                     now,

@@ -8,10 +8,16 @@ from django.conf import settings
 from django.utils import timezone
 
 
-def is_in_the_future(value: datetime, *, device_reading: bool = False) -> bool:
-    """Later than now plus the clock drift partners are allowed (`KURA_MAX_CLOCK_SKEW`).
+def latest_allowed(*, device_reading: bool = False) -> datetime:
+    """Now plus the clock drift partners are allowed (`KURA_MAX_CLOCK_SKEW`): the latest acceptable time.
 
-    Readings a device captured on its own clock get the wider `KURA_MAX_DEVICE_CLOCK_SKEW`.
+    Readings a device captured on its own clock get the wider `KURA_MAX_DEVICE_CLOCK_SKEW`. A batch can take
+    this once and compare every row with it.
     """
     skew: timedelta = settings.KURA_MAX_DEVICE_CLOCK_SKEW if device_reading else settings.KURA_MAX_CLOCK_SKEW
-    return value > timezone.now() + skew
+    return timezone.now() + skew
+
+
+def is_in_the_future(value: datetime, *, device_reading: bool = False) -> bool:
+    """Later than `latest_allowed()`."""
+    return value > latest_allowed(device_reading=device_reading)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 
 import pytest
 from django.utils import timezone
@@ -331,3 +332,18 @@ def test_a_device_clock_a_few_minutes_ahead_is_accepted(clinic):
 
     assert response.status_code == 201
     assert len(stored(clinic["org"])[0]) == 1
+
+
+def test_ingested_readings_get_time_ordered_ids(clinic):
+    """Version 7 ids: a later batch's ids sort after an earlier one's, so they append to the key's index."""
+    first = [reading(clinic["patient"].pk, source_reading_id=f"early-{i}") for i in range(3)]
+    second = [reading(clinic["patient"].pk, source_reading_id=f"late-{i}") for i in range(3)]
+    assert post(clinic["partner"], {"readings": first}).status_code == 201
+    time.sleep(0.002)
+    assert post(clinic["partner"], {"readings": second}).status_code == 201
+    with as_tenant(clinic["org"]):
+        ids = dict(BiomarkerLog.objects.values_list("source_reading_id", "id"))
+        history_ids = set(BiomarkerLog.history.values_list("id", flat=True))
+    assert {i.version for i in ids.values()} == {7}
+    assert max(ids[f"early-{i}"] for i in range(3)) < min(ids[f"late-{i}"] for i in range(3))
+    assert history_ids == set(ids.values())
