@@ -434,9 +434,8 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         patient = self._patient(patient_id)
         open_charges = []
         for charge in selectors.ledger_entry_list(patient_id=patient.pk).filter(kind=EntryKind.CHARGE):
-            outstanding = selectors.remaining_cents(charge)
-            if outstanding > 0:
-                open_charges.append((charge, outstanding))
+            if charge.open_cents > 0:
+                open_charges.append((charge, charge.open_cents))
         form = PaymentForm(request.POST or None, charges=open_charges)
         if request.method == "POST" and form.is_valid():
             allocations = [

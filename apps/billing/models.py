@@ -32,7 +32,7 @@ from apps.organizations.roles import Role
 
 from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
 
-# Roles that see billing tables at all (the restrictive policy in migration 0002); partners need billing scopes.
+# Roles that see billing tables at all (in the tenant policy since migration 0006); partners need billing scopes.
 BILLING_DB_ROLES = (
     Role.OWNER.value,
     Role.BILLING.value,
@@ -329,8 +329,8 @@ class LedgerEntry(TenantModel):
     )
     external_reference = models.CharField(max_length=100, blank=True)
     # Everything applied so far to this entry on either side of an application (to a charge: what settled it; of
-    # a payment: what it paid plus what was refunded of it). Kept in the database by the application guard
-    # trigger, which is the only writer (migration 0005): `amount_cents - applied_cents` is what is still owed
+    # a payment: what it paid plus what was refunded of it). Kept in the database by the application triggers
+    # (migration 0005); the runtime role cannot write it: `amount_cents - applied_cents` is what is still owed
     # on a charge, or the unapplied credit of a payment. Derived from the applications, so not in the history.
     applied_cents = models.BigIntegerField(default=0, db_default=0, editable=False)
 
@@ -393,6 +393,11 @@ class LedgerEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_cents / 100:.2f} {self.currency}"
+
+    @property
+    def open_cents(self) -> int:
+        """What is left of the entry as loaded (owed on a charge, unapplied of a payment); see `remaining_cents`."""
+        return self.amount_cents - self.applied_cents
 
 
 class LedgerApplication(TenantModel):

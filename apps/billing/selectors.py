@@ -40,8 +40,9 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 # trigger. What an entry had outstanding at the cutoff is its amount less that total plus whatever applications
 # recorded at or after the cutoff took from it. Both parts are never negative, so `outstanding` gives them as
 # separate rows (one per open entry, one per side of each later application) and every report sums them: the
-# entries are read once, without a join, and the later applications (none for a current report) through the
-# (organization, created_at) index.
+# open entries are read once, without a join; the later applications (none for a current report) are joined
+# side by side, so the planner can start from them (organization, created_at index) or, for one patient, from the
+# patient's entries (the applications' target and source indexes).
 _OUTSTANDING_SQL = """
 WITH entries AS NOT MATERIALIZED (
     SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id,
@@ -64,9 +65,12 @@ outstanding AS (
     UNION ALL
     SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id, e.side,
            a.amount_cents
-    FROM billing_ledgerapplication a
-    CROSS JOIN LATERAL (VALUES (a.target_id), (a.source_id)) AS side(entry_id)
-    JOIN entries e ON e.id = side.entry_id
+    FROM entries e JOIN billing_ledgerapplication a ON a.target_id = e.id
+    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at >= %(cutoff)s
+    UNION ALL
+    SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id, e.side,
+           a.amount_cents
+    FROM entries e JOIN billing_ledgerapplication a ON a.source_id = e.id
     WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at >= %(cutoff)s
 )
 """

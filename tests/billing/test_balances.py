@@ -5,7 +5,7 @@ import threading
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -207,3 +207,29 @@ def test_twenty_concurrent_payments_never_over_apply_a_charge():
         assert applied == 9_000
         assert selectors.patient_balance(patient_id=patient.pk).patient_due == 1_000
         assert LedgerEntry.objects.filter(kind=EntryKind.PAYMENT).count() == 6
+
+
+@pytest.mark.usefixtures("committed")
+def test_owner_repairs_of_an_application_keep_the_applied_totals():
+    """Only the owner may change or remove an application (a data repair); both entries' totals follow."""
+    org = make_organization("repair-org")
+    with as_tenant(org):
+        patient = PatientFactory()
+        charge = bf.charge(patient, 10_000)
+        payment = services.payment_post(patient=patient, amount_cents=4_000, allocations=[Allocation(charge, 4_000)])
+
+    def totals() -> tuple[int, int, selectors.Balance]:
+        with as_tenant(org):
+            charge.refresh_from_db()
+            payment.refresh_from_db()
+            return charge.applied_cents, payment.applied_cents, selectors.patient_balance(patient_id=patient.pk)
+
+    assert totals()[:2] == (4_000, 4_000)
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("UPDATE billing_ledgerapplication SET amount_cents = 2500 WHERE source_id = %s", [payment.pk])
+    charge_applied, payment_applied, balance = totals()
+    assert (charge_applied, payment_applied, balance.patient_due, balance.credit) == (2_500, 2_500, 7_500, 1_500)
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("DELETE FROM billing_ledgerapplication WHERE source_id = %s", [payment.pk])
+    charge_applied, payment_applied, balance = totals()
+    assert (charge_applied, payment_applied, balance.patient_due, balance.credit) == (0, 0, 10_000, 4_000)

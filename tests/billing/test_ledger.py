@@ -165,6 +165,41 @@ def test_database_refuses_zero_and_negative_amounts(org_a):
                 )
 
 
+def test_database_refuses_an_application_naming_another_organizations_entries(clinic, org_a, org_b):
+    """The guard runs as the owner, so it checks the organization itself: org B's entries stay untouched."""
+    b_charge = clinic["org-b"]["charge"]
+    with as_tenant(org_b):
+        b_payment = services.payment_post(
+            patient=b_charge.patient, amount_cents=500, allow_credit=True, transaction_type=b_charge.transaction_type
+        )
+    with as_tenant(org_a):
+        a_charge = clinic["org-a"]["charge"]
+        a_payment = services.payment_post(
+            patient=a_charge.patient, amount_cents=500, allow_credit=True, transaction_type=a_charge.transaction_type
+        )
+        insert = (
+            "INSERT INTO billing_ledgerapplication (id, organization_id, source_id, target_id, amount_cents, "
+            "created_at, updated_at) VALUES (gen_random_uuid(), %s, %s, %s, 100, now(), now())"
+        )
+        for organization, source, target in [
+            (org_b.id, b_payment.pk, b_charge.pk),  # org B's row, written from org A
+            (org_a.id, b_payment.pk, b_charge.pk),  # org A's row naming org B's entries
+            (org_a.id, a_payment.pk, b_charge.pk),  # one entry of each
+        ]:
+            with (
+                pytest.raises(IntegrityError, match="unknown entry"),
+                transaction.atomic(),
+                connection.cursor() as cursor,
+            ):
+                cursor.execute(insert, [organization, source, target])
+        assert LedgerApplication.objects.count() == 0
+    with as_tenant(org_b):
+        assert list(LedgerEntry.objects.order_by("kind").values_list("kind", "applied_cents")) == [
+            ("charge", 0),
+            ("payment", 0),
+        ]
+
+
 def test_runtime_role_cannot_update_amount_or_delete(clinic, org_a):
     with as_tenant(org_a):
         charge = clinic["org-a"]["charge"]
@@ -184,17 +219,26 @@ def test_runtime_role_cannot_update_amount_or_delete(clinic, org_a):
                 connection.cursor() as cursor,
             ):
                 cursor.execute(statement, params)
-        # The applied total may only change through the guard trigger (which runs as the caller).
+        # The applied total changes only through the guard trigger (which runs as the owner): the runtime role
+        # may not update it, nor create an entry that claims one.
         for statement in (
             "UPDATE billing_ledgerentry SET applied_cents = 0 WHERE id = %s",
             "UPDATE billing_ledgerentry SET applied_cents = amount_cents WHERE id = %s",
         ):
             with (
-                pytest.raises(ProgrammingError, match="applied_cents is kept by the application guard"),
+                pytest.raises(ProgrammingError, match="permission denied"),
                 transaction.atomic(),
                 connection.cursor() as cursor,
             ):
                 cursor.execute(statement, [charge.pk])
+        prepaid = bf.charge(charge.patient, 2_000)
+        prepaid.pk = None
+        prepaid.applied_cents = 2_000
+        with (
+            pytest.raises(ProgrammingError, match="applied_cents is kept by the application guard"),
+            transaction.atomic(),
+        ):
+            prepaid.save(force_insert=True)
         charge.amount_cents = 1
         with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
             charge.save()

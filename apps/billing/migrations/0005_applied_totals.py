@@ -7,10 +7,15 @@ organization with 400,000 entries spent most of its time there. Now:
   between 0 and the entry's amount.
 * `billing_check_application()` (the guard on every application insert) checks over-application against the
   target's and the source's `applied_cents` (the rows it already locks) instead of summing their applications,
-  then adds the application's amount to both. It still runs as the caller, so row-level security applies to
-  what it reads and writes exactly as before.
-* The runtime role may UPDATE that one column (the guard runs as the caller), and `billing_protect_applied()`
-  refuses any change to it that does not come from inside a trigger: a direct `UPDATE` by the app is refused.
+  then adds the application's amount to both. It runs as the owner (`SECURITY DEFINER`, with a fixed
+  `search_path`), so the runtime role needs no UPDATE privilege on the column and has none; the guard reads
+  only entries of the caller's organization, and the application row itself still passes the caller's
+  row-level security (`WITH CHECK`) after the trigger, or the whole statement fails.
+* `billing_protect_applied()` refuses a new entry that claims an applied total and any change to the column
+  that does not come from inside a trigger (the owner's own mistakes included).
+* `billing_application_changed()` keeps the totals right if the owner ever updates or deletes an application
+  (the runtime role can do neither).
+* The backfill runs with `row_security = off`: without BYPASSRLS it fails loudly instead of filling nothing.
 * `ledgerentry_open_items`, a partial covering index of the entries with something still owed or unapplied:
   the balance and aging reports read it alone (index-only), so they take time in proportion to what is open.
 * Applications get an index on (organization, created_at): a report for a past date adds back what was
@@ -21,9 +26,8 @@ import importlib
 
 from django.db import migrations, models
 
-from apps.organizations.rls import ddl, runtime_role
-
 BACKFILL_SQL = """
+SET LOCAL row_security = off;
 UPDATE billing_ledgerentry e SET applied_cents = s.total
 FROM (
     SELECT id, sum(amount_cents) AS total
@@ -36,19 +40,25 @@ WHERE e.id = s.id;
 """
 
 GUARD_SQL = """
-CREATE FUNCTION billing_check_application() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION billing_check_application() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     tgt billing_ledgerentry%ROWTYPE;
     src billing_ledgerentry%ROWTYPE;
 BEGIN
+    -- As the owner, row-level security does not narrow these reads: only the caller's organization may be used.
+    IF NEW.organization_id IS DISTINCT FROM kura_current_org() THEN
+        RAISE EXCEPTION 'ledger application: unknown entry' USING ERRCODE = 'foreign_key_violation';
+    END IF;
     -- Lock the target (the charge, or the payment a refund returns) so concurrent applications queue here.
-    SELECT * INTO tgt FROM billing_ledgerentry WHERE id = NEW.target_id FOR UPDATE;
-    SELECT * INTO src FROM billing_ledgerentry WHERE id = NEW.source_id FOR UPDATE;
+    SELECT * INTO tgt FROM billing_ledgerentry
+        WHERE id = NEW.target_id AND organization_id = NEW.organization_id FOR UPDATE;
+    SELECT * INTO src FROM billing_ledgerentry
+        WHERE id = NEW.source_id AND organization_id = NEW.organization_id FOR UPDATE;
     IF tgt.id IS NULL OR src.id IS NULL THEN
         RAISE EXCEPTION 'ledger application: unknown entry' USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF src.organization_id <> tgt.organization_id OR NEW.organization_id <> tgt.organization_id
-       OR src.patient_id <> tgt.patient_id THEN
+    IF src.patient_id <> tgt.patient_id THEN
         RAISE EXCEPTION 'ledger application: entries of different patients' USING ERRCODE = 'check_violation';
     END IF;
     IF src.currency <> tgt.currency THEN
@@ -79,8 +89,8 @@ CREATE TRIGGER billing_check_application BEFORE INSERT ON billing_ledgerapplicat
 
 CREATE FUNCTION billing_protect_applied() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    -- Depth 1 is a statement of the caller's own; the guard's UPDATE runs at depth 2.
-    IF pg_trigger_depth() < 2 THEN
+    -- Depth 1 is a statement of the caller's own; the triggers' UPDATEs run at depth 2.
+    IF pg_trigger_depth() < 2 AND (TG_OP = 'UPDATE' OR NEW.applied_cents <> 0) THEN
         RAISE EXCEPTION 'ledger entry: applied_cents is kept by the application guard'
             USING ERRCODE = 'insufficient_privilege';
     END IF;
@@ -88,12 +98,29 @@ BEGIN
 END;
 $$;
 
-CREATE TRIGGER billing_protect_applied BEFORE UPDATE OF applied_cents ON billing_ledgerentry
-    FOR EACH ROW WHEN (OLD.applied_cents IS DISTINCT FROM NEW.applied_cents)
-    EXECUTE FUNCTION billing_protect_applied();
+CREATE TRIGGER billing_protect_applied BEFORE INSERT OR UPDATE OF applied_cents ON billing_ledgerentry
+    FOR EACH ROW EXECUTE FUNCTION billing_protect_applied();
+
+-- Only the owner may UPDATE or DELETE applications (data repair): the totals follow.
+CREATE FUNCTION billing_application_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE billing_ledgerentry SET applied_cents = applied_cents - OLD.amount_cents
+        WHERE id IN (OLD.target_id, OLD.source_id);
+    IF TG_OP = 'UPDATE' THEN
+        UPDATE billing_ledgerentry SET applied_cents = applied_cents + NEW.amount_cents
+            WHERE id IN (NEW.target_id, NEW.source_id);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+CREATE TRIGGER billing_application_changed AFTER UPDATE OR DELETE ON billing_ledgerapplication
+    FOR EACH ROW EXECUTE FUNCTION billing_application_changed();
 """
 
 DROP_GUARD_SQL = """
+DROP TRIGGER billing_application_changed ON billing_ledgerapplication;
+DROP FUNCTION billing_application_changed();
 DROP TRIGGER billing_protect_applied ON billing_ledgerentry;
 DROP FUNCTION billing_protect_applied();
 DROP TRIGGER billing_check_application ON billing_ledgerapplication;
@@ -102,18 +129,6 @@ DROP FUNCTION billing_check_application();
 
 # The guard as migration 0002 created it (restored when this migration is reversed).
 _INITIAL = importlib.import_module("apps.billing.migrations.0002_row_level_security")
-
-
-def grant_applied(apps, schema_editor):
-    schema_editor.execute(
-        ddl("GRANT UPDATE (applied_cents) ON billing_ledgerentry TO {runtime}", runtime=runtime_role())
-    )
-
-
-def revoke_applied(apps, schema_editor):
-    schema_editor.execute(
-        ddl("REVOKE UPDATE (applied_cents) ON billing_ledgerentry FROM {runtime}", runtime=runtime_role())
-    )
 
 
 class Migration(migrations.Migration):
@@ -158,5 +173,4 @@ class Migration(migrations.Migration):
             _INITIAL.DROP_APPLICATION_GUARD_SQL + GUARD_SQL,
             DROP_GUARD_SQL + _INITIAL.APPLICATION_GUARD_SQL,
         ),
-        migrations.RunPython(grant_applied, revoke_applied),
     ]
