@@ -147,19 +147,30 @@ def pick_subject(slug: str) -> Subject:
 # --- RLS overhead -----------------------------------------------------------------------------------------
 
 
-def capture(subject: Subject, call: Callable[[], object]) -> list[str]:
-    """The SQL statements `call` sends on the runtime connection (literal values included)."""
-    with tenant_context(subject.organization_id, Role.OWNER), CaptureQueriesContext(connections[RUNTIME]) as queries:
+Statement = tuple[str, Any]
+
+
+def capture(subject: Subject, call: Callable[[], object]) -> list[Statement]:
+    """The statements `call` sends on the runtime connection: SQL text and parameters, exactly as sent."""
+    captured: list[Statement] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        captured.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with tenant_context(subject.organization_id, Role.OWNER), connections[RUNTIME].execute_wrapper(record):
         call()
-    return [q["sql"] for q in queries.captured_queries]
+    return captured
 
 
-def replay(alias: str, subject: Subject, statements: list[str]) -> float:
+def replay(alias: str, subject: Subject, statements: list[Statement]) -> float:
     """Milliseconds to run and fetch `statements` on `alias` inside a tenant transaction.
 
-    Both roles run them the way the app's runtime connection does: with prepared statements enabled (the
-    default, `KURA_DB_PREPARED_STATEMENTS`), as prepared statements, so the runs after the warm-ups compare what
-    a steady stream of requests costs, with planning excluded on both sides; else planned on every run.
+    Both roles run them as the app's runtime connection does: the same text with the same parameters bound on
+    the server, prepared by psycopg from a statement's sixth run when prepared statements are enabled (the
+    default, `KURA_DB_PREPARED_STATEMENTS`), after which PostgreSQL decides per statement whether to keep one
+    generic plan or plan each run for its values. So the runs after the warm-ups measure what a steady stream of
+    requests costs, on each role.
     """
     with tenant_context(subject.organization_id, Role.OWNER, using=alias):
         raw = connections[alias].connection
@@ -169,8 +180,8 @@ def replay(alias: str, subject: Subject, statements: list[str]) -> float:
         try:
             with psycopg.Cursor(raw) as cursor:
                 started = time.perf_counter()
-                for statement in statements:
-                    cursor.execute(statement.encode(), prepare=PREPARE_THRESHOLD is not None)
+                for sql, params in statements:
+                    cursor.execute(sql.encode(), params)
                     cursor.fetchall()
                 return (time.perf_counter() - started) * 1000
         finally:
@@ -183,10 +194,10 @@ def explain(subject: Subject, case: str) -> str:
     parts = []
     for alias in (RUNTIME, OWNER):
         with tenant_context(subject.organization_id, Role.OWNER, using=alias), connections[alias].cursor() as cursor:
-            for statement in statements:
-                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + statement)
+            for sql, params in statements:
+                cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
                 plan = "\n".join(row[0] for row in cursor.fetchall())
-                parts.append(f"-- {alias}: {statement[:160]}\n{plan}\n")
+                parts.append(f"-- {alias}: {sql[:160]}\n{plan}\n")
     return "\n".join(parts)
 
 
@@ -267,11 +278,13 @@ def api_cases(subject: Subject) -> dict[str, tuple[str, Callable[[], list[tuple[
     period = f"start={subject.start.isoformat()}&end={subject.end.isoformat()}".replace("+", "%2B")
 
     def balance() -> list[tuple[str, Any]]:
-        return [(billing_selectors._BALANCE_SQL, billing_selectors._params(as_of=None, patient_id=patient))]
+        params = billing_selectors._params(as_of=None, patient_id=patient)
+        return [(billing_selectors.statement(billing_selectors._BALANCE_SQL, params), params)]
 
     def aging() -> list[tuple[str, Any]]:
         day = timezone.now().date()
-        return [(billing_selectors._AGING_SQL, {**billing_selectors._params(as_of=None), "as_of": day})]
+        params = {**billing_selectors._params(as_of=None), "as_of": day}
+        return [(billing_selectors.statement(billing_selectors._AGING_SQL, params), params)]
 
     def bucketed() -> list[tuple[str, Any]]:
         return [

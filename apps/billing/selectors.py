@@ -33,7 +33,9 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 
 # Outstanding amount of every charge and unapplied amount of every credit, as of %(cutoff)s.
 # Parameters: cutoff (timestamptz, exclusive), patient (uuid or NULL), date_from/date_to (service dates or NULL),
-# transaction_type (text or NULL).
+# transaction_type (text or NULL). A filter that is given becomes a condition of its own (see `_ENTRY_FILTERS`):
+# the statement has no "parameter IS NULL OR ..." clauses, so the plan PostgreSQL keeps for a prepared statement
+# can use the patient index instead of planning for any patient or none.
 #
 # Every entry carries `applied_cents`, the total of the applications it takes part in on either side (a charge is
 # only ever a target, a credit the source of what it pays and the target of its refunds), kept by the guard
@@ -52,11 +54,7 @@ WITH entries AS NOT MATERIALIZED (
       AND e.created_at < %(cutoff)s
       AND (e.kind = 'charge'
            OR (e.kind IN ('payment', 'insurance_payment', 'adjustment') AND e.payment_status <> 'failed'))
-      AND (%(patient)s::uuid IS NULL OR e.patient_id = %(patient)s::uuid)
-      AND (%(transaction_type)s::text IS NULL OR e.transaction_type = %(transaction_type)s::text)
-      -- A service-date range selects charges (a superbill's lines); unapplied credit belongs to no period.
-      AND (%(date_from)s::date IS NULL OR (e.kind = 'charge' AND e.service_date >= %(date_from)s::date))
-      AND (%(date_to)s::date IS NULL OR (e.kind = 'charge' AND e.service_date <= %(date_to)s::date))
+      /* entry filters */
 ),
 outstanding AS (
     SELECT id, patient_id, currency, transaction_type, service_date, insurance_policy_id, side,
@@ -81,11 +79,12 @@ _POSITIONS_SQL = (
     _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
     + """,
 adjudicated AS (
-    SELECT DISTINCT a.target_id AS id
-    FROM billing_ledgerapplication a JOIN billing_ledgerentry s ON s.id = a.source_id
-    WHERE a.organization_id = (SELECT kura_current_org()) AND a.created_at < %(cutoff)s
+    SELECT DISTINCT e.id
+    FROM entries e
+    JOIN billing_ledgerapplication a ON a.target_id = e.id
+    JOIN billing_ledgerentry s ON s.id = a.source_id
+    WHERE e.insurance_policy_id IS NOT NULL AND a.created_at < %(cutoff)s
       AND s.organization_id = (SELECT kura_current_org()) AND s.kind IN ('insurance_payment', 'adjustment')
-      AND (%(patient)s::uuid IS NULL OR s.patient_id = %(patient)s::uuid)
 ),
 positions AS (
     SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND d.id IS NULL) AS awaiting_insurance
@@ -150,9 +149,27 @@ def _params(
     }
 
 
+# The conditions for the filters a report is given, in place of `/* entry filters */`.
+_ENTRY_FILTERS = {
+    "patient": "e.patient_id = %(patient)s",
+    "transaction_type": "e.transaction_type = %(transaction_type)s",
+    # A service-date range selects charges (a superbill's lines); unapplied credit belongs to no period.
+    "date_from": "e.kind = 'charge' AND e.service_date >= %(date_from)s",
+    "date_to": "e.kind = 'charge' AND e.service_date <= %(date_to)s",
+}
+
+
+def statement(query: str, params: dict[str, Any]) -> str:
+    """`query` with the conditions of the filters `params` gives (constant text; values stay parameters)."""
+    conditions = "".join(
+        f"AND {condition} " for name, condition in _ENTRY_FILTERS.items() if params.get(name) is not None
+    )
+    return query.replace("/* entry filters */", conditions)
+
+
 def _fetch(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
-        cursor.execute(query, params)
+        cursor.execute(statement(query, params), params)
         return list(cursor.fetchall())
 
 
