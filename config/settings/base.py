@@ -101,8 +101,9 @@ for _alias in DATABASES.values():
     _alias["CONN_HEALTH_CHECKS"] = True
     # Transactions are opened by the tenant middleware, which sets the RLS context inside them.
     _alias["ATOMIC_REQUESTS"] = False
-# Requests bind parameters on the server, so psycopg prepares a statement the fifth time a connection runs it and
-# PostgreSQL plans it (with its row-level security policies) once instead of on every request. Set
+# Requests bind parameters on the server, and psycopg prepares a statement once a connection has run it five
+# times. PostgreSQL then parses and rewrites it (row-level security policies included) once, and after five more
+# runs keeps one generic plan when that plan is as good as planning for each run's values. Set
 # KURA_DB_PREPARED_STATEMENTS=false behind a connection pooler in transaction mode (e.g. PgBouncer), which cannot
 # keep a session's prepared statements.
 if env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
