@@ -16,6 +16,17 @@ from apps.organizations.rls import AddCompositeForeignKey, EnableTenantRLS, ddl,
 LEDGER_TABLES = ("billing_ledgerentry", "billing_ledgerapplication")
 # Keep in step with apps.billing.models.BILLING_DB_ROLES.
 BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
+RLS_MODELS = (
+    "payer",
+    "insurancepolicy",
+    "billingprovider",
+    "installmentplan",
+    "claimbatch",
+    "claim",
+    "ledgerentry",
+    "ledgerapplication",
+    "idempotencyrecord",
+)
 
 CLINICIAN_POLICY = (
     "CREATE POLICY clinician_clinical_only ON {table} AS RESTRICTIVE FOR ALL "
@@ -124,20 +135,7 @@ class Migration(migrations.Migration):
     dependencies = [("billing", "0001_initial"), ("patients", "0002_row_level_security")]
 
     operations = [
-        *[
-            EnableTenantRLS(model, roles=BILLING_DB_ROLES)
-            for model in (
-                "payer",
-                "insurancepolicy",
-                "billingprovider",
-                "installmentplan",
-                "claimbatch",
-                "claim",
-                "ledgerentry",
-                "ledgerapplication",
-                "idempotencyrecord",
-            )
-        ],
+        *[EnableTenantRLS(model, roles=BILLING_DB_ROLES) for model in RLS_MODELS],
         patient_fk("insurancepolicy"),
         patient_fk("installmentplan"),
         patient_fk("claim"),

@@ -14,26 +14,15 @@ query's own `organization_id = (SELECT kura_current_org())` filter into one inde
 without RLS.
 """
 
+import importlib
+
 from django.db import migrations
 from psycopg import sql
 
-# As in migration 0002 (keep in step with apps.billing.models.BILLING_DB_ROLES).
-BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
-TABLES = [
-    table
-    for model in (
-        "payer",
-        "insurancepolicy",
-        "billingprovider",
-        "installmentplan",
-        "claimbatch",
-        "claim",
-        "ledgerentry",
-        "ledgerapplication",
-        "idempotencyrecord",
-    )
-    for table in (f"billing_{model}", f"billing_historical{model}")
-]
+# The tables and roles of migration 0002.
+_INITIAL = importlib.import_module("apps.billing.migrations.0002_row_level_security")
+BILLING_DB_ROLES = _INITIAL.BILLING_DB_ROLES
+TABLES = [table for model in _INITIAL.RLS_MODELS for table in (f"billing_{model}", f"billing_historical{model}")]
 
 FUNCTION_SQL = """
 CREATE FUNCTION kura_current_org_for_roles(roles text[]) RETURNS uuid LANGUAGE sql STABLE PARALLEL SAFE AS
