@@ -264,7 +264,7 @@ def payment_post(
         if errors:
             raise ValidationError(errors)
         for charge_id, amount in requested.items():
-            if amount > locked[charge_id].amount_cents - locked[charge_id].applied_cents:
+            if amount > locked[charge_id].open_cents:
                 raise ValidationError({"allocations": "More than what is owed on a charge."})
         applied_total = sum(requested.values())
         if applied_total > amount_cents:
@@ -335,7 +335,7 @@ def refund_create(
         payment = LedgerEntry.objects.select_for_update().get(pk=payment.pk)
         if payment.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
             raise ValidationError({"payment": "Refund a payment."})
-        if amount_cents > payment.amount_cents - payment.applied_cents:
+        if amount_cents > payment.open_cents:
             raise ValidationError({"amount_cents": "More than the payment's unapplied credit."})
         refund = LedgerEntry(
             patient_id=payment.patient_id,
