@@ -10,6 +10,8 @@ from django.test import Client
 
 from apps.billing import services
 from apps.billing.models import BillingProvider, InsurancePolicy, LedgerEntry, Payer, TransactionType
+from apps.clinical import services as clinical_services
+from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 from tests.factories import PatientFactory
 
@@ -82,3 +84,13 @@ def post(client: Client, path: str, body: Any, key: str | None = None) -> HttpRe
     """POST a JSON body, with an Idempotency-Key when one is given."""
     headers = {"HTTP_IDEMPOTENCY_KEY": key} if key else {}
     return client.post(path, data=body, content_type="application/json", **headers)
+
+
+def encounter(patient: Patient, place: str = "11") -> Encounter:
+    """An outpatient visit of the patient (place of service `place`), for charges and claims to name."""
+    return clinical_services.encounter_create(
+        patient=patient,
+        encounter_type="outpatient",
+        place_of_service=place,
+        started_at=dt.datetime(2025, 1, 15, 10, tzinfo=dt.UTC),
+    )

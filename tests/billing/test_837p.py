@@ -11,7 +11,6 @@ from django.core.management import call_command
 
 from apps.billing import x12
 from apps.billing.models import Claim, ClaimBatch, InsurancePolicy, LedgerEntry, TransactionType
-from apps.clinical import services as clinical_services
 from apps.clinical.models import Encounter
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
@@ -19,15 +18,6 @@ from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
-
-
-def encounter(patient, place="11"):
-    return clinical_services.encounter_create(
-        patient=patient,
-        encounter_type="outpatient",
-        place_of_service=place,
-        started_at=dt.datetime(2025, 1, 15, 10, tzinfo=dt.UTC),
-    )
 
 
 def validate_x12(content: str) -> tuple[bool, list, str]:
@@ -95,7 +85,7 @@ def claims_setup(org_a, org_b):
             subscriber_given_name="Carl",
             subscriber_family_name="Parent",
         )
-        visit1, visit2 = encounter(ann), encounter(ann, place="10")
+        visit1, visit2 = bf.encounter(ann), bf.encounter(ann, place="10")
         bf.charge(ann, 15_000, transaction_type=CLINICAL, insurance_policy=ann_acme, encounter=visit1)
         bf.charge(
             ann,
@@ -206,7 +196,7 @@ def test_export_command_writes_file(tmp_path):
         the_policy = bf.policy(patient, bf.payer())
         for _ in range(3):
             bf.charge(
-                patient, 5_000, transaction_type=CLINICAL, insurance_policy=the_policy, encounter=encounter(patient)
+                patient, 5_000, transaction_type=CLINICAL, insurance_policy=the_policy, encounter=bf.encounter(patient)
             )
     out = tmp_path / "claims.x12"
     call_command("export_837p", "--org", "cmd-org", "--out", str(out))

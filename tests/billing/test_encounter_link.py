@@ -8,21 +8,11 @@ from django.db import IntegrityError, transaction
 
 from apps.billing import x12
 from apps.billing.models import EntryKind, LedgerEntry, PaymentStatus, TransactionType
-from apps.clinical import services as clinical_services
 from tests.billing import factories as bf
 from tests.conftest import api_client, as_tenant, issue_key
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
-
-
-def visit(patient, place="11"):
-    return clinical_services.encounter_create(
-        patient=patient,
-        encounter_type="outpatient",
-        place_of_service=place,
-        started_at=dt.datetime(2025, 1, 15, 10, tzinfo=dt.UTC),
-    )
 
 
 @pytest.fixture
@@ -34,8 +24,8 @@ def clinics(org_a, org_b):
             data[org.slug] = {
                 "org": org,
                 "patient": patient,
-                "encounter": visit(patient, place="10"),
-                "sibling_encounter": visit(sibling),
+                "encounter": bf.encounter(patient, place="10"),
+                "sibling_encounter": bf.encounter(sibling),
                 "client": api_client(issue_key(org, scopes=["billing:read", "billing:write"], phi_access=True)),
             }
     return data
@@ -128,7 +118,7 @@ def test_runtime_role_cannot_move_a_charge_to_another_encounter(clinics):
     a = clinics["org-a"]
     with as_tenant(a["org"]):
         charge = bf.charge(a["patient"], transaction_type=CLINICAL, encounter=a["encounter"])
-        second = visit(a["patient"])
+        second = bf.encounter(a["patient"])
         charge.encounter = second
         with pytest.raises(Exception, match="permission denied"), transaction.atomic():
             charge.save(update_fields=["encounter"])
