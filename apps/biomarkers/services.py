@@ -24,9 +24,9 @@ import json
 import math
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -36,7 +36,7 @@ from rest_framework.exceptions import ValidationError
 
 from apps.organizations import context
 from apps.organizations.clock import latest_allowed
-from apps.organizations.ids import uuid7
+from apps.organizations.ids import uuid7_many
 from apps.patients.models import Patient
 
 from . import adapters, catalog
@@ -67,7 +67,6 @@ class IngestResult:
     received: int
     created: int
     duplicates: int
-    created_ids: list[uuid.UUID] = field(default_factory=list)
 
 
 class _RowErrors:
@@ -91,16 +90,20 @@ def _parse_timestamp(value: Any, latest: datetime) -> tuple[datetime | None, str
         parsed: datetime | None = value
     elif isinstance(value, str):
         try:
-            parsed = parse_datetime(value)
+            parsed = datetime.fromisoformat(value)
         except ValueError:
-            parsed = None
+            try:
+                parsed = parse_datetime(value)  # the few forms Python's parser does not take
+            except ValueError:
+                parsed = None
     else:
         return None, "Must be an ISO 8601 timestamp string."
     if parsed is None:
         return None, "Must be an ISO 8601 timestamp string."
-    if timezone.is_naive(parsed):
+    if parsed.utcoffset() is None:
         return None, "Must include a timezone offset (e.g. 'Z' or '+02:00')."
-    parsed = parsed.astimezone(UTC)
+    if parsed.tzinfo is not UTC:
+        parsed = parsed.astimezone(UTC)
     if parsed > latest:
         return None, "Must not be in the future."
     if parsed < EARLIEST_CAPTURE:
@@ -115,13 +118,11 @@ def _finite_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-@dataclass(frozen=True, slots=True)
-class ValidatedReading:
-    """A reading that passed validation, as it will be stored (`BiomarkerLog`'s columns; the fields are the
-    staging table's columns, in order). Plain data, not a model instance: a batch builds 10,000 of them.
-    Its id is time-ordered (`uuid7`), so a batch's rows land together in the primary key's index."""
+class ValidatedReading(NamedTuple):
+    """A reading that passed validation, as it will be stored: `BiomarkerLog`'s columns but the id, in the
+    staging table's order, with the raw payload as JSON text. A plain tuple, not a model instance: a batch
+    builds 10,000 of them and sends them to COPY as they are."""
 
-    id: uuid.UUID
     patient_id: uuid.UUID
     source: str
     source_reading_id: str
@@ -129,25 +130,41 @@ class ValidatedReading:
     value_numeric: float | None
     value_text: str | None
     unit: str
-    raw_payload: dict[str, Any]
+    raw_payload: str
     captured_at: datetime
     data_classification: str
 
 
+def _patient_uuid(value: Any, parsed: dict[str, uuid.UUID]) -> uuid.UUID | None:
+    """`value` as a UUID, or None; `parsed` remembers the batch's strings (a batch names few patients)."""
+    text = value if isinstance(value, str) else str(value)
+    patient_id = parsed.get(text)
+    if patient_id is None:
+        try:
+            patient_id = parsed[text] = uuid.UUID(text)
+        except ValueError:
+            return None
+    return patient_id
+
+
 def _validate_row(
-    index: int, row: Any, errors: _RowErrors, may_write_phi: bool, latest: datetime
+    index: int,
+    row: Any,
+    errors: _RowErrors,
+    may_write_phi: bool,
+    latest: datetime,
+    patient_ids: dict[str, uuid.UUID],
 ) -> ValidatedReading | None:
     if not isinstance(row, Mapping):
         errors.add(index, "non_field_errors", "Each reading must be a JSON object.")
         return None
     errors_before = len(errors.errors)
-    for unknown in sorted(set(row) - READING_FIELDS):
-        errors.add(index, str(unknown), "Unknown field.")
+    if not READING_FIELDS.issuperset(row):
+        for unknown in sorted(set(row) - READING_FIELDS):
+            errors.add(index, str(unknown), "Unknown field.")
 
-    patient_id: uuid.UUID | None = None
-    try:
-        patient_id = uuid.UUID(str(row.get("patient_id")))
-    except ValueError:
+    patient_id = _patient_uuid(row.get("patient_id"), patient_ids)
+    if patient_id is None:
         errors.add(index, "patient_id", "Must be a patient UUID.")
 
     source = row.get("source")
@@ -171,13 +188,14 @@ def _validate_row(
     if timestamp_error:
         errors.add(index, "captured_at", timestamp_error)
 
-    raw_payload = row.get("raw_payload", {})
-    if raw_payload is None:
-        raw_payload = {}
-    if not isinstance(raw_payload, dict):
+    raw_payload = row.get("raw_payload")
+    payload_json = "{}"
+    if raw_payload is not None and not isinstance(raw_payload, dict):
         errors.add(index, "raw_payload", "Must be a JSON object.")
-    elif len(str(raw_payload)) > MAX_PAYLOAD_CHARS:
-        errors.add(index, "raw_payload", f"Must be at most {MAX_PAYLOAD_CHARS} characters.")
+    elif raw_payload:
+        payload_json = json.dumps(raw_payload)
+        if len(payload_json) > MAX_PAYLOAD_CHARS:
+            errors.add(index, "raw_payload", f"Must be at most {MAX_PAYLOAD_CHARS} characters of JSON.")
 
     value_numeric: float | None = None
     value_text: str | None = None
@@ -208,17 +226,16 @@ def _validate_row(
     if len(errors.errors) > errors_before or metric is None or patient_id is None or captured_at is None:
         return None
     return ValidatedReading(
-        id=uuid7(),
-        patient_id=patient_id,
-        source=str(source),
-        source_reading_id=str(reading_id),
-        metric_type=metric.code,
-        value_numeric=value_numeric,
-        value_text=value_text,
-        unit=metric.unit,
-        raw_payload=raw_payload,
-        captured_at=captured_at,
-        data_classification=str(metric.classification),
+        patient_id,
+        str(source),
+        str(reading_id),
+        metric.code,
+        value_numeric,
+        value_text,
+        metric.unit,
+        payload_json,
+        captured_at,
+        str(metric.classification),
     )
 
 
@@ -236,8 +253,9 @@ def biomarker_readings_validate(
     latest = latest_allowed(device_reading=True)
     logs: list[ValidatedReading | None] = []
     seen: dict[tuple[str, str], int] = {}
+    patient_ids: dict[str, uuid.UUID] = {}
     for index, row in enumerate(readings):
-        log = _validate_row(index, row, errors, may_write_phi, latest)
+        log = _validate_row(index, row, errors, may_write_phi, latest, patient_ids)
         if log is not None:
             key = (log.source, log.source_reading_id)
             if key in seen:
@@ -259,7 +277,8 @@ def biomarker_readings_validate(
 
 # The batch is staged with COPY in a session-private table and moved with one INSERT ... SELECT: no
 # per-row bind parameters, no ORM instances for the history. RLS applies to both inserts as for any write.
-_STAGE_COLUMNS = tuple(f.name for f in fields(ValidatedReading))
+# Each staged row is a new time-ordered id followed by the validated reading as it is.
+_STAGE_COLUMNS = ("id", *ValidatedReading._fields)
 _STAGE_SQL = """
 CREATE TEMP TABLE IF NOT EXISTS biomarker_ingest_batch (
     id uuid, patient_id uuid, source text, source_reading_id text, metric_type text, value_numeric float8,
@@ -282,36 +301,31 @@ WITH inserted AS (
     FROM biomarker_ingest_batch
     ON CONFLICT DO NOTHING
     RETURNING *
+), audited AS (
+    INSERT INTO biomarkers_historicalbiomarkerlog (
+        id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
+        metric_type, value_numeric, value_text, unit, raw_payload, captured_at, history_date,
+        history_change_reason, history_type, history_user_id, history_api_key_id)
+    SELECT id, organization_id, created_at, updated_at, data_classification, patient_id, source,
+           source_reading_id, metric_type, value_numeric, value_text, unit, raw_payload, captured_at, %(now)s,
+           NULL, '+', %(user)s, %(api_key)s
+    FROM inserted
+    RETURNING 1
 )
-INSERT INTO biomarkers_historicalbiomarkerlog (
-    id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
-    metric_type, value_numeric, value_text, unit, raw_payload, captured_at, history_date, history_change_reason,
-    history_type, history_user_id, history_api_key_id)
-SELECT id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
-       metric_type, value_numeric, value_text, unit, raw_payload, captured_at, %(now)s, NULL, '+', %(user)s,
-       %(api_key)s
-FROM inserted
-RETURNING id
+SELECT count(*) FROM audited
 """
 
 
-def _stage_row(log: ValidatedReading) -> tuple[Any, ...]:
-    """A validated reading as a row of the staging table, in `_STAGE_COLUMNS` order."""
-    return tuple(
-        json.dumps(log.raw_payload) if column == "raw_payload" else getattr(log, column) for column in _STAGE_COLUMNS
-    )
-
-
-def _store(logs: list[ValidatedReading]) -> set[uuid.UUID]:
-    """Insert the validated readings and their history rows; the ids of the rows actually inserted."""
+def _store(logs: list[ValidatedReading]) -> int:
+    """Insert the validated readings and their history rows; how many readings were new."""
     organization_id = context.current_organization_id()
     if organization_id is None:
         raise RuntimeError("Readings are stored inside a tenant context.")
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_SQL)
         with cursor.cursor.copy(_COPY_SQL) as copy:
-            for log in logs:
-                copy.write_row(_stage_row(log))
+            for reading_id, log in zip(uuid7_many(len(logs)), logs, strict=True):
+                copy.write_row((reading_id, *log))
         cursor.execute(
             _STORE_SQL,
             {
@@ -321,21 +335,16 @@ def _store(logs: list[ValidatedReading]) -> set[uuid.UUID]:
                 "api_key": context.current_api_key_id(),
             },
         )
-        return {row[0] for row in cursor.fetchall()}
+        (created,) = cursor.fetchone()
+        return int(created)
 
 
 def biomarker_readings_ingest(*, readings: Sequence[Any], row_names: Sequence[str] | None = None) -> IngestResult:
     """Store a batch of readings all-or-nothing; readings already stored (same source and id) are skipped."""
     logs = biomarker_readings_validate(readings=readings, row_names=row_names)
     with transaction.atomic():
-        inserted = _store(logs)
-        created = [log for log in logs if log.id in inserted]
-    return IngestResult(
-        received=len(logs),
-        created=len(created),
-        duplicates=len(logs) - len(created),
-        created_ids=[log.id for log in created],
-    )
+        created = _store(logs)
+    return IngestResult(received=len(logs), created=created, duplicates=len(logs) - created)
 
 
 def biomarker_records_import(

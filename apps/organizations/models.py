@@ -40,17 +40,24 @@ class TenantQuerySet(models.QuerySet[Any]):
         return self.filter(organization_id=organization_id)
 
 
-class TenantModel(TimeStampedModel):
-    """A row that belongs to one organization. Its table gets RLS through `EnableTenantRLS`."""
-
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    organization = models.ForeignKey(
+def organization_field(**options: Any) -> models.ForeignKey[Any, Any]:
+    """The tenant column of every tenant row: its organization, filled from the tenant context. A model may
+    pass `options` (e.g. `db_constraint=False` where a composite key already proves the organization)."""
+    return models.ForeignKey(
         "organizations.Organization",
         on_delete=models.PROTECT,
         related_name="+",
         default=context.current_organization_id,
         editable=False,
+        **options,
     )
+
+
+class TenantModel(TimeStampedModel):
+    """A row that belongs to one organization. Its table gets RLS through `EnableTenantRLS`."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = organization_field()
 
     objects = TenantQuerySet.as_manager()
 

@@ -108,6 +108,9 @@ FUTURE = (timezone.now() + dt.timedelta(days=2)).isoformat()
         ({"captured_at": "yesterday"}, "captured_at", "Must be an ISO 8601 timestamp string."),
         ({"source_reading_id": ""}, "source_reading_id", "Must be a non-empty string"),
         ({"patient_id": "not-a-uuid"}, "patient_id", "Must be a patient UUID."),
+        ({"patient_id": 12}, "patient_id", "Must be a patient UUID."),
+        ({"captured_at": "2025-03-01"}, "captured_at", "Must include a timezone offset"),
+        ({"raw_payload": {"note": "x" * 20_000}}, "raw_payload", "Must be at most 20000 characters of JSON."),
         ({"raw_payload": [1, 2]}, "raw_payload", "Must be a JSON object."),
         ({"colour": "red"}, "colour", "Unknown field."),
         ({"source": "kintsugi_voice"}, "metric_type", "This source does not report this metric type."),
@@ -347,3 +350,37 @@ def test_ingested_readings_get_time_ordered_ids(clinic):
     assert {i.version for i in ids.values()} == {7}
     assert max(ids[f"early-{i}"] for i in range(3)) < min(ids[f"late-{i}"] for i in range(3))
     assert history_ids == set(ids.values())
+
+
+def test_a_raw_payload_is_stored_up_to_its_limit_in_json_characters(clinic):
+    at_limit = {"note": "x" * (20_000 - len('{"note": ""}'))}
+    over = {"note": "x" * (20_001 - len('{"note": ""}'))}
+
+    rejected = post(clinic["partner"], {"readings": [reading(clinic["patient"].pk, raw_payload=over)]})
+    accepted = post(
+        clinic["partner"], {"readings": [reading(clinic["patient"].pk, source_reading_id="big", raw_payload=at_limit)]}
+    )
+
+    assert rejected.status_code == 400
+    assert list(rejected.json()["error"]["fields"]) == ["readings[0].raw_payload"]
+    assert accepted.status_code == 201
+    with as_tenant(clinic["org"]):
+        assert BiomarkerLog.objects.get().raw_payload == at_limit
+
+
+def test_a_capture_time_with_an_offset_is_stored_as_the_same_instant(clinic):
+    local = (
+        (timezone.now() - dt.timedelta(hours=1)).replace(microsecond=0).astimezone(dt.timezone(dt.timedelta(hours=2)))
+    )
+    batch = [
+        reading(clinic["patient"].pk, source_reading_id="offset", captured_at=local.isoformat()),
+        reading(clinic["patient"].pk, source_reading_id="zulu", captured_at="2025-03-01T10:00:00Z"),
+    ]
+
+    response = post(clinic["partner"], {"readings": batch})
+
+    assert response.status_code == 201
+    with as_tenant(clinic["org"]):
+        stored_at = dict(BiomarkerLog.objects.values_list("source_reading_id", "captured_at"))
+    assert stored_at["offset"] == local
+    assert stored_at["zulu"] == dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
