@@ -131,6 +131,15 @@ def _ingest_response(result: services.IngestResult) -> Response:
 # --- Ingestion ----------------------------------------------------------------------------------------------
 
 
+class BatchRowsField(serializers.ListField):
+    """A batch's rows: a JSON array within the size limits, each row passed on as sent. The service checks
+    every row and names the bad ones (`readings[3].unit`); running DRF's no-op child field over 10,000 rows
+    first only cost time."""
+
+    def run_child_validation(self, data: list[Any]) -> list[Any]:
+        return list(data)
+
+
 class ReadingBulkCreateApi(APIView):
     """Up to 10,000 readings, all-or-nothing; a reading already stored (same source and id) is skipped."""
 
@@ -143,7 +152,7 @@ class ReadingBulkCreateApi(APIView):
             ref_name = "ReadingBatchInput"
 
         # Rows are checked by the service (fast, per row, naming row and field), not by a nested serializer.
-        readings = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
+        readings = BatchRowsField(allow_empty=False, max_length=services.MAX_BATCH)
 
     @extend_schema(
         request=Input,
@@ -169,7 +178,7 @@ class RecordImportApi(APIView):
 
         format = serializers.ChoiceField(choices=sorted(adapters.ADAPTERS))
         patient_id = serializers.UUIDField()
-        records = serializers.ListField(allow_empty=False, max_length=services.MAX_BATCH)
+        records = BatchRowsField(allow_empty=False, max_length=services.MAX_BATCH)
 
     @extend_schema(
         request=Input,

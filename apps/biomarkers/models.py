@@ -42,11 +42,14 @@ class BiomarkerLog(ClassifiedTenantModel):
     raw_payload = models.JSONField(default=dict, blank=True)
     captured_at = models.DateTimeField()
 
-    # Readings arrive 10,000 at a time, each with an audit row. A database foreign key from those rows to the
-    # acting user is a deferred trigger per row (60 ms per batch at commit, for a column that is NULL when a
-    # partner key is the actor, as in ingestion). The actor stays an indexed column, nulled by the ORM if the
-    # user is ever deleted, like the partner key's `history_api_key_id`, which never had a foreign key.
-    history = TenantHistoricalRecords(user_db_constraint=False)
+    # Readings arrive 10,000 at a time, each with an audit row, so the audit table is as large as this one and
+    # every index on it is paid per reading. A reading's history is looked up by its id (the admin's history
+    # page, retention); nothing reads it by organization (RLS filters the id lookup) or by patient, so those
+    # two columns get no index. A database foreign key from the audit rows to the acting user was a deferred
+    # trigger per row at commit, for a column that is NULL when a partner key is the actor: the user id stays
+    # an indexed column, nulled by the ORM if the user is ever deleted, like the partner key's
+    # `history_api_key_id`, which never had a foreign key.
+    history = TenantHistoricalRecords(user_db_constraint=False, no_db_index=["organization", "patient"])
 
     class Meta:
         ordering = ["captured_at", "id"]

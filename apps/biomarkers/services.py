@@ -275,19 +275,36 @@ def biomarker_readings_validate(
     return [log for log in logs if log is not None]
 
 
-# The batch is staged with COPY in a session-private table and moved with one INSERT ... SELECT: no
+# The batch is staged with binary COPY in a session-private table and moved with one INSERT ... SELECT: no
 # per-row bind parameters, no ORM instances for the history. RLS applies to both inserts as for any write.
-# Each staged row is a new time-ordered id followed by the validated reading as it is.
-_STAGE_COLUMNS = ("id", *ValidatedReading._fields)
-_STAGE_SQL = """
-CREATE TEMP TABLE IF NOT EXISTS biomarker_ingest_batch (
-    id uuid, patient_id uuid, source text, source_reading_id text, metric_type text, value_numeric float8,
-    value_text text, unit text, raw_payload jsonb, captured_at timestamptz, data_classification text
-) ON COMMIT DELETE ROWS;
-TRUNCATE biomarker_ingest_batch;
-"""
-_COPY_SQL = sql.SQL("COPY biomarker_ingest_batch ({}) FROM STDIN").format(
-    sql.SQL(", ").join(map(sql.Identifier, _STAGE_COLUMNS))
+# Each staged row is a new time-ordered id followed by the validated reading as it is (the payload is JSON
+# text, cast when stored).
+STAGE_TYPES = {
+    "id": "uuid",
+    "patient_id": "uuid",
+    "source": "text",
+    "source_reading_id": "text",
+    "metric_type": "text",
+    "value_numeric": "float8",
+    "value_text": "text",
+    "unit": "text",
+    "raw_payload": "text",
+    "captured_at": "timestamptz",
+    "data_classification": "text",
+}
+_STAGE_COLUMNS = sql.SQL(", ").join(
+    sql.SQL("{} {}").format(sql.Identifier(column), sql.SQL(type_)) for column, type_ in STAGE_TYPES.items()
+)
+_STAGE_SQL = (
+    sql.SQL(
+        "CREATE TEMP TABLE IF NOT EXISTS biomarker_ingest_rows ({}) ON COMMIT DELETE ROWS;"
+        " TRUNCATE biomarker_ingest_rows"
+    )
+    .format(_STAGE_COLUMNS)
+    .as_string()
+)
+_COPY_SQL = sql.SQL("COPY biomarker_ingest_rows ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(map(sql.Identifier, STAGE_TYPES))
 )
 # Conflicts on (organization, source, source_reading_id) are skipped; only the rows really inserted get a
 # history row ('+', with the acting user or API key, as simple-history writes them).
@@ -297,8 +314,8 @@ WITH inserted AS (
         id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
         metric_type, value_numeric, value_text, unit, raw_payload, captured_at)
     SELECT id, %(organization)s, %(now)s, %(now)s, data_classification, patient_id, source, source_reading_id,
-           metric_type, value_numeric, value_text, unit, raw_payload, captured_at
-    FROM biomarker_ingest_batch
+           metric_type, value_numeric, value_text, unit, raw_payload::jsonb, captured_at
+    FROM biomarker_ingest_rows
     ON CONFLICT DO NOTHING
     RETURNING *
 ), audited AS (
@@ -324,6 +341,7 @@ def _store(logs: list[ValidatedReading]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(_STAGE_SQL)
         with cursor.cursor.copy(_COPY_SQL) as copy:
+            copy.set_types(list(STAGE_TYPES.values()))
             for reading_id, log in zip(uuid7_many(len(logs)), logs, strict=True):
                 copy.write_row((reading_id, *log))
         cursor.execute(

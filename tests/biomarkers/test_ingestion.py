@@ -384,3 +384,20 @@ def test_a_capture_time_with_an_offset_is_stored_as_the_same_instant(clinic):
         stored_at = dict(BiomarkerLog.objects.values_list("source_reading_id", "captured_at"))
     assert stored_at["offset"] == local
     assert stored_at["zulu"] == dt.datetime(2025, 3, 1, 10, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({}, "This field is required."),
+        ({"readings": "hk-1"}, 'Expected a list of items but got type "str".'),
+        ({"readings": {"0": {}}}, 'Expected a list of items but got type "dict".'),
+        ({"readings": []}, "This list may not be empty."),
+    ],
+)
+def test_a_batch_that_is_not_a_list_of_rows_is_refused_naming_the_field(clinic, body, message):
+    response = post(clinic["partner"], body)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {"readings": [message]}
+    assert stored(clinic["org"]) == ([], 0)
