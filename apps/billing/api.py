@@ -17,21 +17,18 @@ from rest_framework.views import APIView
 
 from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
+from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 
 from . import selectors, services
 from .codes import ISO_4217
-from .idempotency import idempotent
 from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, PaymentStatus, TransactionType
 from .selectors import AGING_BUCKETS
 
 READ_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, description="Repeat-safe key: the same key creates one entry."
-)
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -124,34 +121,30 @@ class ChargeCreateApi(BaseBillingApi):
         encounter_id = serializers.UUIDField(required=False, allow_null=True)
         insurance_policy_id = serializers.UUIDField(required=False, allow_null=True)
 
-    @extend_schema(
-        request=ChargeInput, responses={201: EntryOutput}, parameters=[IDEMPOTENCY_PARAMETER], summary="Record a charge"
-    )
+    @extend_schema(request=ChargeInput, responses={201: EntryOutput}, summary="Record a charge")
+    @idempotent_post
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            data = self.ChargeInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = dict(data.validated_data)
-            patient = _patient(values.pop("patient_id"))
-            policy_id = values.pop("insurance_policy_id", None)
-            policy = None
-            if policy_id is not None:
-                policy = InsurancePolicy.objects.for_current_organization().filter(pk=policy_id).first()
-                if policy is None:
-                    raise serializers.ValidationError({"insurance_policy_id": "Unknown policy."})
-            encounter_id = values.pop("encounter_id", None)
-            encounter = None
-            if encounter_id is not None:
-                encounter = Encounter.objects.for_current_organization().filter(pk=encounter_id).first()
-                if encounter is None:
-                    raise serializers.ValidationError({"encounter_id": "Unknown encounter."})
-            try:
-                entry = services.charge_create(patient=patient, insurance_policy=policy, encounter=encounter, **values)
-            except DjangoValidationError as error:
-                raise serializers.ValidationError(_renamed(error, {"encounter": "encounter_id"})) from None
-            return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, create)
+        data = self.ChargeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient(values.pop("patient_id"))
+        policy_id = values.pop("insurance_policy_id", None)
+        policy = None
+        if policy_id is not None:
+            policy = InsurancePolicy.objects.for_current_organization().filter(pk=policy_id).first()
+            if policy is None:
+                raise serializers.ValidationError({"insurance_policy_id": "Unknown policy."})
+        encounter_id = values.pop("encounter_id", None)
+        encounter = None
+        if encounter_id is not None:
+            encounter = Encounter.objects.for_current_organization().filter(pk=encounter_id).first()
+            if encounter is None:
+                raise serializers.ValidationError({"encounter_id": "Unknown encounter."})
+        try:
+            entry = services.charge_create(patient=patient, insurance_policy=policy, encounter=encounter, **values)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(_renamed(error, {"encounter": "encounter_id"})) from None
+        return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
 class PaymentCreateApi(BaseBillingApi):
@@ -174,28 +167,25 @@ class PaymentCreateApi(BaseBillingApi):
     @extend_schema(
         request=PaymentInput,
         responses={201: EntryOutput},
-        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Post a payment, insurance payment or adjustment applied to charges",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            data = self.PaymentInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = dict(data.validated_data)
-            patient = _patient(values.pop("patient_id"))
-            allocations = []
-            for index, raw in enumerate(values.pop("allocations")):
-                item = self.PaymentAllocationInput(data=raw)
-                if not item.is_valid():
-                    raise serializers.ValidationError({f"allocations[{index}]": item.errors})
-                charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
-                if charge is None:
-                    raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
-                allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
-            entry = services.payment_post(patient=patient, allocations=allocations, **values)
-            return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, create)
+        data = self.PaymentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient(values.pop("patient_id"))
+        allocations = []
+        for index, raw in enumerate(values.pop("allocations")):
+            item = self.PaymentAllocationInput(data=raw)
+            if not item.is_valid():
+                raise serializers.ValidationError({f"allocations[{index}]": item.errors})
+            charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
+            if charge is None:
+                raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
+            allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
+        entry = services.payment_post(patient=patient, allocations=allocations, **values)
+        return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
 
 class AsOfInput(serializers.Serializer):
@@ -356,22 +346,19 @@ class PlanListCreateApi(BaseBillingApi):
     @extend_schema(
         request=PlanInput,
         responses={201: PlanDetailOutput},
-        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Create an installment plan for a program enrollment (one ledger charge per installment)",
         description=REMAINDER_RULE,
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            data = self.PlanInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = dict(data.validated_data)
-            patient = _patient(values.pop("patient_id"))
-            plan = services.installment_plan_create(patient=patient, **values)
-            response = _plan_detail(plan.pk)
-            response.status_code = status.HTTP_201_CREATED
-            return response
-
-        return idempotent(request, create)
+        data = self.PlanInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        patient = _patient(values.pop("patient_id"))
+        plan = services.installment_plan_create(patient=patient, **values)
+        response = _plan_detail(plan.pk)
+        response.status_code = status.HTTP_201_CREATED
+        return response
 
 
 class PlanDetailApi(BaseBillingApi):
@@ -401,30 +388,27 @@ class InstallmentOutcomeApi(BaseBillingApi):
     @extend_schema(
         request=OutcomeInput,
         responses={201: OutcomeOutput},
-        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Record the card processor's outcome for one installment",
         description="Succeeded: a payment applied to the installment. Failed: a failed attempt is stored and the "
         "installment is marked `failed` (listed for follow-up) until it is paid.",
     )
+    @idempotent_post
     def post(self, request: Request, plan_id: uuid.UUID, number: int) -> Response:
-        def create() -> Response:
-            plan = object_or_404(selectors.installment_plan_list(), plan_id)
-            data = self.OutcomeInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            charge = next(
-                (c for c in selectors.installment_schedule(plan=plan) if c.metadata["installment_number"] == number),
-                None,
-            )
-            if charge is None:
-                raise serializers.ValidationError({"number": "No such installment in this plan."})
-            payment = services.installment_payment_record(charge=charge, **data.validated_data)
-            body = {
-                "payment": EntryOutput(payment).data,
-                "plan": PlanDetailOutput(selectors.installment_plan_list().get(pk=plan.pk)).data,
-            }
-            return Response(body, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, create)
+        plan = object_or_404(selectors.installment_plan_list(), plan_id)
+        data = self.OutcomeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        charge = next(
+            (c for c in selectors.installment_schedule(plan=plan) if c.metadata["installment_number"] == number),
+            None,
+        )
+        if charge is None:
+            raise serializers.ValidationError({"number": "No such installment in this plan."})
+        payment = services.installment_payment_record(charge=charge, **data.validated_data)
+        body = {
+            "payment": EntryOutput(payment).data,
+            "plan": PlanDetailOutput(selectors.installment_plan_list().get(pk=plan.pk)).data,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
 
 class FailedInstallmentListApi(BaseBillingApi):
@@ -469,6 +453,7 @@ class PayerListCreateApi(BaseBillingApi):
         return paginator.get_paginated_response(PayerOutput(page, many=True).data)
 
     @extend_schema(request=PayerInput, responses={201: PayerOutput}, summary="Register a payer")
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = self.PayerInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -544,6 +529,7 @@ class PolicyListCreateApi(BaseBillingApi):
         return paginator.get_paginated_response(PolicyOutput(page, many=True).data)
 
     @extend_schema(request=PolicyInput, responses={201: PolicyOutput}, summary="Record a patient's insurance policy")
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = self.PolicyInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -641,19 +627,16 @@ class RefundCreateApi(BaseBillingApi):
     @extend_schema(
         request=RefundInput,
         responses={201: EntryOutput},
-        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Refund a payment's unapplied credit to the patient",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            data = self.RefundInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            values = dict(data.validated_data)
-            payment = _credit_entry(values.pop("payment_id"), "payment_id")
-            refund = services.refund_create(payment=payment, **values)
-            return Response(EntryOutput(refund).data, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, create)
+        data = self.RefundInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        payment = _credit_entry(values.pop("payment_id"), "payment_id")
+        refund = services.refund_create(payment=payment, **values)
+        return Response(EntryOutput(refund).data, status=status.HTTP_201_CREATED)
 
 
 class ApplicationOutput(serializers.Serializer):
@@ -676,28 +659,25 @@ class CreditApplyApi(BaseBillingApi):
     @extend_schema(
         request=CreditApplyInput,
         responses={201: CreditApplyOutput},
-        parameters=[IDEMPOTENCY_PARAMETER],
         summary="Apply a patient's credit (unapplied payment) to charges",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
-        def create() -> Response:
-            data = self.CreditApplyInput(data=request.data)
-            data.is_valid(raise_exception=True)
-            credit = _credit_entry(data.validated_data["credit_id"], "credit_id")
-            allocations = []
-            for index, raw in enumerate(data.validated_data["allocations"]):
-                item = PaymentCreateApi.PaymentAllocationInput(data=raw)
-                if not item.is_valid():
-                    raise serializers.ValidationError({f"allocations[{index}]": item.errors})
-                charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
-                if charge is None or charge.kind != EntryKind.CHARGE:
-                    raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
-                allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
-            applications = services.credit_apply(credit=credit, allocations=allocations)
-            body = {
-                "applications": ApplicationOutput(applications, many=True).data,
-                "credit_remaining_cents": selectors.remaining_cents(credit),
-            }
-            return Response(body, status=status.HTTP_201_CREATED)
-
-        return idempotent(request, create)
+        data = self.CreditApplyInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        credit = _credit_entry(data.validated_data["credit_id"], "credit_id")
+        allocations = []
+        for index, raw in enumerate(data.validated_data["allocations"]):
+            item = PaymentCreateApi.PaymentAllocationInput(data=raw)
+            if not item.is_valid():
+                raise serializers.ValidationError({f"allocations[{index}]": item.errors})
+            charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
+            if charge is None or charge.kind != EntryKind.CHARGE:
+                raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
+            allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
+        applications = services.credit_apply(credit=credit, allocations=allocations)
+        body = {
+            "applications": ApplicationOutput(applications, many=True).data,
+            "credit_remaining_cents": selectors.remaining_cents(credit),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)

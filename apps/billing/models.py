@@ -424,20 +424,3 @@ class LedgerApplication(TenantModel):
 
     def __str__(self) -> str:
         return f"Application {self.amount_cents / 100:.2f}"
-
-
-class IdempotencyRecord(TenantModel):
-    """A money-creating POST seen under an `Idempotency-Key`: replayed for the same body, refused otherwise."""
-
-    key = models.CharField(max_length=255)
-    fingerprint = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True)
-    response_body = models.JSONField(null=True)
-
-    history = TenantHistoricalRecords()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["organization", "key"], name="idempotency_unique_key")]
-
-    def __str__(self) -> str:
-        return f"Idempotency record {self.pk}"

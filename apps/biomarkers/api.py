@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.idempotency import idempotent_post
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from config.openapi import error_response
@@ -159,6 +160,7 @@ class ReadingBulkCreateApi(APIView):
         responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
         summary="Ingest readings",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
@@ -185,6 +187,7 @@ class RecordImportApi(APIView):
         responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
         summary="Import native records",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 from apps.patients.models import PHIAccessLog
@@ -53,6 +54,7 @@ class EncounterListApi(APIView):
         return paginator.get_paginated_response(EncounterOutput(page, many=True).data)
 
     @extend_schema(request=EncounterInput, responses={201: EncounterOutput}, summary="Open an encounter")
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = EncounterInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -94,6 +96,7 @@ class ClinicalEventListApi(APIView):
         responses={201: ClinicalEventOutput},
         summary="Record a clinical event with its detail rows and codes (all or nothing)",
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = ClinicalEventInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -138,6 +141,7 @@ class ManualEntryApi(APIView):
         responses={201: ClinicalEventOutput},
         summary="Record one detail row entered by hand (creates its synthetic hub event)",
     )
+    @idempotent_post
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(patient_list(), patient_id)
         data = ManualEntryInput(data=request.data)

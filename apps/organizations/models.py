@@ -167,3 +167,37 @@ class APIKey(TenantModel):
     def is_active(self) -> bool:
         now = timezone.now()
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+def current_actor() -> str:
+    """Who is acting in the tenant context, as one string: `user:<id>` or `key:<uuid>` (`''` outside one)."""
+    ctx = context.current()
+    if ctx is None:
+        return ""
+    return f"key:{ctx.api_key_id}" if ctx.api_key_id is not None else f"user:{ctx.user_id}"
+
+
+class IdempotencyRecord(ClassifiedTenantModel):
+    """A POST that creates money or data, seen under an `Idempotency-Key` from one actor: its response is
+    replayed for the same request and the key refused for another (`apps.organizations.idempotency`).
+
+    Keys are the client's and scoped to it: two actors may use the same key without meeting. The stored
+    response may carry clinical data, so a record is CLINICAL_PHI unless its actor cannot read PHI, and the
+    PHI policy keeps those rows from coaches like any other clinical row. Infrastructure, not a domain record:
+    no change history.
+    """
+
+    organization = organization_field(db_index=False)  # the unique key below starts with it
+    actor = models.CharField(max_length=60, default=current_actor, editable=False)
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True)
+    response_body = models.JSONField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "actor", "key"], name="idempotency_actor_key_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Idempotency record {self.pk}"

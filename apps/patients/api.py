@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
+from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
 
@@ -83,6 +84,7 @@ class PatientListApi(APIView):
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
     @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = PatientInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -165,6 +167,7 @@ class PatientConsentListApi(APIView):
         return paginator.get_paginated_response(ConsentOutput(page, many=True).data)
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput}, summary="Record a consent decision")
+    @idempotent_post
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
         data = ConsentInput(data=request.data)

@@ -4,7 +4,8 @@ import datetime as dt
 
 import pytest
 
-from apps.billing.models import IdempotencyRecord, LedgerApplication, LedgerEntry, PaymentStatus
+from apps.billing.models import LedgerApplication, LedgerEntry, PaymentStatus
+from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.billing.factories import post

@@ -2,7 +2,8 @@
 
 import pytest
 
-from apps.billing.models import IdempotencyRecord, InstallmentPlan, LedgerEntry, PaymentStatus
+from apps.billing.models import InstallmentPlan, LedgerEntry, PaymentStatus
+from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from tests.billing.factories import post
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in

@@ -2,7 +2,8 @@
 
 import pytest
 
-from apps.billing.models import IdempotencyRecord, LedgerApplication, LedgerEntry
+from apps.billing.models import LedgerApplication, LedgerEntry
+from apps.organizations.models import IdempotencyRecord
 from tests.billing import factories as bf
 from tests.conftest import api_client, as_tenant, issue_key, make_organization
 from tests.factories import PatientFactory

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.idempotency import idempotent_post
 from apps.patients.models import Patient
 from apps.patients.selectors import patient_list
 
@@ -124,6 +125,7 @@ class HealthEventListApi(APIView):
         )
 
     @extend_schema(request=HealthEventInput, responses={201: HealthEventOutput}, summary="Record a health event")
+    @idempotent_post
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         data = HealthEventInput(data=request.data)
@@ -251,6 +253,7 @@ class AssessmentListApi(APIView):
         return Response({"results": AssessmentResponseOutput(responses, many=True).data})
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
+    @idempotent_post
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         data = AssessmentInput(data=request.data)
@@ -310,6 +313,7 @@ class InstrumentListApi(APIView):
     @extend_schema(
         request=AssessmentDefinitionInput, responses={201: InstrumentOutput}, summary="Define a custom assessment"
     )
+    @idempotent_post
     def post(self, request: Request) -> Response:
         data = AssessmentDefinitionInput(data=request.data)
         data.is_valid(raise_exception=True)
