@@ -5,9 +5,11 @@ How a batch is stored (and why):
 1. Every row is validated first (catalog, units, finiteness, timezone, not in the future, patient visible in
    this organization, PHI allowed for the caller). Any bad row: a ValidationError naming each bad row and
    field, nothing stored.
-2. The rows are staged with COPY in a temporary table and inserted set-based with ``INSERT ... SELECT ...
-   ON CONFLICT DO NOTHING`` against the unique key (organization, source, source_reading_id), so a retried
-   batch, or two partners' retries racing each other, never stores a reading twice.
+2. The rows are staged with binary COPY in a temporary table and inserted set-based with one ``INSERT ...
+   SELECT``. The unique key (organization, source, source_reading_id) makes a retried batch, or two partners'
+   retries racing each other, never store a reading twice: a new batch is inserted as it is; if it meets a
+   reading already stored (or committed meanwhile by another request), it is inserted again with ``ON
+   CONFLICT DO NOTHING``, skipping those.
 3. Readings are clinical records, so the audit trail needs them: the same statement writes a history row
    ('+', actor from the tenant context, exactly the columns simple-history writes) for each row the insert
    returned, i.e. only for readings really inserted. (simple-history's ``bulk_create_with_history(
@@ -28,7 +30,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from django.db import connection, transaction
+import psycopg
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from psycopg import sql
@@ -308,7 +311,7 @@ _COPY_SQL = sql.SQL("COPY biomarker_ingest_rows ({}) FROM STDIN (FORMAT BINARY)"
 )
 # Conflicts on (organization, source, source_reading_id) are skipped; only the rows really inserted get a
 # history row ('+', with the acting user or API key, as simple-history writes them).
-_STORE_SQL = """
+_STORE_SQL_TEMPLATE = """
 WITH inserted AS (
     INSERT INTO biomarkers_biomarkerlog (
         id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
@@ -316,7 +319,7 @@ WITH inserted AS (
     SELECT id, %(organization)s, %(now)s, %(now)s, data_classification, patient_id, source, source_reading_id,
            metric_type, value_numeric, value_text, unit, raw_payload::jsonb, captured_at
     FROM biomarker_ingest_rows
-    ON CONFLICT DO NOTHING
+    {on_conflict}
     RETURNING *
 ), audited AS (
     INSERT INTO biomarkers_historicalbiomarkerlog (
@@ -331,6 +334,13 @@ WITH inserted AS (
 )
 SELECT count(*) FROM audited
 """
+# A batch is almost always new: a plain insert checks the unique key once per row. Only when it meets a reading
+# already stored (a retried batch, or another request that just stored the same readings) is the batch stored
+# again, skipping those: `ON CONFLICT DO NOTHING` costs a speculative insertion per row (a quarter more time
+# for the readings) that a new batch does not need.
+_STORE_NEW_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="")
+_STORE_SKIPPING_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="ON CONFLICT DO NOTHING")
+UNIQUE_READING = "biomarker_source_reading_unique"
 
 
 def _store(logs: list[ValidatedReading]) -> int:
@@ -344,15 +354,20 @@ def _store(logs: list[ValidatedReading]) -> int:
             copy.set_types(list(STAGE_TYPES.values()))
             for reading_id, log in zip(uuid7_many(len(logs)), logs, strict=True):
                 copy.write_row((reading_id, *log))
-        cursor.execute(
-            _STORE_SQL,
-            {
-                "organization": organization_id,
-                "now": timezone.now(),
-                "user": context.current_user_id(),
-                "api_key": context.current_api_key_id(),
-            },
-        )
+        params: dict[str, Any] = {
+            "organization": organization_id,
+            "now": timezone.now(),
+            "user": context.current_user_id(),
+            "api_key": context.current_api_key_id(),
+        }
+        try:
+            with transaction.atomic():
+                cursor.execute(_STORE_NEW_SQL, params)
+        except IntegrityError as error:
+            cause = error.__cause__
+            if not isinstance(cause, psycopg.errors.UniqueViolation) or cause.diag.constraint_name != UNIQUE_READING:
+                raise
+            cursor.execute(_STORE_SKIPPING_SQL, params)
         (created,) = cursor.fetchone()
         return int(created)
 

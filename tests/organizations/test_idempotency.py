@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from apps.clinical.models import HealthEvent
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from apps.clinical.models import HealthEvent
 from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
