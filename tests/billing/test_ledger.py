@@ -376,3 +376,22 @@ def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
         for role in ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi"):
             assert f"'{role}'" in qual
         assert "coach" not in qual
+
+
+def test_the_clinician_rule_compares_the_role_once_per_statement(db):
+    """Migration 0008: the role comparison sits inside the sub-select (an InitPlan), not in every row's filter."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tablename, qual, with_check FROM pg_policies WHERE policyname = 'clinician_clinical_only' "
+            "ORDER BY tablename"
+        )
+        policies = cursor.fetchall()
+    assert [row[0] for row in policies] == [
+        "billing_historicalledgerapplication",
+        "billing_historicalledgerentry",
+        "billing_ledgerapplication",
+        "billing_ledgerentry",
+    ]
+    for _, qual, with_check in policies:
+        assert qual == with_check
+        assert qual.startswith("(( SELECT (kura_current_role() IS DISTINCT FROM 'clinician'::text)) OR ")
