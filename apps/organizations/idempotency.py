@@ -5,6 +5,9 @@ response; the same key with the same request replays that response (nothing new 
 `Idempotent-Replayed: true`); with another request it is refused with 422. Keys are scoped to the organization
 and the actor (a staff user or a partner key), so two clients never meet on a key.
 
+A record, with the response it stored, is kept for `REPLAY_WINDOW` (24 hours, as payment APIs commonly do);
+`purge_expired_records` removes older ones, so a stored response never outlives the records it shows.
+
 The record is written in the request's transaction: if the request fails, the record is rolled back with
 everything else (the key can be used again), and a concurrent duplicate waits on the unique key until the
 first one commits, then replays it.
@@ -16,6 +19,7 @@ import functools
 import hashlib
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -30,6 +34,7 @@ from .models import IdempotencyRecord, current_actor
 from .roles import DataClassification
 
 HEADER = "Idempotency-Key"
+REPLAY_WINDOW = timedelta(hours=24)
 PARAMETER = OpenApiParameter(
     HEADER,
     str,

@@ -5,6 +5,7 @@ them for good: the row, everything that cascades from it (consents, encounters, 
 detail rows, and the rows the database itself cascades through composite keys, such as the append-only
 health-event timeline) and their history rows, since a retention period that left the PHI in the history
 would not be one. The PHI access log keeps its rows (patient id only), as the record of who read what.
+Idempotency records go after their 24-hour replay window, with the responses they stored.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from django.conf import settings
 from django.db import connections, models, transaction
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from psycopg import sql
+
+from apps.organizations.idempotency import REPLAY_WINDOW
+from apps.organizations.models import IdempotencyRecord
 
 # Days after soft deletion; override per type with the RETENTION_DAYS setting.
 DEFAULT_RETENTION_DAYS = {
@@ -80,7 +84,22 @@ def purge_expired(*, now: datetime, apply: bool, using: str = "owner", organizat
                 report.removed[model._meta.label_lower] += len(pks)
             if apply:
                 _delete_with_history(collector, doomed, using)
+    _purge_idempotency_records(report, now=now, apply=apply, using=using, organization_id=organization_id)
     return report
+
+
+def _purge_idempotency_records(
+    report: PurgeReport, *, now: datetime, apply: bool, using: str, organization_id: Any
+) -> None:
+    """Idempotency records past their replay window: the responses they stored may show clinical data."""
+    expired = IdempotencyRecord.objects.using(using).filter(created_at__lt=now - REPLAY_WINDOW)
+    if organization_id is not None:
+        expired = expired.filter(organization_id=organization_id)
+    count = expired.count()
+    if count:
+        report.removed[IdempotencyRecord._meta.label_lower] += count
+        if apply:
+            expired.delete()
 
 
 def _database_cascades(doomed: dict[type[models.Model], set[Any]], using: str) -> dict[type[models.Model], set[Any]]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
+from django.db import connections
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
@@ -12,7 +15,7 @@ from apps.clinical.models import HealthEvent
 from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import PatientFactory
 
 PATIENTS = "/api/v1/patients/"
@@ -162,3 +165,29 @@ def test_every_post_that_creates_something_documents_the_header():
 
     assert len(creating) >= 15
     assert creating - documented == set()
+
+
+@pytest.mark.usefixtures("committed")
+def test_records_past_the_replay_window_are_purged_with_their_responses():
+    org_a, org_b = make_organization("org-a"), make_organization("org-b")
+    a, b = api_client(issue_key(org_a, phi_access=True)), api_client(issue_key(org_b, phi_access=True))
+    assert register(a, "old").status_code == 201
+    assert register(a, "new", mrn="MRN-2").status_code == 201
+    assert register(b, "old").status_code == 201
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "UPDATE organizations_idempotencyrecord SET created_at = now() - interval '25 hours' WHERE key = 'old'"
+        )
+
+    out = StringIO()
+    call_command("purge_expired_records", "--org", "org-a", stdout=out)
+    assert "Retention organizations.idempotencyrecord: 24 hours after the request" in out.getvalue()
+    assert "Would remove 1 organizations.idempotencyrecord record(s)" in out.getvalue()
+    assert [key for _, key in records(org_a)] == ["new", "old"]
+
+    call_command("purge_expired_records", "--org", "org-a", "--apply", stdout=StringIO())
+    assert [key for _, key in records(org_a)] == ["new"]
+    assert [key for _, key in records(org_b)] == ["old"]  # another organization: not in this run
+    # The key is free again: a new request under it is a new request.
+    assert register(a, "old", mrn="MRN-3").status_code == 201
+    assert patients(org_a) == ["MRN-1", "MRN-2", "MRN-3"]

@@ -8,12 +8,16 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from apps.organizations.idempotency import REPLAY_WINDOW
 from apps.organizations.models import Organization
 from apps.patients import retention
 
 
 class Command(BaseCommand):
-    help = "Remove soft-deleted records past their retention period (prints what it would remove unless --apply)."
+    help = (
+        "Remove soft-deleted records past their retention period and idempotency records past their replay "
+        "window (prints what it would remove unless --apply)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--apply", action="store_true", help="really delete (default: dry run)")
@@ -37,6 +41,8 @@ class Command(BaseCommand):
             organization_id = organization.pk
         for policy in retention.policies():
             self.stdout.write(f"Retention {policy.model_label}: {policy.days} days after deletion")
+        hours = int(REPLAY_WINDOW.total_seconds() // 3600)
+        self.stdout.write(f"Retention organizations.idempotencyrecord: {hours} hours after the request")
         report = retention.purge_expired(now=now, apply=options["apply"], organization_id=organization_id)
         verb = "Removed" if options["apply"] else "Would remove"
         if not report.removed:
