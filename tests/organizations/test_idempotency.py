@@ -101,20 +101,23 @@ def test_keys_are_scoped_to_the_organization_and_the_actor(org_a, org_b, clinics
     assert [key for _, key in records(org_b)] == ["same-key"]
 
 
+MOOD = {"event_type": "mood", "event_subtype": "daily_checkin", "event_data": {"mood": "calm", "confidence": 6}}
+
+
+def record_mood(client, patient, key, occurred_at):
+    body = {**MOOD, "occurred_at": occurred_at.isoformat()}
+    url = f"{PATIENTS}{patient.pk}/health-events/"
+    return client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
 def test_a_health_event_post_is_idempotent(org_a, org_b):
     with as_tenant(org_a):
         patient = PatientFactory()
     clinician = logged_in(add_member(org_a, Role.CLINICIAN))
-    body = {
-        "event_type": "mood",
-        "event_subtype": "daily_checkin",
-        "event_data": {"mood": "calm", "confidence": 6},
-        "occurred_at": (timezone.now() - dt.timedelta(minutes=5)).isoformat(),
-    }
-    url = f"{PATIENTS}{patient.pk}/health-events/"
+    occurred_at = timezone.now() - dt.timedelta(minutes=5)
 
-    first = clinician.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="mood-1")
-    retry = clinician.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="mood-1")
+    first = record_mood(clinician, patient, "mood-1", occurred_at)
+    retry = record_mood(clinician, patient, "mood-1", occurred_at)
 
     assert (first.status_code, retry.status_code) == (201, 201)
     assert retry.json()["id"] == first.json()["id"]
@@ -129,16 +132,10 @@ def test_a_coach_reads_no_record_holding_clinical_data(org_a):
         patient = PatientFactory()
     clinician = logged_in(add_member(org_a, Role.CLINICIAN))
     coach = logged_in(add_member(org_a, Role.COACH))
-    body = {
-        "event_type": "mood",
-        "event_subtype": "daily_checkin",
-        "event_data": {"mood": "calm", "confidence": 6},
-        "occurred_at": (timezone.now() - dt.timedelta(minutes=5)).isoformat(),
-    }
-    url = f"{PATIENTS}{patient.pk}/health-events/"
+    occurred_at = timezone.now() - dt.timedelta(minutes=5)
 
-    assert clinician.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c-1").status_code == 201
-    assert coach.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY="c-2").status_code == 201
+    assert record_mood(clinician, patient, "c-1", occurred_at).status_code == 201
+    assert record_mood(coach, patient, "c-2", occurred_at).status_code == 201
 
     with as_tenant(org_a):
         classified = dict(IdempotencyRecord.objects.values_list("key", "data_classification"))
