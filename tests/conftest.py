@@ -15,8 +15,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 from django.test import Client
 
-from apps.organizations import context, services
-from apps.organizations.models import Organization
+from apps.organizations import context, keys, services
+from apps.organizations.models import APIKey, Organization
 from apps.organizations.roles import Role, Scope
 from tests.factories import UserFactory
 
@@ -87,6 +87,15 @@ def issue_key(organization: Organization, *, scopes: list[str] | None = None, ph
             partner=partner, name="test key", scopes=scopes or list(Scope.values), phi_access=phi_access
         )
     return raw
+
+
+def as_key(organization: Organization, raw_key: str) -> Any:
+    """The tenant context of a request made with partner key `raw_key` (its own idempotency records show)."""
+    with context.tenant_context(organization.id, Role.OWNER):
+        key = APIKey.objects.get(prefix=keys.parse_prefix(raw_key))
+    return context.tenant_context(
+        organization.id, Role.PARTNER, api_key_id=key.pk, scopes=frozenset(key.scopes), phi_access=key.phi_access
+    )
 
 
 def as_tenant(organization: Organization, role: str = Role.OWNER, **kwargs: Any) -> Any:

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
+from apps.organizations.parsers import refuse_nul
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from config.openapi import error_response
@@ -41,6 +42,7 @@ class BatchJSONParser(BaseParser):
       them naming the row and field that carry them instead of answering with a bare parse error.
     * Has its own body limit sized for 10,000 readings with their raw payloads; Django's
       DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, meant for forms) stays in force for every other endpoint.
+    * Refuses a NUL character anywhere, as every JSON body is (`apps.organizations.parsers`).
     """
 
     media_type = "application/json"
@@ -49,6 +51,7 @@ class BatchJSONParser(BaseParser):
         body = stream.read(MAX_BATCH_BODY_BYTES + 1) if stream is not None else b""
         if len(body) > MAX_BATCH_BODY_BYTES:
             raise BatchTooLargeError()
+        refuse_nul(body)
         try:
             return json.loads(body.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:

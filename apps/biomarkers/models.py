@@ -47,8 +47,9 @@ class BiomarkerLog(ClassifiedTenantModel):
     # page, retention); nothing reads it by organization (RLS filters the id lookup) or by patient, so those
     # two columns get no index. A database foreign key from the audit rows to the acting user was a deferred
     # trigger per row at commit, for a column that is NULL when a partner key is the actor: the user id stays
-    # an indexed column, nulled by the ORM if the user is ever deleted, like the partner key's
-    # `history_api_key_id`, which never had a foreign key.
+    # an indexed column without one, like the partner key's `history_api_key_id`. Deleting a user through the
+    # ORM nulls the rows the deleting context can see; other organizations' rows keep the id of the user who
+    # acted, which is what an audit trail should say.
     history = TenantHistoricalRecords(user_db_constraint=False, no_db_index=["organization", "patient"])
 
     class Meta:

@@ -196,7 +196,7 @@ def _validate_row(
     if raw_payload is not None and not isinstance(raw_payload, dict):
         errors.add(index, "raw_payload", "Must be a JSON object.")
     elif raw_payload:
-        payload_json = json.dumps(raw_payload)
+        payload_json = json.dumps(raw_payload, ensure_ascii=False)  # the limit counts characters, not escapes
         if len(payload_json) > MAX_PAYLOAD_CHARS:
             errors.add(index, "raw_payload", f"Must be at most {MAX_PAYLOAD_CHARS} characters of JSON.")
 

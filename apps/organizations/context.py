@@ -45,6 +45,14 @@ class TenantContext:
     def can_read_phi(self) -> bool:
         return self.database_role in PHI_ROLES
 
+    @property
+    def actor(self) -> str:
+        """Who acts, as one string (`key:<uuid>` or `user:<id>`; empty for a job acting as nobody), in
+        `app.actor` for the policies that keep a caller's own rows to itself."""
+        if self.api_key_id is not None:
+            return f"key:{self.api_key_id}"
+        return "" if self.user_id is None else f"user:{self.user_id}"
+
 
 _current: ContextVar[TenantContext | None] = ContextVar("kura_tenant_context", default=None)
 
@@ -72,7 +80,7 @@ def current_api_key_id() -> uuid.UUID | None:
 
 _SET_CONTEXT = (
     "SELECT set_config('app.current_org', %s, true), set_config('app.user_role', %s, true), "
-    "set_config('app.user_id', %s, true)"
+    "set_config('app.user_id', %s, true), set_config('app.actor', %s, true)"
 )
 
 
@@ -84,12 +92,13 @@ def _require_transaction(using: str) -> None:
 
 def _write_settings(ctx: TenantContext | None, using: str) -> None:
     _require_transaction(using)
-    values = ["", "", ""]
+    values = ["", "", "", ""]
     if ctx is not None:
         values = [
             str(ctx.organization_id),
             ctx.database_role,
             "" if ctx.user_id is None else str(ctx.user_id),
+            ctx.actor,
         ]
     with connections[using].cursor() as cursor:
         cursor.execute(_SET_CONTEXT, values)

@@ -3,10 +3,12 @@
 The first request with a key stores a fingerprint of its method, path and body and, once it succeeds, its
 response; the same key with the same request replays that response (nothing new is created, the replay says
 `Idempotent-Replayed: true`); with another request it is refused with 422. Keys are scoped to the organization
-and the actor (a staff user or a partner key), so two clients never meet on a key.
+and the actor (a staff user or a partner key), so two clients never meet on a key, and row-level security shows
+a record only to its actor (`IdempotencyRecord`).
 
-A record, with the response it stored, is kept for `REPLAY_WINDOW` (24 hours, as payment APIs commonly do);
-`purge_expired_records` removes older ones, so a stored response never outlives the records it shows.
+A record, with the response it stored, is kept at least `REPLAY_WINDOW` (24 hours, as payment APIs commonly
+do) and until `purge_expired_records` removes it (run daily), so stored responses, which may show clinical data,
+are not kept for long.
 
 The record is written in the request's transaction: if the request fails, the record is rolled back with
 everything else (the key can be used again), and a concurrent duplicate waits on the unique key until the
@@ -50,6 +52,12 @@ class IdempotencyKeyReused(APIException):
     default_code = "idempotency_key_reused"
 
 
+class IdempotencyKeyUnavailable(APIException):
+    status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
+    default_detail = "This Idempotency-Key belongs to an earlier request this caller may no longer read; use a new key."
+    default_code = "idempotency_key_unavailable"
+
+
 class IdempotentRequestInProgress(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "A request with this Idempotency-Key is still being processed."
@@ -83,7 +91,10 @@ def idempotent(request: Request, create: Callable[[], Response]) -> Response:
                 key=key, fingerprint=fingerprint, data_classification=_classification()
             )
     except IntegrityError:
-        existing = IdempotencyRecord.objects.get(actor=current_actor(), key=key)
+        existing = IdempotencyRecord.objects.filter(actor=current_actor(), key=key).first()
+        if existing is None:
+            # Taken by this actor, but hidden now: a record holding clinical data, and the actor lost PHI access.
+            raise IdempotencyKeyUnavailable() from None
         if existing.fingerprint != fingerprint:
             raise IdempotencyKeyReused() from None
         if existing.response_status is None:

@@ -170,21 +170,20 @@ class APIKey(TenantModel):
 
 
 def current_actor() -> str:
-    """Who is acting in the tenant context, as one string: `user:<id>` or `key:<uuid>` (`''` outside one)."""
+    """The acting caller of the tenant context (`TenantContext.actor`), `''` outside one."""
     ctx = context.current()
-    if ctx is None:
-        return ""
-    return f"key:{ctx.api_key_id}" if ctx.api_key_id is not None else f"user:{ctx.user_id}"
+    return "" if ctx is None else ctx.actor
 
 
 class IdempotencyRecord(ClassifiedTenantModel):
     """A POST that creates money or data, seen under an `Idempotency-Key` from one actor: its response is
     replayed for the same request and the key refused for another (`apps.organizations.idempotency`).
 
-    Keys are the client's and scoped to it: two actors may use the same key without meeting. The stored
-    response may carry clinical data, so a record is CLINICAL_PHI unless its actor cannot read PHI, and the
-    PHI policy keeps those rows from coaches like any other clinical row. Infrastructure, not a domain record:
-    no change history.
+    Keys are the client's and scoped to it (one staff user, or one API key: a partner that rotates its key
+    starts afresh): two actors may use the same key without meeting. The stored response may show anything
+    the actor could see, so row-level security keeps a record to its own actor (`app.actor`), and a record
+    is CLINICAL_PHI unless its actor cannot read PHI, so it is hidden again if the actor loses PHI access.
+    Infrastructure, not a domain record: no change history.
     """
 
     organization = organization_field(db_index=False)  # the unique key below starts with it

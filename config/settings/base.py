@@ -158,6 +158,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.organizations.permissions.TenantAccess"],
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.organizations.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_CLASSES": ["apps.organizations.throttling.APIKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
     "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.BoundedLimitOffsetPagination",

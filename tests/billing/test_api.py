@@ -9,7 +9,7 @@ from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.billing.factories import post
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
+from tests.conftest import add_member, api_client, as_key, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
 
@@ -107,8 +107,10 @@ def test_idempotency_keys_are_per_organization(setup):
     }
     b = post(api_client(setup["org-b"]["key"]), "/api/v1/billing/payments/", body_b, key="k1")
     assert (a.status_code, b.status_code) == (201, 201)
-    with as_tenant(setup["org-b"]["org"]):
-        assert IdempotencyRecord.objects.count() == 1
+    with as_key(setup["org-a"]["org"], setup["org-a"]["key"]):
+        assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k1"]
+    with as_key(setup["org-b"]["org"], setup["org-b"]["key"]):
+        assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k1"]
 
 
 def test_charge_created_with_idempotency_key(setup):
@@ -153,7 +155,7 @@ def test_bad_payment_input_is_400_naming_the_field_and_stores_nothing(setup, cha
     assert response.status_code == 400
     assert any(name.startswith(field) for name in response.json()["error"]["fields"])
     assert entry_count(setup["org-a"]["org"]) == (1, 0)
-    with as_tenant(setup["org-a"]["org"]):
+    with as_key(setup["org-a"]["org"], setup["org-a"]["key"]):
         assert IdempotencyRecord.objects.count() == 0
 
 

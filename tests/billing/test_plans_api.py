@@ -6,7 +6,7 @@ from apps.billing.models import InstallmentPlan, LedgerEntry, PaymentStatus
 from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
 from tests.billing.factories import post
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
+from tests.conftest import add_member, api_client, as_key, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
 PLANS = "/api/v1/billing/installment-plans/"
@@ -21,7 +21,8 @@ def clinics(org_a, org_b):
         data[org.slug] = {
             "org": org,
             "patient": patient,
-            "client": api_client(issue_key(org, scopes=["billing:read", "billing:write"])),
+            "raw_key": (raw_key := issue_key(org, scopes=["billing:read", "billing:write"])),
+            "client": api_client(raw_key),
         }
     return data
 
@@ -171,7 +172,7 @@ def test_bad_plan_input_is_400_naming_the_field_and_stores_nothing(clinics, chan
     assert response.status_code == 400
     assert field in response.json()["error"]["fields"]
     assert counts(a["org"]) == (0, 0)
-    with as_tenant(a["org"]):
+    with as_key(a["org"], a["raw_key"]):
         assert IdempotencyRecord.objects.count() == 0
 
 

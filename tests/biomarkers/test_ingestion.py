@@ -352,9 +352,11 @@ def test_ingested_readings_get_time_ordered_ids(clinic):
     assert history_ids == set(ids.values())
 
 
-def test_a_raw_payload_is_stored_up_to_its_limit_in_json_characters(clinic):
-    at_limit = {"note": "x" * (20_000 - len('{"note": ""}'))}
-    over = {"note": "x" * (20_001 - len('{"note": ""}'))}
+@pytest.mark.parametrize("letter", ["x", "é", "心"])
+def test_a_raw_payload_is_stored_up_to_its_limit_in_json_characters(clinic, letter):
+    # Characters, not escapes: a partner's note in another script has the same room as one in ASCII.
+    at_limit = {"note": letter * (20_000 - len('{"note": ""}'))}
+    over = {"note": letter * (20_001 - len('{"note": ""}'))}
 
     rejected = post(clinic["partner"], {"readings": [reading(clinic["patient"].pk, raw_payload=over)]})
     accepted = post(

@@ -1,4 +1,8 @@
-"""`Idempotency-Key` on every POST that creates data, not only money: replay, refusal, scope and PHI rules."""
+"""`Idempotency-Key` on every POST that creates data, not only money: replay, refusal, scope and PHI rules.
+
+Real commits (no test transaction), so the owner connection can count every record whoever made it: the runtime
+role sees only the records of the actor in its context.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +16,16 @@ from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
 from apps.clinical.models import HealthEvent
-from apps.organizations.models import IdempotencyRecord
+from apps.organizations.models import APIKey, IdempotencyRecord
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import PatientFactory
 
+pytestmark = pytest.mark.usefixtures("committed")
+
 PATIENTS = "/api/v1/patients/"
+MOOD = {"event_type": "mood", "event_subtype": "daily_checkin", "event_data": {"mood": "calm", "confidence": 6}}
 
 
 def register(client, key, mrn="MRN-1", **changes):
@@ -26,26 +33,49 @@ def register(client, key, mrn="MRN-1", **changes):
     return client.post(PATIENTS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
 
 
+def record_mood(client, patient, key, occurred_at):
+    body = {**MOOD, "occurred_at": occurred_at.isoformat()}
+    url = f"{PATIENTS}{patient.pk}/health-events/"
+    return client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
+
+
 def patients(org):
     with as_tenant(org):
         return sorted(Patient.objects.values_list("mrn", flat=True))
 
 
-def records(org, role=Role.OWNER):
-    with as_tenant(org, role):
-        return sorted(IdempotencyRecord.objects.values_list("actor", "key"))
+def records(org):
+    """(actor, key, classification) of every record of `org`, as the owner (no RLS) sees them."""
+    return sorted(
+        IdempotencyRecord.objects.using("owner")
+        .filter(organization=org)
+        .values_list("actor", "key", "data_classification")
+    )
+
+
+def keys(org):
+    return [key for _, key, _ in records(org)]
+
+
+def visible_keys(org, role, **actor):
+    """The keys of the records the runtime role shows to this actor."""
+    with as_tenant(org, role, **actor):
+        return sorted(IdempotencyRecord.objects.values_list("key", flat=True))
 
 
 @pytest.fixture
-def clinics(org_a, org_b):
+def clinics():
+    org_a, org_b = make_organization("org-a"), make_organization("org-b")
     return {
+        "org_a": org_a,
+        "org_b": org_b,
         "a": api_client(issue_key(org_a, phi_access=True)),
         "a2": api_client(issue_key(org_a, phi_access=True)),
         "b": api_client(issue_key(org_b, phi_access=True)),
     }
 
 
-def test_a_retried_registration_creates_one_patient_and_replays_the_first_response(org_a, clinics):
+def test_a_retried_registration_creates_one_patient_and_replays_the_first_response(clinics):
     first = register(clinics["a"], "reg-1")
     retry = register(clinics["a"], "reg-1")
 
@@ -53,22 +83,22 @@ def test_a_retried_registration_creates_one_patient_and_replays_the_first_respon
     assert retry.json() == first.json()
     assert retry["Idempotent-Replayed"] == "true"
     assert "Idempotent-Replayed" not in first
-    assert patients(org_a) == ["MRN-1"]
+    assert patients(clinics["org_a"]) == ["MRN-1"]
+    assert patients(clinics["org_b"]) == []
 
 
-def test_the_same_key_with_another_body_is_refused_and_creates_nothing(org_a, clinics):
+def test_the_same_key_with_another_body_is_refused_and_creates_nothing(clinics):
     assert register(clinics["a"], "reg-2").status_code == 201
 
     other = register(clinics["a"], "reg-2", mrn="MRN-2")
 
     assert other.status_code == 422
     assert other.json()["error"]["code"] == "idempotency_key_reused"
-    assert patients(org_a) == ["MRN-1"]
+    assert patients(clinics["org_a"]) == ["MRN-1"]
 
 
-def test_the_same_key_on_another_endpoint_is_refused(org_a, clinics):
-    created = register(clinics["a"], "shared")
-    patient_id = created.json()["id"]
+def test_the_same_key_on_another_endpoint_is_refused(clinics):
+    patient_id = register(clinics["a"], "shared").json()["id"]
 
     consent = clinics["a"].post(
         f"{PATIENTS}{patient_id}/consents/",
@@ -80,37 +110,29 @@ def test_the_same_key_on_another_endpoint_is_refused(org_a, clinics):
     assert consent.status_code == 422
 
 
-def test_a_failed_request_keeps_no_record_and_its_key_can_be_used_again(org_a, clinics):
+def test_a_failed_request_keeps_no_record_and_its_key_can_be_used_again(clinics):
     bad = register(clinics["a"], "reg-3", date_of_birth="not a date")
     good = register(clinics["a"], "reg-3")
 
     assert (bad.status_code, good.status_code) == (400, 201)
-    assert patients(org_a) == ["MRN-1"]
-    assert [key for _, key in records(org_a)] == ["reg-3"]
+    assert patients(clinics["org_a"]) == ["MRN-1"]
+    assert keys(clinics["org_a"]) == ["reg-3"]
 
 
-def test_keys_are_scoped_to_the_organization_and_the_actor(org_a, org_b, clinics):
+def test_keys_are_scoped_to_the_organization_and_the_actor(clinics):
     a = register(clinics["a"], "same-key", mrn="A-1")
     other_actor = register(clinics["a2"], "same-key", mrn="A-2")
     other_org = register(clinics["b"], "same-key", mrn="B-1")
 
     assert (a.status_code, other_actor.status_code, other_org.status_code) == (201, 201, 201)
-    assert patients(org_a) == ["A-1", "A-2"]
-    assert patients(org_b) == ["B-1"]
-    assert len(records(org_a)) == 2
-    assert [key for _, key in records(org_b)] == ["same-key"]
+    assert patients(clinics["org_a"]) == ["A-1", "A-2"]
+    assert patients(clinics["org_b"]) == ["B-1"]
+    assert keys(clinics["org_a"]) == ["same-key", "same-key"]
+    assert keys(clinics["org_b"]) == ["same-key"]
 
 
-MOOD = {"event_type": "mood", "event_subtype": "daily_checkin", "event_data": {"mood": "calm", "confidence": 6}}
-
-
-def record_mood(client, patient, key, occurred_at):
-    body = {**MOOD, "occurred_at": occurred_at.isoformat()}
-    url = f"{PATIENTS}{patient.pk}/health-events/"
-    return client.post(url, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
-
-
-def test_a_health_event_post_is_idempotent(org_a, org_b):
+def test_a_health_event_post_is_idempotent(clinics):
+    org_a = clinics["org_a"]
     with as_tenant(org_a):
         patient = PatientFactory()
     clinician = logged_in(add_member(org_a, Role.CLINICIAN))
@@ -123,24 +145,43 @@ def test_a_health_event_post_is_idempotent(org_a, org_b):
     assert retry.json()["id"] == first.json()["id"]
     with as_tenant(org_a):
         assert HealthEvent.objects.count() == 1
-    with as_tenant(org_b):
+    with as_tenant(clinics["org_b"]):
         assert HealthEvent.objects.count() == 0
 
 
-def test_a_coach_reads_no_record_holding_clinical_data(org_a):
+def test_a_record_is_shown_only_to_its_actor_and_classified_by_what_the_actor_may_read(clinics):
+    org_a = clinics["org_a"]
     with as_tenant(org_a):
         patient = PatientFactory()
-    clinician = logged_in(add_member(org_a, Role.CLINICIAN))
-    coach = logged_in(add_member(org_a, Role.COACH))
+    clinician_user = add_member(org_a, Role.CLINICIAN)
+    coach_user, other_coach_user = add_member(org_a, Role.COACH), add_member(org_a, Role.COACH)
     occurred_at = timezone.now() - dt.timedelta(minutes=5)
 
-    assert record_mood(clinician, patient, "c-1", occurred_at).status_code == 201
-    assert record_mood(coach, patient, "c-2", occurred_at).status_code == 201
+    assert record_mood(logged_in(clinician_user), patient, "c-1", occurred_at).status_code == 201
+    assert record_mood(logged_in(coach_user), patient, "c-2", occurred_at).status_code == 201
 
-    with as_tenant(org_a):
-        classified = dict(IdempotencyRecord.objects.values_list("key", "data_classification"))
-    assert classified == {"c-1": "CLINICAL_PHI", "c-2": "GENERAL_WELLNESS"}
-    assert [key for _, key in records(org_a, Role.COACH)] == ["c-2"]
+    assert records(org_a) == [
+        (f"user:{clinician_user.pk}", "c-1", "CLINICAL_PHI"),
+        (f"user:{coach_user.pk}", "c-2", "GENERAL_WELLNESS"),
+    ]
+    assert visible_keys(org_a, Role.CLINICIAN, user_id=clinician_user.pk) == ["c-1"]
+    assert visible_keys(org_a, Role.COACH, user_id=coach_user.pk) == ["c-2"]
+    assert visible_keys(org_a, Role.COACH, user_id=other_coach_user.pk) == []
+    assert visible_keys(org_a, Role.OWNER) == []  # no actor, no record
+    assert visible_keys(clinics["org_b"], Role.CLINICIAN, user_id=clinician_user.pk) == []
+
+
+def test_a_retry_after_the_caller_lost_phi_access_is_refused_not_replayed(clinics):
+    org_a = clinics["org_a"]
+    assert register(clinics["a"], "reg-phi").status_code == 201
+    APIKey.objects.using("owner").filter(organization=org_a).update(phi_access=False)
+
+    retry = register(clinics["a"], "reg-phi")
+
+    assert retry.status_code == 422
+    assert retry.json()["error"]["code"] == "idempotency_key_unavailable"
+    assert "Ada" not in retry.content.decode()
+    assert patients(org_a) == ["MRN-1"]
 
 
 def test_every_post_that_creates_something_documents_the_header():
@@ -164,13 +205,11 @@ def test_every_post_that_creates_something_documents_the_header():
     assert creating - documented == set()
 
 
-@pytest.mark.usefixtures("committed")
-def test_records_past_the_replay_window_are_purged_with_their_responses():
-    org_a, org_b = make_organization("org-a"), make_organization("org-b")
-    a, b = api_client(issue_key(org_a, phi_access=True)), api_client(issue_key(org_b, phi_access=True))
-    assert register(a, "old").status_code == 201
-    assert register(a, "new", mrn="MRN-2").status_code == 201
-    assert register(b, "old").status_code == 201
+def test_records_past_the_replay_window_are_purged_with_their_responses(clinics):
+    org_a, org_b = clinics["org_a"], clinics["org_b"]
+    assert register(clinics["a"], "old").status_code == 201
+    assert register(clinics["a"], "new", mrn="MRN-2").status_code == 201
+    assert register(clinics["b"], "old").status_code == 201
     with connections["owner"].cursor() as cursor:
         cursor.execute(
             "UPDATE organizations_idempotencyrecord SET created_at = now() - interval '25 hours' WHERE key = 'old'"
@@ -180,11 +219,11 @@ def test_records_past_the_replay_window_are_purged_with_their_responses():
     call_command("purge_expired_records", "--org", "org-a", stdout=out)
     assert "Retention organizations.idempotencyrecord: 24 hours after the request" in out.getvalue()
     assert "Would remove 1 organizations.idempotencyrecord record(s)" in out.getvalue()
-    assert [key for _, key in records(org_a)] == ["new", "old"]
+    assert keys(org_a) == ["new", "old"]
 
     call_command("purge_expired_records", "--org", "org-a", "--apply", stdout=StringIO())
-    assert [key for _, key in records(org_a)] == ["new"]
-    assert [key for _, key in records(org_b)] == ["old"]  # another organization: not in this run
+    assert keys(org_a) == ["new"]
+    assert keys(org_b) == ["old"]  # another organization: not in this run
     # The key is free again: a new request under it is a new request.
-    assert register(a, "old", mrn="MRN-3").status_code == 201
+    assert register(clinics["a"], "old", mrn="MRN-3").status_code == 201
     assert patients(org_a) == ["MRN-1", "MRN-2", "MRN-3"]

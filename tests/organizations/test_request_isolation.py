@@ -11,10 +11,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.clinical.models import ClinicalEvent
+from apps.biomarkers.models import BiomarkerLog
+from apps.clinical.models import ClinicalEvent, HealthEvent
 from apps.organizations.middleware import ACTIVE_ORGANIZATION_SESSION_KEY
 from apps.organizations.roles import DataClassification, Role
 from apps.patients.models import Patient
+from tests.biomarkers.factories import reading
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import ClinicalEventFactory, PatientFactory
 
@@ -390,3 +392,50 @@ def test_admin_header_offers_only_the_users_own_organizations(clinics):
     coach_page = logged_in(clinics["org-a"]["coach"]).get("/admin/").content.decode()
     assert "Clinic org-a" in coach_page
     assert "Clinic org-b" not in coach_page
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        # Free text inside JSON objects, which no DRF text field checks: it used to reach PostgreSQL and fail there.
+        ("health-events", {"event_data": {"mood": "calm", "confidence": 6, "note": "slept\u0000well"}}),
+        ("readings", {"raw_payload": {"device": "ring\u0000"}}),
+        ("readings", {"source_reading_id": "r-\u00001"}),
+    ],
+)
+def test_a_nul_character_anywhere_in_a_json_body_is_a_400_and_stores_nothing(clinics, path, body):
+    org, patient = clinics["org-a"]["org"], clinics["org-a"]["patient"]
+    client = api_client(clinics["org-a"]["key"])
+    if path == "health-events":
+        url = f"/api/v1/patients/{patient.pk}/health-events/"
+        payload = {
+            "event_type": "mood",
+            "event_subtype": "daily_checkin",
+            "occurred_at": "2025-03-01T10:00:00Z",
+            **body,
+        }
+    else:
+        url = "/api/v1/biomarkers/readings/"
+        payload = {"readings": [reading(patient.pk, **body)]}
+
+    response = client.post(url, json.dumps(payload), content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
+    assert "NUL character" in response.json()["error"]["message"]
+    with as_tenant(org):
+        assert HealthEvent.objects.count() == 0
+        assert BiomarkerLog.objects.count() == 0
+
+
+def test_the_text_backslash_u0000_is_not_a_nul_and_is_stored_as_sent(clinics):
+    org, patient = clinics["org-a"]["org"], clinics["org-a"]["patient"]
+    payload = {"readings": [reading(patient.pk, raw_payload={"note": "literally \\u0000"})]}
+
+    response = api_client(clinics["org-a"]["key"]).post(
+        "/api/v1/biomarkers/readings/", json.dumps(payload), content_type="application/json"
+    )
+
+    assert response.status_code == 201
+    with as_tenant(org):
+        assert BiomarkerLog.objects.get().raw_payload == {"note": "literally \\u0000"}

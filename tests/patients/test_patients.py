@@ -6,7 +6,7 @@ from io import StringIO
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import ProgrammingError, connection, connections, transaction
 from django.utils import timezone
 
@@ -291,3 +291,9 @@ def test_no_identifier_reaches_the_logs(org_a, caplog):
         services.patient_create(**{**VALID, "date_of_birth": date(1980, 2, 3)}, ssn="078-05-1121")
     assert "078-05-1121" not in caplog.text
     assert "Quill" not in caplog.text
+
+
+@pytest.mark.parametrize(("as_of", "message"), [("2999-01-01", "must not be in the future"), ("soon", "ISO date")])
+def test_purge_refuses_an_as_of_date_in_the_future_or_unreadable(db, as_of, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("purge_expired_records", "--as-of", as_of, "--apply", stdout=StringIO())

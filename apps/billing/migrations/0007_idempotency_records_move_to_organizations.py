@@ -2,9 +2,11 @@
 money or data (organizations migration 0003).
 
 The rows are copied first, so a client retrying a payment across the upgrade still gets its first response: the
-fingerprint is computed as before, and the actor (now part of the key's scope) is read from each record's
-creation row in the audit trail. Reversed, the tables come back with their RLS as migration 0006 left it and
-the records are copied back, one per organization and key (the old scope).
+fingerprint is computed as before; the actor (now part of the key's scope, and what row-level security shows a
+record to) is read from each record's creation row in the audit trail; a record is CLINICAL_PHI unless its
+actor is a partner key without PHI access. Reversed, the tables come back with their RLS as migration 0006
+left them, empty: the records now stored include patient and clinical responses, which the old table, without
+a PHI policy, must not hold (a retry across a downgrade is a new request).
 """
 
 import importlib
@@ -20,7 +22,8 @@ COPY_SQL = """
 INSERT INTO organizations_idempotencyrecord (
     id, created_at, updated_at, organization_id, data_classification, actor, key, fingerprint, response_status,
     response_body)
-SELECT r.id, r.created_at, r.updated_at, r.organization_id, 'CLINICAL_PHI',
+SELECT r.id, r.created_at, r.updated_at, r.organization_id,
+       CASE WHEN k.phi_access IS FALSE THEN 'GENERAL_WELLNESS' ELSE 'CLINICAL_PHI' END,
        coalesce('key:' || created.history_api_key_id, 'user:' || created.history_user_id, ''),
        r.key, r.fingerprint, r.response_status, r.response_body
 FROM billing_idempotencyrecord r
@@ -31,15 +34,7 @@ LEFT JOIN LATERAL (
     ORDER BY h.history_date
     LIMIT 1
 ) created ON true
-"""
-
-COPY_BACK_SQL = """
-INSERT INTO billing_idempotencyrecord (
-    id, created_at, updated_at, organization_id, key, fingerprint, response_status, response_body)
-SELECT DISTINCT ON (organization_id, key)
-       id, created_at, updated_at, organization_id, key, fingerprint, response_status, response_body
-FROM organizations_idempotencyrecord
-ORDER BY organization_id, key, created_at
+LEFT JOIN organizations_apikey k ON k.id = created.history_api_key_id
 """
 
 
@@ -71,7 +66,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        migrations.RunSQL(COPY_SQL, COPY_BACK_SQL),
+        migrations.RunSQL(COPY_SQL, migrations.RunSQL.noop),
         migrations.RunPython(noop, restore_policies),
         migrations.DeleteModel(name="HistoricalIdempotencyRecord"),
         migrations.DeleteModel(name="IdempotencyRecord"),

@@ -1,5 +1,6 @@
 """Idempotency records for every POST that creates money or data (they were billing's alone), scoped to the
-actor and classified, with the tenant and PHI policies."""
+actor and classified: the tenant and PHI policies, and `own_actor`, which keeps each record (and the response
+it stored) to the caller that made it, read from `app.actor`."""
 
 import uuid
 
@@ -10,6 +11,18 @@ from django.db import migrations, models
 import apps.organizations.context
 import apps.organizations.models
 from apps.organizations.rls import EnableTenantRLS
+
+ACTOR_SQL = """
+CREATE FUNCTION kura_current_actor() RETURNS text LANGUAGE sql STABLE PARALLEL SAFE AS
+$$ SELECT NULLIF(current_setting('app.actor', true), '') $$;
+
+CREATE POLICY own_actor ON organizations_idempotencyrecord AS RESTRICTIVE FOR ALL
+USING (actor = (SELECT kura_current_actor())) WITH CHECK (actor = (SELECT kura_current_actor()));
+"""
+DROP_ACTOR_SQL = """
+DROP POLICY own_actor ON organizations_idempotencyrecord;
+DROP FUNCTION kura_current_actor();
+"""
 
 
 class Migration(migrations.Migration):
@@ -61,4 +74,5 @@ class Migration(migrations.Migration):
             },
         ),
         EnableTenantRLS("idempotencyrecord", classified=True, history=False),
+        migrations.RunSQL(ACTOR_SQL, DROP_ACTOR_SQL),
     ]

@@ -33,6 +33,8 @@ class Command(BaseCommand):
                 raise CommandError("--as-of must be an ISO date or date-time, e.g. 2026-01-31") from error
             if timezone.is_naive(now):
                 now = timezone.make_aware(now, UTC)
+            if now > timezone.now():
+                raise CommandError("--as-of must not be in the future: it would remove records still in use.")
         organization_id = None
         if options["org"]:
             organization = Organization.objects.using("owner").filter(slug=options["org"]).first()
