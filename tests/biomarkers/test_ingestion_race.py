@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 
-import psycopg
 import pytest
 from django.db import connections
 from django.utils import timezone
@@ -20,32 +18,13 @@ from django.utils import timezone
 from apps.biomarkers.models import BiomarkerLog
 from apps.organizations.roles import Scope
 from tests.biomarkers.factories import reading
+from tests.concurrency import owner_connection, wait_until_blocked
 from tests.conftest import api_client, as_tenant, issue_key, make_organization
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.usefixtures("committed")
 
 URL = "/api/v1/biomarkers/readings/"
-
-
-def _owner_connection() -> psycopg.Connection:
-    params = connections["owner"].get_connection_params()
-    params.pop("cursor_factory", None)
-    params.pop("context", None)
-    params.pop("prepare_threshold", None)
-    params.pop("server_side_binding", None)
-    return psycopg.connect(**params)
-
-
-def _wait_until_blocked(owner: psycopg.Connection, holder_pid: int, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with owner.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE %s = ANY (pg_blocking_pids(pid))", [holder_pid])
-            if cursor.fetchone()[0]:
-                return
-        time.sleep(0.05)
-    raise AssertionError("The request never waited on the other transaction.")
 
 
 def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
@@ -57,7 +36,7 @@ def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
     client = api_client(issue_key(org, scopes=[Scope.BIOMARKERS_READ, Scope.BIOMARKERS_WRITE]))
     batch = [reading(patient.pk, source_reading_id=f"race-{i}") for i in range(3)]
 
-    with _owner_connection() as holder, _owner_connection() as watcher:
+    with owner_connection() as holder, owner_connection() as watcher:
         watcher.autocommit = True
         # Another transaction stores race-1 and keeps it uncommitted.
         now = timezone.now()
@@ -89,7 +68,7 @@ def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
         request = threading.Thread(target=post)
         request.start()
         try:
-            _wait_until_blocked(watcher, holder_pid)
+            wait_until_blocked(watcher, holder_pid)
         finally:
             holder.commit()
             request.join(timeout=60)

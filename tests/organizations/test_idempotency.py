@@ -7,6 +7,9 @@ role sees only the records of the actor in its context.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
+import threading
 from io import StringIO
 
 import pytest
@@ -19,6 +22,7 @@ from apps.clinical.models import HealthEvent
 from apps.organizations.models import APIKey, IdempotencyRecord
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
+from tests.concurrency import owner_connection, wait_until_blocked
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import PatientFactory
 
@@ -227,3 +231,42 @@ def test_records_past_the_replay_window_are_purged_with_their_responses(clinics)
     # The key is free again: a new request under it is a new request.
     assert register(clinics["a"], "old", mrn="MRN-3").status_code == 201
     assert patients(org_a) == ["MRN-1", "MRN-2", "MRN-3"]
+
+
+def test_a_retry_sent_while_the_first_request_runs_waits_and_gets_its_response(clinics):
+    """The first request is played by another transaction: it holds the record uncommitted (as a running
+    request does) until the retry is seen waiting on it, then commits it with its response."""
+    org_a = clinics["org_a"]
+    body = {"mrn": "MRN-9", "given_name": "Ada", "family_name": "Byron", "date_of_birth": "1990-12-10"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"))
+    fingerprint = hashlib.sha256(f"POST {PATIENTS}\n{canonical}".encode()).hexdigest()
+    key_id = APIKey.objects.using("owner").filter(organization=org_a).order_by("created_at").first().pk
+    responses = []
+
+    def retry() -> None:
+        try:
+            responses.append(register(clinics["a"], "slow", **body))
+        finally:
+            connections.close_all()  # this thread's own connection
+
+    with owner_connection() as holder, owner_connection() as watcher:
+        watcher.autocommit = True
+        holder.execute(
+            "INSERT INTO organizations_idempotencyrecord (id, created_at, updated_at, organization_id, "
+            "data_classification, actor, key, fingerprint, response_status, response_body) "
+            "VALUES (gen_random_uuid(), now(), now(), %s, 'CLINICAL_PHI', %s, 'slow', %s, 201, %s)",
+            [org_a.pk, f"key:{key_id}", fingerprint, json.dumps({"id": "first", "mrn": "MRN-9"})],
+        )
+        thread = threading.Thread(target=retry)
+        thread.start()
+        try:
+            wait_until_blocked(watcher, holder.info.backend_pid)
+        finally:
+            holder.commit()
+            thread.join(timeout=60)
+
+    assert len(responses) == 1
+    assert responses[0].status_code == 201
+    assert responses[0]["Idempotent-Replayed"] == "true"
+    assert responses[0].json() == {"id": "first", "mrn": "MRN-9"}
+    assert patients(org_a) == []  # the retry created nothing
