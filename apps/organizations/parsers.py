@@ -9,19 +9,26 @@ parsed, and refused with a 400 that says why, wherever it hides.
 from __future__ import annotations
 
 import io
-import re
 from typing import Any
 
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-# `\u0000` preceded by an even number of backslashes (none, or escaped backslashes): a NUL, not the text "\u0000".
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_ESCAPE = b"\\u0000"
+_BACKSLASH = ord("\\")
 
 
 def refuse_nul(body: bytes) -> None:
-    if _NUL_ESCAPE.search(body):
-        raise ParseError("JSON parse error: text must not contain the NUL character (\\u0000).")
+    """A 400 if `body` escapes a NUL: `\\u0000` after an even number of backslashes (after an odd number, the
+    first backslash of the escape is itself escaped and the text "\\u0000" is meant)."""
+    found = body.find(_ESCAPE)
+    while found != -1:
+        before = found
+        while before > 0 and body[before - 1] == _BACKSLASH:
+            before -= 1
+        if (found - before) % 2 == 0:
+            raise ParseError("JSON parse error: text must not contain the NUL character (\\u0000).")
+        found = body.find(_ESCAPE, found + 1)
 
 
 class JSONParser(parsers.JSONParser):
