@@ -227,13 +227,22 @@ class MetricListApi(APIView):
         return Response(MetricOutput(list(catalog.METRICS.values()), many=True).data)
 
 
+DEFAULT_PERIOD = timedelta(days=30)
+
+
 class PeriodInput(serializers.Serializer):
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.setdefault("end", timezone.now())
-        attrs.setdefault("start", attrs["end"] - timedelta(days=30))
+        if "start" not in attrs:
+            try:
+                attrs["start"] = attrs["end"] - DEFAULT_PERIOD
+            except OverflowError:  # an end in the first days of year 1
+                raise ValidationError(
+                    {"end": [f"Give a start: {DEFAULT_PERIOD.days} days before end is out of range."]}
+                ) from None
         if attrs["start"] >= attrs["end"]:
             raise ValidationError({"start": ["Must be before end."]})
         return attrs

@@ -179,6 +179,35 @@ def test_the_series_api_rejects_a_bad_cursor_and_an_unknown_metric(series, org_a
     assert list(unknown.json()["error"]["fields"]) == ["metric_type"]
 
 
+@pytest.mark.parametrize(
+    ("period", "field", "message"),
+    [
+        # Found by the longer fuzzing run: the default start was computed even when a start was given, and
+        # 30 days before the first day of year 1 overflowed (a 500).
+        ({"start": "0001-01-01T01:01:01+00:00", "end": "0001-01-01T01:01:01+00:00"}, "start", "Must be before end."),
+        ({"end": "0001-01-02T00:00:00+00:00"}, "end", "Give a start: 30 days before end is out of range."),
+    ],
+)
+def test_a_period_at_the_edge_of_the_calendar_is_a_400_naming_the_field(series, org_a, period, field, message):
+    client = logged_in(add_member(org_a, Role.CLINICIAN))
+    url = f"/api/v1/biomarkers/patients/{series['patient'].pk}/series/"
+
+    response = client.get(url, {"metric_type": "heart_rate", **period})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {field: [message]}
+
+
+def test_a_period_starting_in_year_1_is_answered(series, org_a):
+    client = logged_in(add_member(org_a, Role.CLINICIAN))
+    url = f"/api/v1/biomarkers/patients/{series['patient'].pk}/series/"
+
+    response = client.get(url, {"metric_type": "heart_rate", "start": "0001-01-01T00:00:00+00:00"})
+
+    assert response.status_code == 200
+    assert len(response.json()["points"]) == 300  # every point of the series, from year 1 to now
+
+
 def test_the_selectors_run_one_query_each(series, org_a, django_assert_num_queries):
     with as_tenant(org_a):
         args = {"patient_id": series["patient"].pk, "start": T0, "end": T0 + dt.timedelta(days=30)}
