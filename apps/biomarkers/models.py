@@ -10,6 +10,7 @@ from apps.organizations.models import ClassifiedTenantModel, organization_field
 from .catalog import Source
 
 SERIES_INDEX = "biomarker_timeseries_idx"
+SOURCE_READING_UNIQUE = "biomarker_source_reading_unique"
 
 
 class BiomarkerLog(ClassifiedTenantModel):
@@ -55,9 +56,7 @@ class BiomarkerLog(ClassifiedTenantModel):
     class Meta:
         ordering = ["captured_at", "id"]
         constraints = [
-            models.UniqueConstraint(
-                fields=["organization", "source", "source_reading_id"], name="biomarker_source_reading_unique"
-            ),
+            models.UniqueConstraint(fields=["organization", "source", "source_reading_id"], name=SOURCE_READING_UNIQUE),
             models.CheckConstraint(condition=models.Q(source__in=Source.values), name="biomarker_source_valid"),
             models.CheckConstraint(
                 condition=models.Q(value_numeric__isnull=False) | models.Q(value_text__isnull=False),

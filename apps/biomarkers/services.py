@@ -43,6 +43,7 @@ from apps.organizations.ids import uuid7_many
 from apps.patients.models import Patient
 
 from . import adapters, catalog
+from .models import SOURCE_READING_UNIQUE
 
 MAX_BATCH = 10_000
 # Looked up once per reading: a set, not the enum's `values` list rebuilt on every access.
@@ -340,7 +341,6 @@ SELECT count(*) FROM audited
 # for the readings) that a new batch does not need.
 _STORE_NEW_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="")
 _STORE_SKIPPING_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="ON CONFLICT DO NOTHING")
-UNIQUE_READING = "biomarker_source_reading_unique"
 
 
 def _store(logs: list[ValidatedReading]) -> int:
@@ -365,7 +365,10 @@ def _store(logs: list[ValidatedReading]) -> int:
                 cursor.execute(_STORE_NEW_SQL, params)
         except IntegrityError as error:
             cause = error.__cause__
-            if not isinstance(cause, psycopg.errors.UniqueViolation) or cause.diag.constraint_name != UNIQUE_READING:
+            if (
+                not isinstance(cause, psycopg.errors.UniqueViolation)
+                or cause.diag.constraint_name != SOURCE_READING_UNIQUE
+            ):
                 raise
             cursor.execute(_STORE_SKIPPING_SQL, params)
         (created,) = cursor.fetchone()

@@ -95,11 +95,9 @@ def _purge_idempotency_records(
     expired = IdempotencyRecord.objects.using(using).filter(created_at__lt=now - REPLAY_WINDOW)
     if organization_id is not None:
         expired = expired.filter(organization_id=organization_id)
-    count = expired.count()
+    count = expired.delete()[0] if apply else expired.count()
     if count:
         report.removed[IdempotencyRecord._meta.label_lower] += count
-        if apply:
-            expired.delete()
 
 
 def _database_cascades(doomed: dict[type[models.Model], set[Any]], using: str) -> dict[type[models.Model], set[Any]]:
