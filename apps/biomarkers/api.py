@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import refuse_nul
+from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from config.openapi import error_response
@@ -61,7 +62,7 @@ class BatchJSONParser(BaseParser):
 # --- Output shapes -------------------------------------------------------------------------------------------
 
 
-class ReadingOutput(serializers.Serializer):
+class ReadingOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
@@ -79,31 +80,8 @@ class ReadingOutput(serializers.Serializer):
         metric = catalog.metric(log.metric_type)
         return metric is not None and metric.out_of_reference(log.value_numeric, log.value_text)
 
-    def to_representation(self, instance: BiomarkerLog) -> dict[str, Any]:
-        """What the declared fields render, built directly: a series page carries up to 5,000 readings and
-        DRF's per-field path costs about 14% of a 250-point request (see bench/README.md)."""
-        when = _DATETIME.to_representation
-        return {
-            "id": str(instance.id),
-            "patient_id": str(instance.patient_id),
-            "source": instance.source,
-            "source_reading_id": instance.source_reading_id,
-            "metric_type": instance.metric_type,
-            "value_numeric": None if instance.value_numeric is None else float(instance.value_numeric),
-            "value_text": instance.value_text,
-            "unit": instance.unit,
-            "captured_at": when(instance.captured_at),
-            "created_at": when(instance.created_at),
-            "data_classification": instance.data_classification,
-            "out_of_reference": self.get_out_of_reference(instance),
-        }
 
-
-# Renders datetimes exactly as a declared DateTimeField does (UTC, ISO 8601, "Z").
-_DATETIME = serializers.DateTimeField()
-
-
-class BucketOutput(serializers.Serializer):
+class BucketOutput(OutputSerializer):
     start = serializers.DateTimeField()
     count = serializers.IntegerField()
     min = serializers.FloatField()

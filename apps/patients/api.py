@@ -14,6 +14,7 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 
 from . import selectors, services
@@ -23,7 +24,7 @@ from .models import Consent, Patient, PHIAccessLog
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
 
-class PatientOutput(serializers.Serializer):
+class PatientOutput(OutputSerializer):
     id = serializers.UUIDField()
     mrn = serializers.CharField()
     given_name = serializers.CharField()

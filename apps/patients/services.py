@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -136,6 +136,32 @@ def consent_revoke(*, consent: Consent, revoked_at: datetime | None = None) -> C
     return consent
 
 
+# The request's details, the same on every row of one access.
+PHI_ACCESS_SHARED = ("organization", "accessed_at", "user", "api_key", "role", "record_type", "method", "path")
+
+
+def _phi_access_insert() -> str:
+    """One INSERT for a whole response: the request's details once, the patients and their counts as arrays.
+
+    Written by hand because it runs on every read of clinical data: `bulk_create` of 50 rows (a patient list
+    page) took 4.0 ms against 1.0 ms for this statement (bench/README.md)."""
+    fields = {field.name: field for field in PHIAccessLog._meta.concrete_fields}
+    shared = [fields[name] for name in PHI_ACCESS_SHARED]
+    patient, count = fields["patient"], fields["record_count"]
+    columns = ", ".join(field.column for field in [*shared, patient, count])
+    # Text for character columns: a cast to varchar(n) would cut a value short instead of refusing it.
+    values = ", ".join(
+        f"%s::{'text' if isinstance(field, models.CharField) else field.db_type(connection)}" for field in shared
+    )
+    return (
+        f"INSERT INTO {PHIAccessLog._meta.db_table} ({columns}) SELECT {values}, patient, n "  # noqa: S608
+        f"FROM unnest(%s::{patient.db_type(connection)}[], %s::int[]) AS t(patient, n)"
+    )
+
+
+_PHI_ACCESS_INSERT = _phi_access_insert()
+
+
 def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: Iterable[UUID | None]) -> None:
     """Log one read: a row per patient whose records the response shows (one INSERT, whatever the count).
 
@@ -146,18 +172,15 @@ def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: It
     counts = Counter(patient_id for patient_id in patient_ids if patient_id is not None)
     if ctx is None or not counts:
         return
-    PHIAccessLog.objects.bulk_create(
-        [
-            PHIAccessLog(
-                user_id=ctx.user_id,
-                api_key_id=ctx.api_key_id,
-                role=ctx.database_role,
-                patient_id=patient_id,
-                record_type=record_type,
-                record_count=count,
-                method=request.method or "GET",
-                path=request.path[:500],
-            )
-            for patient_id, count in counts.items()
-        ]
-    )
+    shared: list[Any] = [
+        ctx.organization_id,
+        timezone.now(),
+        ctx.user_id,
+        ctx.api_key_id,
+        ctx.database_role,
+        record_type,
+        request.method or "GET",
+        request.path[:500],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_PHI_ACCESS_INSERT, [*shared, list(counts), list(counts.values())])

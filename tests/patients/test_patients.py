@@ -13,6 +13,8 @@ from django.utils import timezone
 from apps.clinical import services as clinical_services
 from apps.clinical.models import AssessmentFlag, AssessmentResponse, ClinicalEvent, HealthEvent, Vital
 from apps.clinical.timeline import services as timeline
+from apps.organizations import keys
+from apps.organizations.models import APIKey
 from apps.organizations.roles import Role
 from apps.patients import services
 from apps.patients.models import Consent, Patient, PHIAccessLog
@@ -193,6 +195,41 @@ def test_the_access_log_is_append_only_for_the_runtime_role(org_a):
             ):
                 cursor.execute(statement)
         assert PHIAccessLog.objects.get().path == "/"
+
+
+def test_a_partner_list_page_logs_one_row_per_patient_shown_with_the_key_and_role(org_a, org_b):
+    raw_key = issue_key(org_a, phi_access=True)
+    with as_tenant(org_a):
+        shown = {p.pk for p in PatientFactory.create_batch(3)}
+    with as_tenant(org_b):
+        PatientFactory()
+    before = timezone.now()
+    assert api_client(raw_key).get("/api/v1/patients/?limit=10&ordering=mrn").status_code == 200
+    with as_tenant(org_a):
+        rows = list(
+            PHIAccessLog.objects.values(
+                "organization_id", "patient_id", "api_key_id", "user_id", "role", "method", "path", "record_count",
+                "record_type", "accessed_at",
+            )
+        )  # fmt: skip
+        key_id = APIKey.objects.get(prefix=keys.parse_prefix(raw_key)).pk
+    assert len(rows) == 3
+    assert {row["patient_id"] for row in rows} == shown
+    for row in rows:
+        assert before <= row.pop("accessed_at") <= timezone.now()
+        assert row | {"patient_id": None} == {
+            "organization_id": org_a.pk,
+            "patient_id": None,
+            "api_key_id": key_id,
+            "user_id": None,
+            "role": "partner_phi",
+            "method": "GET",
+            "path": "/api/v1/patients/",
+            "record_count": 1,
+            "record_type": "patient",
+        }
+    with as_tenant(org_b):
+        assert not PHIAccessLog.objects.exists()
 
 
 @pytest.mark.usefixtures("committed")

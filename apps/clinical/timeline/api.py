@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
+from apps.organizations.rendering import OutputSerializer
 from apps.patients.models import Patient
 from apps.patients.selectors import patient_list
 
@@ -30,7 +31,7 @@ def _patient(patient_id: uuid.UUID) -> Patient:
     return object_or_404(patient_list(), patient_id)
 
 
-class HealthEventOutput(serializers.Serializer):
+class HealthEventOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     event_type = serializers.CharField()

@@ -1,0 +1,166 @@
+"""`OutputSerializer` renders exactly what DRF's own `Serializer.to_representation` renders over the same
+declared fields: same keys, same order, same values, for every kind of field and value it takes a short cut for
+and for those it leaves to DRF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+
+from apps.clinical.models import HealthEvent
+from apps.clinical.timeline.api import HealthEventOutput
+from apps.organizations.rendering import OutputSerializer
+from apps.patients.api import PatientOutput
+from tests.conftest import as_tenant
+from tests.factories import PatientFactory
+
+
+def drf(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    return dict(serializers.Serializer.to_representation(serializer_class(), instance))
+
+
+def assert_same(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
+    fast = serializer_class(instance).data
+    expected = drf(serializer_class, instance)
+    assert list(fast) == list(expected)
+    assert json.dumps(fast) == json.dumps(expected)
+    return dict(fast)
+
+
+class Nested(serializers.Serializer):
+    code = serializers.CharField()
+
+
+class EveryKind(OutputSerializer):
+    text = serializers.CharField()
+    key = serializers.UUIDField()
+    hex_key = serializers.UUIDField(format="hex")
+    count = serializers.IntegerField()
+    ratio = serializers.FloatField(allow_null=True)
+    payload = serializers.JSONField()
+    at = serializers.DateTimeField()
+    at_local = serializers.DateTimeField(default_timezone=dt.timezone(dt.timedelta(hours=-5)))
+    at_formatted = serializers.DateTimeField(format="%d/%m/%Y %H:%M")
+    day = serializers.DateField()
+    amount = serializers.DecimalField(max_digits=8, decimal_places=2)
+    status = serializers.ChoiceField(choices=[("a", "Active")])
+    flag = serializers.BooleanField()
+    label = serializers.SerializerMethodField()
+    renamed = serializers.CharField(source="text")
+    dotted = serializers.CharField(source="inner.code")
+    whole = Nested(source="inner")
+    computed = serializers.IntegerField(source="size")
+    optional = serializers.CharField(required=False)
+    defaulted = serializers.CharField(default="none")
+    secret = serializers.CharField(write_only=True)
+
+    def get_label(self, instance: Any) -> str:
+        return f"{instance.text}!" if not isinstance(instance, dict) else f"{instance['text']}!"
+
+
+def values(**overrides: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "text": "Émile 名前",
+        "key": uuid.UUID("0193a3f2-7d1c-7c3b-9a51-5f0e6c7b8a90"),
+        "hex_key": uuid.UUID("0193a3f2-7d1c-7c3b-9a51-5f0e6c7b8a90"),
+        "count": 7,
+        "ratio": Decimal("12.50"),
+        "payload": {"a": [1, "two", None]},
+        "at": dt.datetime(2026, 3, 29, 1, 30, 0, 500, tzinfo=dt.UTC),
+        "at_local": dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+        "at_formatted": dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
+        "day": dt.date(1900, 1, 1),
+        "amount": Decimal("10.5"),
+        "status": "a",
+        "flag": 1,
+        "inner": SimpleNamespace(code="X1"),
+        "size": lambda: 3,
+        "secret": "never shown",
+    }
+    return {**base, **overrides}
+
+
+TOKYO = dt.timezone(dt.timedelta(hours=9))
+CASES = {
+    "object": SimpleNamespace(**values()),
+    "mapping": {**values(), "inner": {"code": "X1"}, "size": 3},
+    "nulls": SimpleNamespace(**values(text=None, key=None, ratio=None, payload=None, at=None, day=None)),
+    "with optional": SimpleNamespace(**values(optional="here", defaulted="set")),
+    "naive datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0))),
+    "offset datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=TOKYO))),
+    "text given for a date and a datetime": SimpleNamespace(**values(day="2026-01-01", at="2026-01-01T00:00:00Z")),
+    "numbers as text": SimpleNamespace(**values(count="12", ratio="0.25", text=12)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_kind_of_field_renders_as_drf_renders_it(case):
+    rendered = assert_same(EveryKind, CASES[case])
+    assert "secret" not in rendered
+
+
+def test_a_datetime_where_a_date_is_declared_is_refused_as_in_drf():
+    instance = SimpleNamespace(**values(day=dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)))
+    with pytest.raises(AssertionError, match="Expected a `date`"):
+        EveryKind(instance).data  # noqa: B018
+    with pytest.raises(AssertionError, match="Expected a `date`"):
+        drf(EveryKind, instance)
+
+
+def test_a_missing_required_attribute_fails_as_in_drf():
+    instance = SimpleNamespace(**{k: v for k, v in values().items() if k != "count"})
+    with pytest.raises(AttributeError):
+        EveryKind(instance).data  # noqa: B018
+    with pytest.raises(AttributeError):
+        drf(EveryKind, instance)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Kolkata", "America/St_Johns", "UTC"])
+def test_datetimes_render_in_the_current_time_zone_as_in_drf(zone):
+    instance = SimpleNamespace(**values(at=dt.datetime(1, 1, 1, 0, 0, tzinfo=dt.UTC)))
+    with timezone.override(zone):
+        if zone == "America/St_Johns":
+            # Year 1 has no room west of UTC: DRF refuses it, and so does the fast path.
+            with pytest.raises(serializers.ValidationError):
+                EveryKind(instance).data  # noqa: B018
+            instance = SimpleNamespace(**values())
+        rendered = assert_same(EveryKind, instance)
+    assert rendered["at"].endswith("Z") == (zone == "UTC")
+
+
+def test_the_declared_fields_are_what_the_schema_shows():
+    serializer = EveryKind()
+    assert list(serializer.fields) == list(EveryKind._declared_fields)
+    assert [name for name, field in serializer.fields.items() if not field.write_only] == list(
+        EveryKind(SimpleNamespace(**values(optional="x"))).data
+    )
+
+
+@pytest.mark.django_db
+def test_patient_and_health_event_outputs_render_as_drf(org_a, org_b):
+    with as_tenant(org_a):
+        patient = PatientFactory(preferred_name="", email="a@example.org", ssn="123-45-6789")
+        event = HealthEvent.objects.create(
+            patient=patient,
+            event_type="mood",
+            event_subtype="daily_checkin",
+            event_data={"text": "Slept badly", "tags": ["sleep"]},
+            occurred_at=dt.datetime(2026, 2, 3, 4, 5, 6, tzinfo=dt.UTC),
+            source="staff",
+        )
+        patient.refresh_from_db()
+        event.refresh_from_db()
+        rendered = assert_same(PatientOutput, patient)
+        assert_same(HealthEventOutput, event)
+    assert rendered["ssn_masked"].endswith("6789")
+    assert "123-45" not in json.dumps(rendered)
+    with as_tenant(org_b):
+        assert not HealthEvent.objects.filter(pk=event.pk).exists()
