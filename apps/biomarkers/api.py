@@ -23,7 +23,6 @@ from apps.patients.models import Patient
 from config.openapi import error_response
 
 from . import adapters, catalog, selectors, services
-from .models import BiomarkerLog
 
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
 MAX_RAW_PAGE = 5000
@@ -76,7 +75,7 @@ class ReadingOutput(OutputSerializer):
     data_classification = serializers.CharField()
     out_of_reference = serializers.SerializerMethodField()
 
-    def get_out_of_reference(self, log: BiomarkerLog) -> bool:
+    def get_out_of_reference(self, log: selectors.ReadingRow) -> bool:
         metric = catalog.metric(log.metric_type)
         return metric is not None and metric.out_of_reference(log.value_numeric, log.value_text)
 

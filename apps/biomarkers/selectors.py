@@ -10,7 +10,7 @@ import binascii
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import connection
 from django.db.models import Q, QuerySet
@@ -31,9 +31,36 @@ class Bucket:
     mean: float
 
 
+class ReadingRow(Protocol):
+    """A reading as a series page carries it: the columns `READING_FIELDS` names, as attributes."""
+
+    id: uuid.UUID
+    metric_type: str
+    value_numeric: float | None
+    value_text: str | None
+    captured_at: datetime
+
+
+# What a series page shows of each reading (the reading output). Pages are named rows, not model instances:
+# building 500 instances costs twice the query (4.5 ms against 2.0 ms for 230 points, bench/README.md).
+READING_FIELDS = (
+    "id",
+    "patient_id",
+    "source",
+    "source_reading_id",
+    "metric_type",
+    "value_numeric",
+    "value_text",
+    "unit",
+    "captured_at",
+    "created_at",
+    "data_classification",
+)
+
+
 @dataclass(frozen=True)
 class SeriesPage:
-    points: list[BiomarkerLog]
+    points: list[ReadingRow]
     next_cursor: str | None
 
 
@@ -41,8 +68,8 @@ class InvalidCursorError(ValueError):
     pass
 
 
-def encode_cursor(log: BiomarkerLog) -> str:
-    return base64.urlsafe_b64encode(f"{log.captured_at.isoformat()}|{log.pk}".encode()).decode()
+def encode_cursor(log: ReadingRow) -> str:
+    return base64.urlsafe_b64encode(f"{log.captured_at.isoformat()}|{log.id}".encode()).decode()
 
 
 def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
@@ -79,7 +106,7 @@ def biomarker_series_raw(
     if cursor:
         after_time, after_id = decode_cursor(cursor)
         queryset = queryset.filter(Q(captured_at__gt=after_time) | Q(captured_at=after_time, id__gt=after_id))
-    rows = list(queryset[: limit + 1])
+    rows: list[ReadingRow] = list(queryset.values_list(*READING_FIELDS, named=True)[: limit + 1])
     has_more = len(rows) > limit
     points = rows[:limit]
     return SeriesPage(points=points, next_cursor=encode_cursor(points[-1]) if has_more and points else None)

@@ -106,7 +106,7 @@ def test_raw_series_pages_with_a_cursor_cover_every_point_once_in_order(series, 
                 patient_id=series["patient"].pk, metric_type="heart_rate", start=T0, end=T0 + dt.timedelta(days=5),
                 limit=70, cursor=cursor,
             )  # fmt: skip
-            seen.extend(p.pk for p in page.points)
+            seen.extend(p.id for p in page.points)
             cursor = page.next_cursor
             if cursor is None:
                 break

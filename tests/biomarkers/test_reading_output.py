@@ -1,23 +1,28 @@
-"""The series' direct reading representation renders exactly what DRF's declared fields render."""
+"""The series' reading representation renders exactly what DRF's declared fields render, from model instances
+(latest, out of reference) and from the named rows a series page carries."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import uuid
+from collections import namedtuple
 from typing import Any
 
 from rest_framework import serializers
 
 from apps.biomarkers.api import ReadingOutput
 from apps.biomarkers.models import BiomarkerLog
+from apps.biomarkers.selectors import READING_FIELDS
 
 
-class DeclaredFieldsOutput(ReadingOutput):
+def declared_fields(instances: list[Any]) -> list[dict[str, Any]]:
     """The generic DRF path over the same declared fields."""
+    return [serializers.Serializer.to_representation(ReadingOutput(), instance) for instance in instances]
 
-    def to_representation(self, instance: BiomarkerLog) -> dict[str, Any]:
-        return serializers.Serializer.to_representation(self, instance)
+
+def as_row(log: BiomarkerLog) -> Any:
+    return namedtuple("Row", READING_FIELDS)(*(getattr(log, name) for name in READING_FIELDS))
 
 
 def log(**fields: Any) -> BiomarkerLog:
@@ -47,9 +52,11 @@ def test_direct_representation_equals_the_declared_fields() -> None:
     ]  # fmt: skip
 
     direct = ReadingOutput(logs, many=True).data
-    generic = DeclaredFieldsOutput(logs, many=True).data
+    generic = declared_fields(logs)
+    rows = [as_row(log) for log in logs]
 
     assert json.dumps(direct) == json.dumps(generic)
+    assert json.dumps(ReadingOutput(rows, many=True).data) == json.dumps(declared_fields(rows)) == json.dumps(generic)
     assert direct[0]["captured_at"] == "2026-03-01T08:30:15.123456Z"
     assert direct[0]["created_at"] == "2026-03-01T07:00:00Z"
     assert direct[1]["value_numeric"] == 130.0

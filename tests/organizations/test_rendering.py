@@ -82,7 +82,9 @@ def values(**overrides: Any) -> dict[str, Any]:
         "status": "a",
         "flag": 1,
         "inner": SimpleNamespace(code="X1"),
-        "size": lambda: 3,
+        "size": 3,
+        "optional": "here",
+        "defaulted": "set",
         "secret": "never shown",
     }
     return {**base, **overrides}
@@ -91,9 +93,12 @@ def values(**overrides: Any) -> dict[str, Any]:
 TOKYO = dt.timezone(dt.timedelta(hours=9))
 CASES = {
     "object": SimpleNamespace(**values()),
-    "mapping": {**values(), "inner": {"code": "X1"}, "size": 3},
+    "mapping": {**values(), "inner": {"code": "X1"}},
     "nulls": SimpleNamespace(**values(text=None, key=None, ratio=None, payload=None, at=None, day=None)),
-    "with optional": SimpleNamespace(**values(optional="here", defaulted="set")),
+    "missing, with a default": SimpleNamespace(**{k: v for k, v in values().items() if k != "defaulted"}),
+    "without an optional attribute": SimpleNamespace(**{k: v for k, v in values().items() if k != "optional"}),
+    "without an optional key": {k: v for k, v in values(inner={"code": "X2"}).items() if k != "optional"},
+    "with a callable attribute": SimpleNamespace(**values(size=lambda: 4)),
     "naive datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0))),
     "offset datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=TOKYO))),
     "text given for a date and a datetime": SimpleNamespace(**values(day="2026-01-01", at="2026-01-01T00:00:00Z")),
@@ -105,6 +110,16 @@ CASES = {
 def test_every_kind_of_field_renders_as_drf_renders_it(case):
     rendered = assert_same(EveryKind, CASES[case])
     assert "secret" not in rendered
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata"])
+def test_a_list_renders_each_row_as_drf_renders_it(zone):
+    instances = list(CASES.values())
+    with timezone.override(zone):
+        fast = EveryKind(instances, many=True).data
+        expected = [drf(EveryKind, instance) for instance in instances]
+    assert [list(row) for row in fast] == [list(row) for row in expected]
+    assert json.dumps(fast) == json.dumps(expected)
 
 
 def test_a_datetime_where_a_date_is_declared_is_refused_as_in_drf():
