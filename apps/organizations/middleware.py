@@ -86,8 +86,9 @@ class TenantContextMiddleware:
                 request.memberships = memberships  # type: ignore[attr-defined]
             request.tenant = ctx  # type: ignore[attr-defined]
             with context.activated(ctx, restore=not outermost):
-                if isinstance(request.api_key, selectors.APIKeyPrincipal):  # type: ignore[attr-defined]
-                    services.api_key_touch(api_key_id=request.api_key.id)  # type: ignore[attr-defined]
+                key = request.api_key  # type: ignore[attr-defined]
+                if isinstance(key, selectors.APIKeyPrincipal):
+                    services.api_key_touch(api_key_id=key.id, last_used_at=key.last_used_at)
                 response = self.get_response(request)
                 if response.status_code >= 400:
                     transaction.set_rollback(True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import QuerySet
@@ -37,6 +38,7 @@ class APIKeyPrincipal:
     partner_id: uuid.UUID
     scopes: frozenset[str]
     phi_access: bool
+    last_used_at: datetime | None = None
     role: str = Role.PARTNER.value
 
 
@@ -47,7 +49,7 @@ class InvalidAPIKeyError(Exception):
 # A narrow SECURITY DEFINER function owned by the owner role: finds one key by its exact prefix before any
 # tenant is known, without exempting the API key table from row-level security.
 _LOOKUP = (
-    "SELECT id, organization_id, partner_id, hashed_key, scopes, phi_access, revoked_at, expires_at "
+    "SELECT id, organization_id, partner_id, hashed_key, scopes, phi_access, revoked_at, expires_at, last_used_at "
     "FROM kura_api_key_lookup(%s)"
 )
 
@@ -66,7 +68,7 @@ def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
         row = cursor.fetchone()
     if row is None:
         raise InvalidAPIKeyError
-    key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at = row
+    key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at, last_used_at = row
     if not keys.matches(raw_key, hashed):
         raise InvalidAPIKeyError
     now = timezone.now()
@@ -79,4 +81,5 @@ def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
         partner_id=partner_id,
         scopes=valid_scopes,
         phi_access=bool(phi_access),
+        last_used_at=last_used_at,
     )

@@ -97,12 +97,15 @@ def api_key_revoke(*, api_key: APIKey) -> APIKey:
 API_KEY_USAGE_RESOLUTION = timedelta(minutes=1)
 
 
-def api_key_touch(*, api_key_id: uuid.UUID) -> None:
+def api_key_touch(*, api_key_id: uuid.UUID, last_used_at: datetime | None) -> None:
     """Record that a key was used (telemetry outside the audit trail, hence a plain update).
 
     The row is written only when the recorded time is older than the resolution: a read-only request then
-    writes nothing, and its commit does not wait for the write-ahead log.
+    writes nothing, and its commit does not wait for the write-ahead log. `last_used_at` is the time the key's
+    lookup read; when that is recent, no statement is sent at all.
     """
     now = timezone.now()
+    if last_used_at is not None and last_used_at >= now - API_KEY_USAGE_RESOLUTION:
+        return
     recently = Q(last_used_at__gte=now - API_KEY_USAGE_RESOLUTION)
     APIKey.objects.filter(pk=api_key_id).exclude(recently).update(last_used_at=now)
