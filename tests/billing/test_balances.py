@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, connections, transaction
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -94,6 +95,8 @@ def test_sql_balance_matches_independent_python_ledger(org_a, history):
         expected_pending = sum(v for k, v in owed.items() if k in insured and k not in adjudicated)
         expected_due = sum(v for k, v in owed.items() if not (k in insured and k not in adjudicated))
         balance = selectors.patient_balance(patient_id=patient.pk)
+        # The current statement (without the later applications' branches) and the as-of one agree for today.
+        assert selectors.patient_balance(patient_id=patient.pk, as_of=timezone.now().date()) == balance
         for payment_id, unapplied in credits.items():
             assert selectors.remaining_cents(LedgerEntry.objects.get(pk=payment_id)) == unapplied
         assert balance.insurance_pending == expected_pending
@@ -233,3 +236,10 @@ def test_owner_repairs_of_an_application_keep_the_applied_totals():
         cursor.execute("DELETE FROM billing_ledgerapplication WHERE source_id = %s", [payment.pk])
     charge_applied, payment_applied, balance = totals()
     assert (charge_applied, payment_applied, balance.patient_due, balance.credit) == (0, 0, 10_000, 4_000)
+
+
+def test_a_current_report_reads_no_later_applications_and_a_past_one_does():
+    current = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=None))
+    past = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=dt.date(2025, 1, 31)))
+    assert current.count("billing_ledgerapplication") == 1  # the adjudication check only
+    assert past.count("billing_ledgerapplication") == 3
