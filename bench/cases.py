@@ -368,6 +368,20 @@ def timed_get(client: Client, path: str) -> float:
     return elapsed
 
 
+FLOOR_PATH = "/api/v1/me/"
+
+
+def request_floor(subject: Subject, runs: int, warmup: int) -> dict[str, Any]:
+    """What any API request costs before it reads data: the key's `GET /api/v1/me/` (authentication, tenant
+    transaction, DRF dispatch, JSON) through the same client. The API cases' ratios are bounded below by this
+    over their SQL."""
+    client = api_client(subject)
+    for _ in range(warmup):
+        timed_get(client, FLOOR_PATH)
+    samples = [timed_get(client, FLOOR_PATH) for _ in range(runs)]
+    return {"path": FLOOR_PATH, "runs": runs, **{f"{k}_ms": v for k, v in summary(samples).items()}}
+
+
 def run_api(subject: Subject, runs: int, warmup: int) -> list[Result]:
     client = api_client(subject)
     results = []

@@ -58,6 +58,7 @@ def run(*, slug: str, runs: int, warmup: int, batch: int, out: Path, stream: Tex
         stream.write(f"  {label} ...\n")
         stream.flush()
         results += [r.as_dict() for r in step()]
+    floor = cases.request_floor(subject, runs, warmup)
     stream.write("  queries per request ...\n")
     queries = cases.run_queries(subject)
     with connections["owner"].cursor() as cursor:
@@ -72,6 +73,7 @@ def run(*, slug: str, runs: int, warmup: int, batch: int, out: Path, stream: Tex
         "dataset": dataset(),
         "organization": slug,
         "results": results,
+        "api_request_floor": floor,
         "queries_per_request": queries,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -102,6 +104,13 @@ def table(record: dict[str, Any]) -> str:
             f"{r['baseline_median_ms']:.2f} | {r['baseline_p95_ms']:.2f} | {r['ratio']:.2f} | {target} | "
             f"{'met' if r['met'] else 'NOT met'} |"
         )
+    floor = record.get("api_request_floor")
+    if floor:
+        lines += [
+            "",
+            f"API request floor (GET {floor['path']} with the key, no data read): "
+            f"{floor['median_ms']:.2f} ms median, {floor['p95_ms']:.2f} ms p95.",
+        ]
     lines += [
         "",
         "| list endpoint | queries at 10 | queries at 100 | rows at 10 | rows at 100 | met |",

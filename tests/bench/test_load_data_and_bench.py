@@ -257,4 +257,8 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT count(*) FROM biomarkers_biomarkerlog WHERE source_reading_id LIKE '%%bench-%%'")
         assert cursor.fetchone()[0] == 0
+    floor = record["api_request_floor"]
+    assert floor["path"] == "/api/v1/me/"
+    assert 0 < floor["median_ms"] <= floor["p95_ms"]
     assert "| rls_overhead | patient list page |" in runner.table(record)
+    assert "API request floor (GET /api/v1/me/" in runner.table(record)
