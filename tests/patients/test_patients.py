@@ -1,5 +1,6 @@
 """Patients: validation, soft delete and restore, consents, encrypted identifiers, access log, retention."""
 
+import json
 import logging
 from datetime import date, timedelta
 from io import StringIO
@@ -8,6 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.db import ProgrammingError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.clinical import services as clinical_services
@@ -334,3 +336,36 @@ def test_no_identifier_reaches_the_logs(org_a, caplog):
 def test_purge_refuses_an_as_of_date_in_the_future_or_unreadable(db, as_of, message):
     with pytest.raises(CommandError, match=message):
         call_command("purge_expired_records", "--as-of", as_of, "--apply", stdout=StringIO())
+
+
+@pytest.mark.usefixtures("committed")
+def test_the_patient_list_counts_and_orders_active_patients_from_the_partial_name_index():
+    """With real statistics (committed rows, VACUUM ANALYZE by the owner), as the runtime role under RLS."""
+    org_a, org_b = make_organization("org-a"), make_organization("org-b")
+    for organization, size in ((org_a, 3000), (org_b, 500)):
+        with as_tenant(organization):
+            Patient.objects.bulk_create(
+                Patient(mrn=f"P{i:05d}", given_name="Ada", family_name=f"F{i % 97:02d}", date_of_birth=date(1980, 1, 1))
+                for i in range(size)
+            )
+    with as_tenant(org_a):
+        Patient.objects.filter(mrn__lt="P00100").update(deleted_at=timezone.now())
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE patients_patient")
+
+    client = logged_in(add_member(org_a, Role.OWNER))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/patients/?limit=20")
+    assert response.status_code == 200
+    assert response.json()["count"] == 2900
+    count_sql, page_sql = (q["sql"] for q in queries.captured_queries if 'FROM "patients_patient"' in q["sql"])
+    assert count_sql.startswith("SELECT COUNT(*)")
+    with as_tenant(org_a), connection.cursor() as cursor:
+        plans = {}
+        for name, statement in (("count", count_sql), ("page", page_sql)):
+            cursor.execute("EXPLAIN (FORMAT JSON) " + statement)
+            plans[name] = json.dumps(cursor.fetchone()[0])
+    assert '"Node Type": "Index Only Scan"' in plans["count"]
+    for plan in plans.values():
+        assert '"Index Name": "patient_active_name_idx"' in plan
+        assert '"Node Type": "Seq Scan"' not in plan
