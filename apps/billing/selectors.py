@@ -45,8 +45,9 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 # separate rows (one per open entry, one per side of each later application) and every report sums them: the
 # open entries are read once, without a join; the later applications are joined side by side, so the planner can
 # start from them (organization, created_at index) or, for one patient, from the patient's entries (the
-# applications' target and source indexes). A current report (no `as_of`) has no later applications: its
-# statement leaves those two branches out (see `statement`), which halves the reads of a patient's balance.
+# applications' target and source indexes). A current report (no `as_of`) has no cutoff, so no application is
+# later than it: its statement leaves those two branches out (see `statement`), which halves the reads of a
+# patient's balance.
 _OUTSTANDING_SQL = """
 WITH entries AS NOT MATERIALIZED (
     SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id,
@@ -129,10 +130,15 @@ class Aging:
         return sum(self.buckets.values())
 
 
+# A current report's cutoff: none. It counts every stored entry and application, as `applied_cents` does, so a
+# row stamped ahead of this server's clock (another server's clock, a future `recorded_at`) counts on both sides.
+NO_CUTOFF = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
 def cutoff_for(as_of: dt.date | None) -> dt.datetime:
-    """The exclusive end of the `as_of` day in UTC (now + a moment when no date is given)."""
+    """The exclusive end of the `as_of` day in UTC; no end (`NO_CUTOFF`) for a current report."""
     if as_of is None:
-        return timezone.now() + dt.timedelta(seconds=1)
+        return NO_CUTOFF
     return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
 
 

@@ -243,3 +243,26 @@ def test_a_current_report_reads_no_later_applications_and_a_past_one_does():
     past = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=dt.date(2025, 1, 31)))
     assert current.count("billing_ledgerapplication") == 1  # the adjudication check only
     assert past.count("billing_ledgerapplication") == 3
+
+
+def test_a_payment_stamped_ahead_of_the_clock_counts_on_both_sides_of_a_current_balance(org_a, org_b):
+    """Another server's clock a little ahead (or a future `recorded_at`): the current balance counts the payment
+    and what it applied together, and a report for a past day leaves both out."""
+    with as_tenant(org_b):
+        bf.charge(PatientFactory(), 12_300)
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        charge = bf.charge(patient, 10_000, recorded_at=timezone.now() - dt.timedelta(days=7))
+        services.payment_post(
+            patient=patient,
+            amount_cents=10_000,
+            allocations=[Allocation(charge, 6_000)],
+            allow_credit=True,
+            recorded_at=timezone.now() + dt.timedelta(hours=1),
+        )
+        current = selectors.patient_balance(patient_id=patient.pk)
+        yesterday = selectors.patient_balance(patient_id=patient.pk, as_of=timezone.now().date() - dt.timedelta(days=1))
+        aging = selectors.aging()["USD"]
+    assert (current.patient_due, current.credit) == (4_000, 4_000)
+    assert (yesterday.patient_due, yesterday.credit) == (10_000, 0)
+    assert (aging.total, aging.credit) == (4_000, 4_000)
