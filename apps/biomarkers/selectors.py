@@ -32,7 +32,8 @@ class Bucket:
 
 
 class ReadingRow(Protocol):
-    """A reading as a series page carries it: the columns `READING_FIELDS` names, as attributes."""
+    """A reading as a series page carries it: the columns `READING_FIELDS` names, as attributes (the ones the
+    selectors and the output's method field read are declared here; a model instance fits too)."""
 
     id: uuid.UUID
     metric_type: str

@@ -14,6 +14,7 @@ from rest_framework import serializers
 from apps.biomarkers.api import ReadingOutput
 from apps.biomarkers.models import BiomarkerLog
 from apps.biomarkers.selectors import READING_FIELDS
+from tests.organizations.test_rendering import refuse_output_rows
 
 
 def declared_fields(instances: list[Any]) -> list[dict[str, Any]]:
@@ -61,3 +62,10 @@ def test_direct_representation_equals_the_declared_fields() -> None:
     assert direct[0]["created_at"] == "2026-03-01T07:00:00Z"
     assert direct[1]["value_numeric"] == 130.0
     assert [row["out_of_reference"] for row in direct] == [False, True, True, False]
+
+
+def test_series_rows_take_the_short_cut(monkeypatch) -> None:
+    rows = [as_row(log()), as_row(log(value_numeric=None, value_text="severe"))]
+    expected = declared_fields(rows)
+    refuse_output_rows(monkeypatch)
+    assert ReadingOutput(rows, many=True).data == expected

@@ -12,6 +12,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.core.exceptions import ObjectDoesNotExist
 from django.utils import timezone
 from rest_framework import serializers
 
@@ -99,6 +100,7 @@ CASES = {
     "without an optional attribute": SimpleNamespace(**{k: v for k, v in values().items() if k != "optional"}),
     "without an optional key": {k: v for k, v in values(inner={"code": "X2"}).items() if k != "optional"},
     "with a callable attribute": SimpleNamespace(**values(size=lambda: 4)),
+    "with a callable JSON attribute": SimpleNamespace(**values(payload=lambda: {"made": "by a call"})),
     "naive datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0))),
     "offset datetime": SimpleNamespace(**values(at=dt.datetime(2026, 1, 1, 12, 0, tzinfo=TOKYO))),
     "text given for a date and a datetime": SimpleNamespace(**values(day="2026-01-01", at="2026-01-01T00:00:00Z")),
@@ -120,6 +122,75 @@ def test_a_list_renders_each_row_as_drf_renders_it(zone):
         expected = [drf(EveryKind, instance) for instance in instances]
     assert [list(row) for row in fast] == [list(row) for row in expected]
     assert json.dumps(fast) == json.dumps(expected)
+
+
+class WithoutRelated:
+    """An object whose related row does not exist (as a row hidden by row-level security reads)."""
+
+    def __init__(self) -> None:
+        self.__dict__.update(values())
+
+    @property
+    def key(self) -> uuid.UUID:
+        raise ObjectDoesNotExist
+
+
+def test_a_missing_related_row_renders_null_as_in_drf():
+    rendered = assert_same(EveryKind, WithoutRelated())
+    assert rendered["key"] is None
+
+
+class WithRelatedKey(OutputSerializer):
+    id = serializers.UUIDField()
+    supersedes = serializers.PrimaryKeyRelatedField(read_only=True, pk_field=serializers.UUIDField())
+
+
+def test_a_null_related_key_renders_null_as_in_drf():
+    event = HealthEvent(id=uuid.uuid4(), supersedes_id=None)
+    assert assert_same(WithRelatedKey, event) == {"id": str(event.id), "supersedes": None}
+    later = HealthEvent(id=uuid.uuid4(), supersedes_id=event.id)
+    assert assert_same(WithRelatedKey, later)["supersedes"] == str(event.id)
+
+
+class OwnRows(EveryKind):
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        return {**super().to_representation(instance), "extra": 1}
+
+
+class Narrowed(EveryKind):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("text")
+
+
+def test_a_subclass_renders_its_own_rows_and_fields_in_a_list_too():
+    instances = [CASES["object"], CASES["mapping"]]
+    assert [row["extra"] for row in OwnRows(instances, many=True).data] == [1, 1]
+    assert OwnRows(instances[0]).data["extra"] == 1
+    narrowed = Narrowed(instances, many=True).data
+    assert [list(row) for row in narrowed] == [
+        [name for name in drf(EveryKind, i) if name != "text"] for i in instances
+    ]
+
+
+def refuse_output_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DRF's generic rendering fails for an OutputSerializer row (nested DRF serializers still render)."""
+    generic = serializers.Serializer.to_representation
+
+    def refuse(self: Any, instance: Any) -> Any:
+        if isinstance(self, OutputSerializer):
+            raise AssertionError(f"{type(self).__name__} rendered a row through DRF")
+        return generic(self, instance)
+
+    monkeypatch.setattr(serializers.Serializer, "to_representation", refuse)
+
+
+def test_the_short_cut_renders_common_rows_without_drf(monkeypatch):
+    expected = {name: drf(EveryKind, CASES[name]) for name in ("object", "mapping", "nulls", "numbers as text")}
+    refuse_output_rows(monkeypatch)
+    for name, rendered in expected.items():
+        assert json.dumps(EveryKind(CASES[name]).data) == json.dumps(rendered)
+        assert json.dumps(EveryKind([CASES[name]], many=True).data) == json.dumps([rendered])
 
 
 def test_a_datetime_where_a_date_is_declared_is_refused_as_in_drf():
@@ -160,7 +231,7 @@ def test_the_declared_fields_are_what_the_schema_shows():
 
 
 @pytest.mark.django_db
-def test_patient_and_health_event_outputs_render_as_drf(org_a, org_b):
+def test_patient_and_health_event_outputs_render_as_drf_and_take_the_short_cut(org_a, org_b, monkeypatch):
     with as_tenant(org_a):
         patient = PatientFactory(preferred_name="", email="a@example.org", ssn="123-45-6789")
         event = HealthEvent.objects.create(
@@ -174,7 +245,10 @@ def test_patient_and_health_event_outputs_render_as_drf(org_a, org_b):
         patient.refresh_from_db()
         event.refresh_from_db()
         rendered = assert_same(PatientOutput, patient)
-        assert_same(HealthEventOutput, event)
+        event_rendered = assert_same(HealthEventOutput, event)
+        refuse_output_rows(monkeypatch)
+        assert PatientOutput([patient], many=True).data == [rendered]
+        assert HealthEventOutput([event], many=True).data == [event_rendered]
     assert rendered["ssn_masked"].endswith("6789")
     assert "123-45" not in json.dumps(rendered)
     with as_tenant(org_b):

@@ -58,7 +58,16 @@ def test_a_session_in_another_time_zone_reads_the_same_instant(time_zone):
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("literal", ["infinity", "-infinity", "0044-03-15 12:00:00+00 BC"])
-def test_values_python_cannot_hold_fail_as_in_django(literal):
+@pytest.mark.parametrize(
+    ("literal", "time_zone"),
+    [
+        ("infinity", "UTC"),
+        ("-infinity", "UTC"),
+        ("0044-03-15 12:00:00+00 BC", "UTC"),
+        # Year 1 in a session east of UTC, but before year 1 in UTC.
+        ("0001-01-01 03:00:00+05:53:28", "Asia/Kolkata"),
+    ],
+)
+def test_values_python_cannot_hold_fail_as_in_django(literal, time_zone):
     with pytest.raises(DataError):
-        read(literal)
+        read(literal, time_zone)
