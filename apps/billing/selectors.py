@@ -46,8 +46,8 @@ AGING_BUCKETS = ("not_due", "0_30", "31_60", "61_90", "90_plus")
 # open entries are read once, without a join; the later applications are joined side by side, so the planner can
 # start from them (organization, created_at index) or, for one patient, from the patient's entries (the
 # applications' target and source indexes). A current report (no `as_of`) has no cutoff, so no application is
-# later than it: its statement leaves those two branches out (see `statement`), which halves the reads of a
-# patient's balance.
+# later than it: for one patient its statement leaves those two branches out (see `statement`), which halves the
+# reads of a patient's balance.
 _OUTSTANDING_SQL = """
 WITH entries AS NOT MATERIALIZED (
     SELECT e.id, e.patient_id, e.currency, e.transaction_type, e.service_date, e.insurance_policy_id,
@@ -175,11 +175,15 @@ _LATER_APPLICATIONS = re.compile(r"/\* later applications \*/.*?/\* end later ap
 
 def statement(query: str, params: dict[str, Any]) -> str:
     """`query` with the conditions of the filters `params` gives (constant text; values stay parameters), and
-    for a current report without the later applications' branches."""
+    for a current report of one patient without the later applications' branches.
+
+    A whole organization's report keeps them, though they return nothing: with the union, PostgreSQL computes
+    each open entry's amount and side once for all the sums; without it, it inlines those expressions into
+    every sum, and the aging report took 189 ms instead of 147 ms over 280,000 open entries."""
     conditions = "".join(
         f"AND {condition} " for name, condition in _ENTRY_FILTERS.items() if params.get(name) is not None
     )
-    if params.get("current"):
+    if params.get("current") and params.get("patient") is not None:
         query = _LATER_APPLICATIONS.sub("", query)
     return query.replace("/* entry filters */", conditions)
 

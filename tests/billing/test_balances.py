@@ -2,6 +2,7 @@
 
 import datetime as dt
 import threading
+import uuid
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -238,11 +239,16 @@ def test_owner_repairs_of_an_application_keep_the_applied_totals():
     assert (charge_applied, payment_applied, balance.patient_due, balance.credit) == (0, 0, 10_000, 4_000)
 
 
-def test_a_current_report_reads_no_later_applications_and_a_past_one_does():
-    current = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=None))
-    past = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=dt.date(2025, 1, 31)))
+def test_a_patients_current_balance_reads_no_later_applications_and_other_reports_do():
+    patient = uuid.uuid4()
+    current = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=None, patient_id=patient))
+    past = selectors.statement(
+        selectors._BALANCE_SQL, selectors._params(as_of=dt.date(2025, 1, 31), patient_id=patient)
+    )
+    organization = selectors.statement(selectors._BALANCE_SQL, selectors._params(as_of=None))
     assert current.count("billing_ledgerapplication") == 1  # the adjudication check only
     assert past.count("billing_ledgerapplication") == 3
+    assert organization.count("billing_ledgerapplication") == 3
 
 
 def test_a_payment_stamped_ahead_of_the_clock_counts_on_both_sides_of_a_current_balance(org_a, org_b):
