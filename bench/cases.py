@@ -372,9 +372,9 @@ FLOOR_PATH = "/api/v1/me/"
 
 
 def request_floor(subject: Subject, runs: int, warmup: int) -> dict[str, Any]:
-    """What any API request costs before it reads data: the key's `GET /api/v1/me/` (authentication, tenant
-    transaction, DRF dispatch, JSON) through the same client. The API cases' ratios are bounded below by this
-    over their SQL."""
+    """About what any API request costs before it reads patient data: the key's `GET /api/v1/me/`
+    (authentication, tenant transaction, DRF dispatch, one organization row, JSON) through the same client.
+    The API cases' ratios are bounded below by this over their SQL."""
     client = api_client(subject)
     for _ in range(warmup):
         timed_get(client, FLOOR_PATH)

@@ -108,7 +108,7 @@ def table(record: dict[str, Any]) -> str:
     if floor:
         lines += [
             "",
-            f"API request floor (GET {floor['path']} with the key, no data read): "
+            f"API request floor (GET {floor['path']} with the key, no patient data): "
             f"{floor['median_ms']:.2f} ms median, {floor['p95_ms']:.2f} ms p95.",
         ]
     lines += [

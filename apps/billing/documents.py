@@ -22,6 +22,11 @@ from .selectors import cutoff_for
 
 
 def _check_period(date_from: dt.date, date_to: dt.date) -> None:
+    # A period is read with its day before (the opening balance) and the end of its last day.
+    if date_from <= dt.date.min:
+        raise ValidationError({"date_from": "Must be after 0001-01-01."})
+    if date_to >= dt.date.max:
+        raise ValidationError({"date_to": "Must be before 9999-12-31."})
     if date_from > date_to:
         raise ValidationError({"date_from": "Must not be after date_to."})
 

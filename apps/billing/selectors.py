@@ -4,6 +4,7 @@ Every figure is "as of" a date: only entries and applications recorded (`created
 day (UTC) count, and insurance-pending means "billed to a policy and no insurance payment or adjustment applied
 yet as of that day". Nothing reads the current `payment_status` for a past date, so a report for last month's
 end gives the numbers that were true then, whatever was recorded since.
+A current report (no date) counts every stored entry and application.
 """
 
 from __future__ import annotations

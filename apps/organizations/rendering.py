@@ -2,7 +2,7 @@
 
 A list endpoint renders every field of every row through DRF: a `get_attribute` call per field and a
 `to_representation` per value, which for a datetime looks up the current time zone through asgiref (4 µs). On a
-230-point series that was 8.3 ms of the request (bench/README.md).
+229-point series that was 8.3 ms of the request (bench/README.md).
 
 `OutputSerializer` keeps the declared fields, so the OpenAPI schema is unchanged. It renders a row with one
 getter and one converter per field, both chosen once per serializer from its bound fields: `str` for text and

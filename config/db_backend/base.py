@@ -20,8 +20,9 @@ class IsoTimestamptzLoader(BaseTzLoader):
     Django replaces psycopg's C loader for timestamptz with a Python subclass, which parses every timestamp
     a query returns with a regular expression (9.6 µs a value in a profile, against 0.5 µs here). PostgreSQL
     sends ISO text (`2026-11-22 10:23:27.198738+00`), which the standard library parses in C. The offset is
-    applied, so the instant is right whatever the session's time zone. Anything the standard parser refuses
-    (BC dates, infinity, years past 9999) goes the way Django sends it, with the same result or error.
+    applied, so the instant is right whatever the session's time zone (Django's loader shifts it). Anything the
+    standard parser refuses (BC dates, infinity, years past 9999) goes the way Django sends it, with the same
+    error; a value that exists in the session's zone but not in UTC's range raises DataError too.
     """
 
     def load(self, data: Buffer) -> dt.datetime:
@@ -32,8 +33,8 @@ class IsoTimestamptzLoader(BaseTzLoader):
                 return super().load(data)
             try:
                 return value.astimezone(self.timezone)
-            except OverflowError:  # year 1 with an offset east of UTC: before year 1 in UTC
-                raise DataError("timestamp too small (before year 1)") from None
+            except OverflowError:  # e.g. year 1 in a session east of UTC: before year 1 in UTC
+                raise DataError("timestamp out of Python's range in UTC") from None
         return super().load(data)
 
 

@@ -262,4 +262,4 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     assert floor["runs"] == 2
     assert floor["median_ms"] > 0
     assert "| rls_overhead | patient list page |" in runner.table(record)
-    assert "API request floor (GET /api/v1/me/" in runner.table(record)
+    assert "API request floor (GET /api/v1/me/ with the key, no patient data)" in runner.table(record)
