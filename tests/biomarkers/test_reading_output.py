@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from apps.biomarkers.api import ReadingOutput
 from apps.biomarkers.models import BiomarkerLog
-from apps.biomarkers.selectors import READING_FIELDS
+from apps.biomarkers.selectors import SERIES_POINT_FIELDS
 from tests.organizations.test_rendering import refuse_output_rows
 
 
@@ -23,7 +23,7 @@ def declared_fields(instances: list[Any]) -> list[dict[str, Any]]:
 
 
 def as_row(log: BiomarkerLog) -> Any:
-    return namedtuple("Row", READING_FIELDS)(*(getattr(log, name) for name in READING_FIELDS))
+    return namedtuple("Row", SERIES_POINT_FIELDS)(*(getattr(log, name) for name in SERIES_POINT_FIELDS))
 
 
 def log(**fields: Any) -> BiomarkerLog:
