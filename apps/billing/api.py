@@ -19,6 +19,7 @@ from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 
@@ -54,7 +55,7 @@ class BaseBillingApi(APIView):
     write_roles = WRITE_ROLES
 
 
-class EntryOutput(serializers.Serializer):
+class EntryOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     kind = serializers.CharField()
@@ -197,7 +198,7 @@ class AsOfInput(serializers.Serializer):
         return value
 
 
-class BalanceOutput(serializers.Serializer):
+class BalanceOutput(OutputSerializer):
     currency = serializers.CharField()
     insurance_pending = serializers.IntegerField()
     patient_due = serializers.IntegerField()
@@ -271,7 +272,7 @@ REMAINDER_RULE = (
 )
 
 
-class InstallmentOutput(serializers.Serializer):
+class InstallmentOutput(OutputSerializer):
     id = serializers.UUIDField(help_text="The installment's ledger charge.")
     number = serializers.SerializerMethodField()
     due_date = serializers.DateField(source="service_date")
@@ -284,7 +285,7 @@ class InstallmentOutput(serializers.Serializer):
         return int(charge.metadata["installment_number"])
 
 
-class PlanOutput(serializers.Serializer):
+class PlanOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     program = serializers.CharField()
@@ -431,7 +432,7 @@ class FailedInstallmentListApi(BaseBillingApi):
 SETUP_WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
 
 
-class PayerOutput(serializers.Serializer):
+class PayerOutput(OutputSerializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     payer_id = serializers.CharField(help_text="The payer's electronic id (837P loop 2010BB).")
@@ -474,7 +475,7 @@ def mask_identifier(value: str) -> str:
     return "*" * (len(value) - 4) + value[-4:]
 
 
-class PolicyOutput(serializers.Serializer):
+class PolicyOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     payer = PayerOutput()
@@ -548,7 +549,7 @@ class PolicyDetailApi(BaseBillingApi):
         return Response(PolicyOutput(object_or_404(selectors.insurance_policy_list(), policy_id)).data)
 
 
-class ProviderOutput(serializers.Serializer):
+class ProviderOutput(OutputSerializer):
     id = serializers.UUIDField()
     legal_name = serializers.CharField()
     npi = serializers.CharField()
@@ -639,7 +640,7 @@ class RefundCreateApi(BaseBillingApi):
         return Response(EntryOutput(refund).data, status=status.HTTP_201_CREATED)
 
 
-class ApplicationOutput(serializers.Serializer):
+class ApplicationOutput(OutputSerializer):
     id = serializers.UUIDField()
     source_id = serializers.UUIDField()
     target_id = serializers.UUIDField()

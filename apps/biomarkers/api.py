@@ -182,7 +182,7 @@ class RecordImportApi(APIView):
 # --- Catalog and queries ------------------------------------------------------------------------------------
 
 
-class MetricOutput(serializers.Serializer):
+class MetricOutput(OutputSerializer):
     code = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.label
     unit = serializers.CharField()

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
 
 from .codes import CodeSystem
@@ -62,7 +63,7 @@ class CodeInput(serializers.Serializer):
     is_primary = serializers.BooleanField(required=False, default=False)
 
 
-class CodeOutput(serializers.Serializer):
+class CodeOutput(OutputSerializer):
     id = serializers.UUIDField()
     code_system = serializers.CharField()
     code = serializers.CharField()
@@ -108,7 +109,7 @@ class ManualEntryInput(serializers.Serializer):
         return attrs
 
 
-class ClinicalEventOutput(serializers.Serializer):
+class ClinicalEventOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     encounter_id = serializers.UUIDField(allow_null=True)
@@ -141,7 +142,7 @@ class EncounterInput(serializers.Serializer):
     data_classification = serializers.ChoiceField(choices=DataClassification.choices, required=False)
 
 
-class EncounterOutput(serializers.Serializer):
+class EncounterOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     encounter_type = serializers.CharField()

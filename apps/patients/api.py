@@ -129,7 +129,7 @@ class PatientRestoreApi(APIView):
         return Response(PatientOutput(patient).data)
 
 
-class ConsentOutput(serializers.Serializer):
+class ConsentOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     consent_type = serializers.CharField()

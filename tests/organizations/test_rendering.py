@@ -8,19 +8,27 @@ import datetime as dt
 import json
 import uuid
 from decimal import Decimal
+from io import StringIO
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 from rest_framework import serializers
 
+from apps.clinical import services as clinical_services
 from apps.clinical.models import HealthEvent
+from apps.clinical.timeline import services as timeline_services
 from apps.clinical.timeline.api import HealthEventOutput
-from apps.organizations.rendering import OutputSerializer
+from apps.organizations import context
+from apps.organizations.rendering import OutputListSerializer, OutputSerializer
+from apps.organizations.roles import Role
 from apps.patients.api import PatientOutput
-from tests.conftest import as_tenant
+from apps.patients.models import Patient
+from tests.conftest import api_client, as_tenant
 from tests.factories import PatientFactory
 
 
@@ -253,3 +261,90 @@ def test_patient_and_health_event_outputs_render_as_drf_and_take_the_short_cut(o
     assert "123-45" not in json.dumps(rendered)
     with as_tenant(org_b):
         assert not HealthEvent.objects.filter(pk=event.pk).exists()
+
+
+GET_PATHS = [
+    "/api/v1/patients/?limit=20",
+    "/api/v1/patients/{patient}/",
+    "/api/v1/patients/{patient}/consents/",
+    "/api/v1/patients/{patient}/health-events/",
+    "/api/v1/patients/{patient}/assessments/",
+    "/api/v1/patients/{patient}/health-events/summary/",
+    "/api/v1/patients/{patient}/medication-adherence/",
+    "/api/v1/assessments/instruments/",
+    "/api/v1/assessment-flags/",
+    "/api/v1/encounters/",
+    "/api/v1/clinical-events/",
+    "/api/v1/biomarkers/patients/{patient}/series/?metric_type={metric}&{period}",
+    "/api/v1/biomarkers/patients/{patient}/series/?metric_type={metric}&{period}&bucket=day",
+    "/api/v1/biomarkers/patients/{patient}/latest/",
+    "/api/v1/biomarkers/metrics/",
+    "/api/v1/billing/entries/",
+    "/api/v1/billing/patients/{patient}/balance/",
+    "/api/v1/billing/installment-plans/",
+    "/api/v1/billing/payers/",
+    "/api/v1/billing/insurance-policies/",
+    "/api/v1/billing/installments/failed/",
+    "/api/v1/billing/provider/",
+]
+
+
+def without_clock(body: Any) -> Any:
+    """A response without the window a report computes from the current time (adherence: the last 7 days)."""
+    if isinstance(body, dict) and "days" in body:
+        return {key: value for key, value in body.items() if key not in ("start", "end")}
+    return body
+
+
+@pytest.mark.usefixtures("committed")
+def test_api_responses_on_the_demo_data_equal_drfs_own_rendering(monkeypatch):
+    seeded = StringIO()
+    call_command("seed_demo", "--json", stdout=seeded)
+    harbor, summit = json.loads(seeded.getvalue())["organizations"]
+    owner = next(user for user in harbor["users"] if user["role"] == Role.OWNER)
+    client = Client()
+    assert client.login(username=owner["username"], password=owner["password"])
+    patients = client.get("/api/v1/patients/?limit=200").json()["results"]
+    summit_ids = {p["id"] for p in api_client(summit["api_key"]).get("/api/v1/patients/?limit=200").json()["results"]}
+    assert patients
+    assert not summit_ids & {p["id"] for p in patients}
+    patient = next(
+        p["id"]
+        for p in patients
+        if client.get(f"/api/v1/biomarkers/patients/{p['id']}/latest/").json()
+        and client.get(f"/api/v1/patients/{p['id']}/health-events/").json()["results"]
+    )
+    metric = client.get(f"/api/v1/biomarkers/patients/{patient}/latest/").json()[0]["metric_type"]
+    # What the demo data leaves out: an encounter, and a PHQ-9 whose item 9 raises a flag.
+    organization_id = client.get("/api/v1/me/").json()["organization"]["id"]
+    with context.tenant_context(uuid.UUID(organization_id), Role.OWNER):
+        record = Patient.objects.get(pk=patient)
+        clinical_services.encounter_create(
+            patient=record, encounter_type="telehealth", started_at=timezone.now() - dt.timedelta(days=2)
+        )
+        timeline_services.assessment_complete(patient=record, instrument="phq9", answers=[2] * 8 + [1])
+    end = timezone.now().replace(microsecond=0)
+    period = f"start={(end - dt.timedelta(days=90)):%Y-%m-%dT%H:%M:%SZ}&end={end:%Y-%m-%dT%H:%M:%SZ}"
+    paths = [path.format(patient=patient, metric=metric, period=period) for path in GET_PATHS]
+
+    fast = {}
+    for path in paths:
+        response = client.get(path)
+        assert response.status_code == 200, path
+        fast[path] = response.json()
+    monkeypatch.setattr(OutputSerializer, "to_representation", serializers.Serializer.to_representation)
+    monkeypatch.setattr(OutputListSerializer, "to_representation", serializers.ListSerializer.to_representation)
+    for path in paths:
+        assert without_clock(client.get(path).json()) == without_clock(fast[path]), path
+    # The demo data fills what is compared: rows of every kind the short cut renders.
+    series_raw, series_day = (fast[path] for path in paths if "/series/" in path)
+    assert series_raw["points"]
+    assert series_day["buckets"]
+    for path in (
+        "/api/v1/encounters/",
+        "/api/v1/clinical-events/",
+        "/api/v1/billing/entries/",
+        "/api/v1/assessment-flags/",
+    ):
+        assert fast[path]["results"], path
+    assert fast[f"/api/v1/patients/{patient}/assessments/"]["results"]

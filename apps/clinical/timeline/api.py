@@ -148,7 +148,7 @@ class WindowQuery(serializers.Serializer):
     days = serializers.IntegerField(required=False, min_value=1, max_value=365)
 
 
-class DaySummaryOutput(serializers.Serializer):
+class DaySummaryOutput(OutputSerializer):
     date = serializers.DateField()
     counts = serializers.DictField(child=serializers.IntegerField())
     latest_mood = serializers.DictField(allow_null=True)
@@ -180,7 +180,7 @@ class HealthEventSummaryApi(APIView):
         return Response({"days": days, "results": DaySummaryOutput(summary, many=True).data})
 
 
-class MedicationAdherenceOutput(serializers.Serializer):
+class MedicationAdherenceOutput(OutputSerializer):
     medication_id = serializers.CharField(allow_null=True)
     medication_name = serializers.CharField(allow_null=True)
     taken = serializers.IntegerField()
@@ -215,7 +215,7 @@ class MedicationAdherenceApi(APIView):
         return Response(AdherenceOutput(adherence).data)
 
 
-class AssessmentResponseOutput(serializers.Serializer):
+class AssessmentResponseOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     instrument = serializers.CharField()
@@ -263,7 +263,7 @@ class AssessmentListApi(APIView):
         return Response(AssessmentResponseOutput(response).data, status=status.HTTP_201_CREATED)
 
 
-class InstrumentOutput(serializers.Serializer):
+class InstrumentOutput(OutputSerializer):
     code = serializers.CharField()
     name = serializers.CharField()
     items = serializers.ListField(child=serializers.CharField())
@@ -322,7 +322,7 @@ class InstrumentListApi(APIView):
         return Response(_instrument_data(scoring.custom_instrument(definition)), status=status.HTTP_201_CREATED)
 
 
-class AssessmentFlagOutput(serializers.Serializer):
+class AssessmentFlagOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     response_id = serializers.UUIDField()
