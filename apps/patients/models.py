@@ -14,11 +14,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.encryption import EncryptedTextField
-from apps.organizations.models import TenantModel, TenantQuerySet
+from apps.organizations.models import TenantModel, TenantQuerySet, organization_field
 
 MRN_VALIDATOR = RegexValidator(r"^[A-Za-z0-9-]{1,32}$", "Use 1-32 letters, digits and hyphens.")
 PHONE_VALIDATOR = RegexValidator(r"^\+[1-9]\d{7,14}$", "Enter a phone number in international form, e.g. +15551234567.")
@@ -242,14 +241,7 @@ class PHIAccessLog(models.Model):
     # No single-column indexes on the organization or the patient: the two composite indexes below lead with
     # them, and every read of the log is within one organization. Each logged row writes two index entries
     # fewer (a 50-patient page's log insert: 1.24 -> 1.08 ms).
-    organization = models.ForeignKey(
-        "organizations.Organization",
-        on_delete=models.PROTECT,
-        related_name="+",
-        default=context.current_organization_id,
-        editable=False,
-        db_index=False,
-    )
+    organization = organization_field(db_index=False)
     accessed_at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
