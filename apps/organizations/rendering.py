@@ -85,8 +85,8 @@ def _iso(field: serializers.Field, setting: str) -> bool:
     return str(getattr(field, "format", getattr(api_settings, setting))).lower() == ISO_8601
 
 
-def _converter(field: serializers.Field, zone: dt.tzinfo | None) -> Converter | bool | None:
-    """How a field's value renders on the short cut (None: as it is); False when only DRF's field can.
+def _converter(field: serializers.Field, zone: dt.tzinfo | None) -> Converter | bool:
+    """How a field's value renders on the short cut; False when only DRF's field can render it.
 
     Only the exact DRF classes qualify: a subclass may render differently."""
     kind = type(field)
@@ -97,7 +97,7 @@ def _converter(field: serializers.Field, zone: dt.tzinfo | None) -> Converter | 
     if kind is serializers.FloatField:
         return float
     if kind is serializers.JSONField:
-        return None if not field.binary else False  # type: ignore[attr-defined]
+        return _same if not field.binary else False  # type: ignore[attr-defined]
     if kind is serializers.DateField and _iso(field, "DATE_FORMAT"):
         return _date
     if kind is serializers.DateTimeField and _iso(field, "DATETIME_FORMAT") and not hasattr(field, "timezone"):
@@ -131,7 +131,7 @@ class OutputSerializer(serializers.Serializer):
                 steps.append(Step(name, self._drf_field(field), None))
             else:
                 source = field.source_attrs[0]
-                steps.append(Step(name, itemgetter(source) if mapping else attrgetter(source), convert or _same))  # type: ignore[arg-type]
+                steps.append(Step(name, itemgetter(source) if mapping else attrgetter(source), convert))  # type: ignore[arg-type]
         return steps
 
     @staticmethod
