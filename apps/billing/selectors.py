@@ -153,7 +153,6 @@ def _params(
 ) -> dict[str, Any]:
     return {
         "cutoff": cutoff_for(as_of),
-        "current": as_of is None,
         "patient": patient_id,
         "transaction_type": transaction_type,
         "date_from": date_from,
@@ -184,7 +183,7 @@ def statement(query: str, params: dict[str, Any]) -> str:
     conditions = "".join(
         f"AND {condition} " for name, condition in _ENTRY_FILTERS.items() if params.get(name) is not None
     )
-    if params.get("current") and params.get("patient") is not None:
+    if params.get("cutoff") == NO_CUTOFF and params.get("patient") is not None:
         query = _LATER_APPLICATIONS.sub("", query)
     return query.replace("/* entry filters */", conditions)
 
