@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Model, QuerySet
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -27,6 +29,8 @@ from . import selectors, services
 from .codes import ISO_4217
 from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, PaymentStatus, TransactionType
 from .selectors import AGING_BUCKETS
+
+M = TypeVar("M", bound=Model)
 
 READ_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
@@ -103,11 +107,42 @@ def _renamed(error: DjangoValidationError, renames: dict[str, str]) -> dict[str,
     return {renames.get(field, field): messages for field, messages in error.message_dict.items()}
 
 
+def _known(
+    queryset: QuerySet[M], pk: Any, *, field: str, noun: str, accept: Callable[[M], bool] = lambda row: True
+) -> M:
+    """The organization's row an input names by id, else a 400 on that input: "Unknown <noun>." Another
+    organization's row is absent under RLS, so it answers the same as an id that never existed."""
+    row = queryset.filter(pk=pk).first()
+    if row is None or not accept(row):
+        raise serializers.ValidationError({field: f"Unknown {noun}."})
+    return row
+
+
+class PaymentAllocationInput(serializers.Serializer):
+    charge_id = serializers.UUIDField()
+    amount_cents = CentsField()
+
+
 def _patient(patient_id: uuid.UUID) -> Patient:
-    patient = Patient.objects.for_current_organization().filter(pk=patient_id).first()
-    if patient is None:
-        raise serializers.ValidationError({"patient_id": "Unknown patient."})
-    return patient
+    return _known(Patient.objects.for_current_organization(), patient_id, field="patient_id", noun="patient")
+
+
+def _allocations(items: list[dict[str, Any]]) -> list[services.Allocation]:
+    """`[{charge_id, amount_cents}, ...]` as allocations to the organization's charges; errors name the item."""
+    allocations = []
+    for index, raw in enumerate(items):
+        item = PaymentAllocationInput(data=raw)
+        if not item.is_valid():
+            raise serializers.ValidationError({f"allocations[{index}]": item.errors})
+        charge = _known(
+            selectors.ledger_entry_list(),
+            item.validated_data["charge_id"],
+            field=f"allocations[{index}].charge_id",
+            noun="charge",
+            accept=lambda entry: entry.kind == EntryKind.CHARGE,
+        )
+        allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
+    return allocations
 
 
 class ChargeCreateApi(BaseBillingApi):
@@ -132,15 +167,18 @@ class ChargeCreateApi(BaseBillingApi):
         policy_id = values.pop("insurance_policy_id", None)
         policy = None
         if policy_id is not None:
-            policy = InsurancePolicy.objects.for_current_organization().filter(pk=policy_id).first()
-            if policy is None:
-                raise serializers.ValidationError({"insurance_policy_id": "Unknown policy."})
+            policy = _known(
+                InsurancePolicy.objects.for_current_organization(),
+                policy_id,
+                field="insurance_policy_id",
+                noun="policy",
+            )
         encounter_id = values.pop("encounter_id", None)
         encounter = None
         if encounter_id is not None:
-            encounter = Encounter.objects.for_current_organization().filter(pk=encounter_id).first()
-            if encounter is None:
-                raise serializers.ValidationError({"encounter_id": "Unknown encounter."})
+            encounter = _known(
+                Encounter.objects.for_current_organization(), encounter_id, field="encounter_id", noun="encounter"
+            )
         try:
             entry = services.charge_create(patient=patient, insurance_policy=policy, encounter=encounter, **values)
         except DjangoValidationError as error:
@@ -149,10 +187,6 @@ class ChargeCreateApi(BaseBillingApi):
 
 
 class PaymentCreateApi(BaseBillingApi):
-    class PaymentAllocationInput(serializers.Serializer):
-        charge_id = serializers.UUIDField()
-        amount_cents = CentsField()
-
     class PaymentInput(serializers.Serializer):
         patient_id = serializers.UUIDField()
         kind = serializers.ChoiceField(choices=[str(k) for k in CREDIT_KINDS], default="payment")
@@ -176,15 +210,7 @@ class PaymentCreateApi(BaseBillingApi):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient = _patient(values.pop("patient_id"))
-        allocations = []
-        for index, raw in enumerate(values.pop("allocations")):
-            item = self.PaymentAllocationInput(data=raw)
-            if not item.is_valid():
-                raise serializers.ValidationError({f"allocations[{index}]": item.errors})
-            charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
-            if charge is None:
-                raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
-            allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
+        allocations = _allocations(values.pop("allocations"))
         entry = services.payment_post(patient=patient, allocations=allocations, **values)
         return Response(EntryOutput(entry).data, status=status.HTTP_201_CREATED)
 
@@ -536,9 +562,7 @@ class PolicyListCreateApi(BaseBillingApi):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         patient = _patient(values.pop("patient_id"))
-        payer = selectors.payer_list().filter(pk=values.pop("payer")).first()
-        if payer is None:
-            raise serializers.ValidationError({"payer": "Unknown payer."})
+        payer = _known(selectors.payer_list(), values.pop("payer"), field="payer", noun="payer")
         policy = services.insurance_policy_create(patient=patient, payer=payer, **values)
         return Response(PolicyOutput(policy).data, status=status.HTTP_201_CREATED)
 
@@ -610,9 +634,13 @@ class BillingProviderApi(BaseBillingApi):
 
 
 def _credit_entry(entry_id: uuid.UUID, field: str) -> Any:
-    entry = selectors.ledger_entry_list().filter(pk=entry_id).first()
-    if entry is None or entry.kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
-        raise serializers.ValidationError({field: "Unknown payment."})
+    entry = _known(
+        selectors.ledger_entry_list(),
+        entry_id,
+        field=field,
+        noun="payment",
+        accept=lambda row: row.kind in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT),
+    )
     if entry.payment_status == PaymentStatus.FAILED:
         raise serializers.ValidationError({field: "A failed payment holds no money."})
     return entry
@@ -667,16 +695,9 @@ class CreditApplyApi(BaseBillingApi):
         data = self.CreditApplyInput(data=request.data)
         data.is_valid(raise_exception=True)
         credit = _credit_entry(data.validated_data["credit_id"], "credit_id")
-        allocations = []
-        for index, raw in enumerate(data.validated_data["allocations"]):
-            item = PaymentCreateApi.PaymentAllocationInput(data=raw)
-            if not item.is_valid():
-                raise serializers.ValidationError({f"allocations[{index}]": item.errors})
-            charge = selectors.ledger_entry_list().filter(pk=item.validated_data["charge_id"]).first()
-            if charge is None or charge.kind != EntryKind.CHARGE:
-                raise serializers.ValidationError({f"allocations[{index}].charge_id": "Unknown charge."})
-            allocations.append(services.Allocation(charge=charge, amount_cents=item.validated_data["amount_cents"]))
-        applications = services.credit_apply(credit=credit, allocations=allocations)
+        applications = services.credit_apply(
+            credit=credit, allocations=_allocations(data.validated_data["allocations"])
+        )
         body = {
             "applications": ApplicationOutput(applications, many=True).data,
             "credit_remaining_cents": selectors.remaining_cents(credit),

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from apps.billing import services
 from apps.billing.models import LedgerApplication, LedgerEntry, PaymentStatus
 from apps.organizations.models import IdempotencyRecord
 from apps.organizations.roles import Role
@@ -157,6 +158,38 @@ def test_bad_payment_input_is_400_naming_the_field_and_stores_nothing(setup, cha
     assert entry_count(setup["org-a"]["org"]) == (1, 0)
     with as_key(setup["org-a"]["org"], setup["org-a"]["key"]):
         assert IdempotencyRecord.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("other clinic's charge", {"allocations[0].charge_id": ["Unknown charge."]}),
+        ("a payment", {"allocations[0].charge_id": ["Unknown charge."]}),
+        ("no such entry", {"allocations[0].charge_id": ["Unknown charge."]}),
+        ("other clinic's patient", {"patient_id": ["Unknown patient."]}),
+    ],
+)
+def test_payment_naming_a_row_it_cannot_use_is_400_on_that_input(setup, target, expected):
+    a, b = setup["org-a"], setup["org-b"]
+    with as_tenant(a["org"]):
+        earlier = services.payment_post(
+            patient=a["patient"], amount_cents=1_000, allow_credit=True, transaction_type="clinical_service"
+        )
+    body = payment_body(setup, amount=1_000)
+    charge_ids = {
+        "other clinic's charge": b["charge"].pk,
+        "a payment": earlier.pk,
+        "no such entry": "0198a1f0-0000-7000-8000-000000000000",
+    }
+    if target in charge_ids:
+        body["allocations"][0]["charge_id"] = str(charge_ids[target])
+    else:
+        body["patient_id"] = str(b["patient"].pk)
+    response = post(api_client(a["key"]), "/api/v1/billing/payments/", body)
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == expected
+    assert entry_count(a["org"]) == (2, 0)
+    assert entry_count(b["org"]) == (1, 0)
 
 
 @pytest.mark.parametrize(
