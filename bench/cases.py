@@ -2,8 +2,10 @@
 
 * RLS overhead: the statements the app's selectors send (captured from a real call, so there is no second copy
   of the hot queries) replayed on the runtime role with RLS, and the same statements on the owner role, which
-  has BYPASSRLS, with the same tenant settings (the statements carry the explicit `organization_id` filter
-  where the selectors add one; the rest filter on a patient, which already fixes the organization).
+  has BYPASSRLS, with the same tenant settings. The owner's statements filter on the organization explicitly:
+  most selectors add that filter themselves, the biomarker ones filter on a patient, which fixes the
+  organization, and the patient list, which leaves it to the policy, is captured for the owner with the filter
+  added (`rls_baseline_calls`).
 * ORM/API path: the DRF view through the in-process test client with a partner API key, against a
   hand-written SQL query returning the same data in a tenant transaction on the same role.
 * Ingestion: the bulk biomarker endpoint with 10,000 readings against a COPY of the same rows (COPY FROM is
@@ -190,9 +192,8 @@ def replay(alias: str, subject: Subject, statements: list[Statement]) -> float:
 
 def explain(subject: Subject, case: str) -> str:
     """EXPLAIN ANALYZE of a RLS case's statements on the runtime role (RLS) and on the owner (no RLS)."""
-    statements = capture(subject, rls_calls(subject)[case])
     parts = []
-    for alias in (RUNTIME, OWNER):
+    for alias, statements in zip((RUNTIME, OWNER), rls_statements(subject, case), strict=True):
         with tenant_context(subject.organization_id, Role.OWNER, using=alias), connections[alias].cursor() as cursor:
             for sql, params in statements:
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
@@ -206,8 +207,7 @@ def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
         return patient_selectors.patient_list().get(pk=subject.patient_id)
 
     def patient_list_page() -> object:
-        patients = patient_selectors.patient_list()
-        return patients.count(), list(patients[:PAGE])
+        return list_page(patient_selectors.patient_list())
 
     def patient_detail() -> object:
         found = patient()
@@ -244,13 +244,29 @@ def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
     }
 
 
+def list_page(patients: Any) -> object:
+    return patients.count(), list(patients[:PAGE])
+
+
+def rls_baseline_calls(subject: Subject) -> dict[str, Callable[[], object]]:
+    """Cases whose selectors leave the organization to the policy alone: the owner's baseline is the same
+    query with the explicit `organization_id` filter (the others carry it, or filter on one patient)."""
+    return {"patient list page": lambda: list_page(patient_selectors.patient_list().for_current_organization())}
+
+
+def rls_statements(subject: Subject, case: str) -> tuple[list[Statement], list[Statement]]:
+    """A case's statements on the runtime role, and the owner's baseline statements."""
+    call = rls_calls(subject)[case]
+    return capture(subject, call), capture(subject, rls_baseline_calls(subject).get(case, call))
+
+
 def run_rls(subject: Subject, runs: int, warmup: int) -> list[Result]:
     results = []
-    for name, call in rls_calls(subject).items():
-        statements = capture(subject, call)
+    for name in rls_calls(subject):
+        statements, baseline = rls_statements(subject, name)
         runtime, owner = _interleaved(
             lambda s=statements: replay(RUNTIME, subject, s),  # type: ignore[misc]
-            lambda s=statements: replay(OWNER, subject, s),  # type: ignore[misc]
+            lambda s=baseline: replay(OWNER, subject, s),  # type: ignore[misc]
             runs,
             warmup,
         )

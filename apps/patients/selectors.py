@@ -9,14 +9,18 @@ from django.db.models import Q, QuerySet
 from .models import Consent, Patient, PatientQuerySet, PHIAccessLog
 
 
+# The patient lists leave the organization to the tenant policy alone. An explicit `organization_id = X` beside
+# the policy's `organization_id = (SELECT kura_current_org())` makes PostgreSQL check "X equals the policy's
+# value" in a gating node that every row of the scan passes through: +20% on counting a 20,000-patient
+# organization, for the same plan (bench/README.md, "patient list page").
 def patient_list() -> PatientQuerySet:
     """The active organization's patients that are not soft-deleted."""
-    return Patient.objects.active().for_current_organization()
+    return Patient.objects.active()
 
 
 def patient_deleted_list() -> PatientQuerySet:
     """Soft-deleted patients of the active organization (the restore path)."""
-    return Patient.objects.deleted().for_current_organization()
+    return Patient.objects.deleted()
 
 
 def patient_search_condition(term: str) -> Q:

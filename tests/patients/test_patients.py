@@ -369,3 +369,8 @@ def test_the_patient_list_counts_and_orders_active_patients_from_the_partial_nam
     for plan in plans.values():
         assert '"Index Name": "patient_active_name_idx"' in plan
         assert '"Node Type": "Seq Scan"' not in plan
+        # The organization comes from the tenant policy alone, as the index condition: no second, explicit
+        # organization filter, whose equality with the policy's value PostgreSQL would check in a gating
+        # node every counted row passes through.
+        assert '"Index Cond": "(organization_id = (InitPlan 1).col1)"' in plan
+        assert "One-Time Filter" not in plan
