@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 from django.conf import settings
 from django.db import connections, transaction
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -42,6 +42,8 @@ from apps.organizations.ids import uuid7
 from apps.organizations.roles import Role, Scope
 from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
+
+from . import urls as bench_urls
 
 RUNTIME, OWNER = "default", "owner"
 PREPARE_THRESHOLD = settings.DATABASES[RUNTIME].get("OPTIONS", {}).get("prepare_threshold")
@@ -384,18 +386,26 @@ def timed_get(client: Client, path: str) -> float:
     return elapsed
 
 
-FLOOR_PATH = "/api/v1/me/"
+ME_PATH = "/api/v1/me/"
 
 
 def request_floor(subject: Subject, runs: int, warmup: int) -> dict[str, Any]:
-    """About what any API request costs before it reads patient data: the key's `GET /api/v1/me/`
-    (authentication, tenant transaction, DRF dispatch, one organization row, JSON) through the same client.
-    The API cases' ratios are bounded below by this over their SQL."""
+    """What any API request costs before its own work, through the same client and key: a view that reads and
+    renders nothing (`bench.urls.EmptyApi`: middleware, the tenant transaction with the key lookup and the
+    tenant settings, DRF's authentication, permission and throttle, JSON). The API cases' ratios are bounded
+    below by this over their SQL. `GET /api/v1/me/`, the lightest real endpoint (one organization row), runs
+    interleaved with it."""
     client = api_client(subject)
-    for _ in range(warmup):
-        timed_get(client, FLOOR_PATH)
-    samples = [timed_get(client, FLOOR_PATH) for _ in range(runs)]
-    return {"path": FLOOR_PATH, "runs": runs, **{f"{k}_ms": v for k, v in summary(samples).items()}}
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        empty, me = _interleaved(
+            lambda: timed_get(client, bench_urls.EMPTY_PATH), lambda: timed_get(client, ME_PATH), runs, warmup
+        )
+    return {
+        "path": bench_urls.EMPTY_PATH,
+        "runs": runs,
+        **{f"{k}_ms": v for k, v in summary(empty).items()},
+        "me": {"path": ME_PATH, **{f"{k}_ms": v for k, v in summary(me).items()}},
+    }
 
 
 def run_api(subject: Subject, runs: int, warmup: int) -> list[Result]:

@@ -108,9 +108,15 @@ def table(record: dict[str, Any]) -> str:
     if floor:
         lines += [
             "",
-            f"API request floor (GET {floor['path']} with the key, no patient data): "
+            f"API request floor (GET {floor['path']} with the key: a view that reads and renders nothing): "
             f"{floor['median_ms']:.2f} ms median, {floor['p95_ms']:.2f} ms p95.",
         ]
+        me = floor.get("me")
+        if me:
+            lines.append(
+                f"GET {me['path']} (one organization row), same run: "
+                f"{me['median_ms']:.2f} ms median, {me['p95_ms']:.2f} ms p95."
+            )
     lines += [
         "",
         "| list endpoint | queries at 10 | queries at 100 | rows at 10 | rows at 100 | met |",

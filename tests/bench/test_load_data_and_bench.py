@@ -258,8 +258,40 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
         cursor.execute("SELECT count(*) FROM biomarkers_biomarkerlog WHERE source_reading_id LIKE '%%bench-%%'")
         assert cursor.fetchone()[0] == 0
     floor = record["api_request_floor"]
-    assert floor["path"] == "/api/v1/me/"
+    assert (floor["path"], floor["me"]["path"]) == ("/bench/empty/", "/api/v1/me/")
     assert floor["runs"] == 2
     assert floor["median_ms"] > 0
-    assert "| rls_overhead | patient list page |" in runner.table(record)
-    assert "API request floor (GET /api/v1/me/ with the key, no patient data)" in runner.table(record)
+    assert floor["me"]["median_ms"] > 0
+    table = runner.table(record)
+    assert "| rls_overhead | patient list page |" in table
+    assert "API request floor (GET /bench/empty/ with the key: a view that reads and renders nothing)" in table
+    assert "GET /api/v1/me/ (one organization row), same run" in table
+
+
+def test_patient_list_baseline_is_the_same_query_with_the_explicit_organization_filter(
+    small_dataset: dict[str, dict[str, int]],
+) -> None:
+    subject = cases.Subject(
+        organization_id=organization_id("load-00"),
+        slug="load-00",
+        patient_id=uuid.uuid4(),
+        metric_type="heart_rate",
+        start=timezone.now(),
+        end=timezone.now(),
+        api_key="",
+    )
+    runtime, owner = cases.rls_statements(subject, "patient list page")
+    assert len(runtime) == len(owner) == 2
+    explicit = ' AND "patients_patient"."organization_id" = %s'
+
+    def without_filter(sql: str) -> str:
+        return sql.replace(explicit, "").replace("(", "").replace(")", "")
+
+    for (runtime_sql, _), (owner_sql, owner_params) in zip(runtime, owner, strict=True):
+        assert '"organization_id" =' not in runtime_sql  # the tenant policy alone
+        assert explicit in owner_sql
+        assert subject.organization_id in owner_params
+        assert without_filter(owner_sql) == without_filter(runtime_sql)
+    # Every other case replays the selectors' own statements on both roles.
+    runtime, owner = cases.rls_statements(subject, "organization aging report")
+    assert runtime == owner
