@@ -209,12 +209,10 @@ def test_generating_twice_needs_replace(small_dataset: dict[str, dict[str, int]]
         assert cursor.fetchone()[0] == 4
 
 
-def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, int]], tmp_path: Path) -> None:
-    out = tmp_path / "results.json"
-    runner.run(slug="load-00", runs=2, warmup=1, batch=200, out=out, stream=io.StringIO())
-
-    record = json.loads(out.read_text())
-    subject = cases.Subject(
+def placeholder_subject() -> cases.Subject:
+    """The load data's first organization, with a made-up patient: enough to list the cases and to capture the
+    statements of those that read no one patient."""
+    return cases.Subject(
         organization_id=organization_id("load-00"),
         slug="load-00",
         patient_id=uuid.uuid4(),
@@ -223,6 +221,14 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
         end=timezone.now(),
         api_key="",
     )
+
+
+def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, int]], tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    runner.run(slug="load-00", runs=2, warmup=1, batch=200, out=out, stream=io.StringIO())
+
+    record = json.loads(out.read_text())
+    subject = placeholder_subject()
     expected = {("rls_overhead", name) for name in cases.rls_calls(subject)}
     expected |= {("api_vs_sql", name) for name in cases.api_cases(subject)}
     expected |= {("ingestion", "bulk endpoint 200 readings vs COPY")}
@@ -271,15 +277,7 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
 def test_patient_list_baseline_is_the_same_query_with_the_explicit_organization_filter(
     small_dataset: dict[str, dict[str, int]],
 ) -> None:
-    subject = cases.Subject(
-        organization_id=organization_id("load-00"),
-        slug="load-00",
-        patient_id=uuid.uuid4(),
-        metric_type="heart_rate",
-        start=timezone.now(),
-        end=timezone.now(),
-        api_key="",
-    )
+    subject = placeholder_subject()
     runtime, owner = cases.rls_statements(subject, "patient list page")
     assert len(runtime) == len(owner) == 2
     explicit = ' AND "patients_patient"."organization_id" = %s'
