@@ -258,8 +258,9 @@ def rls_baseline_calls(subject: Subject) -> dict[str, Callable[[], object]]:
 
 def rls_statements(subject: Subject, case: str) -> tuple[list[Statement], list[Statement]]:
     """A case's statements on the runtime role, and the owner's baseline statements."""
-    call = rls_calls(subject)[case]
-    return capture(subject, call), capture(subject, rls_baseline_calls(subject).get(case, call))
+    statements = capture(subject, rls_calls(subject)[case])
+    baseline = rls_baseline_calls(subject).get(case)
+    return statements, (statements if baseline is None else capture(subject, baseline))
 
 
 def run_rls(subject: Subject, runs: int, warmup: int) -> list[Result]:
@@ -392,19 +393,25 @@ ME_PATH = "/api/v1/me/"
 def request_floor(subject: Subject, runs: int, warmup: int) -> dict[str, Any]:
     """What any API request costs before its own work, through the same client and key: a view that reads and
     renders nothing (`bench.urls.EmptyApi`: middleware, the tenant transaction with the key lookup and the
-    tenant settings, DRF's authentication, permission and throttle, JSON). The API cases' ratios are bounded
-    below by this over their SQL. `GET /api/v1/me/`, the lightest real endpoint (one organization row), runs
-    interleaved with it."""
+    tenant settings, DRF's authentication, permission and throttle, JSON). `GET /api/v1/me/`, the lightest real
+    endpoint (one organization row), runs interleaved with it. Also measured: the tenant transaction the SQL
+    baselines open around their statements, which the floor includes too: an API case takes at least
+    floor + (its SQL - that transaction)."""
     client = api_client(subject)
     with override_settings(ROOT_URLCONF="bench.urls"):
         empty, me = _interleaved(
             lambda: timed_get(client, bench_urls.EMPTY_PATH), lambda: timed_get(client, ME_PATH), runs, warmup
         )
+    # What the SQL baselines spend besides their statements: the tenant transaction `run_sql` opens.
+    for _ in range(warmup):
+        run_sql(subject, [])
+    transaction_only = [run_sql(subject, []) for _ in range(runs)]
     return {
         "path": bench_urls.EMPTY_PATH,
         "runs": runs,
         **{f"{k}_ms": v for k, v in summary(empty).items()},
         "me": {"path": ME_PATH, **{f"{k}_ms": v for k, v in summary(me).items()}},
+        "sql_transaction": {f"{k}_ms": v for k, v in summary(transaction_only).items()},
     }
 
 

@@ -117,6 +117,12 @@ def table(record: dict[str, Any]) -> str:
                 f"GET {me['path']} (one organization row), same run: "
                 f"{me['median_ms']:.2f} ms median, {me['p95_ms']:.2f} ms p95."
             )
+        transaction_only = floor.get("sql_transaction")
+        if transaction_only:
+            lines.append(
+                "The SQL baselines' tenant transaction alone (BEGIN, tenant settings, COMMIT): "
+                f"{transaction_only['median_ms']:.2f} ms median."
+            )
     lines += [
         "",
         "| list endpoint | queries at 10 | queries at 100 | rows at 10 | rows at 100 | met |",

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 
 
 class OrganizationsConfig(AppConfig):
@@ -6,3 +7,8 @@ class OrganizationsConfig(AppConfig):
     label = "organizations"
     verbose_name = "Organizations and access"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from .rls import refuse_runtime_role_bypassing_rls
+
+        connection_created.connect(refuse_runtime_role_bypassing_rls, dispatch_uid="kura-runtime-role-rls")

@@ -22,6 +22,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
@@ -59,6 +61,29 @@ def ddl(template: str, **identifiers: str) -> str:
 def runtime_role() -> str:
     """The PostgreSQL role requests run as (the `default` database user)."""
     return str(settings.DATABASES["default"]["USER"])
+
+
+RUNTIME_ALIAS = "default"
+_BYPASSES_RLS_SQL = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+
+
+def refuse_runtime_role_bypassing_rls(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
+    """`connection_created` receiver: a runtime connection whose role bypasses row-level security (a superuser,
+    or BYPASSRLS) is closed and refused. Through it every request would read every organization's rows: the
+    policies are the guarantee, and some reads (the patient lists) filter on nothing else.
+
+    The check runs on the raw connection, once per new connection, unseen by Django's query log."""
+    if connection.alias != RUNTIME_ALIAS:
+        return
+    row = connection.connection.execute(_BYPASSES_RLS_SQL).fetchone()
+    if row is None or row[0]:
+        role = connection.settings_dict.get("USER")
+        connection.close()
+        raise ImproperlyConfigured(
+            f"The database role {role!r} of the {RUNTIME_ALIAS!r} connection bypasses row-level security (a "
+            "superuser or BYPASSRLS). Requests must run as a role the policies apply to (README.md, "
+            '"An external PostgreSQL").'
+        )
 
 
 class EnableTenantRLS(Operation):

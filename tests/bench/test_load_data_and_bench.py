@@ -268,10 +268,12 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     assert floor["runs"] == 2
     assert floor["median_ms"] > 0
     assert floor["me"]["median_ms"] > 0
+    assert floor["sql_transaction"]["median_ms"] > 0
     table = runner.table(record)
     assert "| rls_overhead | patient list page |" in table
     assert "API request floor (GET /bench/empty/ with the key: a view that reads and renders nothing)" in table
     assert "GET /api/v1/me/ (one organization row), same run" in table
+    assert "The SQL baselines' tenant transaction alone (BEGIN, tenant settings, COMMIT)" in table
 
 
 def test_patient_list_baseline_is_the_same_query_with_the_explicit_organization_filter(

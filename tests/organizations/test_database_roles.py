@@ -1,6 +1,8 @@
 """The connection the app uses cannot bypass row-level security, and every tenant table enforces it."""
 
-from django.db import connection
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection, connections
 
 TENANT_TABLES_SQL = """
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity
@@ -73,3 +75,19 @@ def test_history_tables_are_append_only_for_the_runtime_role(db):
             "has_table_privilege('django_migrations', 'INSERT')"
         )
         assert cursor.fetchone() == (False, False, True, False)
+
+
+@pytest.mark.django_db(databases=["default", "owner"])
+def test_a_runtime_connection_whose_role_bypasses_rls_is_closed_and_refused():
+    # The owner's credentials (BYPASSRLS) under the runtime alias: as a DATABASE_URL pointing at the wrong role.
+    misconfigured = type(connections["default"])({**connections["owner"].settings_dict}, alias="default")
+    with pytest.raises(ImproperlyConfigured, match="bypasses row-level security"):
+        misconfigured.ensure_connection()
+    assert misconfigured.connection is None
+    # The same credentials under their own alias are the migrations' role, as intended.
+    owner = type(connections["default"])({**connections["owner"].settings_dict}, alias="owner")
+    try:
+        owner.ensure_connection()
+        assert owner.connection is not None
+    finally:
+        owner.close()
