@@ -19,7 +19,8 @@ from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import refuse_nul
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.patients import services as patient_services
+from apps.patients.models import Patient, PHIAccessLog
 from config.openapi import error_response
 
 from . import adapters, catalog, selectors, services
@@ -225,6 +226,16 @@ class PeriodInput(serializers.Serializer):
         return attrs
 
 
+READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
+
+
+def _log_readings(request: Request, readings: Any, patient_id: uuid.UUID | None = None) -> None:
+    """The PHI access log of the readings a response shows (those classified CLINICAL_PHI)."""
+    patient_services.phi_rows_access_record(
+        request=request, record_type=READING_RECORD, rows=readings, patient_id=patient_id
+    )
+
+
 class SeriesApi(APIView):
     """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
 
@@ -255,12 +266,17 @@ class SeriesApi(APIView):
                 )
             except selectors.InvalidCursorError:
                 raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+            _log_readings(request, page.points, patient_id=patient.pk)
             body["points"] = ReadingOutput(page.points, many=True).data
             body["next_cursor"] = page.next_cursor
         else:
             buckets = selectors.biomarker_series_bucketed(
                 patient_id=patient.pk, metric_type=query["metric_type"], bucket=query["bucket"], **period
             )
+            if catalog.METRICS[query["metric_type"]].is_phi:  # summaries of a PHI metric: a row per bucket
+                patient_services.phi_access_record(
+                    request=request, record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets)
+                )
             body["buckets"] = BucketOutput(buckets, many=True).data
         return Response(body)
 
@@ -271,7 +287,9 @@ class LatestApi(APIView):
     @extend_schema(responses=ReadingOutput(many=True), summary="A patient's latest reading per metric")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
-        return Response(ReadingOutput(selectors.biomarker_latest_per_metric(patient_id=patient.pk), many=True).data)
+        readings = selectors.biomarker_latest_per_metric(patient_id=patient.pk)
+        _log_readings(request, readings, patient_id=patient.pk)
+        return Response(ReadingOutput(readings, many=True).data)
 
 
 class OutOfReferenceApi(APIView):
@@ -290,4 +308,5 @@ class OutOfReferenceApi(APIView):
         readings = selectors.biomarker_out_of_reference(
             start=query["start"], end=query["end"], patient_id=query.get("patient_id")
         )
+        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
+from apps.patients.admin_mixins import PHIAccessLoggedChangeView
 from apps.patients.models import PHIAccessLog
-from apps.patients.services import phi_access_record
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
 
@@ -31,22 +28,8 @@ class CodeInline(_ClinicalInline):
     exclude = ["data_classification"]
 
 
-class _LoggedChangeView:
-    """Opening a record's page is a read of the patient's clinical data: log it."""
-
-    record_type: str
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
-        if obj is not None:
-            phi_access_record(request=request, record_type=self.record_type, patient_ids=[obj.patient_id])
-        return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
-
-
 @admin.register(Encounter)
-class EncounterAdmin(_LoggedChangeView, TenantModelAdmin):
+class EncounterAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ENCOUNTER
     list_display = ["started_at", "encounter_type", "patient", "provider_name", "place_of_service"]
     list_filter = ["encounter_type", "place_of_service"]
@@ -58,7 +41,7 @@ class EncounterAdmin(_LoggedChangeView, TenantModelAdmin):
 
 
 @admin.register(ClinicalEvent)
-class ClinicalEventAdmin(_LoggedChangeView, TenantModelAdmin):
+class ClinicalEventAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
     list_display = ["event_date", "event_name", "activity_type", "patient", "is_synthetic", "data_classification"]
     list_filter = ["activity_type", "data_classification", "is_synthetic"]

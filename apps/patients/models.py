@@ -236,6 +236,9 @@ class PHIAccessLog(models.Model):
         CONSENT = "consent", "Consent"
         ENCOUNTER = "encounter", "Encounter"
         CLINICAL_EVENT = "clinical_event", "Clinical event"
+        HEALTH_EVENT = "health_event", "Health event"
+        ASSESSMENT = "assessment", "Assessment"
+        BIOMARKER_READING = "biomarker_reading", "Biomarker reading"
 
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the organization or the patient: the two composite indexes below lead with

@@ -9,6 +9,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from apps.organizations.admin_base import TenantModelAdmin, request_role
+from apps.patients.admin_mixins import PHIAccessLoggedChangeView
+from apps.patients.models import PHIAccessLog
 
 from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, HealthEvent
 from . import services
@@ -31,7 +33,9 @@ class ReadOnlyAdmin(TenantModelAdmin):
 
 
 @admin.register(HealthEvent)
-class HealthEventAdmin(ReadOnlyAdmin):
+class HealthEventAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
+    record_type = PHIAccessLog.RecordType.HEALTH_EVENT
+    phi_rows_only = True
     view_roles = TIMELINE_ROLES
     list_display = ["occurred_at", "patient", "event_type", "event_subtype", "source", "data_classification"]
     list_filter = ["event_type", "source", "data_classification"]
@@ -47,7 +51,9 @@ class AssessmentDefinitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AssessmentResponse)
-class AssessmentResponseAdmin(ReadOnlyAdmin):
+class AssessmentResponseAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
+    record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
     view_roles = CLINICAL_ROLES
     list_display = ["completed_at", "patient", "instrument", "total", "severity"]
     list_filter = ["instrument", "severity"]
@@ -84,8 +90,11 @@ class ReviewStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(AssessmentFlag)
-class AssessmentFlagAdmin(ReadOnlyAdmin):
+class AssessmentFlagAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
     """The list of patients needing review: open PHQ-9 item 9 flags, oldest first."""
+
+    record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
 
     view_roles = CLINICAL_ROLES
     list_display = ["patient", "reason", "raised_at", "response_summary", "reviewed_at"]

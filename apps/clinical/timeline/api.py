@@ -18,7 +18,8 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.rendering import OutputSerializer
-from apps.patients.models import Patient
+from apps.patients import services as patient_services
+from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
 from . import scoring, selectors, services
@@ -112,6 +113,9 @@ class HealthEventListApi(APIView):
             include_superseded=params["include_superseded"],
         )
         page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
+        patient_services.phi_rows_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.HEALTH_EVENT, rows=page.events
+        )
         next_url = None
         if page.next_cursor:
             next_query = request.query_params.copy()
@@ -212,6 +216,12 @@ class MedicationAdherenceApi(APIView):
         query = WindowQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         adherence = selectors.medication_adherence(patient=patient, days=query.validated_data.get("days", 7))
+        # Medication events are clinical data: a row per medication shown.
+        patient_services.phi_access_record(
+            request=request,
+            record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
+            patient_ids=[patient.pk] * len(adherence.medications),
+        )
         return Response(AdherenceOutput(adherence).data)
 
 
@@ -250,7 +260,10 @@ class AssessmentListApi(APIView):
     @extend_schema(responses=AssessmentResponseListOutput, summary="A patient's completed assessments")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
-        responses = selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200]
+        responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
+        patient_services.phi_rows_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=responses
+        )
         return Response({"results": AssessmentResponseOutput(responses, many=True).data})
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
@@ -341,7 +354,10 @@ class AssessmentFlagListApi(APIView):
 
     @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
-        flags = selectors.assessment_flag_open_list()[:500]
+        flags = list(selectors.assessment_flag_open_list()[:500])
+        patient_services.phi_rows_access_record(
+            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=flags
+        )
         return Response({"results": AssessmentFlagOutput(flags, many=True).data})
 
 
