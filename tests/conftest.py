@@ -102,6 +102,16 @@ def as_tenant(organization: Organization, role: str = Role.OWNER, **kwargs: Any)
     return context.tenant_context(organization.id, role, **kwargs)
 
 
+def phi_access_log(organization: Organization) -> list[tuple[Any, ...]]:
+    """The organization's PHI access log, oldest first: (patient id, record type, record count, path)."""
+    from apps.patients.models import PHIAccessLog
+
+    with as_tenant(organization):
+        return list(
+            PHIAccessLog.objects.order_by("id").values_list("patient_id", "record_type", "record_count", "path")
+        )
+
+
 def logged_in(user: AbstractBaseUser) -> Client:
     client = Client()
     client.force_login(user)

@@ -11,9 +11,8 @@ from django.utils import timezone
 from apps.biomarkers import services
 from apps.biomarkers.models import BiomarkerLog
 from apps.organizations.roles import Role, Scope
-from apps.patients.models import PHIAccessLog
 from tests.biomarkers.factories import depression_reading, reading
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization, phi_access_log
 from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.usefixtures("committed")
@@ -102,15 +101,8 @@ def test_patient_page_charts_show_phi_to_a_clinician_only(clinics):
     assert "<script" not in clinician_html.split('class="kura-biomarkers"')[1].split("</section>")[0]
 
 
-def access_log(org):
-    with as_tenant(org):
-        return list(
-            PHIAccessLog.objects.order_by("id").values_list("patient_id", "record_type", "record_count", "path")
-        )
-
-
 @pytest.mark.parametrize("who", ["clinician", "phi_partner"])
-def test_reading_phi_readings_writes_the_access_log(clinics, who):
+def test_reading_phi_readings_writes_the_phi_access_log(clinics, who):
     a, b = clinics["org-a"], clinics["org-b"]
     patient = a["patient"]
     metrics_seen(a[who], patient)  # latest, out-of-reference, raw series of the PHI metric
@@ -122,25 +114,25 @@ def test_reading_phi_readings_writes_the_access_log(clinics, who):
     base = "/api/v1/biomarkers"
     series = f"{base}/patients/{patient.pk}/series/"
     # One row per response showing a PHI reading, counting them; the wellness metric's buckets are not logged.
-    assert access_log(a["org"]) == [
+    assert phi_access_log(a["org"]) == [
         (patient.pk, "biomarker_reading", 1, f"{base}/patients/{patient.pk}/latest/"),
         (patient.pk, "biomarker_reading", 1, f"{base}/out-of-reference/"),
         (patient.pk, "biomarker_reading", 1, series),
         (patient.pk, "biomarker_reading", 1, series),
     ]
-    assert access_log(b["org"]) == []
+    assert phi_access_log(b["org"]) == []
 
 
 @pytest.mark.parametrize("who", ["coach", "partner"])
-def test_reading_wellness_readings_only_writes_no_access_log(clinics, who):
+def test_reading_wellness_readings_only_writes_no_phi_access_log(clinics, who):
     a = clinics["org-a"]
     metrics_seen(a[who], a["patient"])
     day = {"metric_type": "voice_depression_score", "bucket": "day"}
     assert a[who].get(f"/api/v1/biomarkers/patients/{a['patient'].pk}/series/", day).json()["buckets"] == []
-    assert access_log(a["org"]) == []
+    assert phi_access_log(a["org"]) == []
 
 
-def test_the_admin_page_of_a_phi_reading_writes_the_access_log(clinics):
+def test_the_admin_page_of_a_phi_reading_writes_the_phi_access_log(clinics):
     a = clinics["org-a"]
     client = logged_in(add_member(a["org"], Role.CLINICIAN))
     with as_tenant(a["org"]):
@@ -148,5 +140,5 @@ def test_the_admin_page_of_a_phi_reading_writes_the_access_log(clinics):
     for metric in ("voice_depression_score", "steps"):
         assert client.get(f"/admin/biomarkers/biomarkerlog/{readings[metric].pk}/change/").status_code == 200
     phi_page = f"/admin/biomarkers/biomarkerlog/{readings['voice_depression_score'].pk}/change/"
-    assert access_log(a["org"]) == [(a["patient"].pk, "biomarker_reading", 1, phi_page)]
-    assert access_log(clinics["org-b"]["org"]) == []
+    assert phi_access_log(a["org"]) == [(a["patient"].pk, "biomarker_reading", 1, phi_page)]
+    assert phi_access_log(clinics["org-b"]["org"]) == []

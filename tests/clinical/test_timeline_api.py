@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from apps.clinical.models import HealthEvent
 from apps.clinical.timeline import services
-from apps.patients.models import PHIAccessLog
-from tests.conftest import api_client, as_tenant, logged_in
+from tests.conftest import api_client, as_tenant, logged_in, phi_access_log
 
 from .timeline_support import MEDICATION_A, ago, clinics_fixture, dose, mood, symptom  # noqa: F401
 
@@ -310,14 +309,7 @@ def test_timeline_and_assessment_lists_use_a_fixed_number_of_queries(clinics):
     assert queries(f"/api/v1/patients/{a['patient'].pk}/assessments/", {}) == small
 
 
-def access_log(org):
-    with as_tenant(org):
-        return list(
-            PHIAccessLog.objects.order_by("id").values_list("patient_id", "record_type", "record_count", "path")
-        )
-
-
-def test_reading_clinical_timeline_data_writes_the_access_log(clinics):
+def test_reading_clinical_timeline_data_writes_the_phi_access_log(clinics):
     a, b = clinics["org-a"], clinics["org-b"]
     client, patient = logged_in(a["clinician"]), a["patient"]
     assessments = f"/api/v1/patients/{patient.pk}/assessments/"
@@ -325,23 +317,23 @@ def test_reading_clinical_timeline_data_writes_the_access_log(clinics):
         assert client.get(path).status_code == 200
     # The page shows four events, two of them clinical (the dose and the PHQ-9's event); the adherence one
     # medication; the assessment list the PHQ-9, which also raised the open flag.
-    assert access_log(a["org"]) == [
+    assert phi_access_log(a["org"]) == [
         (patient.pk, "health_event", 2, url(patient)),
         (patient.pk, "health_event", 1, adherence_url(patient)),
         (patient.pk, "assessment", 1, assessments),
         (patient.pk, "assessment", 1, "/api/v1/assessment-flags/"),
     ]
-    assert access_log(b["org"]) == []
+    assert phi_access_log(b["org"]) == []
 
 
-def test_reading_wellness_timeline_data_writes_no_access_log(clinics):
+def test_reading_wellness_timeline_data_writes_no_phi_access_log(clinics):
     a = clinics["org-a"]
     assert len(ids(logged_in(a["coach"]).get(url(a["patient"])))) == 2
     assert len(ids(api_client(a["key"]).get(url(a["patient"])))) == 2
-    assert access_log(a["org"]) == []
+    assert phi_access_log(a["org"]) == []
 
 
-def test_admin_pages_of_clinical_timeline_records_write_the_access_log(clinics):
+def test_admin_pages_of_clinical_timeline_records_write_the_phi_access_log(clinics):
     a, b = clinics["org-a"], clinics["org-b"]
     client, patient = logged_in(a["clinician"]), a["patient"]
     with as_tenant(a["org"]):
@@ -355,9 +347,9 @@ def test_admin_pages_of_clinical_timeline_records_write_the_access_log(clinics):
     for path in pages.values():
         assert client.get(path).status_code == 200
     # The mood is wellness data: its page is not a PHI read.
-    assert access_log(a["org"]) == [
+    assert phi_access_log(a["org"]) == [
         (patient.pk, "health_event", 1, pages["medication"]),
         (patient.pk, "assessment", 1, pages["response"]),
         (patient.pk, "assessment", 1, pages["flag"]),
     ]
-    assert access_log(b["org"]) == []
+    assert phi_access_log(b["org"]) == []
