@@ -1,14 +1,14 @@
 from django.contrib import admin
 
 from apps.organizations.admin_base import TenantModelAdmin
-from apps.patients.admin_mixins import PHIAccessLoggedChangeView
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from .models import BiomarkerLog
 
 
 @admin.register(BiomarkerLog)
-class BiomarkerLogAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
+class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     """Readings arrive through ingestion only; the admin shows them (and their history) read-only."""
 
     record_type = PHIAccessLog.RecordType.BIOMARKER_READING

@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
-from apps.patients.admin_mixins import PHIAccessLoggedChangeView
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
@@ -29,7 +29,7 @@ class CodeInline(_ClinicalInline):
 
 
 @admin.register(Encounter)
-class EncounterAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
+class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ENCOUNTER
     list_display = ["started_at", "encounter_type", "patient", "provider_name", "place_of_service"]
     list_filter = ["encounter_type", "place_of_service"]
@@ -41,7 +41,7 @@ class EncounterAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
 
 
 @admin.register(ClinicalEvent)
-class ClinicalEventAdmin(PHIAccessLoggedChangeView, TenantModelAdmin):
+class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
     list_display = ["event_date", "event_name", "activity_type", "patient", "is_synthetic", "data_classification"]
     list_filter = ["activity_type", "data_classification", "is_synthetic"]

@@ -13,6 +13,7 @@ from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
 
 from . import services
+from .admin_mixins import PHIAccessLoggedAdmin
 from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
 from .selectors import patient_search_condition
@@ -84,7 +85,8 @@ class ConsentInline(TenantInline):
 
 
 @admin.register(Patient)
-class PatientAdmin(TenantModelAdmin):
+class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    record_type = PHIAccessLog.RecordType.PATIENT
     form = PatientForm
     list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex_at_birth", "status"]
     list_filter = [RecordStateFilter, "status", "sex_at_birth"]
@@ -137,13 +139,12 @@ class PatientAdmin(TenantModelAdmin):
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         patient = self.get_object(request, object_id)
-        panels = []
-        if patient is not None:
-            services.phi_access_record(
-                request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.pk]
-            )
-            panels = patient_panels(request, patient)
+        panels = patient_panels(request, patient) if patient is not None else []
+        # PHIAccessLoggedAdmin logs the read.
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), "patient_panels": panels})
+
+    def patient_id_of(self, obj: Patient) -> Any:
+        return obj.pk
 
     # Deleting a patient from the admin is a soft delete; the purge command removes it after retention.
     def delete_model(self, request: HttpRequest, obj: Patient) -> None:

@@ -1,30 +1,62 @@
-"""The PHI access log of admin record pages, shared by the apps whose records show a patient's clinical data."""
+"""The PHI access log of admin pages, shared by the apps whose records show a patient's data."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from . import services
 
 
-class PHIAccessLoggedChangeView:
-    """Opening a record's admin page is a read of the patient's data: the page is logged in the PHI access log.
+class PHIAccessLoggedAdmin:
+    """Every admin page that shows a patient's records is a read of them, logged in the PHI access log: the list
+    (the rows on the page), a record's page, its change history and each historical version.
 
-    `phi_rows_only`: log only a record classified CLINICAL_PHI (patient-reported and device data, whose wellness
-    rows are not PHI); otherwise every record of the model (the clinical record: encounters, clinical events)."""
+    `phi_rows_only`: log only records classified CLINICAL_PHI (patient-reported and device data, whose
+    wellness rows are not PHI); otherwise every record of the model (demographics and the clinical record)."""
 
     record_type: str
     phi_rows_only: bool = False
 
+    def patient_id_of(self, obj: Any) -> Any:
+        return obj.patient_id
+
+    def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
+        if self.phi_rows_only:
+            services.phi_rows_access_record(request=request, record_type=self.record_type, rows=records)
+        else:
+            patient_ids = [self.patient_id_of(obj) for obj in records]
+            services.phi_access_record(request=request, record_type=self.record_type, patient_ids=patient_ids)
+
+    def _log_object(self, request: HttpRequest, object_id: str) -> None:
+        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]  # None when hidden or absent
+        if obj is not None:
+            self.log_phi_read(request, [obj])
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        response = super().changelist_view(request, extra_context)  # type: ignore[misc]
+        changelist = (response.context_data or {}).get("cl") if isinstance(response, TemplateResponse) else None
+        if changelist is not None:
+            self.log_phi_read(request, list(changelist.result_list))
+        return response
+
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        obj = self.get_object(request, object_id)  # type: ignore[attr-defined]
-        if obj is not None:
-            if self.phi_rows_only:
-                services.phi_rows_access_record(request=request, record_type=self.record_type, rows=[obj])
-            else:
-                services.phi_access_record(request=request, record_type=self.record_type, patient_ids=[obj.patient_id])
+        self._log_object(request, object_id)
         return super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._log_object(request, object_id)
+        return super().history_view(request, object_id, extra_context)  # type: ignore[misc]
+
+    def history_form_view(
+        self, request: HttpRequest, object_id: str, version_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        self._log_object(request, object_id)
+        return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]

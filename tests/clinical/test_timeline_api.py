@@ -353,3 +353,57 @@ def test_admin_pages_of_clinical_timeline_records_write_the_phi_access_log(clini
         (patient.pk, "assessment", 1, pages["flag"]),
     ]
     assert phi_access_log(b["org"]) == []
+
+
+def test_admin_lists_and_history_of_clinical_timeline_records_write_the_phi_access_log(clinics):
+    a, b = clinics["org-a"], clinics["org-b"]
+    client, patient = logged_in(a["clinician"]), a["patient"]
+    medication = a["events"]["medication"]
+    with as_tenant(a["org"]):
+        version = medication.history.get()
+    pages = {
+        "list": "/admin/clinical/healthevent/",
+        "history": f"/admin/clinical/healthevent/{medication.pk}/history/",
+        "version": f"/admin/clinical/healthevent/{medication.pk}/history/{version.history_id}/",
+        "mood history": f"/admin/clinical/healthevent/{a['events']['mood'].pk}/history/",
+    }
+    for path in pages.values():
+        assert client.get(path).status_code == 200
+    # The list shows four events, two of them PHI (the dose and the PHQ-9's event); the mood is wellness.
+    assert phi_access_log(a["org"]) == [
+        (patient.pk, "health_event", 2, pages["list"]),
+        (patient.pk, "health_event", 1, pages["history"]),
+        (patient.pk, "health_event", 1, pages["version"]),
+    ]
+    assert phi_access_log(b["org"]) == []
+
+
+def test_admin_pages_refused_or_of_another_organization_leave_no_phi_access_log(clinics):
+    a, b = clinics["org-a"], clinics["org-b"]
+    other = f"/admin/clinical/assessmentresponse/{b['response'].pk}/change/"
+    assert logged_in(a["clinician"]).get(other).status_code == 302  # not found in this organization
+    own = f"/admin/clinical/assessmentresponse/{a['response'].pk}/change/"
+    assert logged_in(a["billing"]).get(own).status_code == 403  # billing staff read no assessments
+    assert phi_access_log(a["org"]) == []
+    assert phi_access_log(b["org"]) == []
+
+
+def test_the_day_summary_logs_a_mood_recorded_as_phi(clinics):
+    a = clinics["org-a"]
+    client, patient = logged_in(a["clinician"]), a["patient"]
+    summary = url(patient, "summary/")
+    assert client.get(summary).json()["results"][0]["latest_mood"]["data_classification"] == "GENERAL_WELLNESS"
+    assert phi_access_log(a["org"]) == []
+    with as_tenant(a["org"]):
+        services.health_event_record(
+            patient=patient,
+            event_type="mood",
+            event_subtype="daily_checkin",
+            event_data={"mood": "sad", "confidence": 3},
+            occurred_at=ago(minutes=5),
+            data_classification="CLINICAL_PHI",
+        )
+    latest = client.get(summary).json()["results"][0]["latest_mood"]
+    assert (latest["mood"], latest["data_classification"]) == ("sad", "CLINICAL_PHI")
+    assert phi_access_log(a["org"]) == [(patient.pk, "health_event", 1, summary)]
+    assert phi_access_log(clinics["org-b"]["org"]) == []

@@ -20,7 +20,7 @@ from apps.organizations.models import APIKey
 from apps.organizations.roles import Role
 from apps.patients import services
 from apps.patients.models import Consent, Patient, PHIAccessLog
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization, phi_access_log
 from tests.factories import ClinicalEventFactory, PatientFactory
 
 NOW = timezone.now()
@@ -374,3 +374,26 @@ def test_the_patient_list_counts_and_orders_active_patients_from_the_partial_nam
         # node every counted row passes through.
         assert '"Index Cond": "(organization_id = (InitPlan 1).col1)"' in plan
         assert "One-Time Filter" not in plan
+
+
+def test_admin_patient_list_page_and_history_write_the_phi_access_log(org_a, org_b):
+    with as_tenant(org_a):
+        ada, bo = PatientFactory(family_name="Adams"), PatientFactory(family_name="Baker")
+    with as_tenant(org_b):
+        PatientFactory(family_name="Adams")
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+    with as_tenant(org_a):
+        version = ada.history.get()
+    pages = {
+        "list": "/admin/patients/patient/",
+        "page": f"/admin/patients/patient/{ada.pk}/change/",
+        "history": f"/admin/patients/patient/{ada.pk}/history/",
+        "version": f"/admin/patients/patient/{ada.pk}/history/{version.history_id}/",
+    }
+    for path in pages.values():
+        assert client.get(path).status_code == 200
+    logged = phi_access_log(org_a)
+    # The list names both patients of this organization, each once; then one row per page of Ada's record.
+    assert sorted(logged[:2]) == sorted([(ada.pk, "patient", 1, pages["list"]), (bo.pk, "patient", 1, pages["list"])])
+    assert logged[2:] == [(ada.pk, "patient", 1, pages[name]) for name in ("page", "history", "version")]
+    assert phi_access_log(org_b) == []

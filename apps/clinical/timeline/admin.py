@@ -9,7 +9,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from apps.organizations.admin_base import TenantModelAdmin, request_role
-from apps.patients.admin_mixins import PHIAccessLoggedChangeView
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, HealthEvent
@@ -33,7 +33,7 @@ class ReadOnlyAdmin(TenantModelAdmin):
 
 
 @admin.register(HealthEvent)
-class HealthEventAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
+class HealthEventAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
     record_type = PHIAccessLog.RecordType.HEALTH_EVENT
     phi_rows_only = True
     view_roles = TIMELINE_ROLES
@@ -51,7 +51,7 @@ class AssessmentDefinitionAdmin(ReadOnlyAdmin):
 
 
 @admin.register(AssessmentResponse)
-class AssessmentResponseAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
+class AssessmentResponseAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
     record_type = PHIAccessLog.RecordType.ASSESSMENT
     phi_rows_only = True
     view_roles = CLINICAL_ROLES
@@ -90,7 +90,7 @@ class ReviewStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(AssessmentFlag)
-class AssessmentFlagAdmin(PHIAccessLoggedChangeView, ReadOnlyAdmin):
+class AssessmentFlagAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
     """The list of patients needing review: open PHQ-9 item 9 flags, oldest first."""
 
     record_type = PHIAccessLog.RecordType.ASSESSMENT

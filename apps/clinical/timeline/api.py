@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.rendering import OutputSerializer
+from apps.organizations.roles import DataClassification
 from apps.patients import services as patient_services
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
@@ -180,6 +181,13 @@ class HealthEventSummaryApi(APIView):
         days = query.validated_data.get("days", 14)
         summary = selectors.health_event_daily_summary(
             patient=patient, since=until - timedelta(days=days), until=until + settings.KURA_MAX_CLOCK_SKEW
+        )
+        # The counts show no record's content; a mood shown is logged when it was recorded as PHI.
+        phi = DataClassification.CLINICAL_PHI
+        patient_services.phi_access_record(
+            request=request,
+            record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
+            patient_ids=[patient.pk for day in summary if (day["latest_mood"] or {}).get("data_classification") == phi],
         )
         return Response({"days": days, "results": DaySummaryOutput(summary, many=True).data})
 

@@ -90,7 +90,8 @@ def health_event_page(events: QuerySet[HealthEvent], *, cursor: str | None, size
 
 
 def health_event_daily_summary(*, patient: Patient, since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Per UTC day in [since, until): event counts per type and the day's latest mood, newest day first."""
+    """Per UTC day in [since, until): event counts per type and the day's latest mood (with its classification: a
+    mood can be recorded as CLINICAL_PHI), newest day first."""
     events = health_event_list(patient=patient, since=since, until=until).order_by()
     days = events.annotate(day=TruncDate("occurred_at", tzinfo=UTC))
     counts = days.values("day", "event_type").annotate(n=Count("id")).order_by()
@@ -98,7 +99,13 @@ def health_event_daily_summary(*, patient: Patient, since: datetime, until: date
         days.filter(event_type=EventType.MOOD)
         .order_by("day", "-occurred_at", "-id")
         .distinct("day")
-        .values("day", "occurred_at", mood=KT("event_data__mood"), confidence=KT("event_data__confidence"))
+        .values(
+            "day",
+            "occurred_at",
+            "data_classification",
+            mood=KT("event_data__mood"),
+            confidence=KT("event_data__confidence"),
+        )
     )
     summary: dict[date, dict[str, Any]] = {}
     for row in counts:
@@ -109,6 +116,7 @@ def health_event_daily_summary(*, patient: Patient, since: datetime, until: date
             "mood": row["mood"],
             "confidence": int(row["confidence"]) if row["confidence"] is not None else None,
             "occurred_at": row["occurred_at"],
+            "data_classification": row["data_classification"],
         }
     return [summary[day] for day in sorted(summary, reverse=True)]
 
