@@ -75,7 +75,8 @@ def refuse_runtime_role_bypassing_rls(sender: Any, connection: BaseDatabaseWrapp
     The check runs on the raw connection, once per new connection, unseen by Django's query log."""
     if connection.alias != RUNTIME_ALIAS:
         return
-    row = connection.connection.execute(_BYPASSES_RLS_SQL).fetchone()
+    with connection.connection.cursor() as cursor:
+        row = cursor.execute(_BYPASSES_RLS_SQL).fetchone()
     if row is None or row[0]:
         role = connection.settings_dict.get("USER")
         connection.close()
