@@ -229,11 +229,9 @@ class PeriodInput(serializers.Serializer):
 READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 
-def _log_readings(request: Request, readings: Any, patient_id: uuid.UUID | None = None) -> None:
+def _log_readings(request: Request, readings: Any) -> None:
     """The PHI access log of the readings a response shows (those classified CLINICAL_PHI)."""
-    patient_services.phi_rows_access_record(
-        request=request, record_type=READING_RECORD, rows=readings, patient_id=patient_id
-    )
+    patient_services.phi_rows_access_record(request=request, record_type=READING_RECORD, rows=readings)
 
 
 class SeriesApi(APIView):
@@ -266,7 +264,7 @@ class SeriesApi(APIView):
                 )
             except selectors.InvalidCursorError:
                 raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-            _log_readings(request, page.points, patient_id=patient.pk)
+            _log_readings(request, page.points)
             body["points"] = ReadingOutput(page.points, many=True).data
             body["next_cursor"] = page.next_cursor
         else:
@@ -288,7 +286,7 @@ class LatestApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
         readings = selectors.biomarker_latest_per_metric(patient_id=patient.pk)
-        _log_readings(request, readings, patient_id=patient.pk)
+        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)
 
 

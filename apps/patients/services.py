@@ -190,17 +190,13 @@ def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: It
         cursor.execute(_PHI_ACCESS_INSERT, [*shared, list(counts), list(counts.values())])
 
 
-def phi_rows_access_record(
-    *, request: HttpRequest, record_type: str, rows: Iterable[Any], patient_id: UUID | None = None
-) -> None:
-    """Log the rows classified CLINICAL_PHI among those a response shows (model instances or named rows): one
-    log row per patient, counting that patient's PHI rows. Rows of wellness data are not PHI and are not
-    logged. `patient_id` names the patient when the rows are one patient's and do not carry it."""
+def phi_rows_access_record(*, request: HttpRequest, record_type: str, rows: Iterable[Any]) -> None:
+    """Log the rows classified CLINICAL_PHI among those a response shows (model instances or named rows with
+    `patient_id` and `data_classification`): one log row per patient, counting that patient's PHI rows. Rows of
+    wellness data are not PHI and are not logged."""
     phi = DataClassification.CLINICAL_PHI
     phi_access_record(
         request=request,
         record_type=record_type,
-        patient_ids=[
-            row.patient_id if patient_id is None else patient_id for row in rows if row.data_classification == phi
-        ],
+        patient_ids=[row.patient_id for row in rows if row.data_classification == phi],
     )
