@@ -7,7 +7,7 @@ Every operation documents the error responses it can really give, all in the one
 * 401 and 403 always (missing or bad credentials; a role or scope that may not do this), 429 (API-key rate);
 * 404 when the path names an object or the body refers to one by a `..._id` field (another organization's
   object is "not found" too);
-* 415 when it takes a body (a content type the parsers do not read);
+* 413 and 415 when it takes a body (over the body size limit; a content type the parsers do not read);
 * 409 and 422 when it accepts an `Idempotency-Key` (same key still running; same key, different body).
 
 Responses an operation declares itself with `extend_schema(responses=...)` are kept as they are.
@@ -69,7 +69,7 @@ class KuraAutoSchema(AutoSchema):
         if any(p.get("in") == "path" for p in parameters) or (takes_body and self._body_refers_to_objects()):
             codes.append("404")
         if takes_body:
-            codes.append("415")
+            codes.extend(["413", "415"])
         if any(p.get("in") == "header" and str(p.get("name", "")).lower() == IDEMPOTENCY_HEADER for p in parameters):
             codes.extend(["409", "422"])
         return sorted(codes)

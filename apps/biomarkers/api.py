@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -8,15 +7,14 @@ from typing import Any
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ParseError, ValidationError
-from rest_framework.parsers import BaseParser
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.parsers import refuse_nul
+from apps.organizations.parsers import BatchJSONParser
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 from apps.patients import services as patient_services
@@ -27,36 +25,6 @@ from . import adapters, catalog, selectors, services
 
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
 MAX_RAW_PAGE = 5000
-MAX_BATCH_BODY_BYTES = 32 * 1024 * 1024
-
-
-class BatchTooLargeError(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_detail = "The request body is too large for one batch."
-    default_code = "too_large"
-
-
-class BatchJSONParser(BaseParser):
-    """JSON for ingestion batches.
-
-    * Accepts the non-standard NaN/Infinity literals some devices send, so that the ingestion service rejects
-      them naming the row and field that carry them instead of answering with a bare parse error.
-    * Has its own body limit sized for 10,000 readings with their raw payloads; Django's
-      DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MB, meant for forms) stays in force for every other endpoint.
-    * Refuses a NUL character anywhere, as every JSON body is (`apps.organizations.parsers`).
-    """
-
-    media_type = "application/json"
-
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        body = stream.read(MAX_BATCH_BODY_BYTES + 1) if stream is not None else b""
-        if len(body) > MAX_BATCH_BODY_BYTES:
-            raise BatchTooLargeError()
-        refuse_nul(body)
-        try:
-            return json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as error:
-            raise ParseError(f"JSON parse error: {error}") from None
 
 
 # --- Output shapes -------------------------------------------------------------------------------------------

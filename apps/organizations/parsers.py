@@ -1,38 +1,158 @@
-"""JSON request bodies for the API.
+"""JSON request bodies for the API, bounded before they are parsed and checked for what PostgreSQL cannot store.
 
-PostgreSQL stores no NUL character (U+0000) in text or jsonb. DRF's text fields refuse it, but free text inside
-a JSON object (a health event's note, a reading's raw payload) would reach the database and fail there with a
-500. JSON can only carry NUL as the escape `\\u0000`, so the body is checked for that escape once, before it is
-parsed, and refused with a 400 that says why, wherever it hides.
+Each rule answers a 4xx in the one error shape instead of a 500 further down:
+
+* **size**: a body over `settings.KURA_MAX_BODY_BYTES` is a 413 (bulk endpoints use `BatchJSONParser`, whose
+  limit is `settings.KURA_MAX_BATCH_BODY_BYTES`, sized for 10,000 readings with their raw payloads);
+* **depth**: more than `MAX_DEPTH` nested arrays and objects is a 400, counted on the bytes before parsing
+  (Python's parser, and every walk of the value after it, would raise RecursionError);
+* **values**: a string or key holding NUL or a lone surrogate (`apps.organizations.input_checks`), a number
+  that is not finite (`NaN`, `Infinity`, `1e400`) or an integer outside 64 bits is a 400 naming its path in
+  the body (`readings[3].raw_payload.note`), wherever it sits, free JSON (`raw_payload`, `event_data`) included.
 """
 
 from __future__ import annotations
 
-import io
+import json
+import math
+import re
 from typing import Any
 
-from rest_framework import parsers
-from rest_framework.exceptions import ParseError
+from django.conf import settings
+from rest_framework import parsers, status
+from rest_framework.exceptions import APIException, ParseError, ValidationError
 
-_ESCAPE = b"\\u0000"
-_BACKSLASH = ord("\\")
+from .input_checks import text_problem
 
+MAX_DEPTH = 32
+MAX_INTEGER = 2**63 - 1  # PostgreSQL's bigint
+FINITE_MESSAGE = "Must be a finite number."
+INTEGER_MESSAGE = f"Must be an integer between {-MAX_INTEGER - 1} and {MAX_INTEGER}."
+MAX_REPORTED = 20
 
-def refuse_nul(body: bytes) -> None:
-    """A 400 if `body` escapes a NUL: `\\u0000` after an even number of backslashes (after an odd number, the
-    first backslash of the escape is itself escaped and the text "\\u0000" is meant)."""
-    found = body.find(_ESCAPE)
-    while found != -1:
-        before = found
-        while before > 0 and body[before - 1] == _BACKSLASH:
-            before -= 1
-        if (found - before) % 2 == 0:
-            raise ParseError("JSON parse error: text must not contain the NUL character (\\u0000).")
-        found = body.find(_ESCAPE, found + 1)
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_OPENING = frozenset(b"[{")
 
 
-class JSONParser(parsers.JSONParser):
+class RequestTooLargeError(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "too_large"
+
+
+class _Unstorable:
+    """Stands in for a number the parser read but PostgreSQL could not store, until its path is known."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+
+_NON_FINITE = _Unstorable(FINITE_MESSAGE)
+_TOO_BIG = _Unstorable(INTEGER_MESSAGE)
+
+
+def _parse_float(text: str) -> float | _Unstorable:
+    number = float(text)
+    return number if math.isfinite(number) else _NON_FINITE
+
+
+def _parse_int(text: str) -> int | _Unstorable:
+    if len(text) > 20:  # longer than any 64-bit integer; also spares int() thousands of digits
+        return _TOO_BIG
+    number = int(text)
+    return number if -MAX_INTEGER - 1 <= number <= MAX_INTEGER else _TOO_BIG
+
+
+def _parse_constant(_text: str) -> _Unstorable:
+    return _NON_FINITE
+
+
+def nesting_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
+    depth = deepest = 0
+    for byte in brackets:
+        if byte in _OPENING:
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_DEPTH:
+                    break
+        else:
+            depth -= 1
+    return deepest
+
+
+def _path(prefix: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else key
+
+
+def _unstorable(value: Any, path: str, errors: dict[str, list[str]]) -> None:
+    """Collect, by path, every value in `value` that PostgreSQL could not store."""
+    if len(errors) >= MAX_REPORTED:
+        return
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem is not None:
+            errors[path or "non_field_errors"] = [problem]
+    elif isinstance(value, _Unstorable):
+        errors[path or "non_field_errors"] = [value.message]
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            problem = text_problem(key)
+            if problem is not None:  # the key is the value here: name the object that holds it
+                errors[path or "non_field_errors"] = [f"A key: {problem}"]
+                continue
+            _unstorable(item, _path(path, key), errors)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _unstorable(item, _path(path, index), errors)
+
+
+def parse_json(body: bytes) -> Any:
+    """The JSON value of `body`, or a 400 for a body too deep, malformed, or holding values PostgreSQL refuses."""
+    if nesting_depth(body) > MAX_DEPTH:
+        raise ParseError(f"JSON parse error: arrays and objects may nest at most {MAX_DEPTH} levels deep.")
+    try:
+        data = json.loads(
+            body.decode("utf-8"),
+            parse_float=_parse_float,
+            parse_int=_parse_int,
+            parse_constant=_parse_constant,
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ParseError(f"JSON parse error: {error}") from None
+    errors: dict[str, list[str]] = {}
+    _unstorable(data, "", errors)
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+class JSONParser(parsers.BaseParser):
+    """Every JSON body the API reads: size, depth and value limits, then Python's parser.
+
+    Not a subclass of DRF's JSONParser, for which DRF reads the body first through Django's `request.body`
+    (limited by DATA_UPLOAD_MAX_MEMORY_SIZE, meant for forms, and answered with a bare 400).
+    """
+
+    media_type = "application/json"
+    limit_setting = "KURA_MAX_BODY_BYTES"
+
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
-        body = stream.read() if stream is not None else b""
-        refuse_nul(body)
-        return super().parse(io.BytesIO(body), media_type, parser_context)
+        limit: int = getattr(settings, self.limit_setting)
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLargeError()
+        return parse_json(body)
+
+
+class BatchJSONParser(JSONParser):
+    """JSON for bulk endpoints (up to 10,000 rows): the same checks with the larger batch body limit."""
+
+    limit_setting = "KURA_MAX_BATCH_BODY_BYTES"

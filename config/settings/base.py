@@ -43,6 +43,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    # A 400 naming the parameter for query and form text PostgreSQL cannot store (NUL, lone surrogates).
+    "apps.organizations.input_checks.UnstorableTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Decides who and which organization, and runs the rest of the request inside one transaction
@@ -148,8 +150,12 @@ KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SK
 RETENTION_DAYS: dict[str, int] = {
     key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()
 }
-# Bodies above this size are refused with 400 before parsing.
+# Form bodies above this size are refused with 400 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
+# JSON bodies above these sizes are refused with 413 before parsing (apps/organizations/parsers.py): every
+# endpoint, and the bulk endpoints that take up to 10,000 rows (biomarker readings and imports).
+KURA_MAX_BODY_BYTES = env.int("KURA_MAX_BODY_BYTES", default=2_621_440)
+KURA_MAX_BATCH_BODY_BYTES = env.int("KURA_MAX_BATCH_BODY_BYTES", default=32 * 1024 * 1024)
 
 # --- API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {

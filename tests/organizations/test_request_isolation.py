@@ -397,15 +397,19 @@ def test_admin_header_offers_only_the_users_own_organizations(clinics):
 
 
 @pytest.mark.parametrize(
-    ("path", "body"),
+    ("path", "body", "field"),
     [
         # Free text inside JSON objects, which no DRF text field checks: it used to reach PostgreSQL and fail there.
-        ("health-events", {"event_data": {"mood": "calm", "confidence": 6, "note": "slept\u0000well"}}),
-        ("readings", {"raw_payload": {"device": "ring\u0000"}}),
-        ("readings", {"source_reading_id": "r-\u00001"}),
+        (
+            "health-events",
+            {"event_data": {"mood": "calm", "confidence": 6, "note": "slept\u0000well"}},
+            "event_data.note",
+        ),
+        ("readings", {"raw_payload": {"device": "ring\u0000"}}, "readings[0].raw_payload.device"),
+        ("readings", {"source_reading_id": "r-\u00001"}, "readings[0].source_reading_id"),
     ],
 )
-def test_a_nul_character_anywhere_in_a_json_body_is_a_400_and_stores_nothing(clinics, path, body):
+def test_a_nul_character_anywhere_in_a_json_body_is_a_400_naming_it_and_stores_nothing(clinics, path, body, field):
     org, patient = clinics["org-a"]["org"], clinics["org-a"]["patient"]
     client = api_client(clinics["org-a"]["key"])
     if path == "health-events":
@@ -423,8 +427,8 @@ def test_a_nul_character_anywhere_in_a_json_body_is_a_400_and_stores_nothing(cli
     response = client.post(url, json.dumps(payload), content_type="application/json")
 
     assert response.status_code == 400
-    assert response.json()["error"]["code"] == "parse_error"
-    assert "NUL character" in response.json()["error"]["message"]
+    assert response.json()["error"]["code"] == "invalid"
+    assert response.json()["error"]["fields"] == {field: ["Text must not contain the NUL character (U+0000)."]}
     with as_tenant(org):
         assert HealthEvent.objects.count() == 0
         assert BiomarkerLog.objects.count() == 0
