@@ -454,6 +454,12 @@ def installment_plan_create(
         raise ValidationError({"total_cents": "Too small for that many installments."})
     if not 1 <= interval_days <= 366:
         raise ValidationError({"interval_days": "From 1 to 366 days."})
+    try:
+        first_due_date + dt.timedelta(days=interval_days * (installment_count - 1))
+    except OverflowError:
+        raise ValidationError(
+            {"first_due_date": "Date out of range: the last installment would fall after year 9999."}
+        ) from None
     plan = InstallmentPlan(
         patient=patient,
         program=program,

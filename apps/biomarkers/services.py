@@ -40,6 +40,7 @@ from rest_framework.exceptions import ValidationError
 from apps.organizations import context
 from apps.organizations.clock import latest_allowed
 from apps.organizations.ids import uuid7_many
+from apps.organizations.input_checks import DATETIME_RANGE_MESSAGE, in_utc
 from apps.patients.models import Patient
 
 from . import adapters, catalog
@@ -107,7 +108,9 @@ def _parse_timestamp(value: Any, latest: datetime) -> tuple[datetime | None, str
     if parsed.utcoffset() is None:
         return None, "Must include a timezone offset (e.g. 'Z' or '+02:00')."
     if parsed.tzinfo is not UTC:
-        parsed = parsed.astimezone(UTC)
+        parsed = in_utc(parsed)
+        if parsed is None:
+            return None, DATETIME_RANGE_MESSAGE
     if parsed > latest:
         return None, "Must not be in the future."
     if parsed < EARLIEST_CAPTURE:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import django_filters
@@ -11,6 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
+
+from .input_checks import DATETIME_RANGE_MESSAGE, in_utc
 
 
 def filter_queryset(filterset_class: type[django_filters.FilterSet], request: Request, queryset: QuerySet[Any]) -> Any:
@@ -31,10 +33,11 @@ def _datetimes_in_utc(cleaned: dict[str, Any]) -> None:
     errors = {}
     for name, value in cleaned.items():
         if isinstance(value, datetime) and value.tzinfo is not None:
-            try:
-                cleaned[name] = value.astimezone(UTC)
-            except OverflowError:
-                errors[name] = ["Date and time out of range."]
+            utc = in_utc(value)
+            if utc is None:
+                errors[name] = [DATETIME_RANGE_MESSAGE]
+            else:
+                cleaned[name] = utc
     if errors:
         raise ValidationError(errors)
 
