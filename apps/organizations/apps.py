@@ -9,6 +9,9 @@ class OrganizationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import input_messages
         from .rls import refuse_runtime_role_bypassing_rls
+
+        input_messages.install()
 
         connection_created.connect(refuse_runtime_role_bypassing_rls, dispatch_uid="kura-runtime-role-rls")
