@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import Model
 from django.http import HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
@@ -15,6 +17,21 @@ from .roles import STAFF_ROLES, Role
 def request_role(request: HttpRequest) -> str | None:
     ctx = getattr(request, "tenant", None)
     return ctx.role if ctx is not None and not ctx.is_partner else None
+
+
+class BoundedChangeList(ChangeList):
+    """Django's changelist, with every filter value that cannot become a query treated as an invalid parameter.
+
+    Django refuses most bad filter values itself (its "?e=1" redirect), but the date hierarchy turns
+    `?started_at__year=99999999999999999999` (OverflowError) or `?started_at__year=9999` (the year after it is
+    out of range: ValueError) into a 500. NUL in any parameter never gets here (`UnstorableTextMiddleware`).
+    """
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        try:
+            return super().get_filters(request)
+        except (OverflowError, ValueError) as error:
+            raise IncorrectLookupParameters(error) from error
 
 
 class TenantInline(admin.TabularInline):
@@ -44,6 +61,9 @@ class TenantModelAdmin(SimpleHistoryAdmin):
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request_role(request) in (self.view_roles | self.edit_roles)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return BoundedChangeList
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)
