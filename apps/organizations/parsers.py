@@ -1,14 +1,18 @@
-"""JSON request bodies for the API, bounded before they are parsed and checked for what PostgreSQL cannot store.
+"""JSON request bodies for the API: size bounded before parsing, then depth and values PostgreSQL cannot store.
 
 Each rule answers a 4xx in the one error shape instead of a 500 further down:
 
 * **size**: a body over `settings.KURA_MAX_BODY_BYTES` is a 413 (bulk endpoints use `BatchJSONParser`, whose
   limit is `settings.KURA_MAX_BATCH_BODY_BYTES`, sized for 10,000 readings with their raw payloads);
-* **depth**: more than `MAX_DEPTH` nested arrays and objects is a 400, counted on the bytes before parsing
-  (Python's parser, and every walk of the value after it, would raise RecursionError);
+* **depth**: more than `MAX_DEPTH` nested arrays and objects is a 400 (deeper still, Python's parser raises
+  RecursionError, answered the same way);
 * **values**: a string or key holding NUL or a lone surrogate (`apps.organizations.input_checks`), a number
   that is not finite (`NaN`, `Infinity`, `1e400`) or an integer outside 64 bits is a 400 naming its path in
   the body (`readings[3].raw_payload.note`), wherever it sits, free JSON (`raw_payload`, `event_data`) included.
+
+JSON can carry NUL and lone surrogates only as escapes (`\\u0000`, `\\ud800`), and integers too large only as long
+digit runs: only a body holding one of these, or a number the parser found not finite, is walked value by value
+to name the path, so a batch of 10,000 plain readings pays little more than the parse.
 """
 
 from __future__ import annotations
@@ -30,9 +34,11 @@ FINITE_MESSAGE = "Must be a finite number."
 INTEGER_MESSAGE = f"Must be an integer between {-MAX_INTEGER - 1} and {MAX_INTEGER}."
 MAX_REPORTED = 20
 
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKET = bytes(byte for byte in range(256) if byte not in b"[]{}")
-_OPENING = frozenset(b"[{")
+DEPTH_MESSAGE = f"JSON parse error: arrays and objects may nest at most {MAX_DEPTH} levels deep."
+
+_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")  # a NUL or surrogate escape (or the text of one: a false alarm)
+_DIGITS_AS_ZERO = bytes.maketrans(b"0123456789", b"0" * 10)
+_LONG_DIGITS = b"0" * 19  # no 64-bit integer has more digits (also in a string: again a false alarm)
 
 
 class RequestTooLargeError(APIException):
@@ -54,11 +60,6 @@ _NON_FINITE = _Unstorable(FINITE_MESSAGE)
 _TOO_BIG = _Unstorable(INTEGER_MESSAGE)
 
 
-def _parse_float(text: str) -> float | _Unstorable:
-    number = float(text)
-    return number if math.isfinite(number) else _NON_FINITE
-
-
 def _parse_int(text: str) -> int | _Unstorable:
     if len(text) > 20:  # longer than any 64-bit integer; also spares int() thousands of digits
         return _TOO_BIG
@@ -66,24 +67,15 @@ def _parse_int(text: str) -> int | _Unstorable:
     return number if -MAX_INTEGER - 1 <= number <= MAX_INTEGER else _TOO_BIG
 
 
-def _parse_constant(_text: str) -> _Unstorable:
-    return _NON_FINITE
-
-
-def nesting_depth(body: bytes) -> int:
-    """How deeply arrays and objects nest in a JSON text (brackets inside strings do not count)."""
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKET)
-    depth = deepest = 0
-    for byte in brackets:
-        if byte in _OPENING:
-            depth += 1
-            if depth > deepest:
-                deepest = depth
-                if deepest > MAX_DEPTH:
-                    break
-        else:
-            depth -= 1
-    return deepest
+def _too_deep(value: Any, depth: int = 1) -> bool:
+    """Whether arrays and objects in `value` nest more than MAX_DEPTH levels."""
+    if depth > MAX_DEPTH:
+        return True
+    for item in value.values() if type(value) is dict else value:
+        kind = type(item)
+        if (kind is dict or kind is list) and _too_deep(item, depth + 1):
+            return True
+    return False
 
 
 def _path(prefix: str, key: str | int) -> str:
@@ -116,21 +108,36 @@ def _unstorable(value: Any, path: str, errors: dict[str, list[str]]) -> None:
 
 def parse_json(body: bytes) -> Any:
     """The JSON value of `body`, or a 400 for a body too deep, malformed, or holding values PostgreSQL refuses."""
-    if nesting_depth(body) > MAX_DEPTH:
-        raise ParseError(f"JSON parse error: arrays and objects may nest at most {MAX_DEPTH} levels deep.")
+    refused: list[_Unstorable] = []
+
+    def parse_float(text: str) -> float | _Unstorable:
+        number = float(text)
+        if math.isfinite(number):
+            return number
+        refused.append(_NON_FINITE)
+        return _NON_FINITE
+
+    def parse_constant(_text: str) -> _Unstorable:
+        refused.append(_NON_FINITE)
+        return _NON_FINITE
+
+    hooks: dict[str, Any] = {"parse_float": parse_float, "parse_constant": parse_constant}
+    long_digits = _LONG_DIGITS in body.translate(_DIGITS_AS_ZERO)
+    if long_digits:
+        hooks["parse_int"] = _parse_int
     try:
-        data = json.loads(
-            body.decode("utf-8"),
-            parse_float=_parse_float,
-            parse_int=_parse_int,
-            parse_constant=_parse_constant,
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        data = json.loads(body.decode("utf-8"), **hooks)
+    except RecursionError:
+        raise ParseError(DEPTH_MESSAGE) from None
+    except (UnicodeDecodeError, ValueError) as error:
         raise ParseError(f"JSON parse error: {error}") from None
-    errors: dict[str, list[str]] = {}
-    _unstorable(data, "", errors)
-    if errors:
-        raise ValidationError(errors)
+    if (type(data) is dict or type(data) is list) and _too_deep(data):
+        raise ParseError(DEPTH_MESSAGE)
+    if refused or long_digits or _ESCAPE.search(body) is not None:
+        errors: dict[str, list[str]] = {}
+        _unstorable(data, "", errors)
+        if errors:
+            raise ValidationError(errors)
     return data
 
 

@@ -5,7 +5,7 @@ import json
 import pytest
 from rest_framework.exceptions import ParseError, ValidationError
 
-from apps.organizations.parsers import MAX_DEPTH, nesting_depth, parse_json
+from apps.organizations.parsers import MAX_DEPTH, parse_json
 
 
 @pytest.mark.parametrize(
@@ -39,25 +39,51 @@ def test_a_lone_surrogate_is_refused_and_a_pair_passes():
     assert parse_json(b'{"note": "\\ud83d\\ude00"}') == {"note": "\U0001f600"}
 
 
-@pytest.mark.parametrize(
-    ("body", "depth"),
-    [
-        (b"1", 0),
-        (b'{"a": [1, {"b": []}]}', 4),
-        (b'{"a": "[[[[[[[[[[{{{{"}', 1),
-        (b'{"a": "\\"[[[[", "b": ["]]]"]}', 2),
-        (b"[" * 100 + b"]" * 100, MAX_DEPTH + 1),  # counting stops past the limit
-    ],
-)
-def test_nesting_depth_counts_brackets_outside_strings(body, depth):
-    assert nesting_depth(body) == depth
+@pytest.mark.parametrize("levels", [MAX_DEPTH + 1, 1000, 100_000])
+def test_nesting_past_the_limit_is_refused(levels):
+    with pytest.raises(ParseError) as raised:
+        parse_json(b'{"a": ' + b"[" * (levels - 1) + b"]" * (levels - 1) + b"}")
+
+    assert raised.value.detail == f"JSON parse error: arrays and objects may nest at most {MAX_DEPTH} levels deep."
 
 
-def test_nesting_past_the_limit_is_refused_before_parsing():
-    with pytest.raises(ParseError, match=f"at most {MAX_DEPTH} levels"):
-        parse_json(b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1))
-
+def test_nesting_to_the_limit_and_brackets_inside_strings_pass():
     deepest: list = []
     for _ in range(MAX_DEPTH - 1):
         deepest = [deepest]
+
     assert parse_json(b"[" * MAX_DEPTH + b"]" * MAX_DEPTH) == deepest
+    assert parse_json(b'{"a": "' + b"[" * 100 + b'"}') == {"a": "[" * 100}
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        (b'{"a": NaN}', "a", "Must be a finite number."),
+        (b'{"a": [1, -Infinity]}', "a[1]", "Must be a finite number."),
+        (b'{"a": 1e400}', "a", "Must be a finite number."),
+        (
+            b'{"a": 9223372036854775808}',
+            "a",
+            "Must be an integer between -9223372036854775808 and 9223372036854775807.",
+        ),
+        (
+            b'{"a": ' + b"9" * 5000 + b"}",
+            "a",
+            "Must be an integer between -9223372036854775808 and 9223372036854775807.",
+        ),
+    ],
+)
+def test_numbers_postgresql_cannot_store_are_refused_naming_their_path(body, field, message):
+    with pytest.raises(ValidationError) as raised:
+        parse_json(body)
+
+    assert raised.value.detail == {field: [message]}
+
+
+def test_numbers_in_range_and_digits_in_strings_pass():
+    body = (
+        b'{"a": 9223372036854775807, "b": -9223372036854775808, "c": 1e308, "d": 1e-400, "e": "12345678901234567890"}'
+    )
+
+    assert parse_json(body) == {"a": 2**63 - 1, "b": -(2**63), "c": 1e308, "d": 0.0, "e": "12345678901234567890"}
