@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.db import models
 from django.db.models import Model
 from django.http import HttpRequest
+from rest_framework.exceptions import ParseError
+from rest_framework.exceptions import ValidationError as APIValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
+from .parsers import parse_json
 from .roles import STAFF_ROLES, Role
 
 
@@ -34,10 +39,34 @@ class BoundedChangeList(ChangeList):
             raise IncorrectLookupParameters(error) from error
 
 
+class StorableJSONField(forms.JSONField):
+    """The admin's JSON form field, held to the API's JSON rules (`apps.organizations.parsers`): no nesting
+    past the limit, no NUL or lone surrogate (`"\\u0000"` as an escape), no NaN, Infinity or integer beyond
+    64 bits; each a form error naming where in the value it sits, not a 500 when PostgreSQL refuses the row."""
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and not self.disabled and value not in self.empty_values:
+            try:
+                parse_json(value.encode("utf-8", "surrogatepass"))
+            except ParseError as error:
+                raise forms.ValidationError(str(error.detail), code="invalid") from None
+            except APIValidationError as error:
+                problems = error.detail.items() if isinstance(error.detail, dict) else []
+                message = "; ".join(f"{path}: {' '.join(map(str, texts))}" for path, texts in problems)
+                raise forms.ValidationError(message or "Enter a valid JSON.", code="invalid") from None
+        return super().to_python(value)
+
+
+STORABLE_FORM_FIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
+    models.JSONField: {"form_class": StorableJSONField}
+}
+
+
 class TenantInline(admin.TabularInline):
     """Inline rows: any staff role of the organization may see them (RLS filters); `edit_roles` may change them."""
 
     extra = 0
+    formfield_overrides = STORABLE_FORM_FIELDS
     edit_roles: frozenset[str] = frozenset({Role.OWNER.value})
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
@@ -58,6 +87,7 @@ class TenantModelAdmin(SimpleHistoryAdmin):
 
     view_roles: frozenset[str] = STAFF_ROLES
     edit_roles: frozenset[str] = frozenset({Role.OWNER.value})
+    formfield_overrides = STORABLE_FORM_FIELDS
 
     def has_view_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return request_role(request) in (self.view_roles | self.edit_roles)
