@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pytest
+from django import forms as django_forms
 from django.apps import apps
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
@@ -584,3 +585,50 @@ def test_every_admin_changelist_answers_hostile_filter_values_without_a_500_or_a
     assert sorted(set(failures)) == []
     assert len(urls) > 20
     assert walked > 28 * len(HOSTILE)
+
+
+# --- Admin forms -------------------------------------------------------------------------------------------------
+
+
+def test_an_admin_form_field_holding_a_nul_is_a_400_and_stores_nothing(clinic):
+    before = stored(clinic["orgs"])
+    form = {"first_name": f"{CANARY}\x00", "last_name": "Doe", "date_of_birth": "1990-01-01", "mrn": "M-9"}
+
+    response = clinic["owner"].post("/admin/patients/patient/add/", form)
+
+    assert response.status_code == 400
+    assert CANARY not in response.content.decode()
+    assert stored(clinic["orgs"]) == before
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"note": "a\\u0000b"}', "note: Text must not contain the NUL character (U+0000)."),
+        ('[1, {"label": "\\ud800"}]', "[1].label: Text must not contain an unpaired surrogate (U+D800 to U+DFFF)."),
+        ('{"systolic": NaN}', "systolic: Must be a finite number."),
+        ('{"systolic": 1e400}', "systolic: Must be a finite number."),
+        ("[" * 40 + "]" * 40, f"JSON parse error: arrays and objects may nest at most {MAX_DEPTH} levels deep."),
+    ],
+)
+def test_every_admin_json_field_refuses_what_postgresql_cannot_store(text, message):
+    from django.contrib import admin
+    from django.db import models
+
+    from apps.organizations.admin_base import StorableJSONField
+
+    admins = [*admin.site._registry.values()]
+    inlines = [inline(model_admin.model, admin.site) for model_admin in admins for inline in model_admin.inlines]
+    fields = [
+        model_admin.formfield_for_dbfield(field, request=None)
+        for model_admin in [*admins, *inlines]
+        for field in model_admin.model._meta.fields
+        if isinstance(field, models.JSONField) and model_admin.model._meta.app_label != "auth"
+    ]
+    assert len(fields) >= 5
+    for field in fields:
+        assert isinstance(field, StorableJSONField)
+        with pytest.raises(django_forms.ValidationError) as raised:
+            field.clean(text)
+        assert raised.value.messages == [message]
+    assert fields[0].clean('{"note": "fine \\\\u0000"}') == {"note": "fine \\u0000"}
