@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Model
 from django.http import HttpRequest
@@ -57,6 +60,24 @@ class StorableJSONField(forms.JSONField):
         return super().to_python(value)
 
 
+class AutocompleteSelectOfValidIds(AutocompleteSelect):
+    """Django's autocomplete select, which on a form shown again with errors looked up the submitted id as it
+    came (`?patient=not-a-uuid`: a ValidationError while rendering, a 500); ids the field cannot hold are
+    dropped before the lookup (the form's own error says the choice is invalid)."""
+
+    def optgroups(self, name: str, value: Sequence[str], attr: dict[str, Any] | None = None) -> list[Any]:
+        remote = self.field.remote_field
+        target = remote.model._meta.get_field(getattr(remote, "field_name", None) or remote.model._meta.pk.name)
+        valid = []
+        for item in value:
+            try:
+                target.to_python(item)
+            except ValidationError:
+                continue
+            valid.append(item)
+        return super().optgroups(name, valid, attr)
+
+
 STORABLE_FORM_FIELDS: dict[type[models.Field[Any, Any]], dict[str, Any]] = {
     models.JSONField: {"form_class": StorableJSONField}
 }
@@ -94,6 +115,11 @@ class TenantModelAdmin(SimpleHistoryAdmin):
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BoundedChangeList
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = AutocompleteSelectOfValidIds(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return self.has_view_permission(request)

@@ -632,3 +632,57 @@ def test_every_admin_json_field_refuses_what_postgresql_cannot_store(text, messa
             field.clean(text)
         assert raised.value.messages == [message]
     assert fields[0].clean('{"note": "fine \\\\u0000"}') == {"note": "fine \\u0000"}
+
+
+FORM_VALUES = ["9" * 400, "-" + "9" * 30, "1e400", "NaN", "0001-01-01", "9999-12-31", "10000-01-01", "not-a-uuid"]
+
+
+def _add_form(client: Client, url: str) -> tuple[Any, dict[str, Any]] | None:
+    """The add page's form and the management data of its inline formsets, if the page is a form."""
+    page = client.get(url)
+    if page.status_code != 200 or page.context is None:
+        return None
+    if "adminform" in page.context:
+        form = page.context["adminform"].form
+    elif "form" in page.context:
+        form = page.context["form"]
+    else:
+        return None
+    data: dict[str, Any] = {}
+    for inline in page.context.get("inline_admin_formsets", []):
+        prefix = inline.formset.prefix
+        data |= {f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"}
+    return form, data
+
+
+def test_every_admin_add_form_answers_hostile_values_without_a_500(clinic):
+    """A form shown again shows the caller's own input in its fields; what matters is that it is shown."""
+    from django.contrib import admin
+
+    client = clinic["owner"]
+    client.raise_request_exception = False
+    before = stored(clinic["orgs"])
+    failures, posted = [], 0
+    for model in admin.site._registry:
+        url = f"/admin/{model._meta.app_label}/{model._meta.model_name}/add/"
+        found = _add_form(client, url)
+        if found is None:
+            continue
+        form, management = found
+        for name, field in form.fields.items():
+            for value in FORM_VALUES:
+                data = dict(management)
+                if isinstance(field.widget, django_forms.SplitDateTimeWidget):
+                    data |= {f"{name}_0": value, f"{name}_1": "00:00"}
+                else:
+                    data[name] = value
+                response = client.post(url, data)
+                posted += 1
+                if response.status_code >= 500:
+                    failures.append((url, name, value[:12], response.status_code))
+    assert failures == []
+    assert posted > 100
+    after = stored(clinic["orgs"])
+    assert {k: v for k, v in after.items() if k.startswith("org-b")} == {
+        k: v for k, v in before.items() if k.startswith("org-b")
+    }
