@@ -634,7 +634,7 @@ def test_every_admin_json_field_refuses_what_postgresql_cannot_store(text, messa
     assert fields[0].clean('{"note": "fine \\\\u0000"}') == {"note": "fine \\u0000"}
 
 
-FORM_VALUES = ["9" * 400, "-" + "9" * 30, "1e400", "NaN", "0001-01-01", "9999-12-31", "10000-01-01", "not-a-uuid"]
+FORM_VALUES = ["9" * 400, "1e400", "10000-01-01", "0001-01-01", "not-a-uuid"]
 
 
 def _add_form(client: Client, url: str) -> tuple[Any, dict[str, Any]] | None:
@@ -686,3 +686,15 @@ def test_every_admin_add_form_answers_hostile_values_without_a_500(clinic):
     assert {k: v for k, v in after.items() if k.startswith("org-b")} == {
         k: v for k, v in before.items() if k.startswith("org-b")
     }
+
+
+@pytest.mark.parametrize("path", ["/api/v1/patients/?search=", "/admin/patients/patient/?q="])
+def test_a_surrogate_cannot_arrive_in_a_query_and_a_nul_is_refused(clinic, path):
+    encoded_surrogate = clinic["owner"].get(f"{path}a%ED%A0%80b")  # not UTF-8: Django decodes it as U+FFFD
+    nul = clinic["owner"].get(f"{path}{CANARY}%00")
+
+    assert encoded_surrogate.status_code == 200
+    assert nul.status_code == 400
+    assert CANARY not in nul.content.decode()
+    if path.startswith("/api/"):
+        assert nul.json()["error"]["fields"] == {"search": ["Text must not contain the NUL character (U+0000)."]}
