@@ -7,14 +7,19 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
+from apps.organizations import context
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.organizations.roles import Role
 
 from . import services
 from .admin_mixins import PHIAccessLoggedAdmin
-from .models import Consent, Patient, PHIAccessLog
+from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
 from .panels import patient_panels
 from .selectors import patient_search_condition
 
@@ -122,11 +127,64 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
                 ]
             },
         ),
-        ("Identifiers", {"fields": ["ssn"]}),
+        ("Identifiers", {"fields": ["ssn_on_file", "ssn"]}),
     ]
+    readonly_fields = ["ssn_on_file"]
     inlines = [ConsentInline]
     actions = ["restore_patients"]
     edit_roles = PATIENT_EDIT_ROLES
+
+    def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only pages show every field's value: the SSN only as `ssn_on_file`, masked.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "ssn"]}) for name, options in fieldsets
+        ]
+
+    @admin.display(description="SSN on file")
+    def ssn_on_file(self, patient: Patient) -> str:
+        """Masked for every role; permitted roles reveal the number with a separate, logged POST."""
+        masked = patient.ssn_masked if patient.pk else ""
+        if not masked:
+            return "None on file"
+        # Django calls this with the object alone: the request's caller is the active tenant context.
+        if not may_reveal_ssn(context.current()):
+            return masked
+        # The change page is a form already: a button with its own action posts the CSRF token to the reveal.
+        return format_html(
+            '{} <button type="submit" formaction="{}" formmethod="post" formnovalidate class="button">Reveal</button>',
+            masked,
+            reverse("admin:patients_patient_ssn_reveal", args=[patient.pk]),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        reveal = path(
+            "<path:object_id>/ssn/reveal/",
+            self.admin_site.admin_view(self.ssn_reveal_view),
+            name="patients_patient_ssn_reveal",
+        )
+        return [reveal, *super().get_urls()]
+
+    def ssn_reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """POST only: show one patient's full SSN to a permitted role and log the reveal."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        patient = self.get_object(request, object_id)
+        if patient is None or not self.has_view_permission(request, patient):
+            raise Http404
+        ssn = services.patient_ssn_reveal(request=request, patient=patient)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Social Security number",
+            "patient": patient,
+            "ssn": ssn,
+            "opts": self.opts,
+        }
+        response = TemplateResponse(request, "admin/patients/patient/ssn_reveal.html", context)
+        add_never_cache_headers(response)
+        return response
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

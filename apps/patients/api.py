@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,12 +16,14 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.permissions import TenantAccess, request_context
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 
 from . import selectors, services
 from .filters import ConsentFilter, PatientFilter
-from .models import Consent, Patient, PHIAccessLog
+from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
+from .services import SSN_REVEAL_FORBIDDEN
 
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
@@ -127,6 +131,34 @@ class PatientRestoreApi(APIView):
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = services.patient_restore(patient=object_or_404(selectors.patient_deleted_list(), patient_id))
         return Response(PatientOutput(patient).data)
+
+
+class SSNRevealPermission(TenantAccess):
+    """Revealing an SSN is a read behind a POST: only the roles of `SSN_REVEAL_ROLES` (no coach, no partner
+    without PHI access), whatever the caller's write rights."""
+
+    message = SSN_REVEAL_FORBIDDEN
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return may_reveal_ssn(request_context(request))
+
+
+class SSNRevealOutput(serializers.Serializer):
+    ssn = serializers.CharField(help_text="The full number (###-##-####); empty when none is on file.")
+
+
+class PatientSSNRevealApi(APIView):
+    """Each reveal is one PHI access-log row (record type `ssn`); responses are never cached."""
+
+    permission_classes = [SSNRevealPermission]
+
+    @extend_schema(request=None, responses=SSNRevealOutput, summary="Reveal a patient's full SSN (logged)")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(selectors.patient_list(), patient_id)
+        ssn = services.patient_ssn_reveal(request=request, patient=patient)
+        response = Response(SSNRevealOutput({"ssn": ssn}).data)
+        add_never_cache_headers(response)
+        return response
 
 
 class ConsentOutput(OutputSerializer):

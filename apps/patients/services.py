@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
@@ -16,8 +16,9 @@ from django.utils import timezone
 from apps.organizations.context import TenantContext
 from apps.organizations.roles import DataClassification
 
-from .models import Consent, Patient, PHIAccessLog
+from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
 
+SSN_REVEAL_FORBIDDEN = "This role may not reveal a Social Security number."
 DUPLICATE_MRN = "A patient with this MRN already exists in this organization."
 # Fields staff may set on a patient through services (everything but identity, status bookkeeping and tenancy).
 PATIENT_FIELDS = frozenset(
@@ -135,6 +136,14 @@ def consent_revoke(*, consent: Consent, revoked_at: datetime | None = None) -> C
         with transaction.atomic():
             consent.save(update_fields=["revoked_at", "updated_at"])
     return consent
+
+
+def patient_ssn_reveal(*, request: HttpRequest, patient: Patient) -> str:
+    """The patient's full SSN for a caller allowed to see it (`may_reveal_ssn`), logged as one PHI read."""
+    if not may_reveal_ssn(getattr(request, "tenant", None)):
+        raise PermissionDenied(SSN_REVEAL_FORBIDDEN)
+    phi_access_record(request=request, record_type=PHIAccessLog.RecordType.SSN, patient_ids=[patient.pk])
+    return patient.ssn
 
 
 # The request's details, the same on every row of one access.
