@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -26,7 +27,9 @@ from django.utils.html import format_html, format_html_join
 from apps.organizations.access import object_or_404
 from apps.organizations.admin_base import TenantModelAdmin, request_role
 from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.patients import phi_reads
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin
+from apps.patients.models import Patient, PHIAccessLog
 
 from . import documents, selectors, services, x12
 from .codes import ISO_4217
@@ -242,6 +245,10 @@ class ClaimBatchAdmin(ReadOnlyBillingAdmin):
     def download(self, request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
         _require(request, MANAGE_ROLES)
         batch = object_or_404(ClaimBatch.objects.for_current_organization(), batch_id)
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.CLAIM_FILE,
+            patient_ids=list(batch.claims.values_list("patient_id", flat=True)),
+        )
         response = HttpResponse(batch.content, content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
@@ -318,7 +325,12 @@ class InstallmentOutcomeForm(forms.Form):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyBillingAdmin):
+class LedgerEntryAdmin(PHIAccessLoggedAdmin, ReadOnlyBillingAdmin):
+    record_type = PHIAccessLog.RecordType.LEDGER_ENTRY
+
+    def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
+        super().log_phi_read(request, [entry for entry in records if entry.carries_phi])
+
     list_display = [
         "created_at",
         "kind",
@@ -372,6 +384,11 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         patients = Patient.objects.for_current_organization().in_bulk([row[0] for row in largest])
         top = [{"patient": patients.get(pid), "currency": cur, "net_cents": net} for pid, cur, net in largest]
         failed = list(selectors.failed_installments().select_related("patient"))
+        # Patients by MRN beside what they owe: each row shown (or exported) is a read of that patient's ledger.
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
+            patient_ids=[row["patient"].pk for row in top if row["patient"]] + [c.patient_id for c in failed],
+        )
         if request.GET.get("format") == "csv":
             return self._dashboard_csv(as_of, aging, totals, top)
         context = {
@@ -414,7 +431,12 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         _require(request, VIEW_ROLES)
         patient = self._patient(patient_id)
         rows, running = [], 0
-        for entry in selectors.ledger_entry_list(patient_id=patient.pk):
+        entries = list(selectors.ledger_entry_list(patient_id=patient.pk))
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
+            patient_ids=[entry.patient_id for entry in entries if entry.carries_phi],
+        )
+        for entry in entries:
             change = documents._signed(entry)
             running += change
             rows.append({"entry": entry, "change_cents": change, "running_cents": running})

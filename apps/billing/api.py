@@ -23,11 +23,12 @@ from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.patients import phi_reads
+from apps.patients.models import Patient, PHIAccessLog
 
 from . import selectors, services
 from .codes import ISO_4217
-from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, PaymentStatus, TransactionType
+from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, LedgerEntry, PaymentStatus, TransactionType
 from .selectors import AGING_BUCKETS
 
 M = TypeVar("M", bound=Model)
@@ -74,6 +75,18 @@ class EntryOutput(OutputSerializer):
     claim_id = serializers.UUIDField(allow_null=True)
     external_reference = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+    def render(self, instance: Any, zone: dt.tzinfo | None) -> dict[str, Any]:
+        """The one rendering of a ledger entry (lists, details, the entry inside payment and refund answers, and
+        so their idempotent replays): a caller without PHI access gets the PHI fields withheld; a caller with it
+        has the read marked for the PHI access log."""
+        row = super().render(instance, zone)
+        if isinstance(instance, LedgerEntry) and instance.carries_phi:
+            if phi_reads.phi_visible():
+                phi_reads.mark(record_type=PHIAccessLog.RecordType.LEDGER_ENTRY, patient_ids=[instance.patient_id])
+            else:
+                row.update(instance.redacted())
+        return row
 
 
 class EntryListApi(BaseBillingApi):

@@ -268,6 +268,11 @@ class Claim(TenantModel):
         return f"Claim {self.submitter_claim_id}"
 
 
+# Metadata keys of a clinical charge that name or point at its diagnoses (ICD-10-CM): PHI. A clinical charge's
+# description (e.g. "Psychotherapy for generalized anxiety") and its encounter link are PHI too.
+PHI_METADATA_KEYS = frozenset({"diagnosis_codes", "diagnosis_pointers"})
+
+
 class LedgerEntryQuerySet(TenantQuerySet):
     def charges(self) -> LedgerEntryQuerySet:
         """Charges only (what is owed)."""
@@ -393,6 +398,26 @@ class LedgerEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_cents / 100:.2f} {self.currency}"
+
+    @property
+    def carries_phi(self) -> bool:
+        """Whether the entry shows PHI: a charge's diagnoses (`PHI_METADATA_KEYS`, its description) or its link
+        to an encounter. Such entries are logged when read, and redacted for callers without PHI access."""
+        if self.encounter_id is not None:
+            return True
+        return self.transaction_type == TransactionType.CLINICAL_SERVICE and (
+            bool(PHI_METADATA_KEYS & self.metadata.keys()) or bool(self.description)
+        )
+
+    def redacted(self) -> dict[str, Any]:
+        """The PHI fields as a caller without PHI access sees them: diagnoses, description and encounter withheld."""
+        if not self.carries_phi:
+            return {"metadata": self.metadata, "description": self.description, "encounter_id": self.encounter_id}
+        return {
+            "metadata": {key: value for key, value in self.metadata.items() if key not in PHI_METADATA_KEYS},
+            "description": "" if self.transaction_type == TransactionType.CLINICAL_SERVICE else self.description,
+            "encounter_id": None,
+        }
 
     @property
     def open_cents(self) -> int:

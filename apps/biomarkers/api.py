@@ -19,7 +19,7 @@ from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import refuse_nul
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
-from apps.patients import services as patient_services
+from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from config.openapi import error_response
 
@@ -231,7 +231,7 @@ READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 def _log_readings(request: Request, readings: Any) -> None:
     """The PHI access log of the readings a response shows (those classified CLINICAL_PHI)."""
-    patient_services.phi_rows_access_record(request=request, record_type=READING_RECORD, rows=readings)
+    phi_reads.mark_rows(record_type=READING_RECORD, rows=readings)
 
 
 class SeriesApi(APIView):
@@ -272,9 +272,7 @@ class SeriesApi(APIView):
                 patient_id=patient.pk, metric_type=query["metric_type"], bucket=query["bucket"], **period
             )
             if catalog.METRICS[query["metric_type"]].is_phi:  # summaries of a PHI metric: a row per bucket
-                patient_services.phi_access_record(
-                    request=request, record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets)
-                )
+                phi_reads.mark(record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets))
             body["buckets"] = BucketOutput(buckets, many=True).data
         return Response(body)
 

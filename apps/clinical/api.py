@@ -16,9 +16,9 @@ from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
+from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
-from apps.patients.services import phi_access_record
 
 from . import selectors, services
 from .filters import ClinicalEventFilter, EncounterFilter
@@ -35,7 +35,7 @@ CLINICAL_EVENT = PHIAccessLog.RecordType.CLINICAL_EVENT
 
 
 def _log(request: Request, record_type: str, rows: Any) -> None:
-    phi_access_record(request=request, record_type=record_type, patient_ids=[row.patient_id for row in rows])
+    phi_reads.mark(record_type=record_type, patient_ids=[row.patient_id for row in rows])
 
 
 class EncounterListApi(APIView):

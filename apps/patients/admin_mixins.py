@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from . import services
+from . import phi_reads
 
 
 class PHIAccessLoggedAdmin:
@@ -26,10 +26,10 @@ class PHIAccessLoggedAdmin:
 
     def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
         if self.phi_rows_only:
-            services.phi_rows_access_record(request=request, record_type=self.record_type, rows=records)
+            phi_reads.mark_rows(record_type=self.record_type, rows=records)
         else:
             patient_ids = [self.patient_id_of(obj) for obj in records]
-            services.phi_access_record(request=request, record_type=self.record_type, patient_ids=patient_ids)
+            phi_reads.mark(record_type=self.record_type, patient_ids=patient_ids)
 
     def _log_object(self, request: HttpRequest, object_id: str) -> None:
         obj = self.get_object(request, object_id)  # type: ignore[attr-defined]  # None when hidden or absent

@@ -20,7 +20,7 @@ from apps.organizations.permissions import TenantAccess, request_context
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import Role
 
-from . import selectors, services
+from . import phi_reads, selectors, services
 from .filters import ConsentFilter, PatientFilter
 from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
 from .services import SSN_REVEAL_FORBIDDEN
@@ -83,9 +83,7 @@ class PatientListApi(APIView):
         paginator = self.pagination_class()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
         page = paginator.paginate_queryset(patients, request, view=self)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[p.id for p in page or []]
-        )
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[p.id for p in page or []])
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
     @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
@@ -104,9 +102,7 @@ class PatientDetailApi(APIView):
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.id]
-        )
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.id])
         return Response(PatientOutput(patient).data)
 
     @extend_schema(request=PatientInput(partial=True), responses=PatientOutput, summary="Change a patient")
@@ -194,9 +190,7 @@ class PatientConsentListApi(APIView):
         consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(consents, request, view=self)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id]
-        )
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id])
         return paginator.get_paginated_response(ConsentOutput(page, many=True).data)
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput}, summary="Record a consent decision")

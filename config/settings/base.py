@@ -48,6 +48,8 @@ MIDDLEWARE = [
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
+    # Writes the PHI access log of the rows the response showed (inside the request's transaction).
+    "apps.patients.phi_reads.PHIReadLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

@@ -19,7 +19,7 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
-from apps.patients import services as patient_services
+from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
@@ -114,9 +114,7 @@ class HealthEventListApi(APIView):
             include_superseded=params["include_superseded"],
         )
         page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.HEALTH_EVENT, rows=page.events
-        )
+        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.HEALTH_EVENT, rows=page.events)
         next_url = None
         if page.next_cursor:
             next_query = request.query_params.copy()
@@ -184,8 +182,7 @@ class HealthEventSummaryApi(APIView):
         )
         # The counts show no record's content; a mood shown is logged when it was recorded as PHI.
         phi = DataClassification.CLINICAL_PHI
-        patient_services.phi_access_record(
-            request=request,
+        phi_reads.mark(
             record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
             patient_ids=[patient.pk for day in summary if (day["latest_mood"] or {}).get("data_classification") == phi],
         )
@@ -225,8 +222,7 @@ class MedicationAdherenceApi(APIView):
         query.is_valid(raise_exception=True)
         adherence = selectors.medication_adherence(patient=patient, days=query.validated_data.get("days", 7))
         # Medication events are clinical data: a row per medication shown.
-        patient_services.phi_access_record(
-            request=request,
+        phi_reads.mark(
             record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
             patient_ids=[patient.pk] * len(adherence.medications),
         )
@@ -269,9 +265,7 @@ class AssessmentListApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=responses
-        )
+        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=responses)
         return Response({"results": AssessmentResponseOutput(responses, many=True).data})
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
@@ -363,9 +357,7 @@ class AssessmentFlagListApi(APIView):
     @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
         flags = list(selectors.assessment_flag_open_list()[:500])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=flags
-        )
+        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=flags)
         return Response({"results": AssessmentFlagOutput(flags, many=True).data})
 
 
