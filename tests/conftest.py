@@ -79,10 +79,19 @@ def add_member(organization: Organization, role: str, **user_fields: Any) -> Abs
     return user
 
 
-def issue_key(organization: Organization, *, scopes: list[str] | None = None, phi_access: bool = False) -> str:
-    """A partner API key for the organization; returns the raw key."""
+def issue_key(
+    organization: Organization,
+    *,
+    scopes: list[str] | None = None,
+    phi_access: bool = False,
+    requires_patient_consent: bool = False,
+) -> str:
+    """A partner API key for the organization; returns the raw key. The partner is the clinic's own integration
+    unless `requires_patient_consent` (then it reaches only patients with a valid data-sharing consent)."""
     with context.tenant_context(organization.id, Role.OWNER):
-        partner = services.partner_create(name=f"Partner {uuid.uuid4().hex[:6]}")
+        partner = services.partner_create(
+            name=f"Partner {uuid.uuid4().hex[:6]}", requires_patient_consent=requires_patient_consent
+        )
         _, raw = services.api_key_create(
             partner=partner, name="test key", scopes=scopes or list(Scope.values), phi_access=phi_access
         )

@@ -387,7 +387,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, ReadOnlyBillingAdmin):
         # Patients by MRN beside what they owe: each row shown (or exported) is a read of that patient's ledger.
         phi_reads.mark(
             record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
-            patient_ids=[row["patient"].pk for row in top if row["patient"]] + [c.patient_id for c in failed],
+            patient_ids=[pid for pid, _, _ in largest if pid in patients] + [c.patient_id for c in failed],
         )
         if request.GET.get("format") == "csv":
             return self._dashboard_csv(as_of, aging, totals, top)

@@ -29,6 +29,7 @@ from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet
 from apps.organizations.roles import Role
+from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
 from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
 
@@ -125,6 +126,7 @@ class InsurancePolicy(TenantModel):
     )
     is_active = models.BooleanField(default=True)
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -194,6 +196,7 @@ class InstallmentPlan(TenantModel):
         max_length=100, blank=True, help_text="The card processor's subscription id (stored, never called)."
     )
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -255,6 +258,7 @@ class Claim(TenantModel):
     total_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="USD")
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -293,7 +297,7 @@ class LedgerEntryQuerySet(TenantQuerySet):
         )
 
 
-LedgerEntryManager = models.Manager.from_queryset(LedgerEntryQuerySet)
+LedgerEntryManager = PatientScopedManager.from_queryset(LedgerEntryQuerySet)
 
 
 class LedgerEntry(TenantModel):
@@ -339,7 +343,7 @@ class LedgerEntry(TenantModel):
     # on a charge, or the unapplied credit of a payment. Derived from the applications, so not in the history.
     applied_cents = models.BigIntegerField(default=0, db_default=0, editable=False)
 
-    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()
+    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
     history = TenantHistoricalRecords(excluded_fields=["applied_cents"])
 
     # The only columns the runtime role may UPDATE (column-level GRANT in migration 0002).

@@ -43,7 +43,7 @@ class MembershipAdmin(TenantModelAdmin):
 
 @admin.register(Partner)
 class PartnerAdmin(TenantModelAdmin):
-    list_display = ["name", "kind", "created_at"]
+    list_display = ["name", "kind", "requires_patient_consent", "created_at"]
 
 
 @admin.register(APIKey)

@@ -29,6 +29,8 @@ class TenantContext:
     api_key_id: uuid.UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     phi_access: bool = False
+    # A partner that reaches only the patients with a valid data-sharing consent (`PatientScopedManager`).
+    patient_consent_required: bool = False
 
     @property
     def is_partner(self) -> bool:
@@ -141,6 +143,7 @@ def tenant_context(
     api_key_id: uuid.UUID | None = None,
     scopes: frozenset[str] = frozenset(),
     phi_access: bool = False,
+    patient_consent_required: bool = False,
     using: str = "default",
 ) -> Iterator[TenantContext]:
     """Enter a tenant explicitly (management commands, jobs, tests): one transaction with the context set."""
@@ -151,6 +154,7 @@ def tenant_context(
         api_key_id=api_key_id,
         scopes=scopes,
         phi_access=phi_access,
+        patient_consent_required=patient_consent_required,
     )
     outermost = not connections[using].in_atomic_block
     with transaction.atomic(using=using), activated(ctx, using=using, restore=not outermost):

@@ -80,6 +80,7 @@ class TenantContextMiddleware:
                     api_key_id=principal.id,
                     scopes=principal.scopes,
                     phi_access=principal.phi_access,
+                    patient_consent_required=principal.requires_patient_consent,
                 )
             else:
                 ctx, memberships = _staff_context(request)

@@ -119,6 +119,11 @@ class Partner(TenantModel):
 
     name = models.CharField(max_length=200)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.OTHER)
+    requires_patient_consent = models.BooleanField(
+        default=True,
+        help_text="Reaches only patients with a valid data-sharing consent. Turn off only for the clinic's own "
+        "services (e.g. its billing service), which need no consent.",
+    )
 
     history = TenantHistoricalRecords()
 

@@ -39,6 +39,7 @@ class APIKeyPrincipal:
     scopes: frozenset[str]
     phi_access: bool
     last_used_at: datetime | None = None
+    requires_patient_consent: bool = True
     role: str = Role.PARTNER.value
 
 
@@ -49,8 +50,8 @@ class InvalidAPIKeyError(Exception):
 # A narrow SECURITY DEFINER function owned by the owner role: finds one key by its exact prefix before any
 # tenant is known, without exempting the API key table from row-level security.
 _LOOKUP = (
-    "SELECT id, organization_id, partner_id, hashed_key, scopes, phi_access, revoked_at, expires_at, last_used_at "
-    "FROM kura_api_key_lookup(%s)"
+    "SELECT id, organization_id, partner_id, hashed_key, scopes, phi_access, revoked_at, expires_at, last_used_at, "
+    "requires_patient_consent FROM kura_api_key_lookup(%s)"
 )
 
 
@@ -68,7 +69,7 @@ def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
         row = cursor.fetchone()
     if row is None:
         raise InvalidAPIKeyError
-    key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at, last_used_at = row
+    key_id, organization_id, partner_id, hashed, scopes, phi_access, revoked_at, expires_at, last_used_at, gated = row
     if not keys.matches(raw_key, hashed):
         raise InvalidAPIKeyError
     now = timezone.now()
@@ -82,4 +83,5 @@ def api_key_authenticate(*, raw_key: str) -> APIKeyPrincipal:
         scopes=valid_scopes,
         phi_access=bool(phi_access),
         last_used_at=last_used_at,
+        requires_patient_consent=bool(gated),
     )

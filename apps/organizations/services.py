@@ -37,9 +37,9 @@ def membership_create(*, user: User, role: str, organization_id: uuid.UUID | Non
     return membership
 
 
-def partner_create(*, name: str, kind: str = Partner.Kind.OTHER) -> Partner:
-    """Register a partner of the active organization."""
-    partner = Partner(name=name, kind=kind)
+def partner_create(*, name: str, kind: str = Partner.Kind.OTHER, requires_patient_consent: bool = True) -> Partner:
+    """Register a partner of the active organization (by default kept to patients who consented to sharing)."""
+    partner = Partner(name=name, kind=kind, requires_patient_consent=requires_patient_consent)
     partner.full_clean(exclude=["organization"])
     with transaction.atomic():
         partner.save()
