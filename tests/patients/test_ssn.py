@@ -102,3 +102,19 @@ def test_a_partner_key_needs_phi_access_to_reveal(org_a, org_b):
     assert allowed.json() == {"ssn": SSN}
     assert phi_access_log(org_a) == [(patient.pk, "ssn", 1, path)]
     assert phi_access_log(org_b) == []
+
+
+@pytest.mark.parametrize("role", [Role.COACH, Role.BILLING, Role.FRONT_DESK])
+def test_the_change_history_and_historical_versions_show_no_ssn(org_a, org_b, role):
+    patient, _ = _patients(org_a, org_b)
+    with as_tenant(org_a):
+        version = patient.history.get()
+    client = logged_in(add_member(org_a, role))
+    for path in (
+        f"/admin/patients/patient/{patient.pk}/history/",
+        f"/admin/patients/patient/{patient.pk}/history/{version.history_id}/",
+    ):
+        page = client.get(path)
+        assert page.status_code == 200
+        for digits in DIGITS:
+            assert digits not in page.content
