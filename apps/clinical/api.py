@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -16,8 +15,6 @@ from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.roles import Role
-from apps.patients import phi_reads
-from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
 
 from . import selectors, services
@@ -31,11 +28,6 @@ from .serializers import (
 )
 
 CLINICAL_WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
-CLINICAL_EVENT = PHIAccessLog.RecordType.CLINICAL_EVENT
-
-
-def _log(request: Request, record_type: str, rows: Any) -> None:
-    phi_reads.mark(record_type=record_type, patient_ids=[row.patient_id for row in rows])
 
 
 class EncounterListApi(APIView):
@@ -50,7 +42,6 @@ class EncounterListApi(APIView):
         paginator = self.pagination_class()
         encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
         page = paginator.paginate_queryset(encounters, request, view=self) or []
-        _log(request, PHIAccessLog.RecordType.ENCOUNTER, page)
         return paginator.get_paginated_response(EncounterOutput(page, many=True).data)
 
     @extend_schema(request=EncounterInput, responses={201: EncounterOutput}, summary="Open an encounter")
@@ -70,7 +61,6 @@ class EncounterDetailApi(APIView):
     @extend_schema(responses=EncounterOutput, summary="An encounter")
     def get(self, request: Request, encounter_id: uuid.UUID) -> Response:
         encounter = object_or_404(selectors.encounter_list(), encounter_id)
-        _log(request, PHIAccessLog.RecordType.ENCOUNTER, [encounter])
         return Response(EncounterOutput(encounter).data)
 
 
@@ -88,7 +78,6 @@ class ClinicalEventListApi(APIView):
         paginator = self.pagination_class()
         events = filter_queryset(ClinicalEventFilter, request, selectors.clinical_event_list())
         page = paginator.paginate_queryset(events, request, view=self) or []
-        _log(request, CLINICAL_EVENT, page)
         return paginator.get_paginated_response(ClinicalEventOutput(page, many=True).data)
 
     @extend_schema(
@@ -123,7 +112,6 @@ class ClinicalEventDetailApi(APIView):
     @extend_schema(responses=ClinicalEventOutput, summary="A clinical event with its detail rows")
     def get(self, request: Request, event_id: uuid.UUID) -> Response:
         event = object_or_404(selectors.clinical_event_list(), event_id)
-        _log(request, CLINICAL_EVENT, [event])
         return Response(ClinicalEventOutput(event).data)
 
     @extend_schema(responses={204: None}, summary="Delete an event entered in error (its detail rows go with it)")

@@ -28,7 +28,14 @@ from .services import SSN_REVEAL_FORBIDDEN
 WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
 
-class PatientOutput(OutputSerializer):
+class PatientOutput(phi_reads.MarksReads, OutputSerializer):
+    """Every patient rendered is a read of the record (lists, details and the answers of writes)."""
+
+    phi_record_type = PHIAccessLog.RecordType.PATIENT
+
+    def patient_id_of(self, instance: Any) -> Any:
+        return instance.pk
+
     id = serializers.UUIDField()
     mrn = serializers.CharField()
     given_name = serializers.CharField()
@@ -83,7 +90,6 @@ class PatientListApi(APIView):
         paginator = self.pagination_class()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
         page = paginator.paginate_queryset(patients, request, view=self)
-        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[p.id for p in page or []])
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
     @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
@@ -102,7 +108,6 @@ class PatientDetailApi(APIView):
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
-        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.id])
         return Response(PatientOutput(patient).data)
 
     @extend_schema(request=PatientInput(partial=True), responses=PatientOutput, summary="Change a patient")

@@ -57,6 +57,24 @@ def mark_rows(*, record_type: str, rows: Iterable[Any]) -> None:
     mark(record_type=record_type, patient_ids=[row.patient_id for row in rows if row.data_classification == phi])
 
 
+class MarksReads:
+    """For an `OutputSerializer`: every row it renders (in a list, a detail or a write's answer) is marked as a
+    read of its patient's `phi_record_type` records; `phi_rows_only` marks only rows classified CLINICAL_PHI."""
+
+    phi_record_type: str
+    phi_rows_only: bool = False
+
+    def patient_id_of(self, instance: Any) -> UUID | None:
+        return getattr(instance, "patient_id", None)
+
+    def render(self, instance: Any, zone: Any) -> dict[str, Any]:
+        row: dict[str, Any] = super().render(instance, zone)  # type: ignore[misc]
+        phi = DataClassification.CLINICAL_PHI
+        if not self.phi_rows_only or getattr(instance, "data_classification", phi) == phi:
+            mark(record_type=self.phi_record_type, patient_ids=[self.patient_id_of(instance)])
+        return row
+
+
 def _write(marks: Marks, *, method: str, path: str) -> None:
     ctx = context.current()
     if ctx is None:
