@@ -33,7 +33,10 @@ def _patient(patient_id: uuid.UUID) -> Patient:
     return object_or_404(patient_list(), patient_id)
 
 
-class HealthEventOutput(OutputSerializer):
+class HealthEventOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.HEALTH_EVENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     event_type = serializers.CharField()
@@ -114,7 +117,6 @@ class HealthEventListApi(APIView):
             include_superseded=params["include_superseded"],
         )
         page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
-        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.HEALTH_EVENT, rows=page.events)
         next_url = None
         if page.next_cursor:
             next_query = request.query_params.copy()
@@ -229,7 +231,10 @@ class MedicationAdherenceApi(APIView):
         return Response(AdherenceOutput(adherence).data)
 
 
-class AssessmentResponseOutput(OutputSerializer):
+class AssessmentResponseOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     instrument = serializers.CharField()
@@ -265,7 +270,6 @@ class AssessmentListApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
-        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=responses)
         return Response({"results": AssessmentResponseOutput(responses, many=True).data})
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
@@ -337,7 +341,10 @@ class InstrumentListApi(APIView):
         return Response(_instrument_data(scoring.custom_instrument(definition)), status=status.HTTP_201_CREATED)
 
 
-class AssessmentFlagOutput(OutputSerializer):
+class AssessmentFlagOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     response_id = serializers.UUIDField()
@@ -357,7 +364,6 @@ class AssessmentFlagListApi(APIView):
     @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
         flags = list(selectors.assessment_flag_open_list()[:500])
-        phi_reads.mark_rows(record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=flags)
         return Response({"results": AssessmentFlagOutput(flags, many=True).data})
 
 
