@@ -62,7 +62,12 @@ class BatchJSONParser(BaseParser):
 # --- Output shapes -------------------------------------------------------------------------------------------
 
 
-class ReadingOutput(OutputSerializer):
+class ReadingOutput(phi_reads.MarksReads, OutputSerializer):
+    """Each reading rendered that is classified CLINICAL_PHI is a logged read (series, latest, out of range)."""
+
+    phi_record_type = PHIAccessLog.RecordType.BIOMARKER_READING
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
@@ -229,11 +234,6 @@ class PeriodInput(serializers.Serializer):
 READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 
-def _log_readings(request: Request, readings: Any) -> None:
-    """The PHI access log of the readings a response shows (those classified CLINICAL_PHI)."""
-    phi_reads.mark_rows(record_type=READING_RECORD, rows=readings)
-
-
 class SeriesApi(APIView):
     """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
 
@@ -264,7 +264,6 @@ class SeriesApi(APIView):
                 )
             except selectors.InvalidCursorError:
                 raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-            _log_readings(request, page.points)
             body["points"] = ReadingOutput(page.points, many=True).data
             body["next_cursor"] = page.next_cursor
         else:
@@ -284,7 +283,6 @@ class LatestApi(APIView):
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
         readings = selectors.biomarker_latest_per_metric(patient_id=patient.pk)
-        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)
 
 
@@ -304,5 +302,4 @@ class OutOfReferenceApi(APIView):
         readings = selectors.biomarker_out_of_reference(
             start=query["start"], end=query["end"], patient_id=query.get("patient_id")
         )
-        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)
