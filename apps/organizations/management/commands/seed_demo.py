@@ -25,7 +25,7 @@ from apps.organizations.roles import Role, Scope
 DEMO_NAMESPACE = uuid.UUID("6f1c2a52-52f5-4c55-9a43-6b1b0e0c7a10")
 DEMO_ORGANIZATIONS = [("harbor", "Harbor Family Clinic"), ("summit", "Summit Wellness Center")]
 STAFF_ROLES = [Role.OWNER, Role.CLINICIAN, Role.COACH, Role.BILLING, Role.FRONT_DESK]
-WEARABLE_SCOPES = sorted([Scope.PATIENTS_READ, Scope.BIOMARKERS_READ, Scope.BIOMARKERS_WRITE])
+WEARABLE_SCOPES = sorted([Scope.PATIENTS_READ.value, Scope.BIOMARKERS_READ.value, Scope.BIOMARKERS_WRITE.value])
 
 
 def demo_password(role: str) -> str:
