@@ -175,14 +175,14 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         if patient is None or not self.has_view_permission(request, patient):
             raise Http404
         ssn = services.patient_ssn_reveal(request=request, patient=patient)
-        context = {
+        page = {
             **self.admin_site.each_context(request),
             "title": "Social Security number",
             "patient": patient,
             "ssn": ssn,
             "opts": self.opts,
         }
-        response = TemplateResponse(request, "admin/patients/patient/ssn_reveal.html", context)
+        response = TemplateResponse(request, "admin/patients/patient/ssn_reveal.html", page)
         add_never_cache_headers(response)
         return response
 

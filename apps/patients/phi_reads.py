@@ -1,7 +1,8 @@
 """One mechanism for the PHI access log: code that shows classified rows marks them, one hook logs them.
 
-Serializers, documents and selectors call `mark(record_type, patient_ids)` for the PHI rows they put in front of
-a caller; `PHIReadLogMiddleware` collects the marks of a request and, when the response succeeds, writes them
+Output serializers mark every row they render (`MarksReads`); documents, exports and the few answers that are
+not rows call `mark(record_type=..., patient_ids=...)` for what they put in front of a caller;
+`PHIReadLogMiddleware` collects the marks of a request and, when the response succeeds, writes them
 in one INSERT per record type (a row per patient, counting its records). A view cannot forget the log: the rows
 are marked where they are shown, not where the view decides to log. Outside a request (a management command)
 `logged_reads` collects and writes the same way. Code that redacts PHI for callers without PHI access marks
