@@ -233,8 +233,17 @@ class ReadOnlyBillingAdmin(BillingAdmin):
 
 
 @admin.register(ClaimBatch)
-class ClaimBatchAdmin(ReadOnlyBillingAdmin):
+class ClaimBatchAdmin(PHIAccessLoggedAdmin, ReadOnlyBillingAdmin):
+    """A batch's page shows its 837P file: a read of every claim on it."""
+
+    record_type = PHIAccessLog.RecordType.CLAIM_FILE
     list_display = ["__str__", "file_name", "created_at"]
+
+    logs_list_rows = False  # the list shows names and dates of files, no claim
+
+    def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
+        patient_ids = Claim.objects.filter(batch__in=records).values_list("patient_id", flat=True)
+        phi_reads.mark(record_type=self.record_type, patient_ids=list(patient_ids))
 
     def get_urls(self) -> list[URLPattern]:
         download = path(
@@ -255,7 +264,8 @@ class ClaimBatchAdmin(ReadOnlyBillingAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(ReadOnlyBillingAdmin):
+class ClaimAdmin(PHIAccessLoggedAdmin, ReadOnlyBillingAdmin):
+    record_type = PHIAccessLog.RecordType.CLAIM_FILE
     list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
 
 

@@ -20,6 +20,7 @@ class PHIAccessLoggedAdmin:
 
     record_type: str
     phi_rows_only: bool = False
+    logs_list_rows: bool = True  # False where the list page shows nothing of the records' content
 
     def patient_id_of(self, obj: Any) -> Any:
         return obj.patient_id
@@ -39,7 +40,7 @@ class PHIAccessLoggedAdmin:
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (response.context_data or {}).get("cl") if isinstance(response, TemplateResponse) else None
-        if changelist is not None:
+        if changelist is not None and self.logs_list_rows:
             self.log_phi_read(request, list(changelist.result_list))
         return response
 

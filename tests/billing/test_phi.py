@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 
-from apps.billing.models import TransactionType
+from apps.billing.models import Claim, ClaimBatch, TransactionType
 from apps.organizations.roles import DataClassification, Role
 from apps.patients.models import PHIAccessLog
 from tests.billing import factories as bf
@@ -163,3 +163,25 @@ def test_the_837p_command_logs_each_patient_on_the_file(tmp_path):
     with as_tenant(org):
         assert PHIAccessLog.objects.get().role == Role.BILLING
     assert phi_access_log(other_org) == []
+
+
+def test_the_claim_file_and_claim_pages_are_logged_and_the_file_list_is_not(ledger, org_a, org_b):
+    client = logged_in(add_member(org_a, Role.BILLING))
+    patient = ledger["patient"].pk
+    exported = client.post(
+        "/admin/billing/ledgerentry/", {"action": "export_837p", "_selected_action": [str(ledger["diagnosed"].pk)]}
+    )
+    assert exported.status_code == 200
+    with as_tenant(org_a):
+        batch = ClaimBatch.objects.get()
+        claim = Claim.objects.get()
+    pages = [
+        "/admin/billing/claimbatch/",
+        f"/admin/billing/claimbatch/{batch.pk}/change/",
+        f"/admin/billing/claimbatch/{batch.pk}/download/",
+        f"/admin/billing/claim/{claim.pk}/change/",
+    ]
+    for path in pages:
+        assert client.get(path).status_code == 200
+    assert phi_access_log(org_a)[1:] == [(patient, "claim_file", 1, path) for path in pages[1:]]
+    assert phi_access_log(org_b) == []
