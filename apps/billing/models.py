@@ -126,7 +126,7 @@ class InsurancePolicy(TenantModel):
     )
     is_active = models.BooleanField(default=True)
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -196,7 +196,7 @@ class InstallmentPlan(TenantModel):
         max_length=100, blank=True, help_text="The card processor's subscription id (stored, never called)."
     )
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -258,7 +258,7 @@ class Claim(TenantModel):
     total_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="USD")
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -343,7 +343,7 @@ class LedgerEntry(TenantModel):
     # on a charge, or the unapplied credit of a payment. Derived from the applications, so not in the history.
     applied_cents = models.BigIntegerField(default=0, db_default=0, editable=False)
 
-    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords(excluded_fields=["applied_cents"])
 
     # The only columns the runtime role may UPDATE (column-level GRANT in migration 0002).

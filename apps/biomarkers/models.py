@@ -54,7 +54,7 @@ class BiomarkerLog(ClassifiedTenantModel):
     # an indexed column without one, like the partner key's `history_api_key_id`. Deleting a user through the
     # ORM nulls the rows the deleting context can see; other organizations' rows keep the id of the user who
     # acted, which is what an audit trail should say.
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords(user_db_constraint=False, no_db_index=["organization", "patient"])
 
     class Meta:

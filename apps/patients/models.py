@@ -147,7 +147,7 @@ class Patient(TenantModel):
     ssn = EncryptedTextField("SSN", blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects: ClassVar[PatientManager] = PatientManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientManager] = PatientManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -254,7 +254,7 @@ class Consent(TenantModel):
     document_reference = models.CharField(max_length=500, blank=True, help_text="Signed form: file id or URL.")
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects: ClassVar[ConsentManager] = ConsentManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[ConsentManager] = ConsentManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:

@@ -62,7 +62,7 @@ class AssessmentResponse(ClassifiedTenantModel):
         "clinical.HealthEvent", on_delete=models.DO_NOTHING, related_name="assessment_responses", db_constraint=False
     )
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -107,7 +107,7 @@ class AssessmentFlag(ClassifiedTenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects: ClassVar[AssessmentFlagManager] = AssessmentFlagManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[AssessmentFlagManager] = AssessmentFlagManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:

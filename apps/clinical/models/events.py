@@ -72,7 +72,7 @@ class Encounter(ClassifiedTenantModel):
     facility_name = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=500, blank=True)
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -150,7 +150,7 @@ class ClinicalEvent(ClassifiedTenantModel):
     is_synthetic = models.BooleanField(default=False)
     clinical_identity_key = models.CharField(max_length=255, blank=True)
 
-    objects: ClassVar[ClinicalEventManager] = ClinicalEventManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[ClinicalEventManager] = ClinicalEventManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -189,7 +189,7 @@ class Spoke(ClassifiedTenantModel):
     event_id: Any
     patient_id: Any
 
-    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
 
     class Meta:
         abstract = True

@@ -65,7 +65,7 @@ class HealthEvent(ClassifiedTenantModel):
         db_constraint=False,
     )
 
-    objects: ClassVar[HealthEventManager] = HealthEventManager()  # type: ignore[assignment]  # stubs: a subclass of the base manager
+    objects: ClassVar[HealthEventManager] = HealthEventManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
