@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.organizations.api import SchemaApi, SwaggerUiApi
 from apps.organizations.api_errors import json_or_default
 from apps.organizations.views import permission_denied, switch_organization
 
@@ -13,8 +13,8 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.clinical.urls")),
     path("", include("apps.biomarkers.urls")),
     path("", include("apps.billing.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    path("docs/", SwaggerUiApi.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 urlpatterns = [

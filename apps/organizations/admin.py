@@ -10,27 +10,23 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from . import services
-from .admin_base import TenantModelAdmin, request_role
+from .access_map import API_KEY, MEMBERSHIP, ORGANIZATION, PARTNER, USER
+from .admin_base import MapPermissions, TenantModelAdmin, may
 from .models import APIKey, Membership, Organization, Partner
-from .roles import Role
 
 User = get_user_model()
 
 
 @admin.register(Organization)
 class OrganizationAdmin(TenantModelAdmin):
+    resource = ORGANIZATION
     list_display = ["name", "slug", "created_at"]
     readonly_fields = ["slug"]
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False  # organizations are created by the operator (seed or owner-role command)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Membership)
 class MembershipAdmin(TenantModelAdmin):
+    resource = MEMBERSHIP
     list_display = ["user", "role", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
     autocomplete_fields: list[str] = []
@@ -43,11 +39,13 @@ class MembershipAdmin(TenantModelAdmin):
 
 @admin.register(Partner)
 class PartnerAdmin(TenantModelAdmin):
+    resource = PARTNER
     list_display = ["name", "kind", "created_at"]
 
 
 @admin.register(APIKey)
 class APIKeyAdmin(TenantModelAdmin):
+    resource = API_KEY
     list_display = ["name", "partner", "prefix", "scopes", "phi_access", "last_used_at", "revoked_at"]
     readonly_fields = ["prefix", "last_used_at", "revoked_at", "created_by"]
     fields = ["partner", "name", "scopes", "phi_access", "expires_at", *readonly_fields]
@@ -69,7 +67,10 @@ class APIKeyAdmin(TenantModelAdmin):
         obj.prefix = api_key.prefix
         messages.warning(request, f"Copy this key now, it will not be shown again: {raw_key}")
 
-    @admin.action(description="Revoke the selected keys")
+    def has_revoke_permission(self, request: HttpRequest) -> bool:
+        return may(request, self.resource, "revoke")
+
+    @admin.action(description="Revoke the selected keys", permissions=["revoke"])
     def revoke(self, request: HttpRequest, queryset: QuerySet[APIKey]) -> None:
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
@@ -81,8 +82,10 @@ admin.site.unregister(User)
 
 
 @admin.register(User)
-class OrganizationUserAdmin(UserAdmin):
+class OrganizationUserAdmin(MapPermissions, UserAdmin):
     """Users are global identities: owners see and edit those with a membership in their organization."""
+
+    resource = USER
 
     fieldsets = ((None, {"fields": ("username", "first_name", "last_name", "email", "is_active")}),)
     list_filter = ["is_active"]
@@ -90,18 +93,3 @@ class OrganizationUserAdmin(UserAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         ctx = getattr(request, "tenant", None)
         return super().get_queryset(request).filter(memberships__organization_id=ctx.organization_id if ctx else None)
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return request_role(request) == Role.OWNER
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_role(request) == Role.OWNER
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request_role(request) == Role.OWNER
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False

@@ -15,10 +15,6 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset(
     {Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value, Role.BILLING.value, Role.FRONT_DESK.value}
 )
-# Values of `app.user_role` that may read CLINICAL_PHI rows (mirrors the SQL function kura_phi_allowed()).
-PHI_ROLES = frozenset(
-    {Role.OWNER.value, Role.CLINICIAN.value, Role.BILLING.value, Role.FRONT_DESK.value, "partner_phi"}
-)
 
 
 class DataClassification(models.TextChoices):

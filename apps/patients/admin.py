@@ -6,19 +6,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
-from apps.organizations.roles import Role
 
 from . import services
 from .admin_mixins import PHIAccessLoggedAdmin
 from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
+from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
 from .selectors import patient_search_condition
-
-PATIENT_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
 
 class PatientForm(forms.ModelForm):
@@ -70,7 +68,7 @@ class RecordStateFilter(admin.SimpleListFilter):
 
 class ConsentInline(TenantInline):
     model = Consent
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
     # A consent is revoked (kept in the record), never deleted from here.
     can_delete = False
     fields = ["consent_type", "granted", "granted_at", "expires_at", "revoked_at", "document_reference", "valid_now"]
@@ -126,7 +124,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     ]
     inlines = [ConsentInline]
     actions = ["restore_patients"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = PATIENT
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -154,7 +152,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         for patient in queryset:
             services.patient_soft_delete(patient=patient)
 
-    @admin.action(description="Restore selected deleted patients")
+    @admin.action(description="Restore selected deleted patients", permissions=["change"])
     def restore_patients(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
         restored = 0
         for patient in queryset.filter(deleted_at__isnull=False):
@@ -175,7 +173,7 @@ class ConsentAdmin(TenantModelAdmin):
     list_filter = ["consent_type", "granted"]
     list_select_related = ["patient"]
     search_fields = ["patient__mrn"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
 
 
 @admin.register(PHIAccessLog)
@@ -202,14 +200,5 @@ class PHIAccessLogAdmin(TenantModelAdmin):
     list_select_related = ["user", "api_key", "patient"]
     search_fields = ["patient__mrn", "user__username"]
     date_hierarchy = "accessed_at"
-    view_roles = frozenset({Role.OWNER.value})
-    edit_roles = frozenset()
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # The log is its own audit trail and has no change history.
-        raise Http404
+    resource = PHI_ACCESS_LOG
+    has_history = False  # the log is its own audit trail

@@ -15,13 +15,11 @@ from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
 
 from . import selectors, services
 from .filters import ConsentFilter, PatientFilter
 from .models import Consent, Patient, PHIAccessLog
-
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
+from .permissions import CONSENT, PATIENT
 
 
 class PatientOutput(OutputSerializer):
@@ -69,8 +67,7 @@ class PatientInput(serializers.Serializer):
 
 class PatientListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(
         parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
@@ -94,8 +91,7 @@ class PatientListApi(APIView):
 
 
 class PatientDetailApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -120,8 +116,7 @@ class PatientDetailApi(APIView):
 
 
 class PatientRestoreApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(request=None, responses=PatientOutput, summary="Restore a soft-deleted patient")
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -151,8 +146,7 @@ class ConsentInput(serializers.Serializer):
 
 class PatientConsentListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(
         parameters=filter_parameters(ConsentFilter), responses=ConsentOutput(many=True), summary="A patient's consents"
@@ -178,8 +172,7 @@ class PatientConsentListApi(APIView):
 
 
 class ConsentRevokeApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(request=None, responses=ConsentOutput, summary="Revoke a consent from now on")
     def post(self, request: Request, consent_id: uuid.UUID) -> Response:
