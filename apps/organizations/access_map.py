@@ -88,8 +88,7 @@ def permission_map() -> dict[str, Resource]:
     """Every resource of every app (importing each app's `permissions` module declares its resources)."""
     from .discovery import kura_app_modules
 
-    for _module in kura_app_modules("permissions"):
-        pass
+    list(kura_app_modules("permissions"))
     return dict(REGISTRY)
 
 

@@ -32,6 +32,7 @@ from apps.billing.models import ClaimBatch, InsurancePolicy, LedgerEntry, Payer
 from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
 from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, Encounter
+from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
 from apps.clinical.timeline import services as timeline_services
 from apps.organizations import context
 from apps.organizations.access_map import PARTNER_PHI, PHI_DATABASE_ROLES, Resource, permission_map
@@ -112,10 +113,10 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             assert x12.claim_batch_export() is not None  # the demo has unclaimed pending-insurance charges
     with context.tenant_context(org.id, Role.OWNER):
         patient = _first(Patient)
-        flag = _first(AssessmentFlag)
+        flag = _first(AssessmentFlag, reviewed_at__isnull=True)
         if flag is None:
             timeline_services.assessment_complete(patient=patient, instrument="phq9", answers=[0] * 8 + [2])
-            flag = _first(AssessmentFlag)
+            flag = _first(AssessmentFlag, reviewed_at__isnull=True)
         if not AssessmentDefinition.objects.exists():
             timeline_services.assessment_definition_create(
                 code="sleep-check",
@@ -475,6 +476,24 @@ def test_admin_writes_by_denied_roles_are_refused_and_change_nothing(world: Worl
                     wrong.append((model._meta.label, action, caller.name, status))
     assert not wrong, pformat(wrong)
     assert _snapshot(world) == before
+
+
+def test_patient_page_panels_follow_the_map(world: World) -> None:
+    """The patient page shows the billing, assessment and review panels to the roles the map lets read them."""
+    with context.tenant_context(world.org_a.id, Role.OWNER):
+        patient_id = _first(AssessmentFlag, reviewed_at__isnull=True).patient_id
+    panels = {"Billing": LEDGER, "Assessments": ASSESSMENT, "Needs review": ASSESSMENT_FLAG}
+    shown, expected = {}, {}
+    for caller in world.staff.values():
+        page = caller.client.get(_model_page(Patient, "change", patient_id)).content.decode()
+        titles = set(re.findall(r'<h2 id="panel-\d+">([^<]+)</h2>', page))
+        shown[caller.name] = sorted(title for title in panels if title in titles)
+        expected[caller.name] = sorted(
+            title for title, resource in panels.items() if resource.allows(caller.ctx, "read")
+        )
+    assert shown == expected
+    assert expected[Role.COACH] == []
+    assert expected[Role.OWNER] == sorted(panels)
 
 
 # --- the database agrees ---------------------------------------------------------------------------------------
