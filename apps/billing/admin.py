@@ -399,7 +399,11 @@ class LedgerEntryAdmin(TenantModelAdmin):
             "patient": patient,
             "rows": rows,
             "balances": list(selectors.balances(patient_id=patient.pk).values()),
+            # Each link only for the roles the map lets follow it.
             "can_post": may(request, LEDGER, "write"),
+            "can_statement": may(request, LEDGER, "statement"),
+            "can_receipt": may(request, LEDGER, "receipt"),
+            "can_add_plan": may(request, INSTALLMENT_PLAN, "add"),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/billing/patient_ledger.html", context)

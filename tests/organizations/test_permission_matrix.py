@@ -514,6 +514,27 @@ def test_patient_page_panels_follow_the_map(world: World) -> None:
     assert expected[Role.OWNER] == sorted(panels)
 
 
+def test_patient_ledger_offers_the_links_the_map_allows(world: World) -> None:
+    patient_id = world.params["a"]["patient_id"]
+    links = {
+        reverse("admin:billing_post_payment", args=[patient_id]): (LEDGER, "write"),
+        reverse("admin:billing_statement", args=[patient_id]): (LEDGER, "statement"),
+        reverse("admin:billing_superbill", args=[patient_id]): (LEDGER, "read"),
+        reverse("admin:billing_installmentplan_add"): (PLAN, "add"),
+    }
+    shown, expected = {}, {}
+    for caller in world.staff.values():
+        if not LEDGER.allows(caller.ctx, "read"):
+            continue
+        page = caller.client.get(reverse("admin:billing_patient_ledger", args=[patient_id])).content.decode()
+        shown[caller.name] = sorted(url for url in links if f'href="{url}' in page)
+        expected[caller.name] = sorted(
+            url for url, (resource, action) in links.items() if resource.allows(caller.ctx, action)
+        )
+    assert shown == expected
+    assert sorted(expected) == sorted(LEDGER.roles("read"))
+
+
 # --- the database agrees ---------------------------------------------------------------------------------------
 
 
