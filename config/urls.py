@@ -5,7 +5,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.organizations.api_errors import json_or_default
-from apps.organizations.views import permission_denied, switch_organization
+from apps.organizations.views import invitation, permission_denied, switch_organization
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.organizations.urls")),
@@ -20,6 +20,7 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("account/organization/", switch_organization, name="switch-organization"),
+    path("invitations/<str:token>/", invitation, name="invitation"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -133,6 +133,13 @@ STORAGES = {
 
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
+# How long an invitation to join an organization may be accepted.
+KURA_INVITATION_TTL = timedelta(days=env.int("KURA_INVITATION_TTL_DAYS", default=7))
+
+# --- E-mail (invitations, password reset) -----------------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 (unset: an SMTP server on localhost:25).
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Kura <kura@localhost>")
 
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
