@@ -36,6 +36,8 @@ def organization_users(*, organization_id: uuid.UUID | None) -> QuerySet[Abstrac
 
     Users are global identities outside row-level security, so every user list, picker and filter of a tenant
     page starts here."""
+    if organization_id is None:
+        return get_user_model()._default_manager.none()
     return (
         get_user_model()
         ._default_manager.filter(memberships__organization_id=organization_id, memberships__is_active=True)

@@ -80,7 +80,7 @@ def invitation_create(*, email: str, role: str, invited_by: User) -> tuple[Invit
 
 def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
     """E-mail the invitation's link once the invitation is committed."""
-    organization = Organization.objects.get(pk=invitation.organization_id)
+    organization = invitation.organization
     message = {
         "organization": organization.name,
         "role": invitation.get_role_display(),

@@ -5,7 +5,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.forms import BaseUserCreationForm
+from django.contrib.auth.forms import UserCreationForm
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
@@ -45,11 +45,11 @@ def permission_denied(request: HttpRequest, exception: Exception | None = None) 
     return response.render()
 
 
-class InvitedUserForm(BaseUserCreationForm):
+class InvitedUserForm(UserCreationForm):
     """A new identity for an invited person: a username, a name and a password Django's validators accept.
     The e-mail is the invitation's (the link reached it)."""
 
-    class Meta(BaseUserCreationForm.Meta):
+    class Meta(UserCreationForm.Meta):  # type: ignore[name-defined]
         model = User
         fields = ("username", "first_name", "last_name")
 
@@ -94,14 +94,14 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if user.is_authenticated:
         if request.method == "POST":
             try:
-                membership = services.invitation_accept(raw_token=token, user=user)  # type: ignore[arg-type]
+                services.invitation_accept(raw_token=token, user=user)
             except services.InvitationUnavailableError as error:
                 return _unavailable(request, error.state)
             except services.AlreadyMemberError:
                 return _invitation_response(
                     request, "organizations/invitation_accept.html", 409, ticket=ticket, already_member=True
                 )
-            activate_organization(request, membership.organization_id)
+            activate_organization(request, ticket.organization_id)
             messages.success(request, f"Welcome to {ticket.organization_name}.")
             return HttpResponseRedirect(reverse("admin:index"))
         return _invitation_response(request, "organizations/invitation_accept.html", ticket=ticket)
