@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
 from django.views.generic import RedirectView
@@ -20,6 +21,21 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("account/organization/", switch_organization, name="switch-organization"),
+    # Self-service password reset by e-mail (Django's views and the admin's templates). The form answers alike
+    # for known and unknown addresses; the admin's login page links to it through the `admin_password_reset`
+    # name. Resetting never signs anyone in.
+    path("account/password-reset/", auth_views.PasswordResetView.as_view(), name="admin_password_reset"),
+    path("account/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "account/password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("invitations/<str:token>/", invitation, name="invitation"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
