@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import admin as auth_admin  # noqa: F401 - registers User and Group, removed below
 from django.contrib.auth import get_user_model
@@ -34,6 +35,19 @@ class OrganizationAdmin(TenantModelAdmin):
 OWNER_ONLY = frozenset({Role.OWNER.value})
 
 
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["role", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        stays_owner = cleaned.get("role") == Role.OWNER and cleaned.get("is_active")
+        if self.instance.pk and not stays_owner and selectors.is_last_active_owner(membership=self.instance):
+            raise forms.ValidationError("The organization needs an active owner: make someone else owner first.")
+        return cleaned
+
+
 @admin.register(Membership)
 class MembershipAdmin(TenantModelAdmin):
     """The people of the organization. An owner changes a membership's role and active flag or removes it, never
@@ -46,6 +60,7 @@ class MembershipAdmin(TenantModelAdmin):
     list_filter = ["role", "is_active"]
     list_select_related = ["user"]
     search_fields = ["user__username", "user__first_name", "user__last_name", "user__email"]
+    form = MembershipForm
     fields = ["user", "full_name", "email", "role", "is_active"]
     readonly_fields = ["user", "full_name", "email"]
 
@@ -55,6 +70,17 @@ class MembershipAdmin(TenantModelAdmin):
 
     def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
         return False  # by invitation only
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        if isinstance(obj, Membership) and selectors.is_last_active_owner(membership=obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Removal one at a time, where the last active owner is kept.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
 
     @admin.display(description="Name", ordering="user__last_name")
     def full_name(self, membership: Membership) -> str:

@@ -45,6 +45,15 @@ def organization_users(*, organization_id: uuid.UUID | None) -> QuerySet[Abstrac
     )
 
 
+def is_last_active_owner(*, membership: Membership) -> bool:
+    """Whether this membership is its organization's only active owner (who must not be demoted, deactivated
+    or removed: nobody could manage the organization's people any more)."""
+    if not (membership.is_active and membership.role == Role.OWNER):
+        return False
+    others = Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER, is_active=True)
+    return not others.exclude(pk=membership.pk).exists()
+
+
 @dataclass(frozen=True)
 class InvitationTicket:
     """An invitation as its link shows it, resolved from the token before any tenant is known."""

@@ -78,6 +78,8 @@ def test_no_user_picker_or_list_of_any_admin_page_shows_another_organizations_pe
         version = membership.history.latest()
     # The change form and a history version (simple-history's revert form) of a membership.
     pages += [f"{MEMBERSHIPS}{membership.pk}/change/", f"{MEMBERSHIPS}{membership.pk}/history/{version.pk}/"]
+    # Django's autocomplete endpoint, asked for the membership's user field.
+    pages.append("/admin/autocomplete/?app_label=organizations&model_name=membership&field_name=user&term=summit")
 
     shown = {page: client.get(page) for page in pages}
 
@@ -219,3 +221,32 @@ def test_adding_changing_and_deleting_in_the_admin_writes_no_global_log_row(
 
     assert [r.status_code for r in (invited, added, changed, deleted, own_password)] == [302] * 5
     assert LogEntry.objects.count() == 0
+
+
+def test_the_last_active_owner_is_neither_demoted_deactivated_nor_removed(people, org_a):
+    client = logged_in(people["owner_a"])
+    with as_tenant(org_a):
+        own = Membership.objects.get(user=people["owner_a"], organization_id=org_a.id)
+    before = memberships(org_a)
+
+    demoted = client.post(f"{MEMBERSHIPS}{own.pk}/change/", {"role": Role.CLINICIAN, "is_active": "on"})
+    deactivated = client.post(f"{MEMBERSHIPS}{own.pk}/change/", {"role": Role.OWNER, "is_active": ""})
+    removed = client.post(f"{MEMBERSHIPS}{own.pk}/delete/", {"post": "yes"})
+
+    assert demoted.status_code == deactivated.status_code == 200
+    assert "The organization needs an active owner" in demoted.content.decode()
+    assert removed.status_code == 403
+    assert memberships(org_a) == before
+
+
+def test_with_a_second_owner_an_owner_may_step_down(people, org_a):
+    client = logged_in(people["owner_a"])
+    with as_tenant(org_a):
+        shared = Membership.objects.get(user=people["shared"], organization_id=org_a.id)
+        own = Membership.objects.get(user=people["owner_a"], organization_id=org_a.id)
+    client.post(f"{MEMBERSHIPS}{shared.pk}/change/", {"role": Role.OWNER, "is_active": "on"})
+
+    response = client.post(f"{MEMBERSHIPS}{own.pk}/change/", {"role": Role.CLINICIAN, "is_active": "on"})
+
+    assert response.status_code == 302
+    assert memberships(org_a) == {("harbor-boss", Role.CLINICIAN.value, True), ("both-clinics", Role.OWNER.value, True)}
