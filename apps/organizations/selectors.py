@@ -50,7 +50,7 @@ def is_last_active_owner(*, membership: Membership) -> bool:
     or removed: nobody could manage the organization's people any more)."""
     if not (membership.is_active and membership.role == Role.OWNER):
         return False
-    others = Membership.objects.filter(organization_id=membership.organization_id, role=Role.OWNER, is_active=True)
+    others = Membership.objects.filter(organization=membership.organization, role=Role.OWNER, is_active=True)
     return not others.exclude(pk=membership.pk).exists()
 
 
