@@ -260,3 +260,17 @@ def test_the_invitation_table_is_under_forced_row_level_security(org_a, org_b, o
         assert Invitation.objects.count() == 0
         assert Invitation.history.count() == 0
     assert Invitation.objects.count() == 0  # no tenant context: no rows
+
+
+def test_a_former_member_invited_again_gets_their_membership_back_with_the_new_role(
+    org_a, owner_a, django_capture_on_commit_callbacks
+):
+    former = add_member(org_a, Role.COACH, email="former@a.example")
+    with as_tenant(org_a):
+        Membership.objects.filter(user=former).update(is_active=False)
+    link = invite(logged_in(owner_a), django_capture_on_commit_callbacks, email="former@a.example", role=Role.BILLING)
+
+    response = logged_in(former).post(link)
+
+    assert response.status_code == 302
+    assert memberships_of(former, org_a) == {(org_a.id, Role.BILLING.value, True)}
