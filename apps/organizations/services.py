@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
@@ -19,6 +21,8 @@ from django.utils import timezone
 from . import context, keys, selectors
 from .models import APIKey, Invitation, Membership, Organization, Partner
 from .roles import Role, Scope
+
+logger = logging.getLogger(__name__)
 
 
 def organization_create(*, name: str, slug: str, organization_id: uuid.UUID | None = None) -> Organization:
@@ -89,8 +93,16 @@ def invitation_send(*, invitation: Invitation, accept_url: str) -> None:
     }
     subject = f"Invitation to {organization.name} on Kura"
     body = render_to_string("organizations/invitation_email.txt", message)
-    recipient = invitation.email
-    transaction.on_commit(lambda: send_mail(subject, body, None, [recipient]))
+    recipient, invitation_id = invitation.email, invitation.pk
+
+    def deliver() -> None:
+        try:
+            send_mail(subject, body, None, [recipient])
+        except (OSError, smtplib.SMTPException) as error:
+            # The invitation is saved either way; inviting the address again sends a new link.
+            logger.warning("Invitation %s: the e-mail could not be sent (%s).", invitation_id, type(error).__name__)
+
+    transaction.on_commit(deliver)
 
 
 def invitation_revoke(*, invitation: Invitation) -> Invitation:

@@ -274,3 +274,18 @@ def test_a_former_member_invited_again_gets_their_membership_back_with_the_new_r
 
     assert response.status_code == 302
     assert memberships_of(former, org_a) == {(org_a.id, Role.BILLING.value, True)}
+
+
+def test_an_unreachable_mail_server_keeps_the_invitation_and_answers_normally(
+    org_a, owner_a, django_capture_on_commit_callbacks, settings, caplog
+):
+    # A real SMTP client against a closed local port: the connection is refused, as when the relay is down.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", 9, 2
+    with django_capture_on_commit_callbacks(execute=True):
+        response = logged_in(owner_a).post(ADD, {"email": "unreachable@example.org", "role": Role.COACH})
+    assert response.status_code == 302
+    with as_tenant(org_a):
+        assert list(Invitation.objects.values_list("email", flat=True)) == ["unreachable@example.org"]
+    assert "could not be sent (ConnectionRefusedError)" in caplog.text
+    assert "unreachable@example.org" not in caplog.text
