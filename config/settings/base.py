@@ -163,8 +163,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.organizations.throttling.APIKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
     "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -191,7 +189,12 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Requests per API key and period (s, min, hour, day), counted in PostgreSQL by the tenant middleware
+# (apps/organizations/throttling.py), so the limit holds across workers and servers.
+API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
+
+# The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
+CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
 
 # --- Logging: never a request body, never a patient value ----------------------------------------------
 LOGGING = {
