@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
 
@@ -41,10 +42,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # `Cache-Control: no-store` on API responses and on every response to a staff session or partner key.
+    "apps.organizations.no_store.NoStoreMiddleware",
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
@@ -129,6 +134,26 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------------------
+# Everything from Kura's own origin, nothing inline: the admin's behaviour is in static/kura/admin.js, Swagger
+# UI is served from local static files with its start-up script at its own URL. The one inline block, the
+# billing documents' style (the PDF renderer reads the same HTML), carries the request's nonce. `data:` images
+# are Swagger UI's and the admin's CSS icons. No page may be framed, post elsewhere or load plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 LOGIN_URL = "admin:login"
