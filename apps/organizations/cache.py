@@ -23,10 +23,14 @@ class SharedDatabaseCache(DatabaseCache):
     before that transaction begins.
     """
 
+    def __init__(self, table: str, params: dict[str, Any]) -> None:
+        super().__init__(table, params)
+        self.table = table
+
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         cache_key = self.make_and_validate_key(key, version=version)
         db = router.db_for_write(self.cache_model_class)
-        table = sql.Identifier(self._table)
+        table = sql.Identifier(self.table)
         with transaction.atomic(using=db), connections[db].cursor() as cursor:
             cursor.execute(
                 sql.SQL("SELECT value FROM {} WHERE cache_key = %s AND expires >= %s FOR UPDATE")

@@ -18,6 +18,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -76,8 +77,9 @@ def parse_rate(rate: str) -> Rate:
 
 def rate_limit_hit(*, key: str, rate: Rate) -> RateLimitState:
     """Count one request of `key` in its current window (atomic, shared by every worker)."""
+    params: dict[str, Any] = {"key": key, "period": rate.period}
     with connection.cursor() as cursor:
-        cursor.execute(_HIT_SQL, {"key": key, "period": rate.period})
+        cursor.execute(_HIT_SQL, params)
         hits, seconds_left = cursor.fetchone()
     return RateLimitState(limit=rate.requests, hits=int(hits), reset_seconds=max(math.ceil(seconds_left), 1))
 
