@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import random
+import socket
 import string
 import subprocess
 import sys
@@ -73,7 +74,20 @@ def send_canary_requests(url: str, headers: dict[str, str]) -> list[int]:
                     timeout=60,
                 ).status_code
             )
+    codes.append(send_raw_request_line(url, f"GET /api/v1/patients/?search={CANARY}\u00fc HTTP/1.1"))
     return codes
+
+
+def send_raw_request_line(url: str, line: str) -> int:
+    """A request line as a naive client sends it: the query's UTF-8 not percent-encoded (an HTTP server refuses
+    it, and says so in its error log). Returns the status code."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=60) as connection_:
+        connection_.sendall(line.encode() + b"\r\nHost: " + host.encode() + b"\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while chunk := connection_.recv(65536):
+            answer += chunk
+    return int(answer.split(b" ", 2)[1])
 
 
 @pytest.fixture
