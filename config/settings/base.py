@@ -139,12 +139,13 @@ STORAGES = {
 # --- Content-Security-Policy (django-csp) -----------------------------------------------------------------
 # Everything from Kura's own origin, nothing inline: the admin's behaviour is in static/kura/admin.js, Swagger
 # UI is served from local static files with its start-up script at its own URL. The one inline block, the
-# billing documents' style (the PDF renderer reads the same HTML), carries the request's nonce. `data:` images
+# billing documents' style (the PDF renderer reads the same HTML), carries the request's nonce
+# (`nonce="{{ request.csp_nonce }}"`; the header names a nonce only on responses that used it). `data:` images
 # are Swagger UI's and the admin's CSS icons. No page may be framed, post elsewhere or load plugins.
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
-        "script-src": [SELF],
+        "script-src": [SELF, NONCE],
         "style-src": [SELF, NONCE],
         "img-src": [SELF, "data:"],
         "font-src": [SELF],

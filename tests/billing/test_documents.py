@@ -157,6 +157,6 @@ def test_a_document_page_allows_only_its_own_style_by_the_requests_nonce(ledger,
     assert f'<style nonce="{nonce}">' in html
     assert nonce not in again.content.decode()  # a new nonce per response
     assert "'unsafe-inline'" not in header
-    assert "script-src 'self';" in header
+    assert f"script-src 'self' 'nonce-{nonce}';" in header  # only scripts from Kura's origin or with the nonce
     assert "javascript:" not in html
     assert '<a href="#" data-kura-print>Print</a>' in html
