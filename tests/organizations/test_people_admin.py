@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib import admin
-from django.contrib.admin.models import LogEntry
+from django.contrib.admin.models import ADDITION, LogEntry
 from django.contrib.auth.models import User
+from django.db import ProgrammingError, transaction
 
 from apps.organizations import services
 from apps.organizations.admin_base import TenantModelAdmin
@@ -250,3 +251,10 @@ def test_with_a_second_owner_an_owner_may_step_down(people, org_a):
 
     assert response.status_code == 302
     assert memberships(org_a) == {("harbor-boss", Role.CLINICIAN.value, True), ("both-clinics", Role.OWNER.value, True)}
+
+
+def test_the_runtime_role_cannot_write_the_global_admin_log(org_a):
+    owner = add_member(org_a, Role.OWNER)
+    with pytest.raises(ProgrammingError, match="permission denied"), transaction.atomic():
+        LogEntry.objects.log_actions(user_id=owner.pk, queryset=User.objects.filter(pk=owner.pk), action_flag=ADDITION)
+    assert LogEntry.objects.count() == 0
