@@ -4,6 +4,7 @@ from django.views import defaults
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.organizations import second_factor_views
 from apps.organizations.api_errors import json_or_default
 from apps.organizations.views import permission_denied, switch_organization
 
@@ -20,6 +21,8 @@ api_v1: list[URLPattern | URLResolver] = [
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("account/organization/", switch_organization, name="switch-organization"),
+    path("account/second-factor/", second_factor_views.verify, name="second-factor-verify"),
+    path("account/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

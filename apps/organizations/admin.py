@@ -9,7 +9,7 @@ from django.contrib.auth.models import Group
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from . import services
+from . import second_factor, services
 from .admin_base import TenantModelAdmin, request_role
 from .models import APIKey, Membership, Organization, Partner
 from .roles import Role
@@ -34,11 +34,21 @@ class MembershipAdmin(TenantModelAdmin):
     list_display = ["user", "role", "is_active", "created_at"]
     list_filter = ["role", "is_active"]
     autocomplete_fields: list[str] = []
+    actions = ["reset_second_factor"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         # The own-memberships policy also shows the user's memberships elsewhere; list this organization's.
         ctx = getattr(request, "tenant", None)
         return super().get_queryset(request).filter(organization_id=ctx.organization_id if ctx else None)
+
+    @admin.action(
+        description="Reset the second factor (the member sets it up again at next login)", permissions=["change"]
+    )
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        memberships = list(queryset.select_related("user"))
+        for membership in memberships:
+            second_factor.second_factor_reset(membership=membership)
+        messages.info(request, f"Reset the second factor of {len(memberships)} member(s).")
 
 
 @admin.register(Partner)

@@ -20,11 +20,12 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from . import context, selectors, services
+from . import context, second_factor, selectors, services
 from .api_errors import error_response
 from .context import TenantContext
 from .models import Membership
 from .roles import Role
+from .throttling import APIKeyFailureWindow
 
 ACTIVE_ORGANIZATION_SESSION_KEY = "kura_active_organization"
 API_KEY_SCHEME = "api-key"
@@ -43,6 +44,9 @@ def presented_api_key(request: HttpRequest) -> str | None:
 def _staff_context(request: HttpRequest) -> tuple[TenantContext | None, list[Membership]]:
     user = request.user
     if not (user.is_authenticated and user.is_active):
+        return None, []
+    if not second_factor.session_is_verified(request):
+        # Password only: no organization, so no admin page, staff page or API call acts for one.
         return None, []
     context.set_authenticated_user(int(user.pk))
     memberships = list(selectors.user_memberships(user_id=int(user.pk)))
@@ -69,9 +73,18 @@ class TenantContextMiddleware:
             raw_key = presented_api_key(request)
             ctx: TenantContext | None
             if raw_key is not None:
+                failures = APIKeyFailureWindow.current(request)
+                if failures.is_blocked():
+                    # Even a correct key waits: guessing keys from one address must not pay off.
+                    refused = error_response(
+                        429, "throttled", "Too many failed API-key attempts from this address; try again later."
+                    )
+                    refused["Retry-After"] = str(failures.retry_after)
+                    return refused
                 try:
                     principal = selectors.api_key_authenticate(raw_key=raw_key)
                 except selectors.InvalidAPIKeyError:
+                    failures.record_failure()
                     return error_response(401, "authentication_failed", "Invalid, revoked or expired API key.")
                 request.api_key = principal  # type: ignore[attr-defined]
                 ctx = TenantContext(
