@@ -11,6 +11,8 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+PASSWORD = "correct-horse-battery"  # UserFactory's password
+
 
 def confirmed_totp_device(user: Any) -> TOTPDevice:
     """The user's authenticator, set up on first call."""

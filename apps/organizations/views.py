@@ -5,15 +5,19 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from . import second_factor
 from .switching import organization_switch
 
 
 @require_POST
 @login_required
 def switch_organization(request: HttpRequest) -> HttpResponse:
+    if not second_factor.session_is_verified(request):
+        return HttpResponseRedirect(reverse("second-factor-verify"))
     try:
         membership = organization_switch(request=request, slug=request.POST.get("organization", ""))
     except ValidationError as error:
