@@ -46,7 +46,7 @@ def with_next(url_name: str, request: HttpRequest) -> str:
     return f"{reverse(url_name)}?{urlencode({'next': safe_next(request)})}"
 
 
-def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> HttpResponse:
+def _page(request: HttpRequest, template: str, context: dict[str, Any], status: int = 200) -> TemplateResponse:
     response = TemplateResponse(
         request, template, {**admin.site.each_context(request), "next": safe_next(request), **context}, status=status
     )

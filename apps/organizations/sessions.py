@@ -9,6 +9,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib.auth import logout
 from django.contrib.auth.signals import user_logged_in
+from django.contrib.sessions.backends.base import SessionBase
 from django.dispatch import receiver
 from django.http import HttpRequest, HttpResponse
 
@@ -26,10 +27,10 @@ def _stamp_login(sender: object, request: HttpRequest | None, **kwargs: object) 
         request.session[SESSION_LAST_SEEN_KEY] = now
 
 
-def session_expired(session: dict[str, object] | object, now: int) -> bool:
+def session_expired(session: SessionBase, now: int) -> bool:
     """Whether a signed-in session has been idle too long or lived too long (or carries no login time)."""
-    started = session.get(SESSION_STARTED_KEY)  # type: ignore[attr-defined]
-    last_seen = session.get(SESSION_LAST_SEEN_KEY)  # type: ignore[attr-defined]
+    started = session.get(SESSION_STARTED_KEY)
+    last_seen = session.get(SESSION_LAST_SEEN_KEY)
     if not isinstance(started, int) or not isinstance(last_seen, int):
         return True
     idle = settings.KURA_SESSION_IDLE_TIMEOUT.total_seconds()

@@ -60,7 +60,7 @@ class Command(BaseCommand):
             self.stdout.write(f"\n  {org['name']} ({org['slug']})")
             for user in org["users"]:
                 self.stdout.write(
-                    f"    {user['role']:<11} {user['username']:<20} password: {user['password']:<22}"
+                    f"    {user['role']:<11} {user['username']:<20} password: {user['password']:<27}"
                     f" TOTP secret: {user['totp_secret']}"
                 )
             self.stdout.write(f"    partner API key ({', '.join(org['api_key_scopes'])}):\n      {org['api_key']}")
