@@ -58,9 +58,10 @@ def second_factor_enrol(*, user: AbstractBaseUser, device: TOTPDevice, token: st
     """Confirm the user's new authenticator with a code from it; returns fresh recovery codes, or None if
     the code is wrong."""
     with transaction.atomic():
-        device = TOTPDevice.objects.select_for_update().get(pk=device.pk, user=user, confirmed=False)
-        if not device.verify_token(token):
+        locked = TOTPDevice.objects.select_for_update().filter(pk=device.pk, user=user, confirmed=False).first()
+        if locked is None or not locked.verify_token(token):  # None: confirmed meanwhile (another tab)
             return None
+        device = locked
         device.confirmed = True
         device.save(update_fields=["confirmed"])
         return recovery_codes_replace(user=user)

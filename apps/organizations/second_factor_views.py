@@ -9,6 +9,7 @@ import segno
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.core.validators import RegexValidator
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -29,7 +30,7 @@ class CodeForm(forms.Form):
         label="Code",
         max_length=32,
         strip=True,
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True, "inputmode": "numeric"}),
+        validators=[RegexValidator(r"^[0-9A-Za-z ]+$", "Enter the digits from your app, or a recovery code.")],
     )
 
 

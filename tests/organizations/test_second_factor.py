@@ -294,3 +294,14 @@ def test_seed_demo_enrols_every_demo_user_with_a_fixed_authenticator_secret():
     call_command("seed_demo", stdout=text)
     assert f"password: {coach['password']}" in text.getvalue()
     assert f"TOTP secret: {coach['totp_secret']}" in text.getvalue()
+
+
+def test_a_malformed_code_is_refused_without_echoing_it(clinic):
+    confirmed_totp_device(clinic)
+    client = password_only(clinic)
+    for code in ("12\x0034", "<b>999999</b>", "1" * 33):
+        response = client.post("/account/second-factor/", {"code": code})
+        assert response.status_code == 200
+        assert code.encode() not in response.content
+        assert b"errornote" in response.content
+    assert client.get("/api/v1/patients/").status_code == 403
