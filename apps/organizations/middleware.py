@@ -4,8 +4,10 @@ the row-level-security context set.
 Staff pages, the admin and the API all pass through here:
 
 * `Authorization: Api-Key <key>`: the partner behind the key (DRF authenticates only after middleware, so
-  the key is resolved here and DRF's APIKeyAuthentication merely reports it);
-* a logged-in session user: their active membership (chosen with the organization switcher, else the first);
+  the key is resolved here and DRF's APIKeyAuthentication merely reports it); an address with too many failed
+  keys lately gets 429 first;
+* a logged-in session user who passed the second factor: their active membership (chosen with the organization
+  switcher, else the first); a password-only session gets no context;
 * anyone else: no context, so every tenant table shows zero rows.
 
 The context is set with `set_config(..., true)` *inside* the transaction that runs the view, so it cannot
