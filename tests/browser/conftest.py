@@ -85,13 +85,18 @@ def live_url(django_db_setup: None) -> Iterator[str]:
 @pytest.fixture
 def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
     """`open_page(user)`: a fresh browser context logged in as the user through the admin login page and the
-    second factor (a confirmed authenticator is set up for the user if they have none);
-    `open_page.new_page()`: a fresh context not logged in."""
+    second factor (a confirmed authenticator is set up for the user if they have none); `open_page(None)`: a
+    fresh context not logged in."""
     contexts = []
 
-    def login(user: Any) -> Page:
+    def login(user: Any | None) -> Page:
+        context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        page = context.new_page()
+        if user is None:
+            return page
         device = confirmed_totp_device(user)
-        page = new_page()
         page.goto("/admin/login/?next=/admin/")
         page.fill("#id_username", user.username)
         page.fill("#id_password", PASSWORD)
@@ -102,14 +107,6 @@ def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
         page.click("input[type=submit]")
         page.wait_for_url(f"{live_url}/admin/")
         return page
-
-    def new_page() -> Page:
-        context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    login.new_page = new_page  # type: ignore[attr-defined]  # a page not yet logged in
 
     yield login
     for context in contexts:

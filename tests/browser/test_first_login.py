@@ -21,7 +21,7 @@ def test_first_login_enrols_the_second_factor_then_the_chart_shows(clinics, open
     clinic = clinics["org-a"]
     user = clinic.users[Role.CLINICIAN]
     assert not TOTPDevice.objects.filter(user=user).exists()
-    page = open_page.new_page()
+    page = open_page(None)
     external_requests: list[str] = []
     page.on(
         "request", lambda request: None if request.url.startswith(live_url) else external_requests.append(request.url)
