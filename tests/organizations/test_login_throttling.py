@@ -149,3 +149,10 @@ def test_successful_api_key_requests_do_not_count_as_failures(org_a):
     raw_key = issue_key(org_a)
     statuses = [keyed(raw_key, "192.0.2.20").get("/api/v1/patients/").status_code for _ in range(6)]
     assert statuses == [200] * 6
+
+
+def test_a_username_with_a_nul_character_is_a_form_error_not_a_server_error(org_a):
+    client, response = log_in("harbor\x00owner", "not-the-password", "10.0.0.9")
+    assert response.status_code == 200
+    assert b"Null characters are not allowed." in response.content
+    assert not signed_in(client)
