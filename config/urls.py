@@ -5,6 +5,7 @@ from django.views import defaults
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from apps.organizations import second_factor_views
 from apps.organizations.api_errors import json_or_default
 from apps.organizations.views import invitation, permission_denied, switch_organization
 
@@ -42,6 +43,8 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("invitations/<str:token>/", invitation, name="invitation"),
+    path("account/second-factor/", second_factor_views.verify, name="second-factor-verify"),
+    path("account/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

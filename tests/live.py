@@ -25,7 +25,9 @@ from typing import Any
 import pytest
 from django.db import connections
 from django.middleware.csrf import get_token
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
+
+from tests.logins import fully_logged_in
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
@@ -118,10 +120,10 @@ def throttled_gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.Te
 def session_headers(user: Any) -> dict[str, str]:
     """Headers that make the live server see `user` logged in, with a CSRF token for unsafe methods.
 
-    The session is created (and committed) through Django's own login, as the admin login page would.
+    The session is created (and committed) through Django's own login, as the admin login page would, and has
+    passed the second factor.
     """
-    client = Client()
-    client.force_login(user)
+    client = fully_logged_in(user)
     request = RequestFactory().get("/")
     get_token(request)
     csrf = request.META["CSRF_COOKIE"]  # the secret itself is a valid token too

@@ -11,7 +11,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 
-from . import selectors, services
+from . import second_factor, selectors, services
 from .admin_base import TenantModelAdmin, request_organization_id, request_role
 from .models import APIKey, Invitation, Membership, Organization, Partner
 from .roles import Role
@@ -63,6 +63,7 @@ class MembershipAdmin(TenantModelAdmin):
     form = MembershipForm
     fields = ["user", "full_name", "email", "role", "is_active"]
     readonly_fields = ["user", "full_name", "email"]
+    actions = ["reset_second_factor"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         # The own-memberships policy also shows the user's memberships elsewhere; list this organization's.
@@ -89,6 +90,15 @@ class MembershipAdmin(TenantModelAdmin):
     @admin.display(description="E-mail", ordering="user__email")
     def email(self, membership: Membership) -> str:
         return membership.user.email
+
+    @admin.action(
+        description="Reset the second factor (the member sets it up again at next login)", permissions=["change"]
+    )
+    def reset_second_factor(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        memberships = list(queryset.select_related("user"))
+        for membership in memberships:
+            second_factor.second_factor_reset(membership=membership)
+        messages.info(request, f"Reset the second factor of {len(memberships)} member(s).")
 
 
 @admin.register(Invitation)

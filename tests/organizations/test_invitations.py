@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
@@ -16,6 +17,7 @@ from apps.organizations import services
 from apps.organizations.models import Invitation, Membership
 from apps.organizations.roles import Role
 from tests.conftest import add_member, as_tenant, logged_in
+from tests.logins import password_only
 
 ADD = "/admin/organizations/invitation/add/"
 LIST = "/admin/organizations/invitation/"
@@ -289,3 +291,16 @@ def test_an_unreachable_mail_server_keeps_the_invitation_and_answers_normally(
         assert list(Invitation.objects.values_list("email", flat=True)) == ["unreachable@example.org"]
     assert "could not be sent (ConnectionRefusedError)" in caplog.text
     assert "unreachable@example.org" not in caplog.text
+
+
+def test_a_password_only_session_must_pass_the_second_factor_before_accepting(
+    org_a, org_b, owner_a, django_capture_on_commit_callbacks
+):
+    coach_b = add_member(org_b, Role.COACH, username="b-coach-2", email="coach2@b.example")
+    link = invite(logged_in(owner_a), django_capture_on_commit_callbacks, email="coach2@b.example")
+
+    refused = password_only(coach_b).post(link)
+
+    assert refused.status_code == 302
+    assert refused["Location"] == f"/account/second-factor/?next={quote(link, safe='')}"
+    assert memberships_of(coach_b, org_a, org_b) == {(org_b.id, Role.COACH.value, True)}
