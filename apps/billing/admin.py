@@ -460,7 +460,8 @@ class LedgerEntryAdmin(TenantModelAdmin):
             response = HttpResponse(documents.render_pdf(document), content_type="application/pdf")
             response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
             return response
-        return HttpResponse(documents.render_html(document))
+        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+        return HttpResponse(documents.render_html(document, csp_nonce=nonce))
 
     def _period(self, request: HttpRequest) -> tuple[dt.date, dt.date]:
         today = timezone.now().date()

@@ -141,8 +141,17 @@ OWNER_ONLY = roles(Role.OWNER)
 # The organization itself: every member sees it, the owner edits it; the operator creates and removes them.
 ORGANIZATION = declare("organizations.organization", read=STAFF_ROLES, write=OWNER_ONLY, add=NOBODY, delete=NOBODY)
 # Who works here: the owner manages memberships (and the people behind them) alone.
-MEMBERSHIP = declare("organizations.membership", read=OWNER_ONLY, write=OWNER_ONLY)
-USER = declare("organizations.user", read=OWNER_ONLY, write=OWNER_ONLY, add=NOBODY, delete=NOBODY)
+# People join only by invitation (no page adds an existing user); users themselves have no admin page at all.
+MEMBERSHIP = declare("organizations.membership", read=OWNER_ONLY, write=OWNER_ONLY, add=NOBODY)
+# Invitations are never edited or deleted: revoked, and sent again.
+INVITATION = declare(
+    "organizations.invitation",
+    read=OWNER_ONLY,
+    write=OWNER_ONLY,
+    change=NOBODY,
+    delete=NOBODY,
+    revoke=Rule(OWNER_ONLY),
+)
 # Partners and their API keys reach patients' data: only the owner lists, issues or revokes them.
 PARTNER = declare("organizations.partner", read=OWNER_ONLY, write=OWNER_ONLY)
 API_KEY = declare("organizations.api_key", read=OWNER_ONLY, write=OWNER_ONLY, revoke=Rule(OWNER_ONLY))

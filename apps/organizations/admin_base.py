@@ -1,4 +1,5 @@
-"""The base for every admin class: permissions from the permission map and no cross-tenant side tables."""
+"""The base for every admin class: permissions from the permission map, people only from the active
+organization, and no cross-tenant side tables."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from django.contrib import admin
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model
+from django.db.models import Field, Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from simple_history.admin import SimpleHistoryAdmin
 
+from . import selectors
 from .access_map import NOBODY, Resource
 from .context import TenantContext
 
@@ -32,6 +35,21 @@ def request_role(request: HttpRequest) -> str | None:
 def may(request: HttpRequest, resource: Resource, action: str) -> bool:
     """May the staff caller of this admin request or page do `action` on `resource`?"""
     return resource.allows(request_staff_context(request), action)
+
+
+def request_organization_id(request: HttpRequest) -> Any:
+    ctx = getattr(request, "tenant", None)
+    return ctx.organization_id if ctx is not None else None
+
+
+class MembersOnlyUserChoices:
+    """Users are global identities outside row-level security: every user picker of a tenant page (select,
+    raw id, autocomplete, a history revert form) offers and accepts only members of the active organization."""
+
+    def get_field_queryset(self, db: str | None, db_field: Field[Any, Any], request: HttpRequest) -> QuerySet[Any]:
+        if db_field.related_model is get_user_model():
+            return selectors.organization_users(organization_id=request_organization_id(request))
+        return super().get_field_queryset(db, db_field, request)  # type: ignore[misc]
 
 
 def require(request: HttpRequest, resource: Resource, action: str) -> None:
@@ -76,14 +94,17 @@ class MapPermissions:
         return may(request, self.resource, "delete")
 
 
-class TenantInline(MapPermissions, admin.TabularInline):
+class TenantInline(MembersOnlyUserChoices, MapPermissions, admin.TabularInline):
     """Inline rows: the permissions of the resource they belong to (RLS filters the rows)."""
 
     extra = 0
 
 
-class TenantModelAdmin(MapPermissions, SimpleHistoryAdmin):
+class TenantModelAdmin(MembersOnlyUserChoices, MapPermissions, SimpleHistoryAdmin):
     """Rows come filtered by PostgreSQL; what a role may do is the map's answer for `resource`.
+
+    Every admin class of the site derives from it (a test walks the registry), so the `log_*` methods below are
+    the one place that keeps Django's global admin log empty.
 
     `has_history = False` for a model without a change history (its history pages are 404)."""
 
@@ -105,8 +126,8 @@ class TenantModelAdmin(MapPermissions, SimpleHistoryAdmin):
             raise Http404
         return super().history_form_view(request, object_id, version_id, extra_context)
 
-    # Django's LogEntry table is not tenant-scoped and would keep object names (possibly patient names)
-    # outside RLS; simple-history is Kura's audit trail instead.
+    # Django's LogEntry table is not tenant-scoped and would keep object names (possibly patient names) and
+    # user names outside RLS; simple-history is Kura's audit trail instead.
     def log_addition(self, *args: Any, **kwargs: Any) -> None:
         return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -81,5 +81,5 @@ class SchemaApi(SpectacularAPIView):
     resource = API_DOCS
 
 
-class SwaggerUiApi(SpectacularSwaggerView):
+class SwaggerUiApi(SpectacularSwaggerSplitView):
     resource = API_DOCS
