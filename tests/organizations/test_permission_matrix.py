@@ -35,10 +35,11 @@ from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalE
 from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
 from apps.clinical.timeline import services as timeline_services
 from apps.organizations import context
+from apps.organizations import services as organization_services
 from apps.organizations.access_map import PARTNER_PHI, PHI_DATABASE_ROLES, Resource, permission_map
 from apps.organizations.admin_base import UNDECLARED
 from apps.organizations.management.commands.seed_demo import DEMO_NAMESPACE
-from apps.organizations.models import Membership, Organization
+from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.permissions import view_action, view_resource
 from apps.organizations.roles import STAFF_ROLES, Role, Scope
 from apps.patients.models import Consent, Patient, PHIAccessLog
@@ -141,6 +142,10 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             "batch_id": str(_first(ClaimBatch).pk),
         }
         owner = Membership.objects.filter(organization=org, role=Role.OWNER).get().user
+        if not Invitation.objects.exists():
+            organization_services.invitation_create(
+                email=f"new-hire@{org.slug}.example", role=Role.COACH, invited_by=owner
+            )
     # A read of a patient's record writes the organization's first PHI access log row.
     assert logged_in(owner).get(f"/api/v1/patients/{params['patient_id']}/").status_code == 200
     with context.tenant_context(org.id, Role.OWNER):
