@@ -99,7 +99,8 @@ def _admin_object(org: Organization, model: type) -> Any:
     if model is user_model:
         return Membership.objects.filter(organization=org, role=Role.OWNER).get().user
     if model is Membership:
-        return _first(Membership, organization=org)
+        # Not the owner's own: the last active owner's membership may never be removed, whoever asks.
+        return _first(Membership, organization=org, role=Role.COACH)
     # Prefer a wellness row, which every role that may read the model sees.
     if any(f.name == "data_classification" for f in model._meta.fields):
         return _first(model, data_classification="GENERAL_WELLNESS") or _first(model)
