@@ -19,6 +19,7 @@ from apps.organizations import context, keys, services
 from apps.organizations.models import APIKey, Organization
 from apps.organizations.roles import Role, Scope
 from tests.factories import UserFactory
+from tests.logins import fully_logged_in
 
 KEEP_TABLES = ("django_migrations", "django_content_type", "auth_permission")
 
@@ -122,9 +123,8 @@ def phi_access_log(organization: Organization) -> list[tuple[Any, ...]]:
 
 
 def logged_in(user: AbstractBaseUser) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    """A client signed in as `user` with password and second factor (a confirmed TOTP device is set up)."""
+    return fully_logged_in(user)
 
 
 def api_client(raw_key: str) -> Client:

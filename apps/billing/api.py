@@ -22,19 +22,16 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 
 from . import selectors, services
 from .codes import ISO_4217
 from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, LedgerEntry, PaymentStatus, TransactionType
+from .permissions import INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .selectors import AGING_BUCKETS
 
 M = TypeVar("M", bound=Model)
-
-READ_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -55,9 +52,7 @@ class CentsField(serializers.Field):
 
 
 class BaseBillingApi(APIView):
-    api_scope = "billing"
-    read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
+    resource = LEDGER
 
 
 class EntryOutput(OutputSerializer):
@@ -304,7 +299,6 @@ class TotalsApi(BaseBillingApi):
 # --- installment plans -------------------------------------------------------------------------------------
 
 # Program enrollments are not clinical: clinicians see no installment charge, so plans are for billing staff.
-PLAN_ROLES = WRITE_ROLES
 REMAINDER_RULE = (
     "The schedule always sums to the total: when it does not divide evenly, the remainder cents are added to "
     "the first installment (100001 in 4 -> 25001, 25000, 25000, 25000)."
@@ -352,8 +346,7 @@ def _plan_detail(plan_id: uuid.UUID) -> Response:
 
 class PlanListCreateApi(BaseBillingApi):
     pagination_class = BoundedLimitOffsetPagination
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class PlanFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
@@ -402,8 +395,7 @@ class PlanListCreateApi(BaseBillingApi):
 
 
 class PlanDetailApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     @extend_schema(responses=PlanDetailOutput, summary="An installment plan: schedule and remaining balance")
     def get(self, request: Request, plan_id: uuid.UUID) -> Response:
@@ -411,8 +403,7 @@ class PlanDetailApi(BaseBillingApi):
 
 
 class InstallmentOutcomeApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class OutcomeInput(serializers.Serializer):
         succeeded = serializers.BooleanField()
@@ -452,8 +443,7 @@ class InstallmentOutcomeApi(BaseBillingApi):
 
 
 class FailedInstallmentListApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class FailedOutput(InstallmentOutput):
         plan_id = serializers.UUIDField(source="installment_plan_id")
@@ -468,7 +458,6 @@ class FailedInstallmentListApi(BaseBillingApi):
 # --- payers, insurance policies, the billing provider ---------------------------------------------------------
 
 # Payers and the provider are the practice's set-up: owner and billing staff change them.
-SETUP_WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
 
 
 class PayerOutput(OutputSerializer):
@@ -479,8 +468,8 @@ class PayerOutput(OutputSerializer):
 
 
 class PayerListCreateApi(BaseBillingApi):
+    resource = PAYER
     pagination_class = BoundedLimitOffsetPagination
-    write_roles = SETUP_WRITE_ROLES
 
     class PayerInput(serializers.Serializer):
         name = serializers.CharField(max_length=60)
@@ -502,6 +491,8 @@ class PayerListCreateApi(BaseBillingApi):
 
 
 class PayerDetailApi(BaseBillingApi):
+    resource = PAYER
+
     @extend_schema(responses=PayerOutput, summary="A payer")
     def get(self, request: Request, payer_id: uuid.UUID) -> Response:
         return Response(PayerOutput(object_or_404(selectors.payer_list(), payer_id)).data)
@@ -530,6 +521,7 @@ class PolicyOutput(OutputSerializer):
 
 
 class PolicyListCreateApi(BaseBillingApi):
+    resource = INSURANCE_POLICY
     pagination_class = BoundedLimitOffsetPagination
 
     class PolicyFilterInput(serializers.Serializer):
@@ -581,6 +573,8 @@ class PolicyListCreateApi(BaseBillingApi):
 
 
 class PolicyDetailApi(BaseBillingApi):
+    resource = INSURANCE_POLICY
+
     @extend_schema(responses=PolicyOutput, summary="An insurance policy (member id masked)")
     def get(self, request: Request, policy_id: uuid.UUID) -> Response:
         return Response(PolicyOutput(object_or_404(selectors.insurance_policy_list(), policy_id)).data)
@@ -608,7 +602,7 @@ class ProviderOutput(OutputSerializer):
 
 
 class BillingProviderApi(BaseBillingApi):
-    write_roles = SETUP_WRITE_ROLES
+    resource = PROVIDER
 
     class ProviderInput(serializers.Serializer):
         legal_name = serializers.CharField(max_length=60)

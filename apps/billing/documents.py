@@ -188,9 +188,10 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
 TEMPLATES = {"Superbill": "billing/superbill.html", "Receipt": "billing/receipt.html"}
 
 
-def render_html(document: dict[str, Any]) -> str:
+def render_html(document: dict[str, Any], *, csp_nonce: str = "") -> str:
+    """The document's page; `csp_nonce` lets its inline style (shared with the PDF) pass the page's CSP."""
     template = TEMPLATES.get(document["title"], "billing/statement.html")
-    return render_to_string(template, document)
+    return render_to_string(template, {**document, "csp_nonce": csp_nonce})
 
 
 def render_pdf(document: dict[str, Any]) -> bytes:

@@ -28,20 +28,9 @@ from django.db.models import F, Q
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet
-from apps.organizations.roles import Role
 from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
 from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
-
-# Roles that see billing tables at all (in the tenant policy since migration 0006); partners need billing scopes.
-BILLING_DB_ROLES = (
-    Role.OWNER.value,
-    Role.BILLING.value,
-    Role.FRONT_DESK.value,
-    Role.CLINICIAN.value,
-    Role.PARTNER.value,
-    "partner_phi",
-)
 
 CURRENCY_FIELD_KWARGS: dict[str, Any] = {"max_length": 3, "default": "USD", "validators": [validate_currency]}
 

@@ -18,14 +18,13 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import refuse_nul
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from config.openapi import error_response
 
 from . import adapters, catalog, selectors, services
+from .permissions import READING
 
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
 MAX_RAW_PAGE = 5000
 MAX_BATCH_BODY_BYTES = 32 * 1024 * 1024
 
@@ -130,8 +129,7 @@ class BatchRowsField(serializers.ListField):
 class ReadingBulkCreateApi(APIView):
     """Up to 10,000 readings, all-or-nothing; a reading already stored (same source and id) is skipped."""
 
-    api_scope = "biomarkers"
-    write_roles = WRITE_ROLES
+    resource = READING
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
@@ -156,8 +154,7 @@ class ReadingBulkCreateApi(APIView):
 class RecordImportApi(APIView):
     """A partner's native records for one patient, mapped by the named adapter, then ingested as above."""
 
-    api_scope = "biomarkers"
-    write_roles = WRITE_ROLES
+    resource = READING
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
@@ -203,7 +200,7 @@ class MetricOutput(OutputSerializer):
 
 
 class MetricListApi(APIView):
-    api_scope = "biomarkers"
+    resource = READING
 
     @extend_schema(responses=MetricOutput(many=True), summary="The metric catalog")
     def get(self, request: Request) -> Response:
@@ -237,7 +234,7 @@ READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 class SeriesApi(APIView):
     """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
 
-    api_scope = "biomarkers"
+    resource = READING
 
     class Input(PeriodInput):
         metric_type = serializers.ChoiceField(choices=sorted(catalog.METRICS))
@@ -277,7 +274,7 @@ class SeriesApi(APIView):
 
 
 class LatestApi(APIView):
-    api_scope = "biomarkers"
+    resource = READING
 
     @extend_schema(responses=ReadingOutput(many=True), summary="A patient's latest reading per metric")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -289,7 +286,7 @@ class LatestApi(APIView):
 class OutOfReferenceApi(APIView):
     """Readings outside their reference range in a period, optionally for one patient (at most 500)."""
 
-    api_scope = "biomarkers"
+    resource = READING
 
     class Input(PeriodInput):
         patient_id = serializers.UUIDField(required=False)

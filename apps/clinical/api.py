@@ -14,11 +14,11 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
-from apps.organizations.roles import Role
 from apps.patients.selectors import patient_list
 
 from . import selectors, services
 from .filters import ClinicalEventFilter, EncounterFilter
+from .permissions import CLINICAL_EVENT, ENCOUNTER
 from .serializers import (
     ClinicalEventInput,
     ClinicalEventOutput,
@@ -27,13 +27,10 @@ from .serializers import (
     ManualEntryInput,
 )
 
-CLINICAL_WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
-
 
 class EncounterListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+    resource = ENCOUNTER
 
     @extend_schema(
         parameters=filter_parameters(EncounterFilter), responses=EncounterOutput(many=True), summary="List encounters"
@@ -56,7 +53,7 @@ class EncounterListApi(APIView):
 
 
 class EncounterDetailApi(APIView):
-    api_scope = "clinical"
+    resource = ENCOUNTER
 
     @extend_schema(responses=EncounterOutput, summary="An encounter")
     def get(self, request: Request, encounter_id: uuid.UUID) -> Response:
@@ -66,8 +63,7 @@ class EncounterDetailApi(APIView):
 
 class ClinicalEventListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES
+    resource = CLINICAL_EVENT
 
     @extend_schema(
         parameters=filter_parameters(ClinicalEventFilter),
@@ -106,8 +102,7 @@ class ClinicalEventListApi(APIView):
 
 
 class ClinicalEventDetailApi(APIView):
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES
+    resource = CLINICAL_EVENT
 
     @extend_schema(responses=ClinicalEventOutput, summary="A clinical event with its detail rows")
     def get(self, request: Request, event_id: uuid.UUID) -> Response:
@@ -121,8 +116,8 @@ class ClinicalEventDetailApi(APIView):
 
 
 class ManualEntryApi(APIView):
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+    resource = CLINICAL_EVENT
+    resource_actions = {"POST": "manual_entry"}
 
     @extend_schema(
         request=ManualEntryInput,

@@ -9,6 +9,7 @@ class OrganizationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from . import sessions  # noqa: F401  (stamps the login time on every login)
         from .rls import refuse_runtime_role_bypassing_rls
 
         connection_created.connect(refuse_runtime_role_bypassing_rls, dispatch_uid="kura-runtime-role-rls")

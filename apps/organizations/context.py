@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 
-from .roles import PHI_ROLES, Role
+from .access_map import PARTNER_PHI, PHI_DATABASE_ROLES
+from .roles import Role
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,12 @@ class TenantContext:
     def database_role(self) -> str:
         """The value policies see in `app.user_role`: partners with the PHI scope are `partner_phi`."""
         if self.is_partner and self.phi_access:
-            return "partner_phi"
+            return PARTNER_PHI
         return self.role
 
     @property
     def can_read_phi(self) -> bool:
-        return self.database_role in PHI_ROLES
+        return self.database_role in PHI_DATABASE_ROLES
 
     @property
     def actor(self) -> str:

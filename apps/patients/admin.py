@@ -6,7 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -14,16 +14,14 @@ from django.utils.cache import add_never_cache_headers
 from django.utils.html import format_html
 
 from apps.organizations import context
-from apps.organizations.admin_base import TenantInline, TenantModelAdmin
-from apps.organizations.roles import Role
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view
 
 from . import services
 from .admin_mixins import PHIAccessLoggedAdmin
-from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
+from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
+from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
 from .selectors import patient_search_condition
-
-PATIENT_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
 
 class PatientForm(forms.ModelForm):
@@ -75,7 +73,7 @@ class RecordStateFilter(admin.SimpleListFilter):
 
 class ConsentInline(TenantInline):
     model = Consent
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
     # A consent is revoked (kept in the record), never deleted from here.
     can_delete = False
     fields = ["consent_type", "granted", "granted_at", "expires_at", "revoked_at", "document_reference", "valid_now"]
@@ -132,7 +130,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     readonly_fields = ["ssn_on_file"]
     inlines = [ConsentInline]
     actions = ["restore_patients"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = PATIENT
 
     def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -150,7 +148,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         if not masked:
             return "None on file"
         # Django calls this with the object alone: the request's caller is the active tenant context.
-        if not may_reveal_ssn(context.current()):
+        if not PATIENT.allows(context.current(), "reveal_ssn"):
             return masked
         # The change page is a form already: a button with its own action posts the CSRF token to the reveal.
         return format_html(
@@ -162,7 +160,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         reveal = path(
             "<path:object_id>/ssn/reveal/",
-            self.admin_site.admin_view(self.ssn_reveal_view),
+            guarded_view(self.admin_site, self.ssn_reveal_view, PATIENT, "reveal_ssn"),
             name="patients_patient_ssn_reveal",
         )
         return [reveal, *super().get_urls()]
@@ -212,7 +210,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         for patient in queryset:
             services.patient_soft_delete(patient=patient)
 
-    @admin.action(description="Restore selected deleted patients")
+    @admin.action(description="Restore selected deleted patients", permissions=["change"])
     def restore_patients(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
         restored = 0
         for patient in queryset.filter(deleted_at__isnull=False):
@@ -233,7 +231,7 @@ class ConsentAdmin(TenantModelAdmin):
     list_filter = ["consent_type", "granted"]
     list_select_related = ["patient"]
     search_fields = ["patient__mrn"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
 
 
 @admin.register(PHIAccessLog)
@@ -260,14 +258,5 @@ class PHIAccessLogAdmin(TenantModelAdmin):
     list_select_related = ["user", "api_key", "patient"]
     search_fields = ["patient__mrn", "user__username"]
     date_hierarchy = "accessed_at"
-    view_roles = frozenset({Role.OWNER.value})
-    edit_roles = frozenset()
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # The log is its own audit trail and has no change history.
-        raise Http404
+    resource = PHI_ACCESS_LOG
+    has_history = False  # the log is its own audit trail

@@ -16,16 +16,12 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
-from apps.organizations.permissions import TenantAccess, request_context
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
 
 from . import phi_reads, selectors, services
 from .filters import ConsentFilter, PatientFilter
-from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
-from .services import SSN_REVEAL_FORBIDDEN
-
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
+from .models import Consent, Patient, PHIAccessLog
+from .permissions import CONSENT, PATIENT
 
 
 class PatientOutput(phi_reads.MarksReads, OutputSerializer):
@@ -80,8 +76,7 @@ class PatientInput(serializers.Serializer):
 
 class PatientListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(
         parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
@@ -102,8 +97,7 @@ class PatientListApi(APIView):
 
 
 class PatientDetailApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -125,23 +119,12 @@ class PatientDetailApi(APIView):
 
 
 class PatientRestoreApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(request=None, responses=PatientOutput, summary="Restore a soft-deleted patient")
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = services.patient_restore(patient=object_or_404(selectors.patient_deleted_list(), patient_id))
         return Response(PatientOutput(patient).data)
-
-
-class SSNRevealPermission(TenantAccess):
-    """Revealing an SSN is a read behind a POST: only the roles of `SSN_REVEAL_ROLES` (no coach, no partner
-    without PHI access), whatever the caller's write rights."""
-
-    message = SSN_REVEAL_FORBIDDEN
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return may_reveal_ssn(request_context(request))
 
 
 class SSNRevealOutput(serializers.Serializer):
@@ -151,7 +134,8 @@ class SSNRevealOutput(serializers.Serializer):
 class PatientSSNRevealApi(APIView):
     """Each reveal is one PHI access-log row (record type `ssn`); responses are never cached."""
 
-    permission_classes = [SSNRevealPermission]
+    resource = PATIENT
+    resource_actions = {"POST": "reveal_ssn"}
 
     @extend_schema(request=None, responses=SSNRevealOutput, summary="Reveal a patient's full SSN (logged)")
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -184,8 +168,7 @@ class ConsentInput(serializers.Serializer):
 
 class PatientConsentListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(
         parameters=filter_parameters(ConsentFilter), responses=ConsentOutput(many=True), summary="A patient's consents"
@@ -209,8 +192,7 @@ class PatientConsentListApi(APIView):
 
 
 class ConsentRevokeApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(request=None, responses=ConsentOutput, summary="Revoke a consent from now on")
     def post(self, request: Request, consent_id: uuid.UUID) -> Response:

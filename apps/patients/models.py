@@ -18,10 +18,8 @@ from django.utils import timezone
 from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
-from apps.organizations.context import TenantContext
 from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet, organization_field
-from apps.organizations.roles import Role, Scope
 
 MRN_VALIDATOR = RegexValidator(r"^[A-Za-z0-9-]{1,32}$", "Use 1-32 letters, digits and hyphens.")
 PHONE_VALIDATOR = RegexValidator(r"^\+[1-9]\d{7,14}$", "Enter a phone number in international form, e.g. +15551234567.")
@@ -30,20 +28,11 @@ POSTAL_CODE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9 -]{1,9}$", "Ente
 # Area 000, 666 and 900-999, group 00 and serial 0000 are never issued.
 SSN_PATTERN = re.compile(r"^(?!000|666|9\d\d)(\d{3})-?(?!00)(\d{2})-?(?!0000)(\d{4})$")
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
+
+
 # Who may reveal a patient's full SSN, one logged reveal at a time (values of `TenantContext.database_role`):
 # the staff who register patients and file claims, and partners with PHI access. Every screen and answer shows
 # only `ssn_masked`; clinicians and coaches have no use for the number, so they never see it.
-SSN_REVEAL_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, "partner_phi"})
-
-
-def may_reveal_ssn(ctx: TenantContext | None) -> bool:
-    """Whether the caller may reveal a full SSN: a role of `SSN_REVEAL_ROLES` (a partner also needs
-    `patients:read`)."""
-    if ctx is None or ctx.database_role not in SSN_REVEAL_ROLES:
-        return False
-    return not ctx.is_partner or Scope.PATIENTS_READ.value in ctx.scopes
-
-
 def normalize_phone(value: str) -> str:
     """`(555) 123-4567` style separators dropped; a bare 10-digit number is taken as North American."""
     digits = re.sub(r"[\s().-]", "", value)

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 from apps.organizations.context import TenantContext
 
-from .models import Consent, Patient, PHIAccessLog, may_reveal_ssn
+from .models import Consent, Patient, PHIAccessLog
+from .permissions import PATIENT
 
 SSN_REVEAL_FORBIDDEN = "This role may not reveal a Social Security number."
 DUPLICATE_MRN = "A patient with this MRN already exists in this organization."
@@ -137,9 +138,9 @@ def consent_revoke(*, consent: Consent, revoked_at: datetime | None = None) -> C
 
 
 def patient_ssn_reveal(*, request: HttpRequest, patient: Patient) -> str:
-    """The patient's full SSN for a caller allowed to see it (`may_reveal_ssn`), logged as one PHI read."""
+    """The patient's full SSN for a caller the permission map allows (`reveal_ssn`), logged as one PHI read."""
     ctx: TenantContext | None = getattr(request, "tenant", None)
-    if ctx is None or not may_reveal_ssn(ctx):
+    if ctx is None or not PATIENT.allows(ctx, "reveal_ssn"):
         raise PermissionDenied(SSN_REVEAL_FORBIDDEN)
     phi_access_write(
         ctx=ctx,

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from apps.organizations.roles import Role
 from apps.patients.demo import DEMO_PATIENTS
 from tests.conftest import api_client
+from tests.logins import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def test_seed_demo_is_idempotent_and_its_logins_and_keys_work():
 
     client = Client()
     owner = organizations[0]["users"][0]
-    assert client.login(username=owner["username"], password=owner["password"])
+    sign_in(client, owner["username"], owner["password"])
     assert client.get("/admin/").status_code == 200
 
 

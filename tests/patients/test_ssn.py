@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from apps.organizations.roles import Role
-from apps.patients.models import SSN_REVEAL_ROLES, Patient
+from apps.patients.models import Patient
+from apps.patients.permissions import PATIENT
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, phi_access_log
 from tests.factories import PatientFactory
 
@@ -22,7 +23,7 @@ def _patients(org_a, org_b) -> tuple[Patient, Patient]:
 
 
 def test_the_reveal_roles_are_declared_once():
-    assert frozenset({"owner", "billing", "front_desk", "partner_phi"}) == SSN_REVEAL_ROLES
+    assert PATIENT.roles("reveal_ssn") == frozenset({"owner", "billing", "front_desk"})
 
 
 @pytest.mark.parametrize("role", [Role.COACH, Role.BILLING, Role.CLINICIAN, Role.OWNER, Role.FRONT_DESK])

@@ -23,8 +23,15 @@ from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
+from ..permissions import (
+    ASSESSMENT,
+    ASSESSMENT_FLAG,
+    HEALTH_EVENT,
+    INSTRUMENT,
+    MEDICATION_ADHERENCE,
+)
 from . import scoring, selectors, services
-from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES, EventType, Source
+from .vocabulary import EventType, Source
 
 MAX_PAGE_SIZE = 200
 
@@ -95,9 +102,7 @@ class HealthEventInput(serializers.Serializer):
 
 
 class HealthEventListApi(APIView):
-    api_scope = "timeline"
-    read_roles = TIMELINE_ROLES
-    write_roles = TIMELINE_ROLES
+    resource = HEALTH_EVENT
 
     @extend_schema(
         parameters=[TimelineQuery],
@@ -165,8 +170,7 @@ class DaySummaryListOutput(serializers.Serializer):
 
 
 class HealthEventSummaryApi(APIView):
-    api_scope = "timeline"
-    read_roles = TIMELINE_ROLES
+    resource = HEALTH_EVENT
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days before now (default 14)")],
@@ -210,8 +214,7 @@ class AdherenceOutput(serializers.Serializer):
 
 
 class MedicationAdherenceApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
+    resource = MEDICATION_ADHERENCE
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days before now (default 7)")],
@@ -262,9 +265,7 @@ class AssessmentResponseListOutput(serializers.Serializer):
 
 
 class AssessmentListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = ASSESSMENT
 
     @extend_schema(responses=AssessmentResponseListOutput, summary="A patient's completed assessments")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
@@ -320,9 +321,7 @@ class InstrumentListOutput(serializers.Serializer):
 
 
 class InstrumentListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = INSTRUMENT
 
     @extend_schema(responses=InstrumentListOutput, summary="Assessments: built-in and the organization's own")
     def get(self, request: Request) -> Response:
@@ -358,8 +357,7 @@ class AssessmentFlagListOutput(serializers.Serializer):
 
 
 class AssessmentFlagListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
+    resource = ASSESSMENT_FLAG
 
     @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
@@ -368,9 +366,8 @@ class AssessmentFlagListApi(APIView):
 
 
 class AssessmentFlagReviewApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = ASSESSMENT_FLAG
+    resource_actions = {"POST": "review"}
 
     @extend_schema(request=None, responses=AssessmentFlagOutput, summary="Mark a flag as reviewed")
     def post(self, request: Request, flag_id: uuid.UUID) -> Response:

@@ -1,6 +1,6 @@
-"""Demo data: two organizations, one user per role with a known password, two partner API keys each: the
-clinic's own integration (every scope, no PHI, no patient consent needed) and a wearable vendor's (kept to the
-patients with a valid data-sharing consent).
+"""Demo data: two organizations, one user per role with a known password and authenticator secret, and two
+partner API keys each: the clinic's own integration (every scope, no PHI, no patient consent needed) and a
+wearable vendor's (kept to the patients with a valid data-sharing consent).
 
 Idempotent: running it again changes nothing and prints the same logins. Each organization is entered
 explicitly with its tenant context; nothing here needs the owner role.
@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
 
-from apps.organizations import context, services
+from apps.organizations import context, second_factor, services
 from apps.organizations.discovery import kura_app_modules
 from apps.organizations.models import APIKey, Membership, Organization, Partner
 from apps.organizations.roles import Role, Scope
@@ -29,7 +29,14 @@ WEARABLE_SCOPES = sorted([Scope.PATIENTS_READ.value, Scope.BIOMARKERS_READ.value
 
 
 def demo_password(role: str) -> str:
-    return f"kura-demo-{role.replace('_', '-')}"
+    """Passes every password validator (12 characters at least, not too like the username)."""
+    return f"kura-{role.replace('_', '-')}-demo-login"
+
+
+def demo_totp_key(username: str) -> str:
+    """A fixed authenticator key per demo user (hex, as django-otp stores it), so repeated runs print the same
+    secret and a newcomer's authenticator app keeps working (demo data only)."""
+    return hashlib.sha256(f"kura-demo-totp-{username}".encode()).hexdigest()[:40]
 
 
 def demo_api_key(slug: str) -> str:
@@ -54,7 +61,10 @@ class Command(BaseCommand):
         for org in summary:
             self.stdout.write(f"\n  {org['name']} ({org['slug']})")
             for user in org["users"]:
-                self.stdout.write(f"    {user['role']:<11} {user['username']:<20} password: {user['password']}")
+                self.stdout.write(
+                    f"    {user['role']:<11} {user['username']:<20} password: {user['password']:<27}"
+                    f" TOTP secret: {user['totp_secret']}"
+                )
             self.stdout.write(f"    partner API key ({', '.join(org['api_key_scopes'])}):\n      {org['api_key']}")
             self.stdout.write(
                 f"    wearable vendor key, consenting patients only ({', '.join(org['wearable_api_key_scopes'])}):"
@@ -105,9 +115,18 @@ class Command(BaseCommand):
         user = user_model.objects.filter(username=username).first()
         if user is None:
             user = user_model.objects.create_user(username=username, password=password, is_staff=True)
+        elif not user.check_password(password):  # seeded with an earlier demo password
+            user.set_password(password)
+            user.save(update_fields=["password"])
         if not Membership.objects.filter(organization_id=organization_id, user=user).exists():
             services.membership_create(user=user, role=role)
-        return {"username": username, "password": password, "role": role}
+        device = second_factor.totp_device_install(user=user, key=demo_totp_key(username))
+        return {
+            "username": username,
+            "password": password,
+            "role": role,
+            "totp_secret": second_factor.totp_secret(device),
+        }
 
     def _seed_app_data(self, slug: str) -> None:
         """Each app's optional `demo.seed(slug=...)`, in INSTALLED_APPS order (patients before what refers to them)."""

@@ -45,7 +45,7 @@ def lookup(*, with_consent: bool):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("organizations", "0004_api_key_lookup_last_used")]
+    dependencies = [("organizations", "0007_no_global_admin_log")]
 
     operations = [
         migrations.AddField(
