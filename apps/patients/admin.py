@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
@@ -159,19 +160,19 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
     def get_urls(self) -> list[URLPattern]:
         reveal = path(
-            "<path:object_id>/ssn/reveal/",
+            "<uuid:patient_id>/ssn/reveal/",
             guarded_view(self.admin_site, self.ssn_reveal_view, PATIENT, "reveal_ssn"),
             name="patients_patient_ssn_reveal",
         )
         return [reveal, *super().get_urls()]
 
-    def ssn_reveal_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def ssn_reveal_view(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         """POST only: show one patient's full SSN to a permitted role and log the reveal."""
+        patient = self.get_object(request, str(patient_id))
+        if patient is None or not self.has_view_permission(request, patient):
+            raise Http404  # another organization's patient and a missing one alike, whatever the method
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
-        patient = self.get_object(request, object_id)
-        if patient is None or not self.has_view_permission(request, patient):
-            raise Http404
         ssn = services.patient_ssn_reveal(request=request, patient=patient)
         page = {
             **self.admin_site.each_context(request),
