@@ -7,15 +7,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.patients.permissions import PATIENT
 from config.urls import urlpatterns as app_urlpatterns
 
 
 class EmptyApi(APIView):
     """A partner view that reads nothing and renders `{}`, with the API's default authentication, permission
-    (the `patients` scope, as the patient views declare) and throttling: what every API request costs before
-    its own work."""
+    (the permission map's read rule of patients, as the patient views declare) and throttling: what every API
+    request costs before its own work."""
 
-    api_scope = "patients"
+    resource = PATIENT
 
     def get(self, request: Request) -> Response:
         return Response({})

@@ -1,11 +1,13 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
 from django.views.generic import RedirectView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.organizations import second_factor_views
+from apps.organizations.api import SchemaApi, SwaggerUiApi
 from apps.organizations.api_errors import json_or_default
-from apps.organizations.views import permission_denied, switch_organization
+from apps.organizations.views import invitation, permission_denied, switch_organization
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.organizations.urls")),
@@ -13,13 +15,32 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.clinical.urls")),
     path("", include("apps.biomarkers.urls")),
     path("", include("apps.billing.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
+    # The split view serves Swagger UI's start-up script from its own URL: the page needs no inline script.
+    path("docs/", SwaggerUiApi.as_view(url_name="schema", template_name="api/swagger_ui.html"), name="swagger-ui"),
 ]
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
     path("account/organization/", switch_organization, name="switch-organization"),
+    # Self-service password reset by e-mail (Django's views and the admin's templates). The form answers alike
+    # for known and unknown addresses; the admin's login page links to it through the `admin_password_reset`
+    # name. Resetting never signs anyone in.
+    path("account/password-reset/", auth_views.PasswordResetView.as_view(), name="admin_password_reset"),
+    path("account/password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "account/password-reset/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password-reset/done/",
+        auth_views.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("invitations/<str:token>/", invitation, name="invitation"),
+    path("account/second-factor/", second_factor_views.verify, name="second-factor-verify"),
+    path("account/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
 ]

@@ -19,6 +19,7 @@ from apps.organizations import context, keys, services
 from apps.organizations.models import APIKey, Organization
 from apps.organizations.roles import Role, Scope
 from tests.factories import UserFactory
+from tests.logins import fully_logged_in
 
 KEEP_TABLES = ("django_migrations", "django_content_type", "auth_permission")
 
@@ -79,10 +80,19 @@ def add_member(organization: Organization, role: str, **user_fields: Any) -> Abs
     return user
 
 
-def issue_key(organization: Organization, *, scopes: list[str] | None = None, phi_access: bool = False) -> str:
-    """A partner API key for the organization; returns the raw key."""
+def issue_key(
+    organization: Organization,
+    *,
+    scopes: list[str] | None = None,
+    phi_access: bool = False,
+    requires_patient_consent: bool = False,
+) -> str:
+    """A partner API key for the organization; returns the raw key. The partner is the clinic's own integration
+    unless `requires_patient_consent` (then it reaches only patients with a valid data-sharing consent)."""
     with context.tenant_context(organization.id, Role.OWNER):
-        partner = services.partner_create(name=f"Partner {uuid.uuid4().hex[:6]}")
+        partner = services.partner_create(
+            name=f"Partner {uuid.uuid4().hex[:6]}", requires_patient_consent=requires_patient_consent
+        )
         _, raw = services.api_key_create(
             partner=partner, name="test key", scopes=scopes or list(Scope.values), phi_access=phi_access
         )
@@ -113,9 +123,8 @@ def phi_access_log(organization: Organization) -> list[tuple[Any, ...]]:
 
 
 def logged_in(user: AbstractBaseUser) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+    """A client signed in as `user` with password and second factor (a confirmed TOTP device is set up)."""
+    return fully_logged_in(user)
 
 
 def api_client(raw_key: str) -> Client:

@@ -1,7 +1,8 @@
 """The app served by a real WSGI server (gunicorn) for the fuzzing and isolation-under-load tests.
 
-`gunicorn_server` starts gunicorn once per test session with two sync workers and persistent database
-connections (CONN_MAX_AGE), against this session's test database and as the runtime role, like production.
+`gunicorn_server` starts gunicorn once per test session with Kura's gunicorn configuration, two sync workers and
+persistent database connections (CONN_MAX_AGE), against this session's test database and as the runtime role,
+like production. `throttled_gunicorn_server` is the same with a small per-key rate limit.
 Tests that talk to it must commit their data first (use the `committed` fixture): the server's workers see
 only what another connection has committed.
 """
@@ -16,6 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,9 @@ from typing import Any
 import pytest
 from django.db import connections
 from django.middleware.csrf import get_token
-from django.test import Client, RequestFactory
+from django.test import RequestFactory
+
+from tests.logins import fully_logged_in
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 2
@@ -57,25 +61,25 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
     raise RuntimeError(f"gunicorn did not answer within {STARTUP_SECONDS}s:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@contextmanager
+def _gunicorn(directory: Path, **environment: str) -> Iterator[LiveServer]:
+    """gunicorn with Kura's configuration (`config/gunicorn.conf.py`, access log included) on a free port."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    log = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
+    log = directory / "gunicorn.log"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.live_settings",
         "KURA_LIVE_DATABASE_NAME": connections["default"].settings_dict["NAME"],
         "CONN_MAX_AGE": "600",
-        # The load test sends thousands of requests per key; throttling is tested elsewhere.
-        "API_KEY_RATE": "1000000/min",
         "PYTHONDONTWRITEBYTECODE": "1",
+        **environment,
     }
     command = [
         sys.executable,
         "-m",
         "gunicorn",
-        "config.wsgi:application",
+        "--config=config/gunicorn.conf.py",
         f"--workers={WORKERS}",
         f"--bind=127.0.0.1:{port}",
         "--timeout=120",
@@ -96,13 +100,30 @@ def gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFact
             process.wait()
 
 
+@pytest.fixture(scope="session")
+def gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    # The load test sends thousands of requests per key; throttling has its own server below.
+    with _gunicorn(tmp_path_factory.mktemp("gunicorn"), API_KEY_RATE="1000000/min") as server:
+        yield server
+
+
+THROTTLED_RATE = 20
+
+
+@pytest.fixture(scope="session")
+def throttled_gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """The same, with partner keys limited to `THROTTLED_RATE` requests a minute."""
+    with _gunicorn(tmp_path_factory.mktemp("gunicorn-throttled"), API_KEY_RATE=f"{THROTTLED_RATE}/min") as server:
+        yield server
+
+
 def session_headers(user: Any) -> dict[str, str]:
     """Headers that make the live server see `user` logged in, with a CSRF token for unsafe methods.
 
-    The session is created (and committed) through Django's own login, as the admin login page would.
+    The session is created (and committed) through Django's own login, as the admin login page would, and has
+    passed the second factor.
     """
-    client = Client()
-    client.force_login(user)
+    client = fully_logged_in(user)
     request = RequestFactory().get("/")
     get_token(request)
     csrf = request.META["CSRF_COOKIE"]  # the secret itself is a valid token too

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -24,9 +25,10 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import TenantModelAdmin, request_role
-from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.organizations.admin_base import TenantModelAdmin, guarded_view, may
+from apps.patients import phi_reads
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin
+from apps.patients.models import Patient, PHIAccessLog
 
 from . import documents, selectors, services, x12
 from .codes import ISO_4217
@@ -42,16 +44,8 @@ from .models import (
     PaymentStatus,
     TransactionType,
 )
+from .permissions import CLAIM, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .templatetags.billing_format import cents
-
-VIEW_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
-POST_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
-MANAGE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
-
-
-def _require(request: HttpRequest, roles: frozenset[str]) -> None:
-    if request_role(request) not in roles:
-        raise PermissionDenied
 
 
 def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
@@ -64,45 +58,35 @@ def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
         raise Http404 from None
 
 
-class BillingAdmin(TenantModelAdmin):
-    view_roles = VIEW_ROLES
-    edit_roles = MANAGE_ROLES
-
-
 @admin.register(Payer)
-class PayerAdmin(BillingAdmin):
+class PayerAdmin(TenantModelAdmin):
+    resource = PAYER
     list_display = ["name", "payer_id"]
     search_fields = ["name", "payer_id"]
 
 
 @admin.register(InsurancePolicy)
-class InsurancePolicyAdmin(BillingAdmin):
+class InsurancePolicyAdmin(TenantModelAdmin):
+    resource = INSURANCE_POLICY
     list_display = ["__str__", "payer", "priority", "subscriber_relationship", "is_active"]
     list_filter = ["priority", "is_active"]
     raw_id_fields = ["patient"]
-    edit_roles = POST_ROLES
 
 
 @admin.register(BillingProvider)
-class BillingProviderAdmin(BillingAdmin):
+class BillingProviderAdmin(TenantModelAdmin):
+    resource = PROVIDER
     list_display = ["legal_name", "npi", "tax_id", "taxonomy_code"]
 
 
 @admin.register(InstallmentPlan)
-class InstallmentPlanAdmin(BillingAdmin):
+class InstallmentPlanAdmin(TenantModelAdmin):
     """Plans are created through the service (it writes one ledger charge per installment) and never edited;
     each installment's card outcome is recorded from the plan's page."""
 
-    view_roles = POST_ROLES  # program enrollments are not clinical: clinicians see none of their charges
-    edit_roles = POST_ROLES
+    resource = INSTALLMENT_PLAN
     list_display = ["__str__", "program", "total_cents", "currency", "installment_count", "first_due_date"]
     readonly_fields = ["remaining", "schedule"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="Remaining")
     def remaining(self, obj: InstallmentPlan) -> str:
@@ -139,7 +123,7 @@ class InstallmentPlanAdmin(BillingAdmin):
     def get_urls(self) -> list[URLPattern]:
         outcome = path(
             "installment/<uuid:charge_id>/outcome/",
-            self.admin_site.admin_view(self.record_outcome),
+            guarded_view(self.admin_site, self.record_outcome, INSTALLMENT_PLAN, "write"),
             name="billing_installment_outcome",
         )
         return [outcome, *super().get_urls()]
@@ -181,7 +165,6 @@ class InstallmentPlanAdmin(BillingAdmin):
         return self._page(request, form, "Add installment plan", "Create plan", intro=REMAINDER_NOTE)
 
     def record_outcome(self, request: HttpRequest, charge_id: uuid.UUID) -> HttpResponse:
-        _require(request, POST_ROLES)
         charge = object_or_404(selectors.ledger_entry_list().filter(installment_plan__isnull=False), charge_id)
         form = InstallmentOutcomeForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
@@ -218,37 +201,43 @@ def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[
             form.add_error(name if name in form.fields else None, message)
 
 
-class ReadOnlyBillingAdmin(BillingAdmin):
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
 @admin.register(ClaimBatch)
-class ClaimBatchAdmin(ReadOnlyBillingAdmin):
+class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    """A batch's page shows its 837P file: a read of every claim on it."""
+
+    resource = CLAIM
+    record_type = PHIAccessLog.RecordType.CLAIM_FILE
     list_display = ["__str__", "file_name", "created_at"]
+
+    logs_list_rows = False  # the list shows names and dates of files, no claim
+
+    def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
+        patient_ids = Claim.objects.filter(batch__in=records).values_list("patient_id", flat=True)
+        phi_reads.mark(record_type=self.record_type, patient_ids=list(patient_ids))
 
     def get_urls(self) -> list[URLPattern]:
         download = path(
-            "<uuid:batch_id>/download/", self.admin_site.admin_view(self.download), name="billing_claimbatch_download"
+            "<uuid:batch_id>/download/",
+            guarded_view(self.admin_site, self.download, CLAIM, "download"),
+            name="billing_claimbatch_download",
         )
         return [download, *super().get_urls()]
 
     def download(self, request: HttpRequest, batch_id: uuid.UUID) -> HttpResponse:
-        _require(request, MANAGE_ROLES)
         batch = object_or_404(ClaimBatch.objects.for_current_organization(), batch_id)
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.CLAIM_FILE,
+            patient_ids=list(batch.claims.values_list("patient_id", flat=True)),
+        )
         response = HttpResponse(batch.content, content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
 
 
 @admin.register(Claim)
-class ClaimAdmin(ReadOnlyBillingAdmin):
+class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    resource = CLAIM
+    record_type = PHIAccessLog.RecordType.CLAIM_FILE
     list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
 
 
@@ -318,7 +307,13 @@ class InstallmentOutcomeForm(forms.Form):
 
 
 @admin.register(LedgerEntry)
-class LedgerEntryAdmin(ReadOnlyBillingAdmin):
+class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    resource = LEDGER
+    record_type = PHIAccessLog.RecordType.LEDGER_ENTRY
+
+    def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
+        super().log_phi_read(request, [entry for entry in records if entry.carries_phi])
+
     list_display = [
         "created_at",
         "kind",
@@ -333,9 +328,11 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
     actions = ["export_837p"]
     change_list_template = "admin/billing/ledgerentry/change_list.html"
 
-    @admin.action(description="Export an 837P of all unclaimed pending-insurance charges")
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return may(request, self.resource, "export")
+
+    @admin.action(description="Export an 837P of all unclaimed pending-insurance charges", permissions=["export"])
     def export_837p(self, request: HttpRequest, queryset: QuerySet[LedgerEntry]) -> HttpResponse | None:
-        _require(request, MANAGE_ROLES)
         try:
             batch = x12.claim_batch_export()
         except ValidationError as error:
@@ -349,21 +346,22 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         return response
 
     def get_urls(self) -> list[URLPattern]:
-        view = self.admin_site.admin_view
+        def view(page: Any, action: str) -> Any:
+            return guarded_view(self.admin_site, page, LEDGER, action)
+
         return [
-            path("dashboard/", view(self.dashboard), name="billing_dashboard"),
-            path("patient/<uuid:patient_id>/", view(self.patient_ledger), name="billing_patient_ledger"),
-            path("patient/<uuid:patient_id>/pay/", view(self.post_payment), name="billing_post_payment"),
-            path("patient/<uuid:patient_id>/superbill/", view(self.superbill), name="billing_superbill"),
-            path("patient/<uuid:patient_id>/statement/", view(self.statement), name="billing_statement"),
-            path("receipt/<uuid:entry_id>/", view(self.receipt), name="billing_receipt"),
+            path("dashboard/", view(self.dashboard, "read"), name="billing_dashboard"),
+            path("patient/<uuid:patient_id>/", view(self.patient_ledger, "read"), name="billing_patient_ledger"),
+            path("patient/<uuid:patient_id>/pay/", view(self.post_payment, "write"), name="billing_post_payment"),
+            path("patient/<uuid:patient_id>/superbill/", view(self.superbill, "read"), name="billing_superbill"),
+            path("patient/<uuid:patient_id>/statement/", view(self.statement, "statement"), name="billing_statement"),
+            path("receipt/<uuid:entry_id>/", view(self.receipt, "receipt"), name="billing_receipt"),
             *super().get_urls(),
         ]
 
     # --- dashboard ---------------------------------------------------------------------------------------
 
     def dashboard(self, request: HttpRequest) -> HttpResponse:
-        _require(request, VIEW_ROLES)
         today = timezone.now().date()
         as_of = min(_date_param(request, "as_of", today), today)
         aging = selectors.aging(as_of=as_of)
@@ -372,6 +370,11 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         patients = Patient.objects.for_current_organization().in_bulk([row[0] for row in largest])
         top = [{"patient": patients.get(pid), "currency": cur, "net_cents": net} for pid, cur, net in largest]
         failed = list(selectors.failed_installments().select_related("patient"))
+        # Patients by MRN beside what they owe: each row shown (or exported) is a read of that patient's ledger.
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
+            patient_ids=[pid for pid, _, _ in largest if pid in patients] + [c.patient_id for c in failed],
+        )
         if request.GET.get("format") == "csv":
             return self._dashboard_csv(as_of, aging, totals, top)
         context = {
@@ -411,10 +414,14 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         return object_or_404(Patient.objects.for_current_organization(), patient_id)
 
     def patient_ledger(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        _require(request, VIEW_ROLES)
         patient = self._patient(patient_id)
         rows, running = [], 0
-        for entry in selectors.ledger_entry_list(patient_id=patient.pk):
+        entries = list(selectors.ledger_entry_list(patient_id=patient.pk))
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
+            patient_ids=[entry.patient_id for entry in entries if entry.carries_phi],
+        )
+        for entry in entries:
             change = documents._signed(entry)
             running += change
             rows.append({"entry": entry, "change_cents": change, "running_cents": running})
@@ -424,13 +431,16 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
             "patient": patient,
             "rows": rows,
             "balances": list(selectors.balances(patient_id=patient.pk).values()),
-            "can_post": request_role(request) in POST_ROLES,
+            # Each link only for the roles the map lets follow it.
+            "can_post": may(request, LEDGER, "write"),
+            "can_statement": may(request, LEDGER, "statement"),
+            "can_receipt": may(request, LEDGER, "receipt"),
+            "can_add_plan": may(request, INSTALLMENT_PLAN, "add"),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/billing/patient_ledger.html", context)
 
     def post_payment(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        _require(request, POST_ROLES)
         patient = self._patient(patient_id)
         open_charges = []
         for charge in selectors.ledger_entry_list(patient_id=patient.pk).filter(kind=EntryKind.CHARGE):
@@ -482,14 +492,14 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
             response = HttpResponse(documents.render_pdf(document), content_type="application/pdf")
             response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
             return response
-        return HttpResponse(documents.render_html(document))
+        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
+        return HttpResponse(documents.render_html(document, csp_nonce=nonce))
 
     def _period(self, request: HttpRequest) -> tuple[dt.date, dt.date]:
         today = timezone.now().date()
         return _date_param(request, "from", today.replace(day=1)), _date_param(request, "to", today)
 
     def superbill(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        _require(request, VIEW_ROLES)
         date_from, date_to = self._period(request)
         try:
             document = documents.superbill(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
@@ -498,7 +508,6 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         return self._document_response(request, document, f"superbill-{date_from:%Y%m%d}-{date_to:%Y%m%d}")
 
     def statement(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        _require(request, POST_ROLES)
         date_from, date_to = self._period(request)
         try:
             document = documents.statement(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
@@ -507,7 +516,6 @@ class LedgerEntryAdmin(ReadOnlyBillingAdmin):
         return self._document_response(request, document, f"statement-{date_to:%Y%m%d}")
 
     def receipt(self, request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
-        _require(request, POST_ROLES)
         payment = object_or_404(selectors.ledger_entry_list(), entry_id)
         try:
             document = documents.receipt(payment=payment)

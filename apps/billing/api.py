@@ -22,18 +22,16 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
-from apps.patients.models import Patient
+from apps.patients import phi_reads
+from apps.patients.models import Patient, PHIAccessLog
 
 from . import selectors, services
 from .codes import ISO_4217
-from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, PaymentStatus, TransactionType
+from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, LedgerEntry, PaymentStatus, TransactionType
+from .permissions import INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .selectors import AGING_BUCKETS
 
 M = TypeVar("M", bound=Model)
-
-READ_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value, Role.CLINICIAN.value})
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value, Role.FRONT_DESK.value})
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -54,9 +52,7 @@ class CentsField(serializers.Field):
 
 
 class BaseBillingApi(APIView):
-    api_scope = "billing"
-    read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
+    resource = LEDGER
 
 
 class EntryOutput(OutputSerializer):
@@ -74,6 +70,18 @@ class EntryOutput(OutputSerializer):
     claim_id = serializers.UUIDField(allow_null=True)
     external_reference = serializers.CharField()
     created_at = serializers.DateTimeField()
+
+    def render(self, instance: Any, zone: dt.tzinfo | None) -> dict[str, Any]:
+        """The one rendering of a ledger entry (lists, details, the entry inside payment and refund answers, and
+        so their idempotent replays): a caller without PHI access gets the PHI fields withheld; a caller with it
+        has the read marked for the PHI access log."""
+        row = super().render(instance, zone)
+        if isinstance(instance, LedgerEntry) and instance.carries_phi:
+            if phi_reads.phi_visible():
+                phi_reads.mark(record_type=PHIAccessLog.RecordType.LEDGER_ENTRY, patient_ids=[instance.patient_id])
+            else:
+                row.update(instance.redacted())
+        return row
 
 
 class EntryListApi(BaseBillingApi):
@@ -291,7 +299,6 @@ class TotalsApi(BaseBillingApi):
 # --- installment plans -------------------------------------------------------------------------------------
 
 # Program enrollments are not clinical: clinicians see no installment charge, so plans are for billing staff.
-PLAN_ROLES = WRITE_ROLES
 REMAINDER_RULE = (
     "The schedule always sums to the total: when it does not divide evenly, the remainder cents are added to "
     "the first installment (100001 in 4 -> 25001, 25000, 25000, 25000)."
@@ -339,8 +346,7 @@ def _plan_detail(plan_id: uuid.UUID) -> Response:
 
 class PlanListCreateApi(BaseBillingApi):
     pagination_class = BoundedLimitOffsetPagination
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class PlanFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
@@ -389,8 +395,7 @@ class PlanListCreateApi(BaseBillingApi):
 
 
 class PlanDetailApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     @extend_schema(responses=PlanDetailOutput, summary="An installment plan: schedule and remaining balance")
     def get(self, request: Request, plan_id: uuid.UUID) -> Response:
@@ -398,8 +403,7 @@ class PlanDetailApi(BaseBillingApi):
 
 
 class InstallmentOutcomeApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class OutcomeInput(serializers.Serializer):
         succeeded = serializers.BooleanField()
@@ -439,8 +443,7 @@ class InstallmentOutcomeApi(BaseBillingApi):
 
 
 class FailedInstallmentListApi(BaseBillingApi):
-    read_roles = PLAN_ROLES
-    write_roles = PLAN_ROLES
+    resource = INSTALLMENT_PLAN
 
     class FailedOutput(InstallmentOutput):
         plan_id = serializers.UUIDField(source="installment_plan_id")
@@ -455,7 +458,6 @@ class FailedInstallmentListApi(BaseBillingApi):
 # --- payers, insurance policies, the billing provider ---------------------------------------------------------
 
 # Payers and the provider are the practice's set-up: owner and billing staff change them.
-SETUP_WRITE_ROLES = frozenset({Role.OWNER.value, Role.BILLING.value})
 
 
 class PayerOutput(OutputSerializer):
@@ -466,8 +468,8 @@ class PayerOutput(OutputSerializer):
 
 
 class PayerListCreateApi(BaseBillingApi):
+    resource = PAYER
     pagination_class = BoundedLimitOffsetPagination
-    write_roles = SETUP_WRITE_ROLES
 
     class PayerInput(serializers.Serializer):
         name = serializers.CharField(max_length=60)
@@ -489,6 +491,8 @@ class PayerListCreateApi(BaseBillingApi):
 
 
 class PayerDetailApi(BaseBillingApi):
+    resource = PAYER
+
     @extend_schema(responses=PayerOutput, summary="A payer")
     def get(self, request: Request, payer_id: uuid.UUID) -> Response:
         return Response(PayerOutput(object_or_404(selectors.payer_list(), payer_id)).data)
@@ -517,6 +521,7 @@ class PolicyOutput(OutputSerializer):
 
 
 class PolicyListCreateApi(BaseBillingApi):
+    resource = INSURANCE_POLICY
     pagination_class = BoundedLimitOffsetPagination
 
     class PolicyFilterInput(serializers.Serializer):
@@ -568,6 +573,8 @@ class PolicyListCreateApi(BaseBillingApi):
 
 
 class PolicyDetailApi(BaseBillingApi):
+    resource = INSURANCE_POLICY
+
     @extend_schema(responses=PolicyOutput, summary="An insurance policy (member id masked)")
     def get(self, request: Request, policy_id: uuid.UUID) -> Response:
         return Response(PolicyOutput(object_or_404(selectors.insurance_policy_list(), policy_id)).data)
@@ -595,7 +602,7 @@ class ProviderOutput(OutputSerializer):
 
 
 class BillingProviderApi(BaseBillingApi):
-    write_roles = SETUP_WRITE_ROLES
+    resource = PROVIDER
 
     class ProviderInput(serializers.Serializer):
         legal_name = serializers.CharField(max_length=60)

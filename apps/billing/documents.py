@@ -15,7 +15,8 @@ from django.db.models import Sum
 from django.template.loader import render_to_string
 from xhtml2pdf import pisa
 
-from apps.patients.models import Patient
+from apps.patients import phi_reads
+from apps.patients.models import Patient, PHIAccessLog
 
 from .models import BillingProvider, EntryKind, LedgerApplication, LedgerEntry, PaymentStatus, TransactionType
 from .selectors import cutoff_for
@@ -51,6 +52,8 @@ def superbill(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
         .order_by("service_date", "created_at")
     )
     applied = _applied_by_target(charges)
+    # The patient's name beside diagnoses and procedures: the whole document is one PHI read.
+    phi_reads.mark(record_type=PHIAccessLog.RecordType.BILLING_DOCUMENT, patient_ids=[patient.pk])
     diagnoses: list[str] = []
     lines = []
     for charge in charges:
@@ -98,6 +101,10 @@ def receipt(*, payment: LedgerEntry) -> dict[str, Any]:
         LedgerApplication.objects.filter(source=payment).select_related("target").order_by("created_at")
     )
     charges = [a.target for a in applications]
+    phi_reads.mark(
+        record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
+        patient_ids=[charge.patient_id for charge in charges if charge.carries_phi],
+    )
     applied = _applied_by_target(charges)
     lines = [
         {
@@ -150,6 +157,7 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
         )
         .order_by("created_at", "id")
     )
+    phi_reads.mark(record_type=PHIAccessLog.RecordType.BILLING_DOCUMENT, patient_ids=[patient.pk])
     running = opening
     activity = []
     for entry in entries:
@@ -180,9 +188,10 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
 TEMPLATES = {"Superbill": "billing/superbill.html", "Receipt": "billing/receipt.html"}
 
 
-def render_html(document: dict[str, Any]) -> str:
+def render_html(document: dict[str, Any], *, csp_nonce: str = "") -> str:
+    """The document's page; `csp_nonce` lets its inline style (shared with the PDF) pass the page's CSP."""
     template = TEMPLATES.get(document["title"], "billing/statement.html")
-    return render_to_string(template, document)
+    return render_to_string(template, {**document, "csp_nonce": csp_nonce})
 
 
 def render_pdf(document: dict[str, Any]) -> bytes:

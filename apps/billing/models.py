@@ -28,19 +28,9 @@ from django.db.models import F, Q
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet
-from apps.organizations.roles import Role
+from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
 from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
-
-# Roles that see billing tables at all (in the tenant policy since migration 0006); partners need billing scopes.
-BILLING_DB_ROLES = (
-    Role.OWNER.value,
-    Role.BILLING.value,
-    Role.FRONT_DESK.value,
-    Role.CLINICIAN.value,
-    Role.PARTNER.value,
-    "partner_phi",
-)
 
 CURRENCY_FIELD_KWARGS: dict[str, Any] = {"max_length": 3, "default": "USD", "validators": [validate_currency]}
 
@@ -125,6 +115,7 @@ class InsurancePolicy(TenantModel):
     )
     is_active = models.BooleanField(default=True)
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -194,6 +185,7 @@ class InstallmentPlan(TenantModel):
         max_length=100, blank=True, help_text="The card processor's subscription id (stored, never called)."
     )
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -255,6 +247,7 @@ class Claim(TenantModel):
     total_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="USD")
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -266,6 +259,11 @@ class Claim(TenantModel):
 
     def __str__(self) -> str:
         return f"Claim {self.submitter_claim_id}"
+
+
+# Metadata keys of a clinical charge that name or point at its diagnoses (ICD-10-CM): PHI. A clinical charge's
+# description (e.g. "Psychotherapy for generalized anxiety") and its encounter link are PHI too.
+PHI_METADATA_KEYS = frozenset({"diagnosis_codes", "diagnosis_pointers"})
 
 
 class LedgerEntryQuerySet(TenantQuerySet):
@@ -288,7 +286,7 @@ class LedgerEntryQuerySet(TenantQuerySet):
         )
 
 
-LedgerEntryManager = models.Manager.from_queryset(LedgerEntryQuerySet)
+LedgerEntryManager = PatientScopedManager.from_queryset(LedgerEntryQuerySet)
 
 
 class LedgerEntry(TenantModel):
@@ -334,7 +332,7 @@ class LedgerEntry(TenantModel):
     # on a charge, or the unapplied credit of a payment. Derived from the applications, so not in the history.
     applied_cents = models.BigIntegerField(default=0, db_default=0, editable=False)
 
-    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()
+    objects: ClassVar[LedgerEntryManager] = LedgerEntryManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords(excluded_fields=["applied_cents"])
 
     # The only columns the runtime role may UPDATE (column-level GRANT in migration 0002).
@@ -393,6 +391,26 @@ class LedgerEntry(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.amount_cents / 100:.2f} {self.currency}"
+
+    @property
+    def carries_phi(self) -> bool:
+        """Whether the entry shows PHI: a charge's diagnoses (`PHI_METADATA_KEYS`, its description) or its link
+        to an encounter. Such entries are logged when read, and redacted for callers without PHI access."""
+        if self.encounter_id is not None:
+            return True
+        return self.transaction_type == TransactionType.CLINICAL_SERVICE and (
+            bool(PHI_METADATA_KEYS & self.metadata.keys()) or bool(self.description)
+        )
+
+    def redacted(self) -> dict[str, Any]:
+        """The PHI fields as a caller without PHI access sees them: diagnoses, description and encounter withheld."""
+        if not self.carries_phi:
+            return {"metadata": self.metadata, "description": self.description, "encounter_id": self.encounter_id}
+        return {
+            "metadata": {key: value for key, value in self.metadata.items() if key not in PHI_METADATA_KEYS},
+            "description": "" if self.transaction_type == TransactionType.CLINICAL_SERVICE else self.description,
+            "encounter_id": None,
+        }
 
     @property
     def open_cents(self) -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from apps.organizations.admin_base import request_role
+from apps.organizations.admin_base import may
 from apps.patients.panels import PatientPanel
 
 from . import selectors
-from .admin import VIEW_ROLES
+from .permissions import LEDGER
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     """A balance panel for roles that see billing."""
-    if request_role(request) not in VIEW_ROLES:
+    if not may(request, LEDGER, "read"):
         return []
     balances = list(selectors.balances(patient_id=patient.pk).values())
     return [

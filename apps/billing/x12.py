@@ -21,7 +21,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from apps.patients.models import Patient
+from apps.patients import phi_reads
+from apps.patients.models import Patient, PHIAccessLog
 
 from .models import BillingProvider, Claim, ClaimBatch, InsurancePolicy, LedgerEntry
 
@@ -247,6 +248,8 @@ def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> C
         )
         if not charges:
             return None
+        # Diagnoses, procedures and demographics of every patient on the file: a PHI read of each charge.
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.CLAIM_FILE, patient_ids=[c.patient_id for c in charges])
         drafts = _group(charges)
         last = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
         icn = (last or 0) + 1

@@ -5,6 +5,7 @@ from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from .models import BiomarkerLog
+from .permissions import READING
 
 
 @admin.register(BiomarkerLog)
@@ -25,7 +26,7 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     ]
     list_filter = ["source", "metric_type", "data_classification"]
     date_hierarchy = "captured_at"
-    edit_roles = frozenset()
+    resource = READING
     readonly_fields = [
         "patient",
         "source",

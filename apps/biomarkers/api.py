@@ -16,21 +16,25 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import BatchJSONParser
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
-from apps.patients import services as patient_services
+from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from config.openapi import error_response
 
 from . import adapters, catalog, selectors, services
+from .permissions import READING
 
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
 MAX_RAW_PAGE = 5000
 
 
 # --- Output shapes -------------------------------------------------------------------------------------------
 
 
-class ReadingOutput(OutputSerializer):
+class ReadingOutput(phi_reads.MarksReads, OutputSerializer):
+    """Each reading rendered that is classified CLINICAL_PHI is a logged read (series, latest, out of range)."""
+
+    phi_record_type = PHIAccessLog.RecordType.BIOMARKER_READING
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     source = serializers.CharField()  # type: ignore[assignment]  # a field, not Field.source
@@ -93,8 +97,7 @@ class BatchRowsField(serializers.ListField):
 class ReadingBulkCreateApi(APIView):
     """Up to 10,000 readings, all-or-nothing; a reading already stored (same source and id) is skipped."""
 
-    api_scope = "biomarkers"
-    write_roles = WRITE_ROLES
+    resource = READING
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
@@ -119,8 +122,7 @@ class ReadingBulkCreateApi(APIView):
 class RecordImportApi(APIView):
     """A partner's native records for one patient, mapped by the named adapter, then ingested as above."""
 
-    api_scope = "biomarkers"
-    write_roles = WRITE_ROLES
+    resource = READING
     parser_classes = [BatchJSONParser]
 
     class Input(serializers.Serializer):
@@ -166,7 +168,7 @@ class MetricOutput(OutputSerializer):
 
 
 class MetricListApi(APIView):
-    api_scope = "biomarkers"
+    resource = READING
 
     @extend_schema(responses=MetricOutput(many=True), summary="The metric catalog")
     def get(self, request: Request) -> Response:
@@ -197,15 +199,10 @@ class PeriodInput(serializers.Serializer):
 READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 
-def _log_readings(request: Request, readings: Any) -> None:
-    """The PHI access log of the readings a response shows (those classified CLINICAL_PHI)."""
-    patient_services.phi_rows_access_record(request=request, record_type=READING_RECORD, rows=readings)
-
-
 class SeriesApi(APIView):
     """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
 
-    api_scope = "biomarkers"
+    resource = READING
 
     class Input(PeriodInput):
         metric_type = serializers.ChoiceField(choices=sorted(catalog.METRICS))
@@ -232,7 +229,6 @@ class SeriesApi(APIView):
                 )
             except selectors.InvalidCursorError:
                 raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-            _log_readings(request, page.points)
             body["points"] = ReadingOutput(page.points, many=True).data
             body["next_cursor"] = page.next_cursor
         else:
@@ -240,28 +236,25 @@ class SeriesApi(APIView):
                 patient_id=patient.pk, metric_type=query["metric_type"], bucket=query["bucket"], **period
             )
             if catalog.METRICS[query["metric_type"]].is_phi:  # summaries of a PHI metric: a row per bucket
-                patient_services.phi_access_record(
-                    request=request, record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets)
-                )
+                phi_reads.mark(record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets))
             body["buckets"] = BucketOutput(buckets, many=True).data
         return Response(body)
 
 
 class LatestApi(APIView):
-    api_scope = "biomarkers"
+    resource = READING
 
     @extend_schema(responses=ReadingOutput(many=True), summary="A patient's latest reading per metric")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
         readings = selectors.biomarker_latest_per_metric(patient_id=patient.pk)
-        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)
 
 
 class OutOfReferenceApi(APIView):
     """Readings outside their reference range in a period, optionally for one patient (at most 500)."""
 
-    api_scope = "biomarkers"
+    resource = READING
 
     class Input(PeriodInput):
         patient_id = serializers.UUIDField(required=False)
@@ -274,5 +267,4 @@ class OutOfReferenceApi(APIView):
         readings = selectors.biomarker_out_of_reference(
             start=query["start"], end=query["end"], patient_id=query.get("patient_id")
         )
-        _log_readings(request, readings)
         return Response(ReadingOutput(readings, many=True).data)

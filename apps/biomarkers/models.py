@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel, organization_field
+from apps.patients.models import PatientScopedTenantManager
 
 from .catalog import Source
 
@@ -51,6 +54,7 @@ class BiomarkerLog(ClassifiedTenantModel):
     # an indexed column without one, like the partner key's `history_api_key_id`. Deleting a user through the
     # ORM nulls the rows the deleting context can see; other organizations' rows keep the id of the user who
     # acted, which is what an audit trail should say.
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords(user_db_constraint=False, no_db_index=["organization", "patient"])
 
     class Meta:

@@ -9,10 +9,12 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
+from apps.organizations.admin_base import may
 from apps.patients.panels import PatientPanel
 
 from . import catalog, charts, selectors
 from .models import BiomarkerLog
+from .permissions import READING
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -35,6 +37,8 @@ def chosen_days(request: HttpRequest) -> int:
 
 def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     """One panel with a chart per metric that has readings in the chosen period."""
+    if not may(request, READING, "read"):
+        return []
     days = chosen_days(request)
     end = timezone.now()
     start = end - timedelta(days=days)

@@ -16,6 +16,8 @@ from django.db import connection
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
+from apps.patients.models import reachable_patient_ids
+
 from . import catalog
 from .models import BiomarkerLog
 
@@ -205,6 +207,7 @@ _OUT_OF_REFERENCE_SQL = """
 SELECT b.* FROM biomarkers_biomarkerlog b
 WHERE b.captured_at >= %(start)s AND b.captured_at < %(end)s
   AND (%(patient_id)s::uuid IS NULL OR b.patient_id = %(patient_id)s::uuid)
+  AND (%(reachable)s::uuid[] IS NULL OR b.patient_id = ANY(%(reachable)s::uuid[]))
   AND (
     EXISTS (SELECT 1 FROM unnest(%(num_metrics)s::text[], %(lows)s::float8[], %(highs)s::float8[]) AS r(m, lo, hi)
             WHERE r.m = b.metric_type AND (b.value_numeric < r.lo OR b.value_numeric > r.hi))
@@ -226,6 +229,7 @@ def biomarker_out_of_reference(
         "start": start,
         "end": end,
         "patient_id": patient_id,
+        "reachable": reachable_patient_ids(),
         "num_metrics": metrics,
         "lows": lows,
         "highs": highs,

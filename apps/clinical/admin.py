@@ -5,19 +5,17 @@ from __future__ import annotations
 from django.contrib import admin
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
-from apps.organizations.roles import Role
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
-
-CLINICAL_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
+from .permissions import CLINICAL_EVENT, ENCOUNTER
 
 
 class _ClinicalInline(TenantInline):
     # The row's patient, organization and classification come from its event (see Spoke.save).
     exclude = ["patient", "data_classification"]
-    edit_roles = CLINICAL_EDIT_ROLES
+    resource = CLINICAL_EVENT
 
 
 SPOKE_INLINES = [type(f"{model.__name__}Inline", (_ClinicalInline,), {"model": model}) for model in SPOKES.values()]
@@ -37,7 +35,7 @@ class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     search_fields = ["patient__mrn", "provider_name"]
     date_hierarchy = "started_at"
     autocomplete_fields = ["patient"]
-    edit_roles = CLINICAL_EDIT_ROLES | {Role.FRONT_DESK.value}
+    resource = ENCOUNTER
 
 
 @admin.register(ClinicalEvent)
@@ -50,7 +48,7 @@ class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     date_hierarchy = "event_date"
     autocomplete_fields = ["patient", "encounter"]
     inlines = [*SPOKE_INLINES, CodeInline]
-    edit_roles = CLINICAL_EDIT_ROLES
+    resource = CLINICAL_EVENT
 
 
 from .timeline import admin as timeline_admin  # noqa: E402, F401

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -15,13 +14,11 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
-from apps.organizations.roles import Role
-from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
-from apps.patients.services import phi_access_record
 
 from . import selectors, services
 from .filters import ClinicalEventFilter, EncounterFilter
+from .permissions import CLINICAL_EVENT, ENCOUNTER
 from .serializers import (
     ClinicalEventInput,
     ClinicalEventOutput,
@@ -30,18 +27,10 @@ from .serializers import (
     ManualEntryInput,
 )
 
-CLINICAL_WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})
-CLINICAL_EVENT = PHIAccessLog.RecordType.CLINICAL_EVENT
-
-
-def _log(request: Request, record_type: str, rows: Any) -> None:
-    phi_access_record(request=request, record_type=record_type, patient_ids=[row.patient_id for row in rows])
-
 
 class EncounterListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+    resource = ENCOUNTER
 
     @extend_schema(
         parameters=filter_parameters(EncounterFilter), responses=EncounterOutput(many=True), summary="List encounters"
@@ -50,7 +39,6 @@ class EncounterListApi(APIView):
         paginator = self.pagination_class()
         encounters = filter_queryset(EncounterFilter, request, selectors.encounter_list())
         page = paginator.paginate_queryset(encounters, request, view=self) or []
-        _log(request, PHIAccessLog.RecordType.ENCOUNTER, page)
         return paginator.get_paginated_response(EncounterOutput(page, many=True).data)
 
     @extend_schema(request=EncounterInput, responses={201: EncounterOutput}, summary="Open an encounter")
@@ -65,19 +53,17 @@ class EncounterListApi(APIView):
 
 
 class EncounterDetailApi(APIView):
-    api_scope = "clinical"
+    resource = ENCOUNTER
 
     @extend_schema(responses=EncounterOutput, summary="An encounter")
     def get(self, request: Request, encounter_id: uuid.UUID) -> Response:
         encounter = object_or_404(selectors.encounter_list(), encounter_id)
-        _log(request, PHIAccessLog.RecordType.ENCOUNTER, [encounter])
         return Response(EncounterOutput(encounter).data)
 
 
 class ClinicalEventListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES
+    resource = CLINICAL_EVENT
 
     @extend_schema(
         parameters=filter_parameters(ClinicalEventFilter),
@@ -88,7 +74,6 @@ class ClinicalEventListApi(APIView):
         paginator = self.pagination_class()
         events = filter_queryset(ClinicalEventFilter, request, selectors.clinical_event_list())
         page = paginator.paginate_queryset(events, request, view=self) or []
-        _log(request, CLINICAL_EVENT, page)
         return paginator.get_paginated_response(ClinicalEventOutput(page, many=True).data)
 
     @extend_schema(
@@ -117,13 +102,11 @@ class ClinicalEventListApi(APIView):
 
 
 class ClinicalEventDetailApi(APIView):
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES
+    resource = CLINICAL_EVENT
 
     @extend_schema(responses=ClinicalEventOutput, summary="A clinical event with its detail rows")
     def get(self, request: Request, event_id: uuid.UUID) -> Response:
         event = object_or_404(selectors.clinical_event_list(), event_id)
-        _log(request, CLINICAL_EVENT, [event])
         return Response(ClinicalEventOutput(event).data)
 
     @extend_schema(responses={204: None}, summary="Delete an event entered in error (its detail rows go with it)")
@@ -133,8 +116,8 @@ class ClinicalEventDetailApi(APIView):
 
 
 class ManualEntryApi(APIView):
-    api_scope = "clinical"
-    write_roles = CLINICAL_WRITE_ROLES | {Role.FRONT_DESK.value}
+    resource = CLINICAL_EVENT
+    resource_actions = {"POST": "manual_entry"}
 
     @extend_schema(
         request=ManualEntryInput,

@@ -8,6 +8,8 @@ from rest_framework import serializers
 
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
+from apps.patients import phi_reads
+from apps.patients.models import PHIAccessLog
 
 from .codes import CodeSystem
 from .models import SPOKES, ClinicalEvent, Encounter, Spoke
@@ -109,7 +111,9 @@ class ManualEntryInput(serializers.Serializer):
         return attrs
 
 
-class ClinicalEventOutput(OutputSerializer):
+class ClinicalEventOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     encounter_id = serializers.UUIDField(allow_null=True)
@@ -142,7 +146,9 @@ class EncounterInput(serializers.Serializer):
     data_classification = serializers.ChoiceField(choices=DataClassification.choices, required=False)
 
 
-class EncounterOutput(OutputSerializer):
+class EncounterOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.ENCOUNTER
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     encounter_type = serializers.CharField()

@@ -1,8 +1,10 @@
 """Kura's admin site: open to active members of the active organization, scoped by RLS."""
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 
 class KuraAdminSite(admin.AdminSite):
@@ -14,6 +16,30 @@ class KuraAdminSite(admin.AdminSite):
         ctx = getattr(request, "tenant", None)
         return bool(request.user.is_active and request.user.is_staff and ctx is not None and not ctx.is_partner)
 
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The password page; a signed-in user who has not passed the second factor goes on to it."""
+        # Imported here: this module is loaded with the app registry, before models can be.
+        from . import second_factor
+        from .second_factor_views import with_next
+
+        if request.user.is_authenticated and not second_factor.session_is_verified(request):
+            return HttpResponseRedirect(with_next("second-factor-verify", request))
+        response = super().login(request, extra_context)
+        if request.user.is_authenticated and not second_factor.session_is_verified(request):
+            return HttpResponseRedirect(with_next("second-factor-verify", request))
+        return response
+
 
 class KuraAdminConfig(AdminConfig):
     default_site = "apps.organizations.admin_site.KuraAdminSite"
+
+    def ready(self) -> None:
+        super().ready()  # autodiscovers every app's admin module
+        from django_otp.plugins.otp_static.models import StaticDevice
+        from django_otp.plugins.otp_totp.models import TOTPDevice
+
+        # Second-factor devices belong to global identities: no clinic's admin lists them (an owner resets a
+        # member's second factor from the membership instead).
+        for model in (TOTPDevice, StaticDevice):
+            if admin.site.is_registered(model):
+                admin.site.unregister(model)

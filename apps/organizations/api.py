@@ -5,22 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular.utils import extend_schema
-from rest_framework.permissions import BasePermission
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.openapi import error_response
 
+from .access_map import API_DOCS, CALLER
 from .models import Organization
-from .permissions import StaffOnly, request_context
+from .permissions import SignedInAccess, request_context
 from .serializers import MembershipSummarySerializer, MeSerializer, OrganizationSwitchSerializer
 from .switching import organization_switch
-
-
-class AnyAuthenticated(BasePermission):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return bool(request.user and request.user.is_authenticated)
 
 
 def _me(request: Request) -> dict[str, Any]:
@@ -48,7 +44,8 @@ def _me(request: Request) -> dict[str, Any]:
 
 
 class MeApi(APIView):
-    permission_classes = [AnyAuthenticated]
+    permission_classes = [SignedInAccess]
+    resource = CALLER
 
     @extend_schema(responses=MeSerializer, summary="Who the caller is and which organization it acts for")
     def get(self, request: Request) -> Response:
@@ -56,7 +53,8 @@ class MeApi(APIView):
 
 
 class OrganizationSwitchApi(APIView):
-    permission_classes = [StaffOnly]
+    permission_classes = [SignedInAccess]
+    resource = CALLER
 
     @extend_schema(
         request=OrganizationSwitchSerializer,
@@ -77,3 +75,11 @@ class OrganizationSwitchApi(APIView):
                 "role": membership.role,
             }
         )
+
+
+class SchemaApi(SpectacularAPIView):
+    resource = API_DOCS
+
+
+class SwaggerUiApi(SpectacularSwaggerSplitView):
+    resource = API_DOCS

@@ -9,7 +9,10 @@ class OrganizationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import input_messages
+        from . import (
+            input_messages,
+            sessions,  # noqa: F401  (stamps the login time on every login)
+        )
         from .rls import refuse_runtime_role_bypassing_rls
 
         input_messages.install()

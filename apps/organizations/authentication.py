@@ -5,10 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework.authentication import BaseAuthentication
+from rest_framework.authentication import BaseAuthentication, SessionAuthentication
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 
+from . import second_factor
 from .selectors import APIKeyPrincipal
 
 
@@ -41,6 +44,16 @@ class APIKeyAuthentication(BaseAuthentication):
         return self.keyword
 
 
+class VerifiedSessionAuthentication(SessionAuthentication):
+    """Staff sessions, once they passed the second factor: a password-only session is refused outright."""
+
+    def authenticate(self, request: Request) -> tuple[Any, Any] | None:
+        result = super().authenticate(request)
+        if result is not None and not second_factor.session_is_verified(request._request):
+            raise PermissionDenied("Complete the second factor at /account/second-factor/ first.")
+        return result
+
+
 class APIKeyScheme(OpenApiAuthenticationExtension):
     """Documents the API-key header in the OpenAPI schema."""
 
@@ -54,3 +67,10 @@ class APIKeyScheme(OpenApiAuthenticationExtension):
             "name": "Authorization",
             "description": "`Api-Key kura_<prefix>_<secret>`: a partner key, shown once when issued.",
         }
+
+
+class VerifiedSessionScheme(SessionScheme):
+    """Documents staff sessions in the OpenAPI schema as DRF's session authentication is."""
+
+    target_class = "apps.organizations.authentication.VerifiedSessionAuthentication"
+    priority = 0

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from django.db import connections, transaction
 
-from .roles import PHI_ROLES, Role
+from .access_map import PARTNER_PHI, PHI_DATABASE_ROLES
+from .roles import Role
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class TenantContext:
     api_key_id: uuid.UUID | None = None
     scopes: frozenset[str] = field(default_factory=frozenset)
     phi_access: bool = False
+    # A partner that reaches only the patients with a valid data-sharing consent (`PatientScopedManager`).
+    patient_consent_required: bool = False
 
     @property
     def is_partner(self) -> bool:
@@ -38,12 +41,12 @@ class TenantContext:
     def database_role(self) -> str:
         """The value policies see in `app.user_role`: partners with the PHI scope are `partner_phi`."""
         if self.is_partner and self.phi_access:
-            return "partner_phi"
+            return PARTNER_PHI
         return self.role
 
     @property
     def can_read_phi(self) -> bool:
-        return self.database_role in PHI_ROLES
+        return self.database_role in PHI_DATABASE_ROLES
 
     @property
     def actor(self) -> str:
@@ -141,6 +144,7 @@ def tenant_context(
     api_key_id: uuid.UUID | None = None,
     scopes: frozenset[str] = frozenset(),
     phi_access: bool = False,
+    patient_consent_required: bool = False,
     using: str = "default",
 ) -> Iterator[TenantContext]:
     """Enter a tenant explicitly (management commands, jobs, tests): one transaction with the context set."""
@@ -151,6 +155,7 @@ def tenant_context(
         api_key_id=api_key_id,
         scopes=scopes,
         phi_access=phi_access,
+        patient_consent_required=patient_consent_required,
     )
     outermost = not connections[using].in_atomic_block
     with transaction.atomic(using=using), activated(ctx, using=using, restore=not outermost):

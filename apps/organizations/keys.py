@@ -1,4 +1,4 @@
-"""API key format, generation and hashing. Keys look like `kura_<12 hex prefix>_<43 url-safe chars>`."""
+"""API key and link token format, generation and hashing. Keys look like `kura_<12 hex prefix>_<43 url-safe chars>`."""
 
 import hashlib
 import hmac
@@ -23,6 +23,18 @@ def parse_prefix(raw_key: str) -> str | None:
     """The prefix of a well-formed key, or None for anything else."""
     match = KEY_PATTERN.match(raw_key)
     return match.group("prefix") if match else None
+
+
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def generate_token() -> str:
+    """A random link token (256 bits, URL-safe), e.g. for an invitation; store only `hash_key(token)`."""
+    return secrets.token_urlsafe(32)
+
+
+def is_token(value: str) -> bool:
+    return TOKEN_PATTERN.fullmatch(value) is not None
 
 
 def matches(raw_key: str, hashed: str) -> bool:

@@ -40,7 +40,7 @@ $$ SELECT NULLIF(current_setting('app.user_role', true), '') $$;
 CREATE FUNCTION kura_current_user_id() RETURNS bigint LANGUAGE sql STABLE PARALLEL SAFE AS
 $$ SELECT NULLIF(current_setting('app.user_id', true), '')::bigint $$;
 
--- Keep in step with apps.organizations.roles.PHI_ROLES.
+-- Keep in step with apps.organizations.access_map.PHI_DATABASE_ROLES (a test compares them).
 CREATE FUNCTION kura_phi_allowed() RETURNS boolean LANGUAGE sql STABLE PARALLEL SAFE AS
 $$ SELECT coalesce(kura_current_role() IN ('owner', 'clinician', 'billing', 'front_desk', 'partner_phi'), false) $$;
 """

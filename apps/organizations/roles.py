@@ -15,10 +15,9 @@ class Role(models.TextChoices):
 STAFF_ROLES = frozenset(
     {Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value, Role.BILLING.value, Role.FRONT_DESK.value}
 )
-# Values of `app.user_role` that may read CLINICAL_PHI rows (mirrors the SQL function kura_phi_allowed()).
-PHI_ROLES = frozenset(
-    {Role.OWNER.value, Role.CLINICIAN.value, Role.BILLING.value, Role.FRONT_DESK.value, "partner_phi"}
-)
+# The roles a membership (or an invitation) may give: every role but the partner's.
+MEMBER_ROLE_CHOICES = [(value, label) for value, label in Role.choices if value in STAFF_ROLES]
+MEMBER_ROLES = [value for value, _ in MEMBER_ROLE_CHOICES]
 
 
 class DataClassification(models.TextChoices):

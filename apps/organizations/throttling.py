@@ -1,21 +1,152 @@
-from typing import Any, cast
+"""Per-key rate limit for partner requests, counted in PostgreSQL so every worker and server shares it.
 
-from rest_framework.request import Request
-from rest_framework.settings import api_settings
-from rest_framework.throttling import SimpleRateThrottle
+Each API key has one window (`RateLimitWindow`) that starts with its first request and lasts the rate's
+period (`API_KEY_RATE`, e.g. `600/min`). One atomic statement counts a request and starts a new window once
+the old one has ended, so two workers can never both take the last request of a window. The database's clock
+decides, the same for every worker.
+
+The tenant middleware counts a request *before* it opens the request's transaction, which it rolls back on
+any error response: a count written inside it would be lost on the very answers (429s, 4xx) that must count.
+
+Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window ends;
+the IETF httpapi rate-limit header draft's names); a refused request is a 429 with `Retry-After`.
+
+Failed API-key attempts are counted per client address (`APIKeyFailureWindow`) in the shared cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.http import HttpRequest, HttpResponseBase, JsonResponse
+
+from .api_errors import error_response
+
+PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+PERIODS |= {"d": 86400, "day": 86400}
+
+# Counts the request and returns the window's hits and the seconds left in it. `w.` in SET and RETURNING
+# read the row as it was before this statement's update.
+_HIT_SQL = """
+INSERT INTO organizations_ratelimitwindow AS w (key, window_started_at, hits)
+VALUES (%(key)s, statement_timestamp(), 1)
+ON CONFLICT (key) DO UPDATE SET
+    hits = CASE WHEN w.window_started_at + %(period)s > statement_timestamp() THEN w.hits + 1 ELSE 1 END,
+    window_started_at = CASE WHEN w.window_started_at + %(period)s > statement_timestamp()
+                             THEN w.window_started_at ELSE statement_timestamp() END
+RETURNING hits, extract(epoch FROM window_started_at + %(period)s - statement_timestamp())
+"""
 
 
-class APIKeyRateThrottle(SimpleRateThrottle):
-    """Per-key rate limit for partner requests (`DEFAULT_THROTTLE_RATES["api_key"]`)."""
+@dataclass(frozen=True)
+class Rate:
+    requests: int
+    period: timedelta
 
-    scope = "api_key"
 
-    def get_rate(self) -> str | None:
-        # Read at request time, so a settings change applies without a restart of the class.
-        return cast(str | None, api_settings.DEFAULT_THROTTLE_RATES.get(self.scope))
+@dataclass(frozen=True)
+class RateLimitState:
+    """Where one caller stands in its current window after counting this request."""
 
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        principal = getattr(request._request, "api_key", None)
-        if principal is None:
-            return None
-        return self.cache_format % {"scope": self.scope, "ident": principal.id}
+    limit: int
+    hits: int
+    reset_seconds: int
+
+    @property
+    def exceeded(self) -> bool:
+        return self.hits > self.limit
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.hits, 0)
+
+
+def parse_rate(rate: str) -> Rate:
+    """`"600/min"` → 600 requests per 60 seconds (periods: s, m/min, h/hour, d/day)."""
+    count, _, unit = rate.partition("/")
+    try:
+        return Rate(requests=int(count), period=timedelta(seconds=PERIODS[unit.strip().lower()]))
+    except (KeyError, ValueError) as error:
+        raise ImproperlyConfigured(f"A rate is '<requests>/<s|min|hour|day>', not {rate!r}.") from error
+
+
+def rate_limit_hit(*, key: str, rate: Rate) -> RateLimitState:
+    """Count one request of `key` in its current window (atomic, shared by every worker)."""
+    params: dict[str, Any] = {"key": key, "period": rate.period}
+    with connection.cursor() as cursor:
+        cursor.execute(_HIT_SQL, params)
+        hits, seconds_left = cursor.fetchone()
+    return RateLimitState(limit=rate.requests, hits=int(hits), reset_seconds=max(math.ceil(seconds_left), 1))
+
+
+def api_key_rate_hit(*, api_key_id: uuid.UUID) -> RateLimitState:
+    """Count one request of a partner key against `API_KEY_RATE` (read per request)."""
+    return rate_limit_hit(key=f"api_key:{api_key_id}", rate=parse_rate(settings.API_KEY_RATE))
+
+
+def add_rate_limit_headers(response: HttpResponseBase, state: RateLimitState) -> None:
+    response["RateLimit-Limit"] = str(state.limit)
+    response["RateLimit-Remaining"] = str(state.remaining)
+    response["RateLimit-Reset"] = str(state.reset_seconds)
+
+
+def too_many_requests(state: RateLimitState) -> JsonResponse:
+    """The 429 for a caller past its limit, telling it when to retry."""
+    response = error_response(
+        429, "throttled", f"Too many requests for this API key; retry in {state.reset_seconds} seconds."
+    )
+    add_rate_limit_headers(response, state)
+    response["Retry-After"] = str(state.reset_seconds)
+    return response
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The caller's address, one answer for the login lockout and the API-key failure throttle (None when
+    the request carries no valid one)."""
+    for header in (settings.KURA_CLIENT_ADDRESS_HEADER, "REMOTE_ADDR"):
+        value = str(request.META.get(header) or "").strip()
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            continue
+    return None
+
+
+@dataclass(frozen=True)
+class APIKeyFailureWindow:
+    """Failed API-key attempts from one address in the current fixed window."""
+
+    cache_key: str
+    retry_after: int
+
+    @classmethod
+    def current(cls, request: HttpRequest) -> APIKeyFailureWindow:
+        seconds = max(1, int(settings.KURA_API_KEY_FAILURE_WINDOW.total_seconds()))
+        now = int(time.time())
+        window = now // seconds
+        address = hashlib.sha256(str(client_address(request)).encode()).hexdigest()[:32]
+        return cls(cache_key=f"kura:api-key-failures:{address}:{window}", retry_after=(window + 1) * seconds - now)
+
+    def is_blocked(self) -> bool:
+        failures = caches["default"].get(self.cache_key, 0)
+        return int(failures) >= settings.KURA_API_KEY_FAILURE_LIMIT
+
+    def record_failure(self) -> None:
+        """Count one failure; `add` then `incr` keeps concurrent workers from losing counts."""
+        cache = caches["default"]
+        if not cache.add(self.cache_key, 1, timeout=self.retry_after + 1):
+            try:
+                cache.incr(self.cache_key)
+            except ValueError:  # expired between add and incr
+                cache.add(self.cache_key, 1, timeout=self.retry_after + 1)

@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.cache import add_never_cache_headers
+from django.utils.html import format_html
 
-from apps.organizations.admin_base import TenantInline, TenantModelAdmin
-from apps.organizations.roles import Role
+from apps.organizations import context
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view
 
 from . import services
 from .admin_mixins import PHIAccessLoggedAdmin
 from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
+from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
 from .selectors import patient_search_condition
-
-PATIENT_EDIT_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
 
 class PatientForm(forms.ModelForm):
@@ -70,7 +74,7 @@ class RecordStateFilter(admin.SimpleListFilter):
 
 class ConsentInline(TenantInline):
     model = Consent
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
     # A consent is revoked (kept in the record), never deleted from here.
     can_delete = False
     fields = ["consent_type", "granted", "granted_at", "expires_at", "revoked_at", "document_reference", "valid_now"]
@@ -122,11 +126,64 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
                 ]
             },
         ),
-        ("Identifiers", {"fields": ["ssn"]}),
+        ("Identifiers", {"fields": ["ssn_on_file", "ssn"]}),
     ]
+    readonly_fields = ["ssn_on_file"]
     inlines = [ConsentInline]
     actions = ["restore_patients"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = PATIENT
+
+    def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and self.has_change_permission(request, obj):
+            return fieldsets
+        # Read-only pages show every field's value: the SSN only as `ssn_on_file`, masked.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "ssn"]}) for name, options in fieldsets
+        ]
+
+    @admin.display(description="SSN on file")
+    def ssn_on_file(self, patient: Patient) -> str:
+        """Masked for every role; permitted roles reveal the number with a separate, logged POST."""
+        masked = patient.ssn_masked if patient.pk else ""
+        if not masked:
+            return "None on file"
+        # Django calls this with the object alone: the request's caller is the active tenant context.
+        if not PATIENT.allows(context.current(), "reveal_ssn"):
+            return masked
+        # The change page is a form already: a button with its own action posts the CSRF token to the reveal.
+        return format_html(
+            '{} <button type="submit" formaction="{}" formmethod="post" formnovalidate class="button">Reveal</button>',
+            masked,
+            reverse("admin:patients_patient_ssn_reveal", args=[patient.pk]),
+        )
+
+    def get_urls(self) -> list[URLPattern]:
+        reveal = path(
+            "<uuid:patient_id>/ssn/reveal/",
+            guarded_view(self.admin_site, self.ssn_reveal_view, PATIENT, "reveal_ssn"),
+            name="patients_patient_ssn_reveal",
+        )
+        return [reveal, *super().get_urls()]
+
+    def ssn_reveal_view(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        """POST only: show one patient's full SSN to a permitted role and log the reveal."""
+        patient = self.get_object(request, str(patient_id))
+        if patient is None or not self.has_view_permission(request, patient):
+            raise Http404  # another organization's patient and a missing one alike, whatever the method
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        ssn = services.patient_ssn_reveal(request=request, patient=patient)
+        page = {
+            **self.admin_site.each_context(request),
+            "title": "Social Security number",
+            "patient": patient,
+            "ssn": ssn,
+            "opts": self.opts,
+        }
+        response = TemplateResponse(request, "admin/patients/patient/ssn_reveal.html", page)
+        add_never_cache_headers(response)
+        return response
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -154,7 +211,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         for patient in queryset:
             services.patient_soft_delete(patient=patient)
 
-    @admin.action(description="Restore selected deleted patients")
+    @admin.action(description="Restore selected deleted patients", permissions=["change"])
     def restore_patients(self, request: HttpRequest, queryset: QuerySet[Patient]) -> None:
         restored = 0
         for patient in queryset.filter(deleted_at__isnull=False):
@@ -175,7 +232,7 @@ class ConsentAdmin(TenantModelAdmin):
     list_filter = ["consent_type", "granted"]
     list_select_related = ["patient"]
     search_fields = ["patient__mrn"]
-    edit_roles = PATIENT_EDIT_ROLES
+    resource = CONSENT
 
 
 @admin.register(PHIAccessLog)
@@ -202,14 +259,5 @@ class PHIAccessLogAdmin(TenantModelAdmin):
     list_select_related = ["user", "api_key", "patient"]
     search_fields = ["patient__mrn", "user__username"]
     date_hierarchy = "accessed_at"
-    view_roles = frozenset({Role.OWNER.value})
-    edit_roles = frozenset()
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def history_view(
-        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        # The log is its own audit trail and has no change history.
-        raise Http404
+    resource = PHI_ACCESS_LOG
+    has_history = False  # the log is its own audit trail

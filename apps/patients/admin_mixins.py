@@ -8,7 +8,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from . import services
+from . import phi_reads
 
 
 class PHIAccessLoggedAdmin:
@@ -20,16 +20,17 @@ class PHIAccessLoggedAdmin:
 
     record_type: str
     phi_rows_only: bool = False
+    logs_list_rows: bool = True  # False where the list page shows nothing of the records' content
 
     def patient_id_of(self, obj: Any) -> Any:
         return obj.patient_id
 
     def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
         if self.phi_rows_only:
-            services.phi_rows_access_record(request=request, record_type=self.record_type, rows=records)
+            phi_reads.mark_rows(record_type=self.record_type, rows=records)
         else:
             patient_ids = [self.patient_id_of(obj) for obj in records]
-            services.phi_access_record(request=request, record_type=self.record_type, patient_ids=patient_ids)
+            phi_reads.mark(record_type=self.record_type, patient_ids=patient_ids)
 
     def _log_object(self, request: HttpRequest, object_id: str) -> None:
         obj = self.get_object(request, object_id)  # type: ignore[attr-defined]  # None when hidden or absent
@@ -39,7 +40,7 @@ class PHIAccessLoggedAdmin:
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         response = super().changelist_view(request, extra_context)  # type: ignore[misc]
         changelist = (response.context_data or {}).get("cl") if isinstance(response, TemplateResponse) else None
-        if changelist is not None:
+        if changelist is not None and self.logs_list_rows:
             self.log_phi_read(request, list(changelist.result_list))
         return response
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+from django.utils.cache import add_never_cache_headers
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -15,16 +17,21 @@ from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
-from apps.organizations.roles import Role
 
-from . import selectors, services
+from . import phi_reads, selectors, services
 from .filters import ConsentFilter, PatientFilter
 from .models import Consent, Patient, PHIAccessLog
+from .permissions import CONSENT, PATIENT
 
-WRITE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.FRONT_DESK.value})
 
+class PatientOutput(phi_reads.MarksReads, OutputSerializer):
+    """Every patient rendered is a read of the record (lists, details and the answers of writes)."""
 
-class PatientOutput(OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.PATIENT
+
+    def patient_id_of(self, instance: Any) -> Any:
+        return instance.pk
+
     id = serializers.UUIDField()
     mrn = serializers.CharField()
     given_name = serializers.CharField()
@@ -69,8 +76,7 @@ class PatientInput(serializers.Serializer):
 
 class PatientListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(
         parameters=filter_parameters(PatientFilter), responses=PatientOutput(many=True), summary="List patients"
@@ -79,9 +85,6 @@ class PatientListApi(APIView):
         paginator = self.pagination_class()
         patients = filter_queryset(PatientFilter, request, selectors.patient_list())
         page = paginator.paginate_queryset(patients, request, view=self)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[p.id for p in page or []]
-        )
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
     @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
@@ -94,15 +97,11 @@ class PatientListApi(APIView):
 
 
 class PatientDetailApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(responses=PatientOutput, summary="A patient")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(selectors.patient_list(), patient_id)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[patient.id]
-        )
         return Response(PatientOutput(patient).data)
 
     @extend_schema(request=PatientInput(partial=True), responses=PatientOutput, summary="Change a patient")
@@ -120,13 +119,31 @@ class PatientDetailApi(APIView):
 
 
 class PatientRestoreApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = PATIENT
 
     @extend_schema(request=None, responses=PatientOutput, summary="Restore a soft-deleted patient")
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = services.patient_restore(patient=object_or_404(selectors.patient_deleted_list(), patient_id))
         return Response(PatientOutput(patient).data)
+
+
+class SSNRevealOutput(serializers.Serializer):
+    ssn = serializers.CharField(help_text="The full number (###-##-####); empty when none is on file.")
+
+
+class PatientSSNRevealApi(APIView):
+    """Each reveal is one PHI access-log row (record type `ssn`); responses are never cached."""
+
+    resource = PATIENT
+    resource_actions = {"POST": "reveal_ssn"}
+
+    @extend_schema(request=None, responses=SSNRevealOutput, summary="Reveal a patient's full SSN (logged)")
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(selectors.patient_list(), patient_id)
+        ssn = services.patient_ssn_reveal(request=request, patient=patient)
+        response = Response(SSNRevealOutput({"ssn": ssn}).data)
+        add_never_cache_headers(response)
+        return response
 
 
 class ConsentOutput(OutputSerializer):
@@ -151,8 +168,7 @@ class ConsentInput(serializers.Serializer):
 
 class PatientConsentListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(
         parameters=filter_parameters(ConsentFilter), responses=ConsentOutput(many=True), summary="A patient's consents"
@@ -162,9 +178,7 @@ class PatientConsentListApi(APIView):
         consents = filter_queryset(ConsentFilter, request, selectors.consent_list().filter(patient=patient))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(consents, request, view=self)
-        services.phi_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id]
-        )
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.CONSENT, patient_ids=[patient.id])
         return paginator.get_paginated_response(ConsentOutput(page, many=True).data)
 
     @extend_schema(request=ConsentInput, responses={201: ConsentOutput}, summary="Record a consent decision")
@@ -178,8 +192,7 @@ class PatientConsentListApi(APIView):
 
 
 class ConsentRevokeApi(APIView):
-    api_scope = "patients"
-    write_roles = WRITE_ROLES
+    resource = CONSENT
 
     @extend_schema(request=None, responses=ConsentOutput, summary="Revoke a consent from now on")
     def post(self, request: Request, consent_id: uuid.UUID) -> Response:

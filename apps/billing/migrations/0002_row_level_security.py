@@ -14,7 +14,7 @@ from django.db import migrations
 from apps.organizations.rls import AddCompositeForeignKey, EnableTenantRLS, ddl, runtime_role
 
 LEDGER_TABLES = ("billing_ledgerentry", "billing_ledgerapplication")
-# Keep in step with apps.billing.models.BILLING_DB_ROLES.
+# Keep in step with apps.billing.permissions.BILLING_DATABASE_ROLES (tests/organizations/test_permission_matrix.py).
 BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
 RLS_MODELS = (
     "payer",

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel, TenantModel, TenantQuerySet
+from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
 
 class AssessmentDefinition(TenantModel):
@@ -61,6 +62,7 @@ class AssessmentResponse(ClassifiedTenantModel):
         "clinical.HealthEvent", on_delete=models.DO_NOTHING, related_name="assessment_responses", db_constraint=False
     )
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -83,7 +85,7 @@ class AssessmentFlagQuerySet(TenantQuerySet):
         return self.filter(reviewed_at__isnull=True)
 
 
-AssessmentFlagManager = models.Manager.from_queryset(AssessmentFlagQuerySet)
+AssessmentFlagManager = PatientScopedManager.from_queryset(AssessmentFlagQuerySet)
 
 
 class AssessmentFlag(ClassifiedTenantModel):
@@ -105,7 +107,7 @@ class AssessmentFlag(ClassifiedTenantModel):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
-    objects: ClassVar[AssessmentFlagManager] = AssessmentFlagManager()
+    objects: ClassVar[AssessmentFlagManager] = AssessmentFlagManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:

@@ -23,6 +23,7 @@ from django.utils import timezone
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.models import ClassifiedTenantModel, TenantQuerySet
+from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
 from .. import codes
 
@@ -71,6 +72,7 @@ class Encounter(ClassifiedTenantModel):
     facility_name = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=500, blank=True)
 
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -107,7 +109,7 @@ class ClinicalEventQuerySet(TenantQuerySet):
         )
 
 
-ClinicalEventManager = models.Manager.from_queryset(ClinicalEventQuerySet)
+ClinicalEventManager = PatientScopedManager.from_queryset(ClinicalEventQuerySet)
 
 
 class ClinicalEvent(ClassifiedTenantModel):
@@ -148,7 +150,7 @@ class ClinicalEvent(ClassifiedTenantModel):
     is_synthetic = models.BooleanField(default=False)
     clinical_identity_key = models.CharField(max_length=255, blank=True)
 
-    objects: ClassVar[ClinicalEventManager] = ClinicalEventManager()
+    objects: ClassVar[ClinicalEventManager] = ClinicalEventManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:
@@ -186,6 +188,8 @@ class Spoke(ClassifiedTenantModel):
     event: ClinicalEvent
     event_id: Any
     patient_id: Any
+
+    objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
 
     class Meta:
         abstract = True

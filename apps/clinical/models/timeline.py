@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel, TenantQuerySet
+from apps.patients.models import PatientScopedManager
 
 from ..timeline.vocabulary import EVENT_SUBTYPES, EventType, Source
 
@@ -31,7 +32,7 @@ class HealthEventQuerySet(TenantQuerySet):
         return self.order_by("-occurred_at", "-id")
 
 
-HealthEventManager = models.Manager.from_queryset(HealthEventQuerySet)
+HealthEventManager = PatientScopedManager.from_queryset(HealthEventQuerySet)
 
 
 class HealthEvent(ClassifiedTenantModel):
@@ -64,7 +65,7 @@ class HealthEvent(ClassifiedTenantModel):
         db_constraint=False,
     )
 
-    objects: ClassVar[HealthEventManager] = HealthEventManager()
+    objects: ClassVar[HealthEventManager] = HealthEventManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
 
     class Meta:

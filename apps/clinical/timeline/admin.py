@@ -1,42 +1,28 @@
-"""Admin for the timeline: events and responses are read-only (append-only tables); flags can be reviewed."""
+"""Admin for the timeline: events and responses are read-only (append-only tables, so the map offers no add,
+change or delete); flags can be reviewed."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.contrib import admin, messages
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from apps.organizations.admin_base import TenantModelAdmin, request_role
+from apps.organizations.admin_base import TenantModelAdmin, may
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, HealthEvent
+from ..permissions import ASSESSMENT, ASSESSMENT_FLAG, HEALTH_EVENT, INSTRUMENT
 from . import services
-from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES
-
-
-class ReadOnlyAdmin(TenantModelAdmin):
-    """The runtime role cannot update or delete these rows; the admin does not offer to."""
-
-    edit_roles: frozenset[str] = frozenset()
-
-    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
-        return False
 
 
 @admin.register(HealthEvent)
-class HealthEventAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
+class HealthEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.HEALTH_EVENT
     phi_rows_only = True
-    view_roles = TIMELINE_ROLES
+    resource = HEALTH_EVENT
     list_display = ["occurred_at", "patient", "event_type", "event_subtype", "source", "data_classification"]
     list_filter = ["event_type", "source", "data_classification"]
     list_select_related = ["patient"]
@@ -45,16 +31,16 @@ class HealthEventAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
 
 
 @admin.register(AssessmentDefinition)
-class AssessmentDefinitionAdmin(ReadOnlyAdmin):
-    view_roles = CLINICAL_ROLES
+class AssessmentDefinitionAdmin(TenantModelAdmin):
+    resource = INSTRUMENT
     list_display = ["name", "code", "min_answer", "max_answer", "is_active"]
 
 
 @admin.register(AssessmentResponse)
-class AssessmentResponseAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
+class AssessmentResponseAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ASSESSMENT
     phi_rows_only = True
-    view_roles = CLINICAL_ROLES
+    resource = ASSESSMENT
     list_display = ["completed_at", "patient", "instrument", "total", "severity"]
     list_filter = ["instrument", "severity"]
     list_select_related = ["patient"]
@@ -90,13 +76,13 @@ class ReviewStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(AssessmentFlag)
-class AssessmentFlagAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
+class AssessmentFlagAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     """The list of patients needing review: open PHQ-9 item 9 flags, oldest first."""
 
     record_type = PHIAccessLog.RecordType.ASSESSMENT
     phi_rows_only = True
 
-    view_roles = CLINICAL_ROLES
+    resource = ASSESSMENT_FLAG
     list_display = ["patient", "reason", "raised_at", "response_summary", "reviewed_at"]
     list_filter = [ReviewStatusFilter]
     list_select_related = ["patient", "response"]
@@ -108,7 +94,7 @@ class AssessmentFlagAdmin(PHIAccessLoggedAdmin, ReadOnlyAdmin):
         return f"{flag.response.instrument.upper()} total {flag.response.total} ({flag.response.severity})"
 
     def has_review_permission(self, request: HttpRequest) -> bool:
-        return request_role(request) in CLINICAL_ROLES
+        return may(request, self.resource, "review")
 
     @admin.action(description="Mark selected as reviewed", permissions=["review"])
     def mark_reviewed(self, request: HttpRequest, queryset: QuerySet[AssessmentFlag]) -> None:

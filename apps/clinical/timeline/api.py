@@ -19,12 +19,19 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
-from apps.patients import services as patient_services
+from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
+from ..permissions import (
+    ASSESSMENT,
+    ASSESSMENT_FLAG,
+    HEALTH_EVENT,
+    INSTRUMENT,
+    MEDICATION_ADHERENCE,
+)
 from . import scoring, selectors, services
-from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES, EventType, Source
+from .vocabulary import EventType, Source
 
 MAX_PAGE_SIZE = 200
 
@@ -33,7 +40,10 @@ def _patient(patient_id: uuid.UUID) -> Patient:
     return object_or_404(patient_list(), patient_id)
 
 
-class HealthEventOutput(OutputSerializer):
+class HealthEventOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.HEALTH_EVENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     event_type = serializers.CharField()
@@ -92,9 +102,7 @@ class HealthEventInput(serializers.Serializer):
 
 
 class HealthEventListApi(APIView):
-    api_scope = "timeline"
-    read_roles = TIMELINE_ROLES
-    write_roles = TIMELINE_ROLES
+    resource = HEALTH_EVENT
 
     @extend_schema(
         parameters=[TimelineQuery],
@@ -114,9 +122,6 @@ class HealthEventListApi(APIView):
             include_superseded=params["include_superseded"],
         )
         page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.HEALTH_EVENT, rows=page.events
-        )
         next_url = None
         if page.next_cursor:
             next_query = request.query_params.copy()
@@ -165,8 +170,7 @@ class DaySummaryListOutput(serializers.Serializer):
 
 
 class HealthEventSummaryApi(APIView):
-    api_scope = "timeline"
-    read_roles = TIMELINE_ROLES
+    resource = HEALTH_EVENT
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days before now (default 14)")],
@@ -184,8 +188,7 @@ class HealthEventSummaryApi(APIView):
         )
         # The counts show no record's content; a mood shown is logged when it was recorded as PHI.
         phi = DataClassification.CLINICAL_PHI
-        patient_services.phi_access_record(
-            request=request,
+        phi_reads.mark(
             record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
             patient_ids=[patient.pk for day in summary if (day["latest_mood"] or {}).get("data_classification") == phi],
         )
@@ -211,8 +214,7 @@ class AdherenceOutput(serializers.Serializer):
 
 
 class MedicationAdherenceApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
+    resource = MEDICATION_ADHERENCE
 
     @extend_schema(
         parameters=[OpenApiParameter("days", int, description="Window in days before now (default 7)")],
@@ -225,15 +227,17 @@ class MedicationAdherenceApi(APIView):
         query.is_valid(raise_exception=True)
         adherence = selectors.medication_adherence(patient=patient, days=query.validated_data.get("days", 7))
         # Medication events are clinical data: a row per medication shown.
-        patient_services.phi_access_record(
-            request=request,
+        phi_reads.mark(
             record_type=PHIAccessLog.RecordType.HEALTH_EVENT,
             patient_ids=[patient.pk] * len(adherence.medications),
         )
         return Response(AdherenceOutput(adherence).data)
 
 
-class AssessmentResponseOutput(OutputSerializer):
+class AssessmentResponseOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     instrument = serializers.CharField()
@@ -261,17 +265,12 @@ class AssessmentResponseListOutput(serializers.Serializer):
 
 
 class AssessmentListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = ASSESSMENT
 
     @extend_schema(responses=AssessmentResponseListOutput, summary="A patient's completed assessments")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
         responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=responses
-        )
         return Response({"results": AssessmentResponseOutput(responses, many=True).data})
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
@@ -322,9 +321,7 @@ class InstrumentListOutput(serializers.Serializer):
 
 
 class InstrumentListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = INSTRUMENT
 
     @extend_schema(responses=InstrumentListOutput, summary="Assessments: built-in and the organization's own")
     def get(self, request: Request) -> Response:
@@ -343,7 +340,10 @@ class InstrumentListApi(APIView):
         return Response(_instrument_data(scoring.custom_instrument(definition)), status=status.HTTP_201_CREATED)
 
 
-class AssessmentFlagOutput(OutputSerializer):
+class AssessmentFlagOutput(phi_reads.MarksReads, OutputSerializer):
+    phi_record_type = PHIAccessLog.RecordType.ASSESSMENT
+    phi_rows_only = True
+
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
     response_id = serializers.UUIDField()
@@ -357,22 +357,17 @@ class AssessmentFlagListOutput(serializers.Serializer):
 
 
 class AssessmentFlagListApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
+    resource = ASSESSMENT_FLAG
 
     @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
         flags = list(selectors.assessment_flag_open_list()[:500])
-        patient_services.phi_rows_access_record(
-            request=request, record_type=PHIAccessLog.RecordType.ASSESSMENT, rows=flags
-        )
         return Response({"results": AssessmentFlagOutput(flags, many=True).data})
 
 
 class AssessmentFlagReviewApi(APIView):
-    api_scope = "timeline"
-    read_roles = CLINICAL_ROLES
-    write_roles = CLINICAL_ROLES
+    resource = ASSESSMENT_FLAG
+    resource_actions = {"POST": "review"}
 
     @extend_schema(request=None, responses=AssessmentFlagOutput, summary="Mark a flag as reviewed")
     def post(self, request: Request, flag_id: uuid.UUID) -> Response:

@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
-from apps.organizations.admin_base import request_role
+from apps.organizations.admin_base import may
 from apps.patients.panels import PatientPanel
 
+from ..permissions import ASSESSMENT, ASSESSMENT_FLAG, HEALTH_EVENT, MEDICATION_ADHERENCE
 from . import scoring, selectors
 from .trend import score_trend_svg
-from .vocabulary import CLINICAL_ROLES, TIMELINE_ROLES
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -25,17 +25,15 @@ TREND_DAYS = 180
 
 def timeline_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     """Panels for this patient as the requesting role may see them (RLS filters PHI for coaches)."""
-    role = request_role(request)
-    if role not in TIMELINE_ROLES:
+    if not may(request, HEALTH_EVENT, "read"):
         return []
-    clinical = role in CLINICAL_ROLES
     panels = []
-    flags = list(selectors.assessment_flag_open_list(patient=patient)) if clinical else []
+    flags = list(selectors.assessment_flag_open_list(patient=patient)) if may(request, ASSESSMENT_FLAG, "read") else []
     if flags:
         panels.append(PatientPanel("Needs review", "clinical/timeline/panel_flags.html", {"flags": flags}, order=5))
 
     events = list(selectors.health_event_list(patient=patient)[:RECENT_EVENTS])
-    adherence = selectors.medication_adherence(patient=patient) if clinical else None
+    adherence = selectors.medication_adherence(patient=patient) if may(request, MEDICATION_ADHERENCE, "read") else None
     if events or adherence:
         panels.append(
             PatientPanel(
@@ -46,7 +44,7 @@ def timeline_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel
             )
         )
 
-    if not clinical:
+    if not may(request, ASSESSMENT, "read"):
         return panels
     responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
     if responses:

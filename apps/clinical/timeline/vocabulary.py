@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from apps.organizations.roles import DataClassification, Role
+from apps.organizations.roles import DataClassification
 
 
 class EventType(models.TextChoices):
@@ -49,9 +49,3 @@ def default_classification(event_type: str) -> str:
     if event_type in WELLNESS_BY_DEFAULT:
         return DataClassification.GENERAL_WELLNESS.value
     return DataClassification.CLINICAL_PHI.value
-
-
-# Who works with patient-reported data: coaches see what the database lets them (wellness rows). Adherence,
-# assessments and review flags are clinical: owners and clinicians. Billing and front desk need neither.
-TIMELINE_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value, Role.COACH.value})
-CLINICAL_ROLES = frozenset({Role.OWNER.value, Role.CLINICIAN.value})

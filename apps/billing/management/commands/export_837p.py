@@ -11,6 +11,7 @@ from django.db import connections
 from apps.billing import x12
 from apps.organizations.context import tenant_context
 from apps.organizations.roles import Role
+from apps.patients import phi_reads
 
 
 class Command(BaseCommand):
@@ -29,7 +30,10 @@ class Command(BaseCommand):
         if row is None:
             raise CommandError("Unknown organization.")
         organization_id = row[0]
-        with tenant_context(organization_id, Role.BILLING):
+        with (
+            tenant_context(organization_id, Role.BILLING),
+            phi_reads.logged_reads(method="COMMAND", path="manage.py export_837p"),
+        ):
             batch = x12.claim_batch_export(usage="T" if options["test"] else "P")
             if batch is None:
                 self.stdout.write("No unclaimed pending-insurance charges: nothing written.")

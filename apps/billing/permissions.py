@@ -1,0 +1,40 @@
+"""Who may do what to billing (the permission map, see apps/organizations/access_map.py).
+
+Coaches see none of it (and the database shows them no billing row anyway); clinicians may look (the
+database shows them clinical charges only); owner, billing and front desk post charges and payments; owner and
+billing set up payers and the billing provider and export claims.
+"""
+
+from apps.organizations.access_map import NOBODY, PARTNER_PHI, Rule, declare, roles
+from apps.organizations.roles import Role
+
+BILLING_READERS = roles(Role.OWNER, Role.BILLING, Role.FRONT_DESK, Role.CLINICIAN)
+POSTERS = roles(Role.OWNER, Role.BILLING, Role.FRONT_DESK)
+MANAGERS = roles(Role.OWNER, Role.BILLING)
+
+# Charges, payments, refunds, applications, balances, aging and totals; the billing desk's pages. Entries are
+# immutable: the admin lists them, the API and the desk post new ones. Statements and receipts cover every kind
+# of charge (not only clinical ones), so they are for the people who post.
+LEDGER = declare(
+    "billing.ledger",
+    read=BILLING_READERS,
+    write=POSTERS,
+    scope="billing",
+    statement=Rule(POSTERS),
+    receipt=Rule(POSTERS),
+    export=Rule(MANAGERS),  # the 837P export of unclaimed pending-insurance charges
+    admin_read_only=True,
+)
+# Program enrollments are not clinical: clinicians see none of their charges, so none of the plans either.
+INSTALLMENT_PLAN = declare(
+    "billing.installment_plan", read=POSTERS, write=POSTERS, scope="billing", change=NOBODY, delete=NOBODY
+)
+INSURANCE_POLICY = declare("billing.insurance_policy", read=BILLING_READERS, write=POSTERS, scope="billing")
+PAYER = declare("billing.payer", read=BILLING_READERS, write=MANAGERS, scope="billing")
+PROVIDER = declare("billing.provider", read=BILLING_READERS, write=MANAGERS, scope="billing")
+# 837P claim files: made by the export, never edited; exporting and downloading them is for owner and billing.
+CLAIM = declare("billing.claim", read=BILLING_READERS, download=Rule(MANAGERS), admin_read_only=True)
+
+# The roles PostgreSQL lets see billing tables at all (the tenant policy of billing migration 0006): every staff
+# role that reads a billing resource, and partner keys (their scopes are checked above, not in SQL).
+BILLING_DATABASE_ROLES = BILLING_READERS | {Role.PARTNER.value, PARTNER_PHI}
