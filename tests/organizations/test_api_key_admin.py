@@ -58,3 +58,16 @@ def test_the_owner_lists_and_revokes_api_keys_of_its_own_organization_only(org_a
     assert api_client(other_key).get("/api/v1/patients/").status_code == 200
     with as_tenant(org_b):
         assert Partner.objects.count() == 1
+
+
+def test_an_action_on_a_forged_selection_changes_nothing_and_says_so(org_a, org_b):
+    raw_key = issue_key(org_a)
+    key = _key(org_a, raw_key)
+    client = logged_in(add_member(org_a, Role.OWNER))
+
+    revoke = client.post(CHANGELIST, {"action": "revoke", "index": "0", "_selected_action": [str(key.pk), "x"]})
+
+    assert revoke.status_code == 302
+    assert "The selection names rows that do not exist. Nothing was changed." in client.get(CHANGELIST).content.decode()
+    assert _key(org_a, raw_key).revoked_at is None
+    assert api_client(raw_key).get("/api/v1/patients/").status_code == 200
