@@ -196,7 +196,7 @@ class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, S
         selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
         try:
             for value in selected:
-                self.model._meta.pk.to_python(value)  # type: ignore[union-attr]
+                self.model._meta.pk.to_python(value)
         except ValidationError:
             self.message_user(
                 request, "The selection names rows that do not exist. Nothing was changed.", messages.ERROR
