@@ -132,7 +132,10 @@ def pick_subject(slug: str) -> Subject:
         )
         metric = cursor.fetchone()
     with tenant_context(organization_id, Role.OWNER):
-        partner = organization_services.partner_create(name=f"Benchmark {uuid.uuid4().hex[:8]}")
+        # The clinic's own integration (no patient consent needed), as the benchmark's API cases have always been.
+        partner = organization_services.partner_create(
+            name=f"Benchmark {uuid.uuid4().hex[:8]}", requires_patient_consent=False
+        )
         _, raw_key = organization_services.api_key_create(
             partner=partner, name="benchmark", scopes=list(Scope.values), phi_access=True
         )

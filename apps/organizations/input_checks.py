@@ -12,8 +12,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from django.http import HttpRequest, HttpResponse
-from django.views import defaults
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 NUL_MESSAGE = "Text must not contain the NUL character (U+0000)."
 SURROGATE_MESSAGE = "Text must not contain an unpaired surrogate (U+D800 to U+DFFF)."
@@ -80,4 +79,8 @@ class UnstorableTextMiddleware:
 
             message = "; ".join(f"{name}: {' '.join(problems)}" for name, problems in errors.items())
             return error_response(400, "invalid", message, errors)
-        return defaults.bad_request(request, ValueError("unstorable text"))
+        # A page (a form or a filter link): the same message, plain, for the person who sent it.
+        lines = "\n".join(f"{name}: {' '.join(problems)}" for name, problems in errors.items())
+        return HttpResponseBadRequest(
+            f"Bad request: nothing was saved.\n{lines}\n", content_type="text/plain; charset=utf-8"
+        )

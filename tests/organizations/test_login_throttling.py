@@ -151,8 +151,8 @@ def test_successful_api_key_requests_do_not_count_as_failures(org_a):
     assert statuses == [200] * 6
 
 
-def test_a_username_with_a_nul_character_is_a_form_error_not_a_server_error(org_a):
+def test_a_username_with_a_nul_character_is_a_clear_400_not_a_server_error(org_a):
     client, response = log_in("harbor\x00owner", "not-the-password", "10.0.0.9")
-    assert response.status_code == 200
-    assert b"Null characters are not allowed." in response.content
+    assert response.status_code == 400
+    assert b"username: Text must not contain the NUL character (U+0000)." in response.content
     assert not signed_in(client)
