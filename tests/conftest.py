@@ -137,3 +137,9 @@ def member() -> Callable[..., AbstractBaseUser]:
 
 
 pytest_plugins = ["tests.live"]  # the gunicorn-served app (`gunicorn_server`) for tests/fuzz and tests/load
+
+
+def csp_directives(response: Any) -> dict[str, list[str]]:
+    """A response's Content-Security-Policy as {directive: [sources]} (the header's order is not fixed)."""
+    parts = [part.strip().split() for part in response["Content-Security-Policy"].split(";") if part.strip()]
+    return {name: values for name, *values in parts}

@@ -9,6 +9,7 @@ from django.test import Client
 
 from apps.organizations.roles import Role
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
+from tests.conftest import csp_directives as policy
 from tests.factories import PatientFactory
 
 POLICY = {
@@ -23,12 +24,6 @@ POLICY = {
     "form-action": ["'self'"],
     "frame-ancestors": ["'none'"],
 }
-
-
-def policy(response) -> dict[str, list[str]]:
-    header = response["Content-Security-Policy"]
-    directives = [part.strip().split() for part in header.split(";") if part.strip()]
-    return {name: values for name, *values in directives}
 
 
 def assert_nothing_inline(html: str) -> None:
