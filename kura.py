@@ -89,13 +89,29 @@ def command_run(options: argparse.Namespace) -> int:
     ensure_virtualenv()
     manage("migrate", "--no-input")
     manage("seed_demo")
+    # The job worker runs beside the web server and stops with it.
+    worker = subprocess.Popen(
+        [PYTHON, "manage.py", "procrastinate", "worker"], cwd=ROOT, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    )
     try:
         return manage("runserver", f"127.0.0.1:{options.port}", check=False)
     except KeyboardInterrupt:
         return 0
     finally:
+        stop_process(worker)
         if uses_embedded_database():
             manage("embedded_db", "stop", check=False)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    """Ask a child process to stop (SIGTERM: a worker finishes its current job first), then make it."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def command_test(options: argparse.Namespace) -> int:

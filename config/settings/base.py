@@ -36,6 +36,8 @@ INSTALLED_APPS = [
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
     "axes",
+    # Jobs in PostgreSQL: tables created by `migrate` as the owner, run by `manage.py procrastinate worker`.
+    "procrastinate.contrib.django",
     "apps.patients",
     "apps.clinical",
     "apps.loadgen",
