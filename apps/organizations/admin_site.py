@@ -37,9 +37,11 @@ class KuraAdminConfig(AdminConfig):
         super().ready()  # autodiscovers every app's admin module
         from django_otp.plugins.otp_static.models import StaticDevice
         from django_otp.plugins.otp_totp.models import TOTPDevice
+        from procrastinate.contrib.django.models import ProcrastinateEvent, ProcrastinateJob
 
         # Second-factor devices belong to global identities: no clinic's admin lists them (an owner resets a
-        # member's second factor from the membership instead).
-        for model in (TOTPDevice, StaticDevice):
+        # member's second factor from the membership instead). Jobs are everyone's, with no row-level
+        # security: operators read them with `manage.py procrastinate shell`, never through a clinic's admin.
+        for model in (TOTPDevice, StaticDevice, ProcrastinateJob, ProcrastinateEvent):
             if admin.site.is_registered(model):
                 admin.site.unregister(model)

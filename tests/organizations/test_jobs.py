@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
+from django.contrib import admin
 from django.core.management import call_command
 from django.db import connection, connections
 from procrastinate import RetryStrategy
@@ -214,3 +215,7 @@ def test_the_runtime_role_only_reads_and_writes_the_job_tables():
         ("DELETE,INSERT,SELECT,UPDATE", owner)
     }
     assert owned_functions == 0
+
+
+def test_no_clinic_admin_lists_the_jobs_of_every_organization():
+    assert [model for model in admin.site._registry if model._meta.app_label == "procrastinate"] == []
