@@ -4,15 +4,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import environ
 from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
+from config.environment import KuraEnv
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = KuraEnv()
+KuraEnv.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY: str = env("SECRET_KEY", default="")
@@ -216,7 +216,7 @@ KURA_API_KEY_FAILURE_LIMIT = env.int("KURA_API_KEY_FAILURE_LIMIT", default=20)
 KURA_API_KEY_FAILURE_WINDOW = timedelta(seconds=env.int("KURA_API_KEY_FAILURE_WINDOW_SECONDS", default=300))
 
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
-FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_ENCRYPTION_KEYS: list[str] = env.fernet_keys("FIELD_ENCRYPTION_KEYS", default=[])
 
 # --- Clinical data rules ---------------------------------------------------------------------------------
 # How far in the future a recorded time may lie (clocks of devices and partners drift).
@@ -227,7 +227,7 @@ KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SK
 # (e.g. RETENTION_DAYS=patients.patient=2555,patients.consent=2190); unlisted types use the defaults in
 # apps/patients/retention.py.
 RETENTION_DAYS: dict[str, int] = {
-    key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()
+    key.lower(): value for key, value in env.dict("RETENTION_DAYS", cast={"value": int}, default={}).items()
 }
 # Form bodies above this size are refused with 400 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -276,7 +276,7 @@ SPECTACULAR_SETTINGS = {
 
 # Requests per API key and period (s, min, hour, day), counted in PostgreSQL by the tenant middleware
 # (apps/organizations/throttling.py), so the limit holds across workers and servers.
-API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
+API_KEY_RATE: str = env.rate("API_KEY_RATE", default="600/min")
 
 # The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
 CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}

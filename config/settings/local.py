@@ -6,7 +6,9 @@ from .base import env
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
-FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="])
+FIELD_ENCRYPTION_KEYS = env.fernet_keys(
+    "FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="]
+)
 # Without EMAIL_URL, invitation and password-reset e-mails are printed on the console.
 if not env("EMAIL_URL", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
