@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 from django.test import Client
 
-from apps.organizations import context, keys, services
+from apps.organizations import context, key_canary, keys, services
 from apps.organizations.models import APIKey, Organization
 from apps.organizations.roles import Role, Scope
 from tests.factories import UserFactory
@@ -56,6 +56,7 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
             )
             tables = cursor.fetchone()[0]
             cursor.execute(f"TRUNCATE {tables} CASCADE")
+        key_canary.canary_ensure(using="owner")  # as migrate left it
 
 
 def make_organization(slug: str) -> Organization:
