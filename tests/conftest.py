@@ -47,16 +47,21 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """
     with django_db_blocker.unblock():
         yield
-        connections["default"].close()
-        with connections["owner"].cursor() as cursor:
-            cursor.execute(
-                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-                "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
-                [list(KEEP_TABLES)],
-            )
-            tables = cursor.fetchone()[0]
-            cursor.execute(f"TRUNCATE {tables} CASCADE")
-        key_canary.canary_ensure(using="owner")  # as migrate left it
+        truncate_all()
+
+
+def truncate_all() -> None:
+    """Empty every table the tests fill (as the owner), and put back the key canary as migrate left it."""
+    connections["default"].close()
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
+            [list(KEEP_TABLES)],
+        )
+        tables = cursor.fetchone()[0]
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
+    key_canary.canary_ensure(using="owner")
 
 
 def make_organization(slug: str) -> Organization:
