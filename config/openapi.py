@@ -49,7 +49,7 @@ class ErrorDetail(serializers.Serializer):
         help_text="Per field (dotted path for nested input), the rules it broke.",
     )
     request_id = serializers.CharField(
-        required=False, help_text="The request's id, as in the `X-Request-ID` response header and Kura's logs."
+        help_text="The request's id, as in the `X-Request-ID` response header and Kura's logs."
     )
 
 
