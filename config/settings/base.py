@@ -38,7 +38,6 @@ INSTALLED_APPS = [
     "axes",
     "apps.patients",
     "apps.clinical",
-    "apps.loadgen",
     "apps.biomarkers",
     "apps.billing",
 ]

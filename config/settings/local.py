@@ -10,3 +10,5 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=["bG9jYWwtZGV2
 # Without EMAIL_URL, invitation and password-reset e-mails are printed on the console.
 if not env("EMAIL_URL", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405
