@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -360,3 +363,19 @@ def test_readyz_is_503_while_a_migration_is_unapplied(committed):
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "migrations": "1 unapplied"}}
     assert Client().get("/readyz").status_code == 200
+
+
+def test_a_malformed_timeout_setting_stops_start_up_naming_the_variable() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "KURA_DB_LOCK_TIMEOUT_MS": "5s"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        env=env,
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "KURA_DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds (0 for none)." in result.stderr
+    assert "5s" not in result.stderr.replace("KURA_DB_LOCK_TIMEOUT_MS", "")
