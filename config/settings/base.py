@@ -7,6 +7,7 @@ from typing import Any
 
 import environ
 from csp.constants import NONCE, NONE, SELF
+from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded_db
 
@@ -39,13 +40,14 @@ INSTALLED_APPS = [
     "axes",
     "apps.patients",
     "apps.clinical",
-    "apps.loadgen",
     "apps.biomarkers",
     "apps.billing",
 ]
 
 MIDDLEWARE = [
-    # First: the request id for everything after it, and one log line per request (config/request_log.py).
+    # `/healthz` and `/readyz` answered first: no session, tenant context or host check (probes use the IP).
+    "apps.organizations.health.HealthCheckMiddleware",
+    # Then the request id for everything after it, and one log line per request (config/request_log.py).
     "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -131,6 +133,41 @@ for _alias in DATABASES.values():
 # keep a session's prepared statements.
 if env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+
+
+def _milliseconds(name: str, default: int) -> int:
+    """A timeout setting in milliseconds (0 turns that timeout off)."""
+    raw = env.str(name, default=str(default)).strip()
+    if not raw.isdigit():
+        raise ImproperlyConfigured(f"{name} must be a whole number of milliseconds (0 for none).")
+    return int(raw)
+
+
+# Timeouts of the runtime role's sessions, so one stuck request cannot stall the others: a statement running
+# longer than KURA_DB_STATEMENT_TIMEOUT_MS is cancelled (503), a lock waited for longer than
+# KURA_DB_LOCK_TIMEOUT_MS gives up (503 after retries), and a session idle inside a transaction for longer than
+# KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS (a killed worker's) is ended by PostgreSQL, releasing its locks. The
+# statement timeout stays below gunicorn's worker timeout, so a slow request answers instead of being killed.
+# Migrations and maintenance use the owner role, which has none of these.
+KURA_DB_STATEMENT_TIMEOUT_MS = _milliseconds("KURA_DB_STATEMENT_TIMEOUT_MS", 20_000)
+KURA_DB_LOCK_TIMEOUT_MS = _milliseconds("KURA_DB_LOCK_TIMEOUT_MS", 5_000)
+KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _milliseconds("KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
+_runtime_options = DATABASES["default"].setdefault("OPTIONS", {})
+_runtime_options["options"] = " ".join(
+    filter(
+        None,
+        [
+            _runtime_options.get("options", ""),
+            f"-c statement_timeout={KURA_DB_STATEMENT_TIMEOUT_MS}",
+            f"-c lock_timeout={KURA_DB_LOCK_TIMEOUT_MS}",
+            f"-c idle_in_transaction_session_timeout={KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+        ],
+    )
+)
+# A request that hits a deadlock, a serialization failure or a lock timeout runs again, up to this many attempts
+# in all, when running it again is safe (GET/HEAD/OPTIONS, or a POST with an Idempotency-Key); otherwise, or
+# after the last attempt, it answers 409 (conflict) or 503 (busy) with Retry-After.
+KURA_DB_RETRY_ATTEMPTS = env.int("KURA_DB_RETRY_ATTEMPTS", default=3)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -12,3 +12,5 @@ if not env("EMAIL_URL", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 # Log lines as plain text (KURA_LOG_FORMAT=json for the production format).
 LOGGING["handlers"]["console"]["formatter"] = log_format("plain")
+# Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405
