@@ -1,7 +1,7 @@
 """Development settings: the embedded database, DEBUG on, a throwaway secret key."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import LOGGING, env, log_format
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="django-insecure-local-development-only")
@@ -12,3 +12,7 @@ FIELD_ENCRYPTION_KEYS = env.fernet_keys(
 # Without EMAIL_URL, invitation and password-reset e-mails are printed on the console.
 if not env("EMAIL_URL", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Log lines as plain text (KURA_LOG_FORMAT=json for the production format).
+LOGGING["handlers"]["console"]["formatter"] = log_format("plain")
+# Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405

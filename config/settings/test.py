@@ -15,3 +15,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405
