@@ -3,7 +3,8 @@
 * `/healthz`: the process answers. Touches no database, so a database outage does not make the orchestrator
   restart every web worker.
 * `/readyz`: this process can serve requests: the database answers as the runtime role (no superuser, no
-  BYPASSRLS), and no migration on disk is unapplied. 503 otherwise, naming the failed check.
+  BYPASSRLS), no migration on disk is unapplied, and the field-encryption keys open the key canary. 503
+  otherwise, naming the failed check.
 
 No session, no tenant context, no authentication, no host check (probes address the server by IP), and nothing
 about patients or organizations in the answer; `Cache-Control: no-store` so no proxy keeps a stale state.
@@ -20,6 +21,8 @@ from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils.cache import add_never_cache_headers
 
 from config.log_filters import describe_exception
+
+from . import key_canary
 
 logger = logging.getLogger("django.request")
 
@@ -39,10 +42,12 @@ def readiness_checks() -> dict[str, str]:
         executor = MigrationExecutor(connection)
         unapplied = executor.migration_plan(executor.loader.graph.leaf_nodes())
         checks["migrations"] = f"{len(unapplied)} unapplied" if unapplied else "ok"
+        checks["keys"] = "ok" if key_canary.field_keys_problem() is None else "cannot decrypt the stored data"
     except DatabaseError as error:
         logger.warning("Readiness: database unavailable: %s", describe_exception(error))
         checks.setdefault("database", "unavailable")
         checks.setdefault("migrations", "unknown")
+        checks.setdefault("keys", "unknown")
     return checks
 
 

@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from csp.constants import NONCE, NONE, SELF
-from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded_db
-from config.environment import KuraEnv
+from config.environment import KuraEnv, refuse_to_start
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -139,7 +138,7 @@ def _milliseconds(name: str, default: int) -> int:
     """A timeout setting in milliseconds (0 turns that timeout off)."""
     raw = env.str(name, default=str(default)).strip()
     if not raw.isdigit():
-        raise ImproperlyConfigured(f"{name} must be a whole number of milliseconds (0 for none).")
+        refuse_to_start(f"{name} must be a whole number of milliseconds (0 for none).")
     return int(raw)
 
 

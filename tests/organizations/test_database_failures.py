@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.db import connection, connections
 from django.test import Client
@@ -333,8 +334,18 @@ def test_healthz_answers_without_a_database() -> None:
 def test_readyz_is_200_when_the_database_answers_as_the_runtime_role_and_migrations_are_applied(committed):
     response = Client().get("/readyz", HTTP_HOST="10.0.0.7")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok"}}
+    assert response.json() == {"status": "ok", "checks": {"database": "ok", "migrations": "ok", "keys": "ok"}}
     assert "no-store" in response["Cache-Control"]
+
+
+def test_readyz_is_503_when_the_keys_cannot_decrypt_the_stored_data(committed, settings):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # well formed, but not the stored data's key
+    response = Client().get("/readyz")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "migrations": "ok", "keys": "cannot decrypt the stored data"},
+    }
 
 
 def test_readyz_is_503_when_the_database_is_unreachable(database_down):
@@ -342,7 +353,7 @@ def test_readyz_is_503_when_the_database_is_unreachable(database_down):
     assert response.status_code == 503
     assert response.json() == {
         "status": "unavailable",
-        "checks": {"database": "unavailable", "migrations": "unknown"},
+        "checks": {"database": "unavailable", "migrations": "unknown", "keys": "unknown"},
     }
     assert "no-store" in response["Cache-Control"]
 
@@ -361,7 +372,10 @@ def test_readyz_is_503_while_a_migration_is_unapplied(committed):
         with owner.cursor() as cursor:
             cursor.execute("INSERT INTO django_migrations (app, name, applied) VALUES (%s, %s, %s)", removed)
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "checks": {"database": "ok", "migrations": "1 unapplied"}}
+    assert response.json() == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "migrations": "1 unapplied", "keys": "ok"},
+    }
     assert Client().get("/readyz").status_code == 200
 
 
@@ -376,6 +390,8 @@ def test_a_malformed_timeout_setting_stops_start_up_naming_the_variable() -> Non
         timeout=120,
         check=False,
     )
-    assert result.returncode != 0
-    assert "KURA_DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds (0 for none)." in result.stderr
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Kura configuration error: KURA_DB_LOCK_TIMEOUT_MS must be a whole number of milliseconds (0 for none).\n"
+    )
     assert "5s" not in result.stderr.replace("KURA_DB_LOCK_TIMEOUT_MS", "")
