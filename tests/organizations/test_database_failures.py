@@ -35,6 +35,13 @@ CREDIT_APPLY = "/api/v1/billing/credit-applications/"
 
 
 @pytest.fixture
+def error_of(response: Any) -> dict[str, Any]:
+    """The error shape's fields, its request id checked against the response header and set aside."""
+    error = dict(response.json()["error"])
+    assert error.pop("request_id") == response["X-Request-ID"]
+    return error
+
+
 def clinics(committed: None) -> dict[str, dict[str, Any]]:
     """Two clinics, each with a patient holding 100.00 of credit and owing two 30.00 charges."""
     data = {}
@@ -156,8 +163,10 @@ def test_a_deadlocked_request_that_may_not_run_again_is_409_and_stores_nothing(c
     assert holder.errors == []
     assert response.status_code == 409
     assert response["Retry-After"] == "1"
-    assert response.json() == {
-        "error": {"status": 409, "code": "conflict", "message": "The request conflicted with another one; try again."}
+    assert error_of(response) == {
+        "status": 409,
+        "code": "conflict",
+        "message": "The request conflicted with another one; try again.",
     }
     assert stored(a) == (0, 0)
     assert stored(b) == (0, 0)
@@ -234,7 +243,7 @@ def test_a_statement_timeout_is_503_with_retry_after(clinics, committed, caplog)
         connection.close()
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
-    assert response.json()["error"] == {
+    assert error_of(response) == {
         "status": 503,
         "code": "busy",
         "message": "The request took too long; try again later.",
@@ -285,12 +294,10 @@ def test_an_unreachable_database_is_503_json_in_the_api(partner_key, database_do
     response = api_client(partner_key).get("/api/v1/patients/")
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
-    assert response.json() == {
-        "error": {
-            "status": 503,
-            "code": "unavailable",
-            "message": "The service is briefly unavailable; try again later.",
-        }
+    assert error_of(response) == {
+        "status": 503,
+        "code": "unavailable",
+        "message": "The service is briefly unavailable; try again later.",
     }
     [line] = database_log_lines(caplog)
     assert line.exc_info is None
