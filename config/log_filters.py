@@ -7,8 +7,14 @@
   failing row (DETAIL) and the statement's data (CONTEXT, e.g. a note's JSON). A database error is logged by
   SQLSTATE, condition and the constraint, table and column it names, which is what its handling needs.
 
-Both are attached to handlers (not loggers), so they see every record that reaches the handler, including the
-ones propagated from child loggers. Plain Python: gunicorn's configuration imports this before Django.
+* `AddRequestId`: every record logged while a request is served carries its request id (`REQUEST_ID`, set by
+  `config.request_log.RequestLogMiddleware`), so its lines can be found from the one an error body names.
+* `WithoutDjangoRequestLines`: Django's own "Not Found: /path" lines (`django.request`, a WARNING for every 4xx)
+  are left out; the request line (`config.request_log`) says the same once, at the right level.
+
+All but the last are attached to handlers (not loggers), so they see every record that reaches the handler,
+including the ones propagated from child loggers. Plain Python: gunicorn's configuration imports this before
+Django.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from __future__ import annotations
 import logging
 import re
 import traceback
+from contextvars import ContextVar
 from types import TracebackType
 
 import psycopg
 from psycopg import errors as pg_errors
+
+# The id of the request being served in this thread or task ("" outside one).
+REQUEST_ID: ContextVar[str] = ContextVar("kura_request_id", default="")
 
 # A path followed by a query string, as it appears in a request line or a URL (`/api/v1/patients/?search=x`).
 _PATH_WITH_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
@@ -110,3 +120,17 @@ class ExceptionsWithoutMessages(logging.Filter):
             record.exc_text = format_exception_without_messages(record.exc_info[1]).rstrip("\n")
             record.exc_info = None
         return True
+
+
+class AddRequestId(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        return True
+
+
+class WithoutDjangoRequestLines(logging.Filter):
+    """For the `django.request` logger: drops the line Django logs for each 4xx/5xx response (it carries the
+    response's `status_code`); anything else logged there passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not hasattr(record, "status_code")

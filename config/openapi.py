@@ -48,6 +48,9 @@ class ErrorDetail(serializers.Serializer):
         required=False,
         help_text="Per field (dotted path for nested input), the rules it broke.",
     )
+    request_id = serializers.CharField(
+        help_text="The request's id, as in the `X-Request-ID` response header and Kura's logs."
+    )
 
 
 class Error(serializers.Serializer):

@@ -4,7 +4,7 @@ from django.urls import URLPattern, URLResolver, include, path
 from django.views import defaults
 from django.views.generic import RedirectView
 
-from apps.organizations import second_factor_views
+from apps.organizations import database_failures, second_factor_views
 from apps.organizations.api import SchemaApi, SwaggerUiApi
 from apps.organizations.api_errors import json_or_default
 from apps.organizations.views import invitation, permission_denied, switch_organization
@@ -48,4 +48,6 @@ urlpatterns = [
 handler400 = json_or_default(defaults.bad_request, 400, "bad_request", "Bad request.")
 handler403 = json_or_default(permission_denied, 403, "permission_denied", "Permission denied.")
 handler404 = json_or_default(defaults.page_not_found, 404, "not_found", "Not found.")
-handler500 = json_or_default(defaults.server_error, 500, "server_error", "Internal server error.")
+handler500 = database_failures.or_server_error(
+    json_or_default(defaults.server_error, 500, "server_error", "Internal server error.")
+)

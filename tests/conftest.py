@@ -15,7 +15,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 from django.test import Client
 
-from apps.organizations import context, keys, services
+from apps.organizations import context, key_canary, keys, services
 from apps.organizations.models import APIKey, Organization
 from apps.organizations.roles import Role, Scope
 from tests.factories import UserFactory
@@ -47,15 +47,21 @@ def committed(django_db_setup: None, django_db_blocker: Any) -> Iterator[None]:
     """
     with django_db_blocker.unblock():
         yield
-        connections["default"].close()
-        with connections["owner"].cursor() as cursor:
-            cursor.execute(
-                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-                "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
-                [list(KEEP_TABLES)],
-            )
-            tables = cursor.fetchone()[0]
-            cursor.execute(f"TRUNCATE {tables} CASCADE")
+        truncate_all()
+
+
+def truncate_all() -> None:
+    """Empty every table the tests fill (as the owner), and put back the key canary as migrate left it."""
+    connections["default"].close()
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
+            "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
+            [list(KEEP_TABLES)],
+        )
+        tables = cursor.fetchone()[0]
+        cursor.execute(f"TRUNCATE {tables} CASCADE")
+    key_canary.canary_ensure(using="owner")
 
 
 def make_organization(slug: str) -> Organization:

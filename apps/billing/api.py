@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
+from apps.organizations.encryption import UNAVAILABLE, is_unavailable
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
@@ -500,6 +501,8 @@ class PayerDetailApi(BaseBillingApi):
 
 def mask_identifier(value: str) -> str:
     """All but the last four characters hidden ("XJ1234567" -> "*****4567"); short values fully hidden."""
+    if is_unavailable(value):
+        return UNAVAILABLE
     if len(value) <= 4:
         return "*" * len(value)
     return "*" * (len(value) - 4) + value[-4:]

@@ -1,8 +1,11 @@
 """One error shape for every 4xx/5xx the API returns:
 
-    {"error": {"status": 400, "code": "invalid", "message": "mrn: This field is required.", "fields": {...}}}
+    {"error": {"status": 400, "code": "invalid", "message": "mrn: This field is required.", "fields": {...},
+               "request_id": "3f2c..."}}
 
-Messages name the field and the rule, never echo the submitted value (it may identify a patient).
+`request_id` is the one in the response's `X-Request-ID` header and on the request's log lines
+(`config.request_log`). Messages name the field and the rule, never echo the submitted value (it may identify
+a patient).
 """
 
 from __future__ import annotations
@@ -16,11 +19,15 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from config.log_filters import REQUEST_ID
+
 
 def error_body(status_code: int, code: str, message: str, fields: dict[str, Any] | None = None) -> dict[str, Any]:
     body: dict[str, Any] = {"status": status_code, "code": code, "message": message}
     if fields:
         body["fields"] = fields
+    if request_id := REQUEST_ID.get():
+        body["request_id"] = request_id
     return {"error": body}
 
 

@@ -275,3 +275,19 @@ class RateLimitWindow(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key}: {self.hits} since {self.window_started_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FieldKeyCanary(models.Model):
+    """One known value encrypted under the field-encryption keys, so a process can tell, before it serves a
+    request, whether its `FIELD_ENCRYPTION_KEYS` can decrypt what is stored (`key_canary`).
+
+    Written by the owner role after `migrate` (under the newest key), re-encrypted by `rotate_field_keys` with
+    every other encrypted value; the runtime role may only read it. It holds no tenant data: no row-level
+    security.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    token = models.TextField()
+
+    def __str__(self) -> str:
+        return "Field-encryption key canary"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
-from apps.organizations.encryption import EncryptedTextField
+from apps.organizations.encryption import UNAVAILABLE, EncryptedTextField, is_unavailable
 from apps.organizations.models import TenantModel, TenantQuerySet, organization_field
 
 MRN_VALIDATOR = RegexValidator(r"^[A-Za-z0-9-]{1,32}$", "Use 1-32 letters, digits and hyphens.")
@@ -171,7 +171,10 @@ class Patient(TenantModel):
 
     @property
     def ssn_masked(self) -> str:
-        """`***-**-1234`, for screens that confirm an SSN is on file without showing it."""
+        """`***-**-1234`, for screens that confirm an SSN is on file without showing it (`unavailable` when the
+        stored value cannot be decrypted)."""
+        if is_unavailable(self.ssn):
+            return UNAVAILABLE
         return f"***-**-{self.ssn[-4:]}" if self.ssn else ""
 
     def clean_fields(self, exclude: Collection[str] | None = None) -> None:
@@ -188,7 +191,7 @@ class Patient(TenantModel):
             errors["date_of_birth"] = "Date of birth cannot be in the future."
         elif self.date_of_birth and self.date_of_birth < EARLIEST_BIRTH_DATE:
             errors["date_of_birth"] = "Date of birth must be in 1900 or later."
-        if self.ssn:
+        if self.ssn and not is_unavailable(self.ssn):
             try:
                 self.ssn = normalize_ssn(self.ssn)
             except ValidationError as error:

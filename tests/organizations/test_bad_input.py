@@ -60,9 +60,10 @@ def send(client: Client, path: str, body: Any, method: str = "post") -> Any:
 
 
 def assert_refused(response: Any, status: int, field: str | None, *hidden: str) -> dict[str, Any]:
-    """The one error shape, the field named, none of `hidden` in the body."""
+    """The one error shape, the field named, none of `hidden` in the body; returned without its request id."""
     assert response.status_code == status, response.content[:500]
     error = response.json()["error"]
+    assert error.pop("request_id") == response["X-Request-ID"]
     assert error["status"] == status
     if field is not None:
         assert field in error["fields"], error
@@ -125,7 +126,14 @@ def test_json_nested_deeper_than_the_limit_is_a_400_naming_the_limit(clinic, met
     response = send(clinic["owner"], url, body, method)
 
     if path in NAMING_A_MISSING_OBJECT:  # answered before the body is read
-        assert response.json() == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
+        assert response.json() == {
+            "error": {
+                "status": 404,
+                "code": "not_found",
+                "message": "Not found.",
+                "request_id": response["X-Request-ID"],
+            }
+        }
         return
     if path in BODYLESS:
         assert response.status_code == 200

@@ -133,6 +133,7 @@ def test_failed_api_key_attempts_throttle_the_address_even_for_a_correct_key(org
             "status": 429,
             "code": "throttled",
             "message": "Too many failed API-key attempts from this address; try again later.",
+            "request_id": throttled["X-Request-ID"],
         }
     }
     assert 1 <= int(throttled["Retry-After"]) <= 300

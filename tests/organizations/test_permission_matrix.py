@@ -43,7 +43,7 @@ from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.permissions import view_action, view_resource
 from apps.organizations.roles import STAFF_ROLES, Role, Scope
 from apps.patients.models import Consent, Patient, PHIAccessLog
-from tests.conftest import KEEP_TABLES, api_client, issue_key, logged_in
+from tests.conftest import api_client, issue_key, logged_in, truncate_all
 
 ALL_SCOPES = sorted(Scope.values)
 READ_SCOPES = sorted(s for s in Scope.values if s.endswith(":read"))
@@ -181,14 +181,7 @@ def world(django_db_setup: None, django_db_blocker: Any) -> Iterator[World]:
         params_a, objects_a = _build(org_a)
         params_b, objects_b = _build(org_b)
         yield World(org_a, org_b, staff, keys, {"a": params_a, "b": params_b}, {"a": objects_a, "b": objects_b})
-        connections["default"].close()
-        with connections["owner"].cursor() as cursor:
-            cursor.execute(
-                "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables "
-                "WHERE schemaname = 'public' AND NOT tablename = ANY(%s)",
-                [list(KEEP_TABLES)],
-            )
-            cursor.execute(f"TRUNCATE {cursor.fetchone()[0]} CASCADE")
+        truncate_all()
 
 
 def _snapshot(world: World) -> dict[str, int]:

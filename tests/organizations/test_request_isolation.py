@@ -86,7 +86,9 @@ def test_update_and_delete_of_another_organizations_row_is_404_and_changes_nothi
     delete = client.delete(f"/api/v1/patients/{b_patient.pk}/")
 
     assert (patch.status_code, delete.status_code) == (404, 404)
-    assert patch.json() == {"error": {"status": 404, "code": "not_found", "message": "Not found."}}
+    assert patch.json() == {
+        "error": {"status": 404, "code": "not_found", "message": "Not found.", "request_id": patch["X-Request-ID"]}
+    }
     assert snapshot(clinics["org-b"]["org"]) == before
 
 

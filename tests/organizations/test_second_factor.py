@@ -81,6 +81,7 @@ def test_a_password_only_session_gets_no_organization_in_the_admin_or_the_api(cl
                 "status": 403,
                 "code": "permission_denied",
                 "message": "Complete the second factor at /account/second-factor/ first.",
+                "request_id": response["X-Request-ID"],
             }
         }
     switch = client.post("/account/organization/", {"organization": "org-a"})

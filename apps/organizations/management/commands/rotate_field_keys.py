@@ -2,7 +2,8 @@
 
 A cross-tenant maintenance job, so it runs on the owner connection (the runtime role sees one tenant, and
 history tables are append-only for it). Run it after putting a new key first in FIELD_ENCRYPTION_KEYS; once it
-reports zero tokens left under old keys, the old keys can be removed.
+reports zero tokens left under old keys, the old keys can be removed. The key canary (`key_canary`) is
+re-encrypted too, so the process start-up check and `check --deploy` accept the new key alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections, transaction
 
-from apps.organizations import encryption
+from apps.organizations import encryption, key_canary
 from apps.organizations.rls import ddl
 
 BATCH = 1000
@@ -33,6 +34,8 @@ class Command(BaseCommand):
                     count = self._rotate_column(alias, table, pk_column, column)
                     self.stdout.write(f"{table}.{column}: {count} value(s) re-encrypted")
                     total += count
+                if key_canary.canary_rotate(using=alias):
+                    self.stdout.write("key canary re-encrypted")
         except encryption.UndecryptableValueError as error:
             raise CommandError(f"{error} Nothing was changed; put the missing old key back in the list.") from error
         self.stdout.write(self.style.SUCCESS(f"Re-encrypted {total} value(s) under the newest key."))
