@@ -14,7 +14,7 @@ PRODUCTION = {
     "DJANGO_SETTINGS_MODULE": "config.settings.production",
     "SECRET_KEY": "a" * 20 + "-production-secret-key-with-enough-entropy-0123456789",
     "ALLOWED_HOSTS": "kura.example.org",
-    "FIELD_ENCRYPTION_KEYS": "Zm9yLXRlc3Rpbmctb25seS1mb3ItdGVzdGluZy1vbmx5",
+    "FIELD_ENCRYPTION_KEYS": "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTA=",
     "DATABASE_URL": "postgres://kura_app@db.invalid:5432/kura",
     "DATABASE_OWNER_URL": "postgres://kura_owner@db.invalid:5432/kura",
 }

@@ -34,7 +34,6 @@ from tests.factories import PatientFactory
 CREDIT_APPLY = "/api/v1/billing/credit-applications/"
 
 
-@pytest.fixture
 def error_of(response: Any) -> dict[str, Any]:
     """The error shape's fields, its request id checked against the response header and set aside."""
     error = dict(response.json()["error"])
@@ -42,6 +41,7 @@ def error_of(response: Any) -> dict[str, Any]:
     return error
 
 
+@pytest.fixture
 def clinics(committed: None) -> dict[str, dict[str, Any]]:
     """Two clinics, each with a patient holding 100.00 of credit and owing two 30.00 charges."""
     data = {}
