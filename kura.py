@@ -12,6 +12,7 @@ import argparse
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tomllib
@@ -103,6 +104,8 @@ def command_run(options: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # A second Ctrl-C while the worker and the database stop would leave them running: finish stopping first.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stop_process(worker)
         if uses_embedded_database():
             manage("embedded_db", "stop", check=False)
