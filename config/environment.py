@@ -22,7 +22,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 CONFIGURATION_ERROR_EXIT_STATUS = 2
 POSTGRESQL_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
-RATE_PERIODS = frozenset({"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"})
+# The periods a rate (`600/min`) may name, in seconds: read here to check settings and by the rate limit to count.
+RATE_PERIOD_SECONDS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+RATE_PERIOD_SECONDS |= {"d": 86400, "day": 86400}
 
 
 def refuse_to_start(message: str) -> NoReturn:
@@ -77,7 +79,7 @@ class KuraEnv(environ.Env):
         """A request rate, `<requests>/<s|min|hour|day>` (e.g. `600/min`)."""
         rate: str = self.str(var, default=default)
         count, _, period = rate.partition("/")
-        if not count.strip().isdigit() or period.strip().lower() not in RATE_PERIODS:
+        if not count.strip().isdigit() or period.strip().lower() not in RATE_PERIOD_SECONDS:
             refuse_to_start(f"{var} is malformed: expected <requests>/<s|min|hour|day>, e.g. 600/min.")
         return rate
 

@@ -31,10 +31,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 
-from .api_errors import error_response
+from config.environment import RATE_PERIOD_SECONDS
 
-PERIODS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
-PERIODS |= {"d": 86400, "day": 86400}
+from .api_errors import error_response
 
 # Counts the request and returns the window's hits and the seconds left in it. `w.` in SET and RETURNING
 # read the row as it was before this statement's update.
@@ -76,7 +75,7 @@ def parse_rate(rate: str) -> Rate:
     """`"600/min"` → 600 requests per 60 seconds (periods: s, m/min, h/hour, d/day)."""
     count, _, unit = rate.partition("/")
     try:
-        return Rate(requests=int(count), period=timedelta(seconds=PERIODS[unit.strip().lower()]))
+        return Rate(requests=int(count), period=timedelta(seconds=RATE_PERIOD_SECONDS[unit.strip().lower()]))
     except (KeyError, ValueError) as error:
         raise ImproperlyConfigured(f"A rate is '<requests>/<s|min|hour|day>', not {rate!r}.") from error
 
