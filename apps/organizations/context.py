@@ -2,7 +2,9 @@
 
 PostgreSQL row-level security reads `app.current_org`, `app.user_role` and `app.user_id`. They are set with
 `set_config(..., true)` (transaction-local, bind parameters) so they die with the transaction and never leak
-to the next request on a reused connection. Python code reads the same context from a ContextVar
+to the next request on a reused connection, nor to another client of a transaction pooler's server connection.
+Behind such a pooler the same statement also sets the runtime role's timeouts (`KURA_DB_TRANSACTION_SETTINGS`),
+which cannot ride on the connection there. Python code reads the same context from a ContextVar
 (for audit rows and defaults).
 """
 
@@ -14,6 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import connections, transaction
 
 from .access_map import PARTNER_PHI, PHI_DATABASE_ROLES
@@ -85,6 +88,7 @@ _SET_CONTEXT = (
     "SELECT set_config('app.current_org', %s, true), set_config('app.user_role', %s, true), "
     "set_config('app.user_id', %s, true), set_config('app.actor', %s, true)"
 )
+_SET_ONE = ", set_config(%s, %s, true)"
 
 
 def _require_transaction(using: str) -> None:
@@ -103,8 +107,12 @@ def _write_settings(ctx: TenantContext | None, using: str) -> None:
             "" if ctx.user_id is None else str(ctx.user_id),
             ctx.actor,
         ]
+    statement = _SET_CONTEXT
+    for name, value in settings.KURA_DB_TRANSACTION_SETTINGS.items():
+        statement += _SET_ONE
+        values += [name, value]
     with connections[using].cursor() as cursor:
-        cursor.execute(_SET_CONTEXT, values)
+        cursor.execute(statement, values)
 
 
 def set_authenticated_user(user_id: int, using: str = "default") -> None:

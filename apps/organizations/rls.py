@@ -68,12 +68,13 @@ _BYPASSES_RLS_SQL = "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname
 
 
 def refuse_runtime_role_bypassing_rls(sender: Any, connection: BaseDatabaseWrapper, **kwargs: Any) -> None:
-    """`connection_created` receiver: a runtime connection whose role bypasses row-level security (a superuser,
-    or BYPASSRLS) is closed and refused. Through it every request would read every organization's rows: the
-    policies are the guarantee, and some reads (the patient lists) filter on nothing else.
+    """`connection_created` receiver: a runtime connection (`default`, or the reports' `replica`) whose role
+    bypasses row-level security (a superuser, or BYPASSRLS) is closed and refused. Through it every request
+    would read every organization's rows: the policies are the guarantee, and some reads (the patient lists)
+    filter on nothing else.
 
     The check runs on the raw connection, once per new connection, unseen by Django's query log."""
-    if connection.alias != RUNTIME_ALIAS:
+    if connection.alias not in settings.RUNTIME_DATABASES:
         return
     with connection.connection.cursor() as cursor:
         row = cursor.execute(_BYPASSES_RLS_SQL).fetchone()
@@ -81,7 +82,7 @@ def refuse_runtime_role_bypassing_rls(sender: Any, connection: BaseDatabaseWrapp
         role = connection.settings_dict.get("USER")
         connection.close()
         raise ImproperlyConfigured(
-            f"The database role {role!r} of the {RUNTIME_ALIAS!r} connection bypasses row-level security (a "
+            f"The database role {role!r} of the {connection.alias!r} connection bypasses row-level security (a "
             "superuser or BYPASSRLS). Requests must run as a role the policies apply to (README.md, "
             '"An external PostgreSQL").'
         )

@@ -122,18 +122,49 @@ else:
         "default": _embedded(embedded_db.RUNTIME_ROLE),
         "owner": _embedded(embedded_db.OWNER_ROLE),
     }
+# A streaming replica (a hot standby) that the reports read from, as the runtime role: the aging report, the
+# organization totals and the billing dashboard with its export (`apps/organizations/replica.py`). Unset, they
+# read the primary. Nothing ever writes through this alias.
+if env("REPLICA_DATABASE_URL", default=""):
+    DATABASES["replica"] = env.db_url("REPLICA_DATABASE_URL", engine="config.db_backend")
+# The aliases requests connect with as the runtime role: row-level security applies, the timeouts below too.
+RUNTIME_DATABASES = [alias for alias in ("default", "replica") if alias in DATABASES]
 for _alias in DATABASES.values():
     _alias["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     _alias["CONN_HEALTH_CHECKS"] = True
     # Transactions are opened by the tenant middleware, which sets the RLS context inside them.
     _alias["ATOMIC_REQUESTS"] = False
+
+# KURA_DB_POOLER=transaction: DATABASE_URL (and REPLICA_DATABASE_URL) lead to a pooler in transaction mode
+# (PgBouncer's `pool_mode = transaction`), which lends a server connection for one transaction at a time, to
+# whichever client comes next. Nothing may then live in a session. The tenant context never does (it is set with
+# `set_config(..., true)` in each transaction); what else would is switched off here: psycopg's prepared
+# statements, server-side cursors (Django's `.iterator()` outside a transaction declares them WITH HOLD), and the
+# startup `options` that carry the timeouts (PgBouncer refuses the connection): the timeouts are set in every
+# transaction with the tenant context instead (KURA_DB_TRANSACTION_SETTINGS). The job worker must connect to
+# PostgreSQL itself (its own DATABASE_URL): through the pooler it cannot LISTEN, so there it only polls.
+# DATABASE_OWNER_URL (migrations, maintenance) always leads to PostgreSQL itself. README: "Beyond one database
+# server".
+_POOLERS = ("none", "transaction")
+KURA_DB_POOLER = env("KURA_DB_POOLER", default="none")
+if KURA_DB_POOLER not in _POOLERS:
+    refuse_to_start(f"KURA_DB_POOLER must be one of {', '.join(_POOLERS)}.")
+BEHIND_TRANSACTION_POOLER = KURA_DB_POOLER == "transaction"
+if BEHIND_TRANSACTION_POOLER:
+    # A worker started through the pooler anyway polls for jobs (every 5 s) instead of listening for them.
+    PROCRASTINATE_WORKER_DEFAULTS = {"listen_notify": False}
 # Requests bind parameters on the server, and psycopg prepares a statement once a connection has run it five
 # times. PostgreSQL then parses and rewrites it (row-level security policies included) once, and after five more
-# runs keeps one generic plan when that plan is as good as planning for each run's values. Set
-# KURA_DB_PREPARED_STATEMENTS=false behind a connection pooler in transaction mode (e.g. PgBouncer), which cannot
-# keep a session's prepared statements.
-if env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
-    DATABASES["default"].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+# runs keeps one generic plan when that plan is as good as planning for each run's values. Behind a transaction
+# pooler (or with KURA_DB_PREPARED_STATEMENTS=false) nothing is prepared: parameters are bound in the client,
+# and `prepare_threshold` None keeps any other psycopg connection made from these settings (the job worker's)
+# from preparing either.
+for _runtime_alias in RUNTIME_DATABASES:
+    if BEHIND_TRANSACTION_POOLER or not env.bool("KURA_DB_PREPARED_STATEMENTS", default=True):
+        DATABASES[_runtime_alias].setdefault("OPTIONS", {})["prepare_threshold"] = None
+        DATABASES[_runtime_alias]["DISABLE_SERVER_SIDE_CURSORS"] = BEHIND_TRANSACTION_POOLER
+    else:
+        DATABASES[_runtime_alias].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 
 
 def _milliseconds(name: str, default: int) -> int:
@@ -153,18 +184,28 @@ def _milliseconds(name: str, default: int) -> int:
 KURA_DB_STATEMENT_TIMEOUT_MS = _milliseconds("KURA_DB_STATEMENT_TIMEOUT_MS", 20_000)
 KURA_DB_LOCK_TIMEOUT_MS = _milliseconds("KURA_DB_LOCK_TIMEOUT_MS", 5_000)
 KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = _milliseconds("KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 60_000)
-_runtime_options = DATABASES["default"].setdefault("OPTIONS", {})
-_runtime_options["options"] = " ".join(
-    filter(
-        None,
-        [
-            _runtime_options.get("options", ""),
-            f"-c statement_timeout={KURA_DB_STATEMENT_TIMEOUT_MS}",
-            f"-c lock_timeout={KURA_DB_LOCK_TIMEOUT_MS}",
-            f"-c idle_in_transaction_session_timeout={KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS}",
-        ],
-    )
-)
+_RUNTIME_TIMEOUTS = {
+    "statement_timeout": KURA_DB_STATEMENT_TIMEOUT_MS,
+    "lock_timeout": KURA_DB_LOCK_TIMEOUT_MS,
+    "idle_in_transaction_session_timeout": KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+}
+# PostgreSQL settings set in every transaction along with the tenant context (`apps.organizations.context`):
+# behind a transaction pooler, the timeouts, which cannot ride on the connection.
+KURA_DB_TRANSACTION_SETTINGS: dict[str, str] = {}
+if BEHIND_TRANSACTION_POOLER:
+    KURA_DB_TRANSACTION_SETTINGS = {name: str(value) for name, value in _RUNTIME_TIMEOUTS.items()}
+else:
+    for _runtime_alias in RUNTIME_DATABASES:
+        _runtime_options = DATABASES[_runtime_alias].setdefault("OPTIONS", {})
+        _runtime_options["options"] = " ".join(
+            filter(
+                None,
+                [
+                    _runtime_options.get("options", ""),
+                    *(f"-c {name}={value}" for name, value in _RUNTIME_TIMEOUTS.items()),
+                ],
+            )
+        )
 # A request that hits a deadlock, a serialization failure or a lock timeout runs again, up to this many attempts
 # in all, when running it again is safe (GET/HEAD/OPTIONS, or a POST with an Idempotency-Key); otherwise, or
 # after the last attempt, it answers 409 (conflict) or 503 (busy) with Retry-After.
