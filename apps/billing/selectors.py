@@ -15,10 +15,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from apps.organizations import replica
 
 from .models import (
     BillingProvider,
@@ -188,8 +190,14 @@ def statement(query: str, params: dict[str, Any]) -> str:
     return query.replace("/* entry filters */", conditions)
 
 
-def _fetch(query: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
+def _fetch(query: str, params: dict[str, Any], *, report: bool = False) -> list[tuple[Any, ...]]:
+    """The rows of a figures query, on the primary; a `report` (a whole organization's figures) on the read
+    replica when one is configured (`apps.organizations.replica`)."""
+    if not report:
+        with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
+            cursor.execute(statement(query, params), params)
+            return list(cursor.fetchall())
+    with replica.report_connection() as connection, connection.cursor() as cursor:
         cursor.execute(statement(query, params), params)
         return list(cursor.fetchall())
 
@@ -251,7 +259,8 @@ GROUP BY currency ORDER BY currency
 
 
 def aging(*, as_of: dt.date | None = None, patient_id: uuid.UUID | None = None) -> dict[str, Aging]:
-    """Aging buckets (0-30, 31-60, 61-90, 90+ days; plus not yet due) per currency, as of a date."""
+    """Aging buckets (0-30, 31-60, 61-90, 90+ days; plus not yet due) per currency, as of a date. The whole
+    organization's report reads the replica when there is one; one patient's reads the primary."""
     day = as_of or timezone.now().date()
     params = {**_params(as_of=as_of, patient_id=patient_id), "as_of": day}
     return {
@@ -260,7 +269,7 @@ def aging(*, as_of: dt.date | None = None, patient_id: uuid.UUID | None = None) 
             buckets={bucket: int(amount) for bucket, amount in zip(AGING_BUCKETS, amounts[:-1], strict=True)},
             credit=int(amounts[-1]),
         )
-        for currency, *amounts in _fetch(_AGING_SQL, params)
+        for currency, *amounts in _fetch(_AGING_SQL, params, report=patient_id is None)
     }
 
 
@@ -278,7 +287,7 @@ ORDER BY net DESC, patient_id LIMIT %(limit)s
 def largest_balances(*, as_of: dt.date | None = None, limit: int = 10) -> list[tuple[uuid.UUID, str, int]]:
     """(patient id, currency, net balance) of the patients owing most, largest first."""
     params = {**_params(as_of=as_of), "limit": limit}
-    return [(row[0], row[1], int(row[2])) for row in _fetch(_TOP_BALANCES_SQL, params)]
+    return [(row[0], row[1], int(row[2])) for row in _fetch(_TOP_BALANCES_SQL, params, report=True)]
 
 
 _TOTALS_SQL = """
@@ -291,7 +300,7 @@ GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
 
 def organization_totals(*, as_of: dt.date | None = None) -> list[dict[str, Any]]:
     """Entry counts and amounts by transaction type, kind, current status and currency."""
-    rows = _fetch(_TOTALS_SQL, {"cutoff": cutoff_for(as_of)})
+    rows = _fetch(_TOTALS_SQL, {"cutoff": cutoff_for(as_of)}, report=True)
     keys = ("transaction_type", "kind", "payment_status", "currency", "count", "amount_cents")
     return [dict(zip(keys, (*row[:5], int(row[5])), strict=True)) for row in rows]
 

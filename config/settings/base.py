@@ -164,7 +164,9 @@ for _runtime_alias in RUNTIME_DATABASES:
         DATABASES[_runtime_alias].setdefault("OPTIONS", {})["prepare_threshold"] = None
         DATABASES[_runtime_alias]["DISABLE_SERVER_SIDE_CURSORS"] = BEHIND_TRANSACTION_POOLER
     else:
-        DATABASES[_runtime_alias].setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+        DATABASES[_runtime_alias].setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 
 
 def _milliseconds(name: str, default: int) -> int:
