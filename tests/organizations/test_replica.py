@@ -9,7 +9,11 @@ the reports to the primary.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -25,8 +29,7 @@ from tests.factories import PatientFactory
 from tests.live import key_headers, serving
 from tests.replica import streaming_replica
 
-pytestmark = pytest.mark.usefixtures("committed")
-
+ROOT = Path(__file__).resolve().parents[2]
 AMOUNTS = {"a": 10_000, "b": 777}
 LATER_CHARGE = 500
 
@@ -64,6 +67,7 @@ def visible_organizations(connection: psycopg.Connection) -> set[uuid.UUID]:
     return {row[0] for row in connection.execute("SELECT DISTINCT organization_id FROM billing_ledgerentry")}
 
 
+@pytest.mark.usefixtures("committed")
 def test_reports_read_the_streaming_replica_in_the_tenant_context_and_writes_stay_on_the_primary(clinics, tmp_path):
     a, b = clinics["a"], clinics["b"]
     with streaming_replica() as replica:
@@ -130,3 +134,43 @@ def test_reports_read_the_streaming_replica_in_the_tenant_context_and_writes_sta
     # The charge is stored once, on the primary.
     with as_tenant(a["org"]):
         assert selectors.patient_balance(patient_id=a["patient"].pk).patient_due == 10_500
+
+
+CONNECT_REPLICA = """
+import django
+django.setup()
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connections
+try:
+    connections["replica"].ensure_connection()
+except ImproperlyConfigured as error:
+    print(error)
+"""
+
+
+def run_with_replica_url(url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", CONNECT_REPLICA],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "REPLICA_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_replica_role_that_bypasses_row_level_security_is_refused():
+    server = embedded_db.ensure_running()
+    result = run_with_replica_url(f"postgresql://postgres@/kura?host={server.socket_dir}&port={server.port}")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("The database role 'postgres' of the 'replica' connection bypasses row-level")
+
+
+def test_a_malformed_replica_url_stops_with_one_line():
+    result = run_with_replica_url("mysql://kura_app@replica/kura")
+    assert result.returncode == 2
+    assert result.stderr == (
+        "Kura configuration error: REPLICA_DATABASE_URL is malformed: "
+        "expected postgresql://user:password@host:port/database.\n"
+    )
