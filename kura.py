@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Kura's one-stop launcher: `python3 kura.py run` serves the app, `python3 kura.py test` checks everything.
+"""Kura's one-stop launcher: `python3 kura.py run` serves the app, `python3 kura.py test` checks everything;
+`python3 kura.py backup` and `python3 kura.py restore FILE` back up and restore the database.
 
 Only the standard library is used here, so it runs on a fresh machine with nothing but Python 3.11+.
 It creates `.venv`, installs the dependencies declared in pyproject.toml (again only when they change),
@@ -9,6 +10,7 @@ and hands over to `manage.py`, which starts the embedded PostgreSQL by itself wh
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import shutil
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import tomllib
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -77,18 +80,30 @@ def ensure_chromium() -> None:
         print("Chromium is still not on PATH: the browser tests will fail.", flush=True)
 
 
-def venv_run(*args: str | Path, check: bool = True) -> int:
+def venv_run(*args: str | Path, check: bool = True, quiet: bool = False) -> int:
     """Run a command with the virtualenv's interpreter from the repository root."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    return subprocess.run([PYTHON, *args], cwd=ROOT, env=env, check=check).returncode
+    output = subprocess.DEVNULL if quiet else None
+    return subprocess.run([PYTHON, *args], cwd=ROOT, env=env, check=check, stdout=output, stderr=output).returncode
 
 
-def manage(*args: str, check: bool = True) -> int:
-    return venv_run("manage.py", *args, check=check)
+def manage(*args: str, check: bool = True, quiet: bool = False) -> int:
+    return venv_run("manage.py", *args, check=check, quiet=quiet)
 
 
 def uses_embedded_database() -> bool:
     return not os.environ.get("DATABASE_URL")
+
+
+@contextlib.contextmanager
+def embedded_database_left_as_found() -> Iterator[None]:
+    """Stop the embedded server afterwards if it was not running before (a command's connection starts it)."""
+    was_running = not uses_embedded_database() or manage("embedded_db", "status", check=False, quiet=True) == 0
+    try:
+        yield
+    finally:
+        if not was_running:
+            manage("embedded_db", "stop", check=False)
 
 
 def command_run(options: argparse.Namespace) -> int:
@@ -132,8 +147,7 @@ def command_test(options: argparse.Namespace) -> int:
         ("migrations", ("manage.py", "makemigrations", "--check", "--dry-run")),
         ("pytest", ("-m", "pytest", *options.pytest_args)),
     ]
-    was_running = manage("embedded_db", "status", check=False) == 0 if uses_embedded_database() else True
-    try:
+    with embedded_database_left_as_found():
         for name, args in steps:
             print(f"\n=== {name} ===", flush=True)
             code = venv_run(*args, check=False)
@@ -141,9 +155,20 @@ def command_test(options: argparse.Namespace) -> int:
                 print(f"\n{name} failed (exit {code}).", flush=True)
                 return code
         return 0
-    finally:
-        if not was_running:
-            manage("embedded_db", "stop", check=False)
+
+
+def command_backup(options: argparse.Namespace) -> int:
+    ensure_virtualenv(development=False)
+    # Paths are the caller's: manage.py runs from the repository root.
+    output = Path(options.output).resolve() if options.output else Path.cwd()
+    with embedded_database_left_as_found():
+        return manage("kura_backup", "--output", str(output), check=False)
+
+
+def command_restore(options: argparse.Namespace) -> int:
+    ensure_virtualenv(development=False)
+    with embedded_database_left_as_found():
+        return manage("kura_restore", str(Path(options.file).resolve()), check=False)
 
 
 def command_stop(_: argparse.Namespace) -> int:
@@ -160,6 +185,12 @@ def main() -> int:
     test = sub.add_parser("test", help="lint, type-check, check migrations and run the whole test suite")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER, help="extra arguments for pytest")
     test.set_defaults(handler=command_test)
+    backup = sub.add_parser("backup", help="back up the database (dump, roles, manifest; never the keys) to one file")
+    backup.add_argument("--output", help="the backup file, or a folder for it (default: the current folder)")
+    backup.set_defaults(handler=command_backup)
+    restore = sub.add_parser("restore", help="restore a backup into an empty database and verify it")
+    restore.add_argument("file", help="a file written by `kura.py backup`")
+    restore.set_defaults(handler=command_restore)
     stop = sub.add_parser("stop", help="stop the embedded PostgreSQL server")
     stop.set_defaults(handler=command_stop)
     options = parser.parse_args()
