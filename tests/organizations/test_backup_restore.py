@@ -192,6 +192,35 @@ def test_keys_that_do_not_match_the_backup_are_refused_before_anything_is_restor
         assert relation_count(conn) == source.tables
 
 
+@pytest.mark.parametrize(
+    ("field", "extra", "message"),
+    [
+        ("forced_rls_tables", "patients_lost_table", "row-level security is not forced on patients_lost_table."),
+        (
+            "runtime_grants",
+            "table billing_ledgerentry: UPDATE",
+            "the runtime role's grants differ from the backup's (table billing_ledgerentry: UPDATE).",
+        ),
+    ],
+)
+def test_the_restored_database_is_checked_against_the_manifest(source, empty_database, tmp_path, field, extra, message):
+    """A manifest that promises more than the dump holds (a table it says is forced, a grant it says exists):
+    the verification after pg_restore notices."""
+    manifest = json.loads(_member(source.path, "manifest.json"))
+    manifest[field] = sorted([*manifest[field], extra])
+    altered = make_archive(
+        tmp_path / "altered.tar",
+        {
+            "manifest.json": json.dumps(manifest).encode(),
+            "roles.sql": _member(source.path, "roles.sql"),
+            "database.dump": _member(source.path, "database.dump"),
+        },
+    )
+    with pytest.raises(CommandError) as refused:
+        restore(altered, empty_database)
+    assert str(refused.value) == f"Restored into '{empty_database}', but {message}"
+
+
 def test_the_backup_holds_no_key_material_and_no_plaintext_identifiers(source, settings):
     archive = source.path.read_bytes()
     with tarfile.open(source.path) as tar:
