@@ -10,8 +10,10 @@ cannot open it are refused.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
@@ -101,6 +103,30 @@ def field_keys_problem(*, using: str = RUNTIME_ALIAS) -> str | None:
             "FIELD_ENCRYPTION_KEYS cannot decrypt the values already stored (no listed key opens the key canary): "
             "put the right key back in the list."
         )
+    return None
+
+
+def key_fingerprint(key: str) -> str:
+    """A short name for a Fernet key that does not reveal it (a salted SHA-256 of the key, 16 hex digits): a
+    backup's manifest says which key its data needs, and a restore compares it with the configured keys."""
+    return hashlib.sha256(b"kura-field-key-fingerprint:" + key.encode()).hexdigest()[:16]
+
+
+def canary_key_fingerprint(*, using: str) -> str | None:
+    """The fingerprint of the configured key that opens the stored canary (the key everything was rotated to),
+    or None when there is no canary or no configured key opens it."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(_READ_CANARY)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    for key in settings.FIELD_ENCRYPTION_KEYS:
+        try:
+            opened = Fernet(key).decrypt(row[0].encode())
+        except (InvalidToken, ValueError):
+            continue
+        if opened == CANARY_PLAINTEXT.encode():
+            return key_fingerprint(key)
     return None
 
 
