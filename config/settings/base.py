@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "apps.organizations.health.HealthCheckMiddleware",
     # Then the request id for everything after it, and one log line per request (config/request_log.py).
     "config.request_log.RequestLogMiddleware",
+    # A body over the route's limit is a 413 and a chunked one a 411, before anything reads it.
+    "apps.organizations.request_bodies.RequestBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
@@ -270,12 +272,13 @@ KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SK
 RETENTION_DAYS: dict[str, int] = {
     key.lower(): value for key, value in env.dict("RETENTION_DAYS", cast={"value": int}, default={}).items()
 }
-# Form bodies above this size are refused with 400 before parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
-# JSON bodies above these sizes are refused with 413 before parsing (apps/organizations/parsers.py): every
-# endpoint, and the bulk endpoints that take up to 10,000 rows (biomarker readings and imports).
+# Bodies above these sizes are refused with 413 before anything reads them (apps/organizations/request_bodies.py,
+# and the JSON parser, apps/organizations/parsers.py): every endpoint, and the bulk endpoints that take up to
+# 10,000 rows (biomarker readings and imports). nginx in front applies the same two limits (deploy/nginx/).
 KURA_MAX_BODY_BYTES = env.int("KURA_MAX_BODY_BYTES", default=2_621_440)
 KURA_MAX_BATCH_BODY_BYTES = env.int("KURA_MAX_BATCH_BODY_BYTES", default=32 * 1024 * 1024)
+# Django's own limit on form bodies: the same.
+DATA_UPLOAD_MAX_MEMORY_SIZE = KURA_MAX_BODY_BYTES
 
 # --- API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
