@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
 from config.environment import KuraEnv, refuse_to_start
+from config.log_format import FORMATS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -338,7 +340,7 @@ CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache",
 # KURA_TRUST_REQUEST_ID: take a well-formed X-Request-ID from the proxy in front (nginx's `$request_id`)
 # instead of making one; only when that proxy sets or replaces the header on every request.
 KURA_TRUST_REQUEST_ID = env.bool("KURA_TRUST_REQUEST_ID", default=False)
-_LOG_FORMATS = ("json", "plain")
+_LOG_FORMATS = FORMATS
 
 
 def log_format(default: str) -> str:
@@ -350,6 +352,9 @@ def log_format(default: str) -> str:
     return str(chosen)
 
 
+# Python's warnings (a library's deprecation, WhiteNoise's missing static folder) become records of the
+# `py.warnings` logger, written like every other line instead of raw on stderr.
+logging.captureWarnings(True)
 _LOG_FILTERS = ["no_query_strings", "no_exception_messages", "request_id"]
 LOGGING: dict[str, Any] = {
     "version": 1,
