@@ -127,38 +127,45 @@ def command_lock(options: argparse.Namespace) -> int:
     return 0
 
 
-def ensure_debian_package(program: str, package: str, purpose: str) -> None:
-    """Some tests drive a program from Debian (Chromium, PgBouncer): install it with apt-get (as root) when it is
-    missing.
+# Debian programs the tests drive: (program, package, what needs it). `kura.py test` installs the missing ones.
+TEST_PROGRAMS = [
+    ("chromium", "chromium", "the browser tests"),
+    ("nginx", "nginx", "the tests of nginx in front of gunicorn"),
+    ("pgbouncer", "pgbouncer", "the connection-pooler tests"),
+]
 
-    The tests are never skipped without it, they fail; so this says plainly when it cannot install.
+
+def _on_path(program: str) -> bool:
+    # nginx lives in /usr/sbin, which a non-root PATH may lack.
+    return bool(shutil.which(program) or shutil.which(program, path="/usr/sbin:/usr/local/sbin"))
+
+
+def ensure_test_programs() -> None:
+    """Install the Debian packages the tests drive (Chromium, nginx) with apt-get (as root) when missing.
+
+    The tests are never skipped without them, they fail; so this says plainly when it cannot install.
     """
-    if shutil.which(program) or Path("/usr/sbin", program).exists():
+    missing = [(program, package, purpose) for program, package, purpose in TEST_PROGRAMS if not _on_path(program)]
+    if not missing:
         return
+    packages = [package for _, package, _ in missing]
     apt_get = shutil.which("apt-get")
     if apt_get is None or os.geteuid() != 0:
-        print(f"{program} is missing and apt-get as root is not available: {purpose} will fail.", flush=True)
+        for program, _, purpose in missing:
+            print(f"{program} is missing and apt-get as root is not available: {purpose} will fail.", flush=True)
         return
-    print(f"Installing {package} for {purpose} (apt-get install {package}) ...", flush=True)
+    print(f"Installing {', '.join(packages)} for the tests (apt-get install) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     wait_for_lock = ["-o", "DPkg::Lock::Timeout=300"]  # another apt run may hold the lock for a while
-    install = [apt_get, *wait_for_lock, "install", "-y", "-q", package]
+    install = [apt_get, *wait_for_lock, "install", "-y", "-q", *packages]
     # Try the package lists already on the machine first; refresh them when they are missing or stale.
     if subprocess.run(install, env=env, check=False).returncode != 0:
         subprocess.run([apt_get, *wait_for_lock, "update", "-q"], env=env, check=False)
         if subprocess.run(install, env=env, check=False).returncode != 0:
-            print(f"Installing {package} failed: {purpose} will fail.", flush=True)
-    if not (shutil.which(program) or Path("/usr/sbin", program).exists()):
-        print(f"{program} is still not installed: {purpose} will fail.", flush=True)
-
-
-def ensure_chromium() -> None:
-    ensure_debian_package("chromium", "chromium", "the browser tests")
-
-
-def ensure_pgbouncer() -> None:
-    """The connection-pooler tests put Debian's PgBouncer (in /usr/sbin) in front of the test database."""
-    ensure_debian_package("pgbouncer", "pgbouncer", "the connection-pooler tests")
+            print(f"Installing {', '.join(packages)} failed.", flush=True)
+    for program, _, purpose in missing:
+        if not _on_path(program):
+            print(f"{program} is still not on PATH: {purpose} will fail.", flush=True)
 
 
 def venv_run(*args: str | Path, check: bool = True, quiet: bool = False) -> int:
@@ -220,8 +227,7 @@ def stop_process(process: subprocess.Popen[bytes], timeout: float = 30) -> None:
 
 def command_test(options: argparse.Namespace) -> int:
     ensure_virtualenv(development=True)
-    ensure_chromium()
-    ensure_pgbouncer()
+    ensure_test_programs()
     steps: list[tuple[str, tuple[str, ...]]] = [
         ("ruff format", ("-m", "ruff", "format", "--check", ".")),
         ("ruff lint", ("-m", "ruff", "check", ".")),

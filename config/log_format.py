@@ -51,3 +51,12 @@ class PlainFormatter(logging.Formatter):
         if exception := _exception_text(self, record):
             line += "\n" + exception
         return line
+
+
+FORMATS = ("json", "plain")
+DEFAULT_FORMAT = "json"
+
+
+def formatter_named(name: str) -> logging.Formatter:
+    """The formatter `KURA_LOG_FORMAT` names (`json` for anything else: the settings refuse other values)."""
+    return PlainFormatter() if name == "plain" else JSONFormatter()

@@ -62,9 +62,12 @@ def _wait_until_serving(url: str, process: subprocess.Popen[bytes], log: Path) -
 
 
 @contextmanager
-def serving(directory: Path, *, workers: int = WORKERS, **environment: str) -> Iterator[LiveServer]:
-    """gunicorn with Kura's configuration (`config/gunicorn.conf.py`, access log included) on a free port, its
-    environment completed by `environment` (e.g. DATABASE_URL to reach the test database another way)."""
+def serving(
+    directory: Path, *, workers: int = WORKERS, log_level: str = "warning", **environment: str
+) -> Iterator[LiveServer]:
+    """gunicorn with Kura's configuration (`config/gunicorn.conf.py`) on a free port, its environment completed
+    by `environment` (e.g. DATABASE_URL to reach the test database another way); its output (the application's
+    request lines and gunicorn's error log at `log_level`) in `LiveServer.log`."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log = directory / "gunicorn.log"
@@ -85,7 +88,7 @@ def serving(directory: Path, *, workers: int = WORKERS, **environment: str) -> I
         f"--bind=127.0.0.1:{port}",
         "--timeout=120",
         "--graceful-timeout=10",
-        "--log-level=warning",
+        f"--log-level={log_level}",
     ]
     with log.open("wb") as output:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)

@@ -1,5 +1,6 @@
 """Settings shared by every environment. Everything configurable comes from the environment (or `.env`)."""
 
+import logging
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -9,6 +10,7 @@ from csp.constants import NONCE, NONE, SELF
 
 from config import embedded_db
 from config.environment import KuraEnv, refuse_to_start
+from config.log_format import FORMATS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -50,6 +52,8 @@ MIDDLEWARE = [
     "apps.organizations.health.HealthCheckMiddleware",
     # Then the request id for everything after it, and one log line per request (config/request_log.py).
     "config.request_log.RequestLogMiddleware",
+    # A body over the route's limit is a 413 and a chunked one a 411, before anything reads it.
+    "apps.organizations.request_bodies.RequestBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Content-Security-Policy on every response after static files (error pages included): CONTENT_SECURITY_POLICY.
@@ -313,12 +317,13 @@ KURA_MAX_DEVICE_CLOCK_SKEW = timedelta(minutes=env.int("KURA_MAX_DEVICE_CLOCK_SK
 RETENTION_DAYS: dict[str, int] = {
     key.lower(): value for key, value in env.dict("RETENTION_DAYS", cast={"value": int}, default={}).items()
 }
-# Form bodies above this size are refused with 400 before parsing.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=2_621_440)
-# JSON bodies above these sizes are refused with 413 before parsing (apps/organizations/parsers.py): every
-# endpoint, and the bulk endpoints that take up to 10,000 rows (biomarker readings and imports).
+# Bodies above these sizes are refused with 413 before anything reads them (apps/organizations/request_bodies.py,
+# and the JSON parser, apps/organizations/parsers.py): every endpoint, and the bulk endpoints that take up to
+# 10,000 rows (biomarker readings and imports). nginx in front applies the same two limits (deploy/nginx/).
 KURA_MAX_BODY_BYTES = env.int("KURA_MAX_BODY_BYTES", default=2_621_440)
 KURA_MAX_BATCH_BODY_BYTES = env.int("KURA_MAX_BATCH_BODY_BYTES", default=32 * 1024 * 1024)
+# Django's own limit on form bodies: the same.
+DATA_UPLOAD_MAX_MEMORY_SIZE = KURA_MAX_BODY_BYTES
 
 # --- API --------------------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -378,7 +383,7 @@ CACHES = {"default": {"BACKEND": "apps.organizations.cache.SharedDatabaseCache",
 # KURA_TRUST_REQUEST_ID: take a well-formed X-Request-ID from the proxy in front (nginx's `$request_id`)
 # instead of making one; only when that proxy sets or replaces the header on every request.
 KURA_TRUST_REQUEST_ID = env.bool("KURA_TRUST_REQUEST_ID", default=False)
-_LOG_FORMATS = ("json", "plain")
+_LOG_FORMATS = FORMATS
 
 
 def log_format(default: str) -> str:
@@ -390,6 +395,9 @@ def log_format(default: str) -> str:
     return str(chosen)
 
 
+# Python's warnings (a library's deprecation, WhiteNoise's missing static folder) become records of the
+# `py.warnings` logger, written like every other line instead of raw on stderr.
+logging.captureWarnings(True)
 _LOG_FILTERS = ["no_query_strings", "no_exception_messages", "request_id"]
 LOGGING: dict[str, Any] = {
     "version": 1,

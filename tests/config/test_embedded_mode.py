@@ -52,3 +52,27 @@ def stop_server_started_in(data_dir: Path) -> None:
     pid_file = data_dir / "postmaster.pid"
     if pid_file.exists():
         os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+
+
+WHILE_STARTING = """
+from config import embedded_db
+
+embedded_db.never_start()
+try:
+    embedded_db.address_for_connection()
+except embedded_db.ServerNotRunningError:
+    print("not running")
+"""
+
+
+def test_a_server_still_writing_its_pid_file_is_not_running_for_a_web_process(tmp_path: Path) -> None:
+    # PostgreSQL writes postmaster.pid a line at a time while it starts (and rewrites its status while it stops):
+    # a request arriving then must see an unavailable database (503), not an assertion error (500).
+    data_dir = tmp_path / "pgdata"
+    data_dir.mkdir()
+    (data_dir / "postmaster.pid").write_text(f"{os.getpid()}\n{data_dir}\n1796546384\n5432\n")
+    env = {**os.environ, "KURA_EMBEDDED_DATA_DIR": str(data_dir), "PYTHONDONTWRITEBYTECODE": "1"}
+    finished = subprocess.run(
+        [sys.executable, "-c", WHILE_STARTING], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert (finished.returncode, finished.stdout) == (0, "not running\n"), finished.stderr
