@@ -6,12 +6,12 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.codes import CodeSystem
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
 
-from .codes import CodeSystem
 from .models import SPOKES, ClinicalEvent, Encounter, Spoke
 from .services import PROTECTED_SPOKE_FIELDS
 
