@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
+from .notes.admin import encounter_notes_panel
 from .permissions import CLINICAL_EVENT, ENCOUNTER
 
 
@@ -37,6 +41,14 @@ class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     autocomplete_fields = ["patient"]
     resource = ENCOUNTER
 
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        # The encounter's notes, below its fields (admin/clinical/encounter/change_form.html).
+        encounter = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {}), "notes_panel": encounter_notes_panel(request, encounter)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
 
 @admin.register(ClinicalEvent)
 class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
@@ -51,4 +63,5 @@ class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     resource = CLINICAL_EVENT
 
 
+from .notes import admin as notes_admin  # noqa: E402, F401
 from .timeline import admin as timeline_admin  # noqa: E402, F401

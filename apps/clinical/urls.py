@@ -9,4 +9,5 @@ urlpatterns = [
     path("clinical-events/<uuid:event_id>/", api.ClinicalEventDetailApi.as_view(), name="clinical-event-detail"),
     path("patients/<uuid:patient_id>/manual-entries/", api.ManualEntryApi.as_view(), name="manual-entry"),
     path("", include("apps.clinical.timeline.urls")),
+    path("", include("apps.clinical.notes.urls")),
 ]
