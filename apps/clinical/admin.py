@@ -15,7 +15,8 @@ from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment, Vital
 from .notes.admin import encounter_notes_panel
-from .permissions import CLINICAL_EVENT, ENCOUNTER
+from .permissions import ASSESSMENT, CLINICAL_EVENT, ENCOUNTER
+from .timeline.administer import instruments
 from .vitals_admin import ClinicalEventForm, VitalInlineForm, vitals_entry_view
 
 # A vital is typed as a reading ("128/82", "98.6 F"): its stored value and unit follow from it.
@@ -59,6 +60,11 @@ class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         if encounter is not None and may(request, CLINICAL_EVENT, "manual_entry"):
             url = reverse("admin:clinical_vitals_entry", args=[encounter.patient_id])
             extra_context["vitals_url"] = f"{url}?{urlencode({'encounter': encounter.pk})}"
+        if encounter is not None and may(request, ASSESSMENT, "write"):
+            extra_context["assessment_links"] = [
+                (reverse("admin:clinical_assessment_administer", args=[encounter.patient_id, code]), instrument.name)
+                for code, instrument in instruments().items()
+            ]
         return super().change_view(request, object_id, form_url, extra_context)
 
 

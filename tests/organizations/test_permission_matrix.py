@@ -154,6 +154,7 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             "flag_id": str(flag.pk),
             "note_id": str(note.pk),
             "template": "soap",
+            "instrument": "phq9",
             "batch_id": str(_first(ClaimBatch).pk),
         }
         owner = Membership.objects.filter(organization=org, role=Role.OWNER).get().user
