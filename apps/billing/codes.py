@@ -1,4 +1,5 @@
-"""Code sets and identifiers billing validates: ISO 4217 currencies, CPT/HCPCS, ICD-10-CM, NPI, tax ids.
+"""Code sets and identifiers billing validates: ISO 4217 currencies, CPT/HCPCS, ICD-10-CM, NPI, tax ids (the
+medical code systems and the NPI through `apps.codes`, which the clinical record uses too).
 
 Every validator raises Django's `ValidationError` with a message that names the rule, never the value.
 """
@@ -9,6 +10,8 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+
+from apps import codes as medical_codes
 
 # Active ISO 4217 alphabetic codes (funds and precious metals left out: nobody pays a clinic in XAU).
 _ISO_4217_CODES = """
@@ -21,11 +24,7 @@ _ISO_4217_CODES = """
 """
 ISO_4217 = frozenset(_ISO_4217_CODES.split())
 
-# CPT (4 digits + digit, or F/T for category II/III) or HCPCS level II (a letter A-V and 4 digits).
-PROCEDURE_CODE = re.compile(r"^(?:\d{4}[0-9FT]|[A-V]\d{4})$")
 MODIFIER = re.compile(r"^[0-9A-Z]{2}$")
-# ICD-10-CM: letter, digit, alphanumeric, then optionally a dot and 1-4 alphanumerics.
-ICD10_CM = re.compile(r"^[A-TV-Z][0-9][0-9A-Z](?:\.[0-9A-Z]{1,4})?$")
 PLACE_OF_SERVICE = re.compile(r"^\d{2}$")
 TAXONOMY = re.compile(r"^[0-9]{3}[0-9A-Z]{6}X$")
 SKU = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -36,25 +35,10 @@ def validate_currency(value: str) -> None:
         raise ValidationError("Use an ISO 4217 currency code such as USD.", code="invalid_currency")
 
 
-def npi_is_valid(value: str) -> bool:
-    """An NPI is 10 digits whose last is the Luhn check digit of the prefix 80840 + the first nine."""
-    if not re.fullmatch(r"[12]\d{9}", value):
-        return False
-    digits = [int(d) for d in "80840" + value[:9]]
-    total = 0
-    # Luhn: double every second digit from the right of the payload (the check digit is not in it).
-    for position, digit in enumerate(reversed(digits)):
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return (10 - total % 10) % 10 == int(value[9])
-
-
 def validate_npi(value: str) -> None:
-    if not npi_is_valid(value):
-        raise ValidationError("Enter a 10-digit NPI with a valid check digit.", code="invalid_npi")
+    error = medical_codes.npi_error(value)
+    if error:
+        raise ValidationError(error, code="invalid_npi")
 
 
 def validate_tax_id(value: str) -> None:
@@ -87,7 +71,7 @@ def clinical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         errors["metadata"] = f"Unknown keys for a clinical service: {', '.join(unknown)}."
     cpt = metadata.get("cpt_code")
-    if not isinstance(cpt, str) or not PROCEDURE_CODE.fullmatch(cpt):
+    if not isinstance(cpt, str) or medical_codes.procedure_code_error(cpt):
         errors["metadata.cpt_code"] = "Enter a 5-character CPT or HCPCS code."
     modifiers = metadata.get("modifiers", [])
     if (
@@ -103,10 +87,16 @@ def clinical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     if (
         not isinstance(diagnoses, list)
         or not 1 <= len(diagnoses) <= 12
-        or not all(isinstance(d, str) and ICD10_CM.fullmatch(d) for d in diagnoses)
+        or not all(isinstance(d, str) for d in diagnoses)
     ):
         errors["metadata.diagnosis_codes"] = "Give 1-12 ICD-10-CM codes (e.g. F43.10)."
         diagnoses = []
+    else:
+        unknown_codes = [index for index, code in enumerate(diagnoses) if medical_codes.icd10cm_error(code)]
+        if unknown_codes:
+            positions = ", ".join(str(index + 1) for index in unknown_codes)
+            errors["metadata.diagnosis_codes"] = f"Not ICD-10-CM codes of the code set (positions {positions})."
+            diagnoses = []
     pointers = metadata.get("diagnosis_pointers", [1])
     if (
         not isinstance(pointers, list)
@@ -126,7 +116,7 @@ def clinical_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
         "cpt_code": cpt,
         "modifiers": modifiers,
         "units": units,
-        "diagnosis_codes": [d.upper() for d in diagnoses],
+        "diagnosis_codes": [medical_codes.normalize(d) for d in diagnoses],
         "diagnosis_pointers": pointers,
         "place_of_service": place,
     }

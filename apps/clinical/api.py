@@ -18,6 +18,7 @@ from apps.patients.selectors import patient_list
 
 from . import selectors, services
 from .filters import ClinicalEventFilter, EncounterFilter
+from .models import ClinicalEvent
 from .permissions import CLINICAL_EVENT, ENCOUNTER
 from .serializers import (
     ClinicalEventInput,
@@ -25,6 +26,8 @@ from .serializers import (
     EncounterInput,
     EncounterOutput,
     ManualEntryInput,
+    VitalsInput,
+    vitals_readings,
 )
 
 
@@ -136,6 +139,35 @@ class ManualEntryApi(APIView):
             fields=fields["values"],
             recorded_at=fields.get("recorded_at"),
             **({"data_classification": fields["data_classification"]} if "data_classification" in fields else {}),
+        )
+        created = selectors.clinical_event_list().get(pk=event.pk)
+        return Response(ClinicalEventOutput(created).data, status=status.HTTP_201_CREATED)
+
+
+class VitalsEntryApi(APIView):
+    resource = CLINICAL_EVENT
+    resource_actions = {"POST": "manual_entry"}
+
+    @extend_schema(
+        request=VitalsInput,
+        responses={201: ClinicalEventOutput},
+        summary="Record vital signs as written (BP 128/82, temperature in Cel or degF, weight in kg or lb, ...)",
+    )
+    @idempotent_post
+    def post(self, request: Request, patient_id: uuid.UUID) -> Response:
+        patient = object_or_404(patient_list(), patient_id)
+        data = VitalsInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        encounter = None
+        if fields.get("encounter_id"):
+            encounter = object_or_404(selectors.encounter_list().filter(patient=patient), fields["encounter_id"])
+        event = services.vitals_record(
+            patient=patient,
+            measured_at=fields["measured_at"],
+            readings=vitals_readings(fields),
+            clinical_purposes=fields.get("clinical_purposes", [ClinicalEvent.Purpose.MONITORING]),
+            encounter=encounter,
         )
         created = selectors.clinical_event_list().get(pk=event.pk)
         return Response(ClinicalEventOutput(created).data, status=status.HTTP_201_CREATED)

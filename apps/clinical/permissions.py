@@ -2,7 +2,7 @@
 apps/organizations/access_map.py). PostgreSQL hides CLINICAL_PHI rows from the coach and from keys without PHI
 access whatever the map lets them call."""
 
-from apps.organizations.access_map import Rule, declare, roles
+from apps.organizations.access_map import NOBODY, Resource, Rule, declare, register, roles
 from apps.organizations.roles import STAFF_ROLES, Role
 
 CLINICIANS = roles(Role.OWNER, Role.CLINICIAN)
@@ -34,4 +34,22 @@ ASSESSMENT_FLAG = declare(
     scope="timeline",
     review=Rule(CLINICIANS, "timeline:write"),
     admin_read_only=True,
+)
+
+# Progress notes: clinicians write, sign (their own) and amend them; partner keys with the clinical scope read
+# them (PostgreSQL shows them only with PHI access). A note has a staff author, so no key writes one. The
+# admin's note page only shows a note: it is written, signed and amended through the note pages.
+CLINICAL_NOTE = register(
+    Resource(
+        "clinical.note",
+        {
+            "read": Rule(CLINICIANS, "clinical:read"),
+            "write": Rule(CLINICIANS),
+            "sign": Rule(CLINICIANS),
+            "amend": Rule(CLINICIANS),
+            "add": NOBODY,
+            "change": NOBODY,
+            "delete": NOBODY,
+        },
+    )
 )

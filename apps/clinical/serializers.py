@@ -6,12 +6,13 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.codes import CodeSystem
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
 
-from .codes import CodeSystem
+from . import vitals
 from .models import SPOKES, ClinicalEvent, Encounter, Spoke
 from .services import PROTECTED_SPOKE_FIELDS
 
@@ -109,6 +110,51 @@ class ManualEntryInput(serializers.Serializer):
             raise serializers.ValidationError({"values": row.errors})
         attrs["values"] = row.validated_data
         return attrs
+
+
+def _vitals_input_fields() -> dict[str, serializers.Field]:
+    fields: dict[str, serializers.Field] = {}
+    for vital_type, kind in vitals.KINDS.items():
+        if vital_type in vitals.DERIVED:
+            continue
+        units = list(kind.units)
+        fields[vital_type] = serializers.CharField(
+            max_length=20,
+            required=False,
+            allow_blank=True,
+            help_text=f"{kind.label}, e.g. 72 (units: {', '.join(units)}).",
+        )
+        if len(units) > 1:
+            fields[f"{vital_type}_unit"] = serializers.ChoiceField(choices=units, required=False)
+    return fields
+
+
+VitalsInput = type(
+    "VitalsInput",
+    (serializers.Serializer,),
+    {
+        "measured_at": serializers.DateTimeField(),
+        "encounter_id": serializers.UUIDField(required=False, allow_null=True),
+        "clinical_purposes": serializers.ListField(
+            child=serializers.ChoiceField(choices=ClinicalEvent.Purpose.choices),
+            min_length=1,
+            max_length=6,
+            required=False,
+        ),
+        "blood_pressure": serializers.CharField(
+            max_length=20, required=False, allow_blank=True, help_text="Systolic/diastolic in mmHg, e.g. 128/82."
+        ),
+        **_vitals_input_fields(),
+    },
+)
+
+
+def vitals_readings(data: dict[str, Any]) -> dict[str, tuple[str, str | None]]:
+    """The readings of a `VitalsInput`, as `services.vitals_record` takes them."""
+    readings: dict[str, tuple[str, str | None]] = {"blood_pressure": (data.get("blood_pressure", ""), None)}
+    for vital_type in vitals.KINDS.keys() - vitals.DERIVED:
+        readings[vital_type] = (data.get(vital_type, ""), data.get(f"{vital_type}_unit"))
+    return readings
 
 
 class ClinicalEventOutput(phi_reads.MarksReads, OutputSerializer):

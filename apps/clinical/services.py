@@ -11,9 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.organizations.access import require_phi_write
+from apps.organizations.clock import is_in_the_future
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
+from . import vitals
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment, Spoke
 
 # A request may carry at most this many detail rows and codes per event.
@@ -228,3 +230,42 @@ def clinical_event_delete(*, event: ClinicalEvent) -> None:
     """Hard-delete an event entered in error; its detail rows go with it and the history keeps both."""
     with transaction.atomic():
         event.delete()
+
+
+def vitals_record(
+    *,
+    patient: Patient,
+    measured_at: datetime,
+    readings: Mapping[str, tuple[str, str | None]],
+    clinical_purposes: Sequence[str] = (ClinicalEvent.Purpose.MONITORING,),
+    encounter: Encounter | None = None,
+    data_classification: str = DataClassification.CLINICAL_PHI,
+) -> ClinicalEvent:
+    """Record vital signs as typed (`readings`: {vital type: (text, unit or None)}, e.g. {"blood_pressure":
+    ("128/82", None), "weight": ("180", "lb")}) as one synthetic hub event with a detail row per reading.
+
+    Errors are keyed by the vital type (or `measured_at`, `clinical_purposes`, `readings`); nothing is stored
+    unless every reading is valid."""
+    rows, errors = vitals.vital_rows(dict(readings), measured_at)
+    if is_in_the_future(measured_at):
+        errors["measured_at"] = "This time is in the future."
+    purposes = list(clinical_purposes)
+    if not purposes or not set(purposes) <= set(ClinicalEvent.Purpose.values):
+        errors["clinical_purposes"] = f"Choose one or more of: {', '.join(ClinicalEvent.Purpose.values)}."
+    if not rows and not errors:
+        errors["readings"] = "Enter at least one vital sign."
+    if errors:
+        raise ValidationError(errors)
+    return _event_create(
+        patient=patient,
+        encounter=encounter,
+        is_synthetic=True,
+        event={
+            "activity_type": ClinicalEvent.ActivityType.OBSERVATION,
+            "clinical_purposes": purposes,
+            "event_name": "Vital signs",
+            "event_date": measured_at,
+            "data_classification": data_classification,
+        },
+        details={"vitals": rows},
+    )

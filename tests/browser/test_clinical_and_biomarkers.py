@@ -23,7 +23,7 @@ def test_clinician_adds_a_vital_through_the_clinical_event_form(clinics, open_pa
     page.fill(".select2-search__field", "ORG-A-001")
     page.locator(".select2-results__option", has_text="Patient ORG-A-001").click()
     page.select_option("#id_activity_type", "observation")
-    page.fill("#id_clinical_purposes", "monitoring")
+    page.check("input[name=clinical_purposes][value=monitoring]")
     page.fill("#id_event_name", "Vitals check")
     page.fill("#id_event_date_0", yesterday)
     page.fill("#id_event_date_1", "09:30:00")
@@ -31,8 +31,7 @@ def test_clinician_adds_a_vital_through_the_clinical_event_form(clinics, open_pa
 
     page.locator("#vitals-group .add-row a", has_text="Add another Vital").click()
     page.select_option("#id_vitals-0-vital_type", "heart_rate")
-    page.fill("#id_vitals-0-measurement_value", '{"value": 72}')
-    page.fill("#id_vitals-0-unit", "bpm")
+    page.fill("#id_vitals-0-reading", "72")
     page.fill("#id_vitals-0-measurement_date_0", yesterday)
     page.fill("#id_vitals-0-measurement_date_1", "09:31:00")
     screenshot(page, "form")

@@ -110,9 +110,15 @@ def test_phq9_item_9_above_zero_raises_a_flag_shown_on_the_patient_page_and_in_t
     assert "Patient FLAG-ME" in review_list
     assert "Patient SAME-1" in review_list
 
-    reviewed = client.post(f"/api/v1/assessment-flags/{flag.pk}/review/")
+    review = {"action": "contacted_patient", "comment": "Called; safe, seen tomorrow."}
+    reviewed = client.post(f"/api/v1/assessment-flags/{flag.pk}/review/", review, content_type="application/json")
     assert reviewed.status_code == 200
     assert reviewed.json()["reviewed_at"] is not None
+    assert reviewed.json()["reviewed_by_id"] == a["clinician"].pk
+    assert (reviewed.json()["review_action"], reviewed.json()["review_comment"]) == (
+        "contacted_patient",
+        "Called; safe, seen tomorrow.",
+    )
     assert {f["patient_id"] for f in client.get("/api/v1/assessment-flags/").json()["results"]} == {
         str(a["patient"].pk)
     }
@@ -267,7 +273,57 @@ def test_another_organizations_patient_and_flags_are_invisible(clinics):
     assert str(b["patient"].pk) not in {
         f["patient_id"] for f in client.get("/api/v1/assessment-flags/").json()["results"]
     }
-    assert client.post(f"/api/v1/assessment-flags/{b_flag.pk}/review/").status_code == 404
+    review = {"action": "contacted_patient", "comment": "Called."}
+    assert (
+        client.post(
+            f"/api/v1/assessment-flags/{b_flag.pk}/review/", review, content_type="application/json"
+        ).status_code
+        == 404
+    )
     with as_tenant(b["org"]):
         assert AssessmentFlag.objects.get().reviewed_at is None
         assert AssessmentResponse.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"action": "shrugged", "comment": "x"}, "action"),
+        ({"action": "contacted_patient"}, "comment"),
+        ({"action": "contacted_patient", "comment": "   "}, "comment"),
+        ({}, "action"),
+    ],
+)
+def test_a_review_needs_an_action_and_a_comment_and_a_refused_one_changes_nothing(clinics, body, field):
+    a = clinics["org-a"]
+    with as_tenant(a["org"]):
+        flag = AssessmentFlag.objects.get()
+    response = logged_in(a["clinician"]).post(
+        f"/api/v1/assessment-flags/{flag.pk}/review/", body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert field in response.json()["error"]["fields"]
+    with as_tenant(a["org"]):
+        assert AssessmentFlag.objects.values_list("reviewed_at", "review_action", "review_comment").get() == (
+            None,
+            "",
+            "",
+        )
+
+
+def test_a_flag_is_reviewed_once(clinics):
+    a = clinics["org-a"]
+    client = logged_in(a["clinician"])
+    with as_tenant(a["org"]):
+        flag = AssessmentFlag.objects.get()
+    review = {"action": "safety_plan", "comment": "Safety plan updated."}
+    path = f"/api/v1/assessment-flags/{flag.pk}/review/"
+    assert client.post(path, review, content_type="application/json").status_code == 200
+    again = client.post(path, {"action": "no_current_risk", "comment": "Later."}, content_type="application/json")
+    assert again.status_code == 400
+    assert again.json()["error"]["fields"] == {"flag": ["This flag has been reviewed already."]}
+    with as_tenant(a["org"]):
+        assert AssessmentFlag.objects.values_list("review_action", "review_comment").get() == (
+            "safety_plan",
+            "Safety plan updated.",
+        )

@@ -92,6 +92,7 @@ def test_an_event_with_nested_details_is_created_in_one_request(clinics):
     assert body["details"]["vitals"][0]["measurement_value"] == {"systolic": 120, "diastolic": 80}
     assert body["details"]["conditions"][0]["condition_name"] == "Hypertension"
     assert body["codes"][0]["code"] == "I10"
+    assert body["codes"][0]["display"] == "Essential (primary) hypertension"
     assert body["details"]["medications"] == []
 
 
@@ -102,6 +103,8 @@ def test_an_event_with_nested_details_is_created_in_one_request(clinics):
         ({"details": {"vitals": [bp()], "spaceships": [{}]}}, "details.spaceships"),
         ({"codes": [{"code_system": "cpt", "code": "ABCDE"}]}, "codes[0].code"),
         ({"codes": [{"code_system": "loinc", "code": "2345-6"}]}, "codes[0].code"),
+        # Well-formed but not a code of the ICD-10-CM code set.
+        ({"codes": [{"code_system": "icd10cm", "code": "Z99.99"}]}, "codes[0].code"),
         (
             {
                 "event": {

@@ -66,23 +66,30 @@ def test_billing_and_front_desk_get_no_timeline_panels(clinics):
     assert "Needs review" not in html
 
 
-def test_flags_are_reviewed_from_the_admin_list(clinics):
+def test_flags_are_reviewed_from_the_admin_list_with_an_action_and_a_comment(clinics):
     a, b = clinics["org-a"], clinics["org-b"]
     with as_tenant(a["org"]):
         flag = AssessmentFlag.objects.get()
     with as_tenant(b["org"]):
         b_flag = AssessmentFlag.objects.get()
     client = logged_in(a["clinician"])
+    review_url = f"/admin/clinical/assessmentflag/{flag.pk}/review/"
+    assert review_url in client.get("/admin/clinical/assessmentflag/").content.decode()
 
-    response = client.post(
-        "/admin/clinical/assessmentflag/",
-        {"action": "mark_reviewed", "_selected_action": [str(flag.pk), str(b_flag.pk)]},
+    refused = client.post(review_url, {"action": "contacted_patient", "comment": ""})
+    assert refused.status_code == 200
+    assert list(refused.context["form"].errors) == ["comment"]
+    other = client.post(
+        f"/admin/clinical/assessmentflag/{b_flag.pk}/review/", {"action": "safety_plan", "comment": "x"}
     )
+    assert other.status_code == 404
+    response = client.post(review_url, {"action": "contacted_patient", "comment": "Called; safe."})
 
     assert response.status_code == 302
     with as_tenant(a["org"]):
         flag.refresh_from_db()
         assert (flag.reviewed_at is not None, flag.reviewed_by_id) == (True, a["clinician"].pk)
+        assert (flag.review_action, flag.review_comment) == ("contacted_patient", "Called; safe.")
     with as_tenant(b["org"]):
         b_flag.refresh_from_db()
         assert b_flag.reviewed_at is None

@@ -31,7 +31,8 @@ from apps.billing import x12
 from apps.billing.models import ClaimBatch, InsurancePolicy, LedgerEntry, Payer
 from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
-from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, Encounter
+from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, ClinicalNote, Encounter
+from apps.clinical.notes import services as note_services
 from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
 from apps.clinical.timeline import services as timeline_services
 from apps.organizations import context
@@ -119,6 +120,17 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
         if flag is None:
             timeline_services.assessment_complete(patient=patient, instrument="phq9", answers=[0] * 8 + [2])
             flag = _first(AssessmentFlag, reviewed_at__isnull=True)
+        note = _first(ClinicalNote)
+        if note is None:
+            clinician = Membership.objects.filter(organization=org, role=Role.CLINICIAN).order_by("pk").first().user
+            with context.tenant_context(org.id, Role.CLINICIAN, user_id=clinician.pk):
+                note = note_services.clinical_note_create(
+                    author=clinician,
+                    patient=_first(Encounter).patient,
+                    encounter=_first(Encounter),
+                    template="free_text",
+                    sections={"text": "Seen for follow-up."},
+                )
         if not AssessmentDefinition.objects.exists():
             timeline_services.assessment_definition_create(
                 code="sleep-check",
@@ -140,6 +152,9 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             "event_id": str(_first(ClinicalEvent).pk),
             "consent_id": str(_first(Consent).pk),
             "flag_id": str(flag.pk),
+            "note_id": str(note.pk),
+            "template": "soap",
+            "instrument": "phq9",
             "batch_id": str(_first(ClaimBatch).pk),
         }
         owner = Membership.objects.filter(organization=org, role=Role.OWNER).get().user

@@ -15,15 +15,18 @@ from .events import (
     Spoke,
     Vital,
 )
+from .notes import TEMPLATE_SECTIONS, ClinicalNote, NoteAddendum, NoteTemplate
 from .timeline import HealthEvent
 
 __all__ = [
     "SPOKES",
+    "TEMPLATE_SECTIONS",
     "Allergy",
     "AssessmentDefinition",
     "AssessmentFlag",
     "AssessmentResponse",
     "ClinicalEvent",
+    "ClinicalNote",
     "Condition",
     "Encounter",
     "HealthEvent",
@@ -31,6 +34,8 @@ __all__ = [
     "Intervention",
     "MedicalCodeAssignment",
     "Medication",
+    "NoteAddendum",
+    "NoteTemplate",
     "Observation",
     "Spoke",
     "Vital",

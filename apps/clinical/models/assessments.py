@@ -94,6 +94,13 @@ class AssessmentFlag(ClassifiedTenantModel):
     class Reason(models.TextChoices):
         PHQ9_ITEM9 = "phq9_item9", "PHQ-9 item 9 (thoughts of self-harm) answered above 0"
 
+    class ReviewAction(models.TextChoices):
+        CONTACTED_PATIENT = "contacted_patient", "Contacted the patient"
+        SAFETY_PLAN = "safety_plan", "Reviewed or updated the safety plan"
+        EARLIER_VISIT = "earlier_visit", "Scheduled an earlier visit"
+        CRISIS_REFERRAL = "crisis_referral", "Referred to crisis services"
+        NO_CURRENT_RISK = "no_current_risk", "Assessed: no current risk"
+
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.DO_NOTHING, related_name="assessment_flags", db_constraint=False
     )
@@ -106,6 +113,8 @@ class AssessmentFlag(ClassifiedTenantModel):
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    review_action = models.CharField(max_length=20, choices=ReviewAction.choices, blank=True)
+    review_comment = models.TextField(max_length=2000, blank=True)
 
     objects: ClassVar[AssessmentFlagManager] = AssessmentFlagManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()

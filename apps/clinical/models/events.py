@@ -20,12 +20,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps import codes
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.models import ClassifiedTenantModel, TenantQuerySet
 from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
-
-from .. import codes
 
 
 def _validate_not_future(value: datetime | None, field: str) -> dict[str, str]:
@@ -565,7 +564,9 @@ class MedicalCodeAssignment(ClassifiedTenantModel):
 
     def clean(self) -> None:
         if self.code_system and self.code:
-            self.code = codes.normalize(self.code_system, self.code)
-            error = codes.format_error(self.code_system, self.code)
+            self.code = codes.normalize(self.code)
+            error = codes.code_error(self.code_system, self.code)
             if error:
                 raise ValidationError({"code": error})
+            if not self.display:
+                self.display = codes.description(self.code_system, self.code)

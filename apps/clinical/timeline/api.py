@@ -23,6 +23,7 @@ from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
+from ..models import AssessmentFlag
 from ..permissions import (
     ASSESSMENT,
     ASSESSMENT_FLAG,
@@ -350,6 +351,14 @@ class AssessmentFlagOutput(phi_reads.MarksReads, OutputSerializer):
     reason = serializers.CharField()
     raised_at = serializers.DateTimeField()
     reviewed_at = serializers.DateTimeField(allow_null=True)
+    reviewed_by_id = serializers.IntegerField(allow_null=True)
+    review_action = serializers.CharField()
+    review_comment = serializers.CharField()
+
+
+class FlagReviewInput(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AssessmentFlag.ReviewAction.choices)
+    comment = serializers.CharField(max_length=services.REVIEW_COMMENT_MAX_LENGTH)
 
 
 class AssessmentFlagListOutput(serializers.Serializer):
@@ -369,8 +378,19 @@ class AssessmentFlagReviewApi(APIView):
     resource = ASSESSMENT_FLAG
     resource_actions = {"POST": "review"}
 
-    @extend_schema(request=None, responses=AssessmentFlagOutput, summary="Mark a flag as reviewed")
+    @extend_schema(
+        request=FlagReviewInput,
+        responses=AssessmentFlagOutput,
+        summary="Record the review of a flag: the action taken and a comment (who and when are recorded)",
+    )
     def post(self, request: Request, flag_id: uuid.UUID) -> Response:
         flag = object_or_404(selectors.assessment_flag_list(), flag_id)
-        flag = services.assessment_flag_review(flag=flag, user_id=request.user.pk if request.user else None)
+        data = FlagReviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        flag = services.assessment_flag_review(
+            flag=flag,
+            user_id=request.user.pk if request.user else None,
+            action=data.validated_data["action"],
+            comment=data.validated_data["comment"],
+        )
         return Response(AssessmentFlagOutput(flag).data)

@@ -21,6 +21,8 @@ from . import scoring
 from .schemas import validate_event_data
 from .vocabulary import EVENT_SUBTYPES, EventType, Source, default_classification
 
+REVIEW_COMMENT_MAX_LENGTH = 2000
+
 
 def _tenant() -> context.TenantContext:
     ctx = context.current()
@@ -242,11 +244,23 @@ def assessment_complete(
     return response
 
 
-def assessment_flag_review(*, flag: AssessmentFlag, user_id: int | None) -> AssessmentFlag:
-    """Mark a flag as reviewed by a staff member (idempotent)."""
-    if flag.reviewed_at is None:
-        flag.reviewed_at = timezone.now()
-        flag.reviewed_by_id = user_id
-        with transaction.atomic():
-            flag.save(update_fields=["reviewed_at", "reviewed_by", "updated_at"])
-    return flag
+def assessment_flag_review(*, flag: AssessmentFlag, user_id: int | None, action: str, comment: str) -> AssessmentFlag:
+    """Record a clinician's review of a flag: what they did (`action`), a comment, who and when. Once only."""
+    errors: dict[str, str] = {}
+    if action not in AssessmentFlag.ReviewAction.values:
+        errors["action"] = f"Choose one of: {', '.join(AssessmentFlag.ReviewAction.values)}."
+    comment = comment.strip() if isinstance(comment, str) else ""
+    if not comment:
+        errors["comment"] = "Say what was done and why."
+    elif len(comment) > REVIEW_COMMENT_MAX_LENGTH:
+        errors["comment"] = f"At most {REVIEW_COMMENT_MAX_LENGTH} characters."
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        current = AssessmentFlag.objects.select_for_update().get(pk=flag.pk)
+        if current.reviewed_at is not None:
+            raise ValidationError({"flag": "This flag has been reviewed already."})
+        current.reviewed_at, current.reviewed_by_id = timezone.now(), user_id
+        current.review_action, current.review_comment = action, comment
+        current.save(update_fields=["reviewed_at", "reviewed_by", "review_action", "review_comment", "updated_at"])
+    return current
