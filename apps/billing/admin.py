@@ -229,7 +229,7 @@ class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
             record_type=PHIAccessLog.RecordType.CLAIM_FILE,
             patient_ids=list(batch.claims.values_list("patient_id", flat=True)),
         )
-        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
 
@@ -341,7 +341,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         if batch is None:
             self.message_user(request, "No unclaimed pending-insurance charges.", messages.INFO)
             return None
-        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
 

@@ -225,6 +225,10 @@ class ClaimBatch(TenantModel):
     def __str__(self) -> str:
         return f"837P batch {self.interchange_control_number:09d}"
 
+    def file_bytes(self) -> bytes:
+        """The file as sent: ASCII (X12's character set), whichever way it is written or downloaded."""
+        return self.content.encode("ascii")
+
 
 class Claim(TenantModel):
     """One claim: the charges of one encounter (or patient + service date) billed to one payer."""

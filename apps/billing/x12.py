@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -27,13 +28,25 @@ from apps.patients.models import Patient, PHIAccessLog
 from .models import BillingProvider, Claim, ClaimBatch, InsurancePolicy, LedgerEntry
 
 ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
-_UNSAFE = re.compile(r"[*:^~\r\n]")
+DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
+# X12's basic character set (upper-case letters, digits, space and these specials) less the delimiters this file
+# uses: what every receiver can read. Anything else in a name or an address is transliterated or becomes a space.
+BASIC_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=") - DELIMITERS
+# Letters that Unicode does not decompose into a base letter and a mark.
+_LETTERS = {"Æ": "AE", "Ø": "O", "Œ": "OE", "Ł": "L", "Đ": "D", "Ð": "D", "Þ": "TH", "Ħ": "H", "Ŧ": "T", "ß": "SS"}
 
 
-def _text(value: str, length: int | None = None) -> str:
-    """An element value: separators removed, upper case, trimmed to the element's maximum length."""
-    cleaned = " ".join(_UNSAFE.sub(" ", value).upper().split())
-    return cleaned[:length] if length else cleaned
+def x12_text(value: str, length: int | None = None) -> str:
+    """A name or address as an element value in the basic character set: "Lucía Núñez" -> "LUCIA NUNEZ".
+
+    Accents are dropped, a few letters spelt out (Ø -> O, Æ -> AE), delimiters and every other character become a
+    space; runs of spaces collapse; the result is trimmed to the element's maximum length.
+    """
+    decomposed = unicodedata.normalize("NFKD", value).upper()
+    letters = "".join(_LETTERS.get(char, char) for char in decomposed if not unicodedata.combining(char))
+    kept = "".join(char if char in BASIC_CHARACTERS else " " for char in letters)
+    cleaned = " ".join(kept.split())
+    return cleaned[:length].rstrip() if length else cleaned
 
 
 def _amount(cents: int) -> str:
@@ -104,7 +117,7 @@ def _claim_segments(
             "SBR",
             policy.priority,
             "18" if is_self else "",
-            _text(policy.group_number, 50),
+            x12_text(policy.group_number, 50),
             "",
             "",
             "",
@@ -119,7 +132,18 @@ def _claim_segments(
         else (policy.subscriber_family_name, policy.subscriber_given_name)
     )
     out.append(
-        _segment("NM1", "IL", "1", _text(family, 60), _text(given, 35), "", "", "", "MI", _text(policy.member_id, 80))
+        _segment(
+            "NM1",
+            "IL",
+            "1",
+            x12_text(family, 60),
+            x12_text(given, 35),
+            "",
+            "",
+            "",
+            "MI",
+            x12_text(policy.member_id, 80),
+        )
     )
     if is_self:
         out.extend(_patient_address(patient, policy))
@@ -127,13 +151,15 @@ def _claim_segments(
     else:
         out.extend(_address(policy))
     out.append(
-        _segment("NM1", "PR", "2", _text(policy.payer.name, 60), "", "", "", "", "PI", _text(policy.payer.payer_id, 80))
+        _segment(
+            "NM1", "PR", "2", x12_text(policy.payer.name, 60), "", "", "", "", "PI", x12_text(policy.payer.payer_id, 80)
+        )
     )
     hl_next += 1
     if not is_self:
         out.append(_segment("HL", str(hl_next), str(subscriber_hl), "23", "0"))
         out.append(_segment("PAT", policy.subscriber_relationship))
-        out.append(_segment("NM1", "QC", "1", _text(patient.family_name, 60), _text(patient.given_name, 35)))
+        out.append(_segment("NM1", "QC", "1", x12_text(patient.family_name, 60), x12_text(patient.given_name, 35)))
         out.extend(_patient_address(patient, policy))
         out.append(_demographics(patient))
         hl_next += 1
@@ -156,8 +182,8 @@ def _claim_segments(
                 "NM1",
                 "82",
                 "1",
-                _text(provider.rendering_family_name, 60),
-                _text(provider.rendering_given_name, 35),
+                x12_text(provider.rendering_family_name, 60),
+                x12_text(provider.rendering_given_name, 35),
                 "",
                 "",
                 "",
@@ -194,15 +220,15 @@ def _claim_segments(
 
 def _address(policy: InsurancePolicy) -> list[str]:
     return [
-        _segment("N3", _text(policy.address_line1, 55)),
-        _segment("N4", _text(policy.city, 30), policy.state, policy.postal_code),
+        _segment("N3", x12_text(policy.address_line1, 55)),
+        _segment("N4", x12_text(policy.city, 30), policy.state, policy.postal_code),
     ]
 
 
 # Patient.sex_at_birth -> DMG03 (X12 gender code); intersex and unknown are "U".
 SEX_CODES: dict[str, str] = {Patient.SexAtBirth.FEMALE: "F", Patient.SexAtBirth.MALE: "M"}
 _STATE = re.compile(r"^[A-Z]{2}$")
-_ZIP = re.compile(r"^\d{5}(?:\d{4})?$")
+_ZIP = re.compile(r"^[0-9]{5}(?:[0-9]{4})?$")
 
 
 def _demographics(patient: Patient) -> str:
@@ -218,10 +244,10 @@ def _patient_address(patient: Patient, policy: InsurancePolicy) -> list[str]:
         return _address(policy)
     if not _ZIP.match(postal):
         return _address(policy)
-    line2 = _text(patient.address_line2, 55)
+    line2 = x12_text(patient.address_line2, 55)
     return [
-        _segment("N3", _text(patient.address_line1, 55), line2),
-        _segment("N4", _text(patient.city, 30), state, postal),
+        _segment("N3", x12_text(patient.address_line1, 55), line2),
+        _segment("N4", x12_text(patient.city, 30), state, postal),
     ]
 
 
@@ -257,14 +283,16 @@ def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> C
         body: list[str] = [
             _segment("ST", "837", "0001", "005010X222A1"),
             _segment("BHT", "0019", "00", f"{icn:09d}", date8, time4, "CH"),
-            _segment("NM1", "41", "2", _text(provider.legal_name, 60), "", "", "", "", "46", provider.submitter_id),
-            _segment("PER", "IC", _text(provider.contact_name, 60), "TE", provider.phone),
-            _segment("NM1", "40", "2", _text(provider.receiver_name, 60), "", "", "", "", "46", provider.receiver_id),
+            _segment("NM1", "41", "2", x12_text(provider.legal_name, 60), "", "", "", "", "46", provider.submitter_id),
+            _segment("PER", "IC", x12_text(provider.contact_name, 60), "TE", provider.phone),
+            _segment(
+                "NM1", "40", "2", x12_text(provider.receiver_name, 60), "", "", "", "", "46", provider.receiver_id
+            ),
             _segment("HL", "1", "", "20", "1"),
             _segment("PRV", "BI", "PXC", provider.taxonomy_code),
-            _segment("NM1", "85", "2", _text(provider.legal_name, 60), "", "", "", "", "XX", provider.npi),
-            _segment("N3", _text(provider.address_line1, 55), _text(provider.address_line2, 55)),
-            _segment("N4", _text(provider.city, 30), provider.state, provider.postal_code),
+            _segment("NM1", "85", "2", x12_text(provider.legal_name, 60), "", "", "", "", "XX", provider.npi),
+            _segment("N3", x12_text(provider.address_line1, 55), x12_text(provider.address_line2, 55)),
+            _segment("N4", x12_text(provider.city, 30), provider.state, provider.postal_code),
             _segment("REF", "EI", provider.tax_id),
         ]
         batch = ClaimBatch(interchange_control_number=icn, file_name=f"837P-{icn:09d}.x12", content="")

@@ -1,12 +1,8 @@
 """837P export: claims per encounter and payer, envelopes and counts, validated by pyx12, never re-sent."""
 
 import datetime as dt
-import io
-import json
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 from django.core.management import call_command
 
 from apps.billing import x12
@@ -14,35 +10,11 @@ from apps.billing.models import Claim, ClaimBatch, InsurancePolicy, LedgerEntry,
 from apps.clinical.models import Encounter
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
+from tests.billing.x12_validation import validate_x12
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
-
-
-def validate_x12(content: str) -> tuple[bool, list, str]:
-    """Run pyx12's validator: (verdict, errors from its JSON error report, its 999 acknowledgement)."""
-    param = pyx12.params.params()
-    ack, errors = io.StringIO(), io.StringIO()
-    ok = pyx12.x12n_document.x12n_document(
-        param=param, src_file=io.StringIO(content), fd_997=ack, fd_html=None, fd_json=errors
-    )
-    return ok, _collect_errors(json.loads(errors.getvalue())), ack.getvalue()
-
-
-def _collect_errors(node: object) -> list:
-    """Every error pyx12 reported at any level (interchange, group, transaction, segment, element)."""
-    found: list = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "errors" and isinstance(value, list):
-                found.extend(value)
-            else:
-                found.extend(_collect_errors(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_collect_errors(item))
-    return found
 
 
 def test_validator_reports_errors_for_a_broken_file(claims_setup, org_a):

@@ -38,7 +38,7 @@ class Command(BaseCommand):
             if batch is None:
                 self.stdout.write("No unclaimed pending-insurance charges: nothing written.")
                 return
-            Path(options["out"]).write_text(batch.content, encoding="ascii")
+            Path(options["out"]).write_bytes(batch.file_bytes())
             self.stdout.write(
                 f"Wrote {batch.claims.count()} claim(s), interchange {batch.interchange_control_number:09d}."
             )
