@@ -30,12 +30,14 @@ from apps.patients import phi_reads
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import Patient, PHIAccessLog
 
-from . import documents, selectors, services, x12
+from . import claims, documents, selectors, services, x12
 from .codes import ISO_4217
 from .models import (
     BillingProvider,
     Claim,
     ClaimBatch,
+    ClaimLine,
+    ClaimStatus,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -203,17 +205,22 @@ def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[
 
 @admin.register(ClaimBatch)
 class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
-    """A batch's page shows its 837P file: a read of every claim on it."""
+    """A batch's page shows its 837P file: a read of every claim on it. Each batch can be downloaded again."""
 
     resource = CLAIM
     record_type = PHIAccessLog.RecordType.CLAIM_FILE
-    list_display = ["__str__", "file_name", "created_at"]
+    list_display = ["__str__", "file_name", "usage_indicator", "created_at", "download_link"]
+    list_filter = ["usage_indicator"]
 
     logs_list_rows = False  # the list shows names and dates of files, no claim
 
     def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
         patient_ids = Claim.objects.filter(batch__in=records).values_list("patient_id", flat=True)
         phi_reads.mark(record_type=self.record_type, patient_ids=list(patient_ids))
+
+    @admin.display(description="file")
+    def download_link(self, obj: ClaimBatch) -> str:
+        return format_html('<a href="{}">Download</a>', reverse("admin:billing_claimbatch_download", args=[obj.pk]))
 
     def get_urls(self) -> list[URLPattern]:
         download = path(
@@ -227,18 +234,66 @@ class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         batch = object_or_404(ClaimBatch.objects.for_current_organization(), batch_id)
         phi_reads.mark(
             record_type=PHIAccessLog.RecordType.CLAIM_FILE,
-            patient_ids=list(batch.claims.values_list("patient_id", flat=True)),
+            patient_ids=list(Claim.objects.filter(batch=batch).values_list("patient_id", flat=True)),
         )
         response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
 
 
+class ClaimLineInline(admin.TabularInline):
+    model = ClaimLine
+    fields = readonly_fields = ("line_number", "control_number", "charge")
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
 @admin.register(Claim)
 class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     resource = CLAIM
     record_type = PHIAccessLog.RecordType.CLAIM_FILE
-    list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
+    list_display = [
+        "submitter_claim_id",
+        "status",
+        "frequency_code",
+        "payer",
+        "service_date",
+        "total_cents",
+        "currency",
+        "payer_claim_control_number",
+    ]
+    list_filter = ["status", "frequency_code"]
+    inlines = [ClaimLineInline]
+    actions = ["correct_claims", "void_claims"]
+
+    def has_correct_permission(self, request: HttpRequest) -> bool:
+        return may(request, self.resource, "correct")
+
+    def _replace(self, request: HttpRequest, queryset: QuerySet[Claim], service: Any, verb: str) -> None:
+        made = 0
+        for claim in queryset:
+            try:
+                service(claim=claim)
+            except ValidationError as error:
+                self.message_user(request, f"{claim}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                made += 1
+        if made:
+            self.message_user(request, f"{made} {verb} claim(s) ready to send.", messages.SUCCESS)
+
+    @admin.action(description="Correct: make a replacement claim (frequency 7)", permissions=["correct"])
+    def correct_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._replace(request, queryset, claims.claim_correct, "corrected")
+
+    @admin.action(description="Void: make a void claim (frequency 8)", permissions=["correct"])
+    def void_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._replace(request, queryset, claims.claim_void, "void")
 
 
 class CentsField(forms.DecimalField):
@@ -331,15 +386,29 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return may(request, self.resource, "export")
 
-    @admin.action(description="Export an 837P of all unclaimed pending-insurance charges", permissions=["export"])
+    @admin.action(description="Send the ready claims as an 837P batch", permissions=["export"])
     def export_837p(self, request: HttpRequest, queryset: QuerySet[LedgerEntry]) -> HttpResponse | None:
+        provider = BillingProvider.objects.for_current_organization().first()
+        if provider is not None and provider.is_live and request.POST.get("confirm_production") != "yes":
+            # Production data goes to the payers: the sender confirms first.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Send a production claim batch?",
+                "ready_claims": selectors.claim_list(status=ClaimStatus.READY).count(),
+                "unclaimed_charges": LedgerEntry.objects.unclaimed_insurance_charges()
+                .for_current_organization()
+                .count(),
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/billing/confirm_production_batch.html", context)
         try:
             batch = x12.claim_batch_export()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
             return None
         if batch is None:
-            self.message_user(request, "No unclaimed pending-insurance charges.", messages.INFO)
+            self.message_user(request, "No claims ready to send.", messages.INFO)
             return None
         response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from .models import (
     BillingProvider,
+    Claim,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -305,6 +306,12 @@ def ledger_entry_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[Ledger
     if patient_id is not None:
         entries = entries.filter(patient_id=patient_id)
     return entries
+
+
+def claim_list(*, status: str | None = None) -> QuerySet[Claim]:
+    """Claims of the active organization, newest first, optionally in one status."""
+    claims = Claim.objects.for_current_organization().order_by("-created_at", "-id")
+    return claims if status is None else claims.filter(status=status)
 
 
 def applications_for(entries: list[LedgerEntry]) -> QuerySet[LedgerApplication]:
