@@ -25,12 +25,12 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import TenantModelAdmin, guarded_view, may
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view, may
 from apps.patients import phi_reads
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import Patient, PHIAccessLog
 
-from . import claims, documents, selectors, services, x12
+from . import claims, documents, selectors, services, x12, x12_answers
 from .codes import ISO_4217
 from .models import (
     BillingProvider,
@@ -38,6 +38,7 @@ from .models import (
     ClaimBatch,
     ClaimLine,
     ClaimStatus,
+    ClearinghouseFile,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -46,7 +47,7 @@ from .models import (
     PaymentStatus,
     TransactionType,
 )
-from .permissions import CLAIM, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
+from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .templatetags.billing_format import cents
 
 
@@ -241,17 +242,11 @@ class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         return response
 
 
-class ClaimLineInline(admin.TabularInline):
+class ClaimLineInline(TenantInline):
+    resource = CLAIM
     model = ClaimLine
     fields = readonly_fields = ("line_number", "control_number", "charge")
-    extra = 0
     can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 @admin.register(Claim)
@@ -294,6 +289,62 @@ class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     @admin.action(description="Void: make a void claim (frequency 8)", permissions=["correct"])
     def void_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
         self._replace(request, queryset, claims.claim_void, "void")
+
+
+class ClearinghouseFileForm(forms.Form):
+    file = forms.FileField(
+        label="999 or 277CA file", help_text="An acknowledgement file from the clearinghouse (X12, ASCII)."
+    )
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+@admin.register(ClearinghouseFile)
+class ClearinghouseFileAdmin(TenantModelAdmin):
+    """Answers received from the clearinghouse, and the page that imports one. The list shows what each import
+    did (claim ids, batch numbers), not the file, which names patients."""
+
+    resource = CLEARINGHOUSE_FILE
+    list_display = ["__str__", "kind", "created_at", "outcome"]
+    list_filter = ["kind"]
+    fields = readonly_fields = ("kind", "interchange_control_number", "sha256", "outcome", "created_at")
+    change_list_template = "admin/billing/clearinghousefile/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "upload/",
+            guarded_view(self.admin_site, self.upload, CLEARINGHOUSE_FILE, "upload"),
+            name="billing_clearinghousefile_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload(self, request: HttpRequest) -> HttpResponse:
+        form = ClearinghouseFileForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > MAX_UPLOAD_BYTES:
+                    raise ValidationError({"file": "The file is larger than 20 MB."})
+                result = x12_answers.clearinghouse_file_import(content=upload.read())
+            except ValidationError as error:
+                for message in error.message_dict.get("file", error.messages):
+                    form.add_error("file", message)
+            else:
+                if result.created:
+                    messages.success(
+                        request, f"Imported {result.file}: {x12_answers.outcome_text(result.file.outcome)}."
+                    )
+                else:
+                    messages.info(request, f"{result.file} was imported before: nothing was applied again.")
+                return redirect(reverse("admin:billing_clearinghousefile_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a clearinghouse file",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/clearinghouse_upload.html", context, status=200)
 
 
 class CentsField(forms.DecimalField):

@@ -269,6 +269,10 @@ class ClaimBatch(TenantModel):
     usage_indicator = models.CharField(
         "usage", max_length=1, choices=[("T", "Test"), ("P", "Production")], default="P", editable=False
     )
+    # The clearinghouse's 999 verdict on the file: empty until it answers.
+    acknowledgement = models.CharField(
+        max_length=10, choices=[("accepted", "Accepted"), ("rejected", "Rejected")], blank=True, editable=False
+    )
 
     history = TenantHistoricalRecords(excluded_fields=["content"])
 
@@ -425,6 +429,34 @@ class ClaimLine(TenantModel):
 
     def __str__(self) -> str:
         return f"Claim line {self.control_number}"
+
+
+class ClearinghouseFile(TenantModel):
+    """An answer received from the clearinghouse or a payer (999, 277CA; 835 to come), imported once: the same
+    file (by its SHA-256) is never applied twice, held by a unique constraint."""
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT_999 = "999", "999 implementation acknowledgement"
+        CLAIM_ACKNOWLEDGEMENT_277CA = "277CA", "277CA claim acknowledgement"
+
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    sha256 = models.CharField(max_length=64, editable=False)
+    interchange_control_number = models.CharField(max_length=9)
+    content = models.TextField(editable=False)
+    # What the import did: claims accepted, rejected and not found (by claim id), batches acknowledged.
+    outcome = models.JSONField(default=dict, editable=False)
+
+    history = TenantHistoricalRecords(excluded_fields=["content"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="clearinghousefile_once_per_org"),
+            models.CheckConstraint(condition=Q(kind__in=["999", "277CA"]), name="clearinghousefile_kind_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.interchange_control_number}"
 
 
 # Metadata keys of a clinical charge that name or point at its diagnoses (ICD-10-CM): PHI. A clinical charge's
