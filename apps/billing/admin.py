@@ -293,7 +293,8 @@ class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
 class ClearinghouseFileForm(forms.Form):
     file = forms.FileField(
-        label="999 or 277CA file", help_text="An acknowledgement file from the clearinghouse (X12, ASCII)."
+        label="999, 277CA or 835 file",
+        help_text="An acknowledgement or remittance file from the clearinghouse (X12, ASCII).",
     )
 
 
@@ -302,8 +303,8 @@ MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 @admin.register(ClearinghouseFile)
 class ClearinghouseFileAdmin(TenantModelAdmin):
-    """Answers received from the clearinghouse, and the page that imports one. The list shows what each import
-    did (claim ids, batch numbers), not the file, which names patients."""
+    """Answers received from the clearinghouse (999, 277CA, 835), and the page that imports one. The list shows
+    what each import did (claim ids, batch numbers), not the file, which names patients."""
 
     resource = CLEARINGHOUSE_FILE
     list_display = ["__str__", "kind", "created_at", "outcome"]

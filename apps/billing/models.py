@@ -432,15 +432,20 @@ class ClaimLine(TenantModel):
 
 
 class ClearinghouseFile(TenantModel):
-    """An answer received from the clearinghouse or a payer (999, 277CA; 835 to come), imported once: the same
-    file (by its SHA-256) is never applied twice, held by a unique constraint."""
+    """An answer received from the clearinghouse or a payer (999, 277CA, 835), imported once: the same file (by
+    its SHA-256) and the same remittance (by its check or EFT trace number) are never applied twice, held by
+    unique constraints."""
 
     class Kind(models.TextChoices):
         ACKNOWLEDGEMENT_999 = "999", "999 implementation acknowledgement"
         CLAIM_ACKNOWLEDGEMENT_277CA = "277CA", "277CA claim acknowledgement"
+        REMITTANCE_835 = "835", "835 remittance advice"
 
     kind = models.CharField(max_length=5, choices=Kind.choices)
     sha256 = models.CharField(max_length=64, editable=False)
+    # An 835's check or EFT trace number (TRN02) and the payer that issued it (TRN03).
+    trace_number = models.CharField(max_length=50, blank=True)
+    trace_originator = models.CharField(max_length=10, blank=True)
     interchange_control_number = models.CharField(max_length=9)
     content = models.TextField(editable=False)
     # What the import did: claims accepted, rejected and not found (by claim id), batches acknowledged.
@@ -452,7 +457,12 @@ class ClearinghouseFile(TenantModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sha256"], name="clearinghousefile_once_per_org"),
-            models.CheckConstraint(condition=Q(kind__in=["999", "277CA"]), name="clearinghousefile_kind_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["999", "277CA", "835"]), name="clearinghousefile_kind_valid"),
+            models.UniqueConstraint(
+                fields=["organization", "trace_originator", "trace_number"],
+                condition=~Q(trace_number=""),
+                name="clearinghousefile_remittance_once",
+            ),
         ]
 
     def __str__(self) -> str:

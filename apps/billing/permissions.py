@@ -42,7 +42,8 @@ CLAIM = declare(
     admin_read_only=True,
 )
 
-# Answers from the clearinghouse (999, 277CA): importing them moves claims along, so it is for owner and billing.
+# Answers from the clearinghouse (999, 277CA, 835): importing them moves claims and posts money, so it is for
+# owner and billing.
 CLEARINGHOUSE_FILE = declare("billing.clearinghouse_file", read=MANAGERS, upload=Rule(MANAGERS), admin_read_only=True)
 
 # The roles PostgreSQL lets see billing tables at all (the tenant policy of billing migration 0006): every staff

@@ -1,4 +1,4 @@
-"""Importing the clearinghouse's answers to 837P batches: 999 acknowledgements and 277CA claim acknowledgements.
+"""Importing the clearinghouse's answers to 837P batches: 999 and 277CA acknowledgements, 835 remittances.
 
 A file is validated with pyx12 first (an invalid one is refused with pyx12's segment, line and element, never
 with the values in it), then applied in one transaction and recorded once: the same file (by SHA-256) is never
@@ -10,6 +10,8 @@ applied twice, which a unique constraint holds even for two imports at the same 
 * 277CA: each claim (loop 2200D, TRN02 = CLM01) with status category A1, A2 or A5 is accepted, with the payer's
   claim control number (REF*1K) recorded; A3, A4, A6, A7 and A8 reject it. Claims no claim of the organization
   answers to, or not waiting for an answer, are listed in the file's outcome.
+* 835: posted by `remittance.apply_835`; the check or EFT trace number (TRN02, with its payer's TRN03) is unique
+  per organization, so a remittance arriving again in another file posts nothing either.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ import pyx12.params
 import pyx12.x12n_document
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 
-from . import claims
+from . import claims, remittance
 from .models import Claim, ClaimBatch, ClaimStatus, ClearinghouseFile
 
 ACCEPTED_CATEGORIES = frozenset({"A1", "A2", "A5"})
@@ -36,6 +39,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("999", "005010X231A1"): ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999,
     ("999", "005010X231"): ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999,
     ("277", "005010X214"): ClearinghouseFile.Kind.CLAIM_ACKNOWLEDGEMENT_277CA,
+    ("835", ""): ClearinghouseFile.Kind.REMITTANCE_835,
 }
 MAX_ERRORS_SHOWN = 10
 
@@ -120,7 +124,7 @@ def _kind(parsed: list[Segment]) -> str:
         raise ValidationError({"file": "The file has no transaction set (ST segment)."})
     kind = KINDS.get((st.element(1), st.element(3)))
     if kind is None:
-        raise ValidationError({"file": "Only 999 and 277CA (005010X214) files can be imported."})
+        raise ValidationError({"file": "Only 999, 277CA (005010X214) and 835 files can be imported."})
     return kind
 
 
@@ -193,7 +197,7 @@ class ImportResult:
 
 
 def clearinghouse_file_import(*, content: bytes) -> ImportResult:
-    """Validate and apply one 999 or 277CA file for the active organization, once."""
+    """Validate and apply one 999, 277CA or 835 file for the active organization, once."""
     try:
         text = content.decode("ascii")
     except UnicodeDecodeError:
@@ -207,22 +211,28 @@ def clearinghouse_file_import(*, content: bytes) -> ImportResult:
             shown.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more.")
         raise ValidationError({"file": shown})
     digest = hashlib.sha256(content).hexdigest()
+    trace: dict[str, str] = {}
     existing = ClearinghouseFile.objects.for_current_organization().filter(sha256=digest).first()
     if existing is not None:
         return ImportResult(file=existing, created=False)
     try:
         with transaction.atomic():
             claims.lock_claims()
+            trn = next((seg for seg in parsed if seg.id == "TRN"), None) if kind == "835" else None
+            trace = {"trace_number": trn.element(2), "trace_originator": trn.element(3)} if trn else {}
             record = ClearinghouseFile.objects.create(
-                kind=kind, sha256=digest, interchange_control_number=parsed[0].element(13), content=text
+                kind=kind, sha256=digest, interchange_control_number=parsed[0].element(13), content=text, **trace
             )
-            record.outcome = (
-                _apply_999(parsed) if kind == ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999 else _apply_277ca(parsed)
-            )
+            apply = {"999": _apply_999, "277CA": _apply_277ca, "835": remittance.apply_835}[kind]
+            record.outcome = apply(parsed)
             record.save(update_fields=["outcome", "updated_at"])
     except IntegrityError:
-        # The same file, imported by someone else in the meantime: theirs was applied, this one is not.
-        existing = ClearinghouseFile.objects.for_current_organization().filter(sha256=digest).first()
+        # The same file or remittance, imported before or by someone else in the meantime: applied once.
+        existing = (
+            ClearinghouseFile.objects.for_current_organization()
+            .filter(Q(sha256=digest) | Q(kind="835", **trace) if trace else Q(sha256=digest))
+            .first()
+        )
         if existing is None:
             raise
         return ImportResult(file=existing, created=False)

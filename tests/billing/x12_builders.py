@@ -27,8 +27,8 @@ def interchange(
     return "~\n".join(segments) + "~\n"
 
 
-def _transaction(st01: str, version: str, inner: list[str]) -> list[str]:
-    segments = [f"ST*{st01}*0001*{version}", *inner]
+def _transaction(st01: str, version: str | None, inner: list[str]) -> list[str]:
+    segments = [f"ST*{st01}*0001" + (f"*{version}" if version else ""), *inner]
     return [*segments, f"SE*{len(segments) + 1}*0001"]
 
 
@@ -106,5 +106,76 @@ def build_277ca(answers: list[ClaimAnswer], *, control_number: int = 601) -> str
         functional_id="HN",
         version="005010X214",
         body=_transaction("277", "005010X214", inner),
+        control_number=control_number,
+    )
+
+
+@dataclass
+class LineRemit:
+    """One service line of an 835 claim: what was charged and paid, its adjustments (group, CARC, cents)."""
+
+    control_number: str
+    procedure: str
+    charge_cents: int
+    paid_cents: int
+    adjustments: list[tuple[str, str, int]]
+    service_date: dt.date = dt.date(2025, 1, 15)
+
+
+@dataclass
+class ClaimRemit:
+    """One claim of an 835 (CLP): its CLM01, status (1 primary, 4 denied), the payer's claim control number."""
+
+    claim_id: str
+    status: str
+    payer_claim_control_number: str
+    lines: list[LineRemit]
+
+    @property
+    def charge_cents(self) -> int:
+        return sum(line.charge_cents for line in self.lines)
+
+    @property
+    def paid_cents(self) -> int:
+        return sum(line.paid_cents for line in self.lines)
+
+    @property
+    def patient_cents(self) -> int:
+        return sum(cents for line in self.lines for group, _, cents in line.adjustments if group == "PR")
+
+
+def build_835(claims: list[ClaimRemit], *, trace_number: str = "CHK10001", control_number: int = 701) -> str:
+    """An 835 (005010X221A1) paid by check `trace_number`, for claims of the test billing provider."""
+    date8 = WHEN.strftime("%Y%m%d")
+    total = sum(c.paid_cents for c in claims)
+    inner = [
+        f"BPR*I*{_amount(total)}*C*CHK************{date8}",
+        f"TRN*1*{trace_number}*1512345678",
+        f"DTM*405*{date8}",
+        "N1*PR*ACME HEALTH",
+        "N3*1 PAYER PLAZA",
+        "N4*HARTFORD*CT*06101",
+        "PER*BL*PROVIDER SERVICES*TE*8005550100",
+        "N1*PE*HARBOR FAMILY CLINIC LLC*XX*1234567893",
+        "LX*1",
+    ]
+    for claim in claims:
+        inner += [
+            f"CLP*{claim.claim_id}*{claim.status}*{_amount(claim.charge_cents)}*{_amount(claim.paid_cents)}*"
+            f"{_amount(claim.patient_cents) if claim.patient_cents else ''}*12*{claim.payer_claim_control_number}",
+            "NM1*QC*1*DOE*JANE****MI*XJ1234567",
+        ]
+        for line in claim.lines:
+            inner += [
+                f"SVC*HC:{line.procedure}*{_amount(line.charge_cents)}*{_amount(line.paid_cents)}**1",
+                f"DTM*472*{line.service_date:%Y%m%d}",
+                *(f"CAS*{group}*{reason}*{_amount(cents)}" for group, reason, cents in line.adjustments),
+                f"REF*6R*{line.control_number}",
+            ]
+    inner = [s.replace("**12*", "*0*12*") if s.startswith("CLP") else s for s in inner]
+    return interchange(
+        functional_id="HP",
+        version="005010X221A1",
+        body=_transaction("835", None, inner),  # the 835 guide leaves ST03 unused
         control_number=control_number,
     )

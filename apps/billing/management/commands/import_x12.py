@@ -1,4 +1,4 @@
-"""`manage.py import_x12 --org <slug> FILE...`: import the clearinghouse's 999 and 277CA answers."""
+"""`manage.py import_x12 --org <slug> FILE...`: import the clearinghouse's 999, 277CA and 835 answers."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from apps.organizations.roles import Role
 
 
 class Command(BaseCommand):
-    help = "Import 999 and 277CA files (validated with pyx12; a file imported before is not applied again)."
+    help = "Import 999, 277CA and 835 files, validated with pyx12; a file or remittance is applied once."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--org", required=True, help="organization slug")
