@@ -25,17 +25,20 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import TenantModelAdmin, guarded_view, may
+from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view, may
 from apps.patients import phi_reads
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import Patient, PHIAccessLog
 
-from . import documents, selectors, services, x12
+from . import claims, documents, selectors, services, x12, x12_answers
 from .codes import ISO_4217
 from .models import (
     BillingProvider,
     Claim,
     ClaimBatch,
+    ClaimLine,
+    ClaimStatus,
+    ClearinghouseFile,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -44,7 +47,7 @@ from .models import (
     PaymentStatus,
     TransactionType,
 )
-from .permissions import CLAIM, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
+from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .templatetags.billing_format import cents
 
 
@@ -203,17 +206,22 @@ def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[
 
 @admin.register(ClaimBatch)
 class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
-    """A batch's page shows its 837P file: a read of every claim on it."""
+    """A batch's page shows its 837P file: a read of every claim on it. Each batch can be downloaded again."""
 
     resource = CLAIM
     record_type = PHIAccessLog.RecordType.CLAIM_FILE
-    list_display = ["__str__", "file_name", "created_at"]
+    list_display = ["__str__", "file_name", "usage_indicator", "created_at", "download_link"]
+    list_filter = ["usage_indicator"]
 
     logs_list_rows = False  # the list shows names and dates of files, no claim
 
     def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
         patient_ids = Claim.objects.filter(batch__in=records).values_list("patient_id", flat=True)
         phi_reads.mark(record_type=self.record_type, patient_ids=list(patient_ids))
+
+    @admin.display(description="file")
+    def download_link(self, obj: ClaimBatch) -> str:
+        return format_html('<a href="{}">Download</a>', reverse("admin:billing_claimbatch_download", args=[obj.pk]))
 
     def get_urls(self) -> list[URLPattern]:
         download = path(
@@ -227,18 +235,117 @@ class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         batch = object_or_404(ClaimBatch.objects.for_current_organization(), batch_id)
         phi_reads.mark(
             record_type=PHIAccessLog.RecordType.CLAIM_FILE,
-            patient_ids=list(batch.claims.values_list("patient_id", flat=True)),
+            patient_ids=list(Claim.objects.filter(batch=batch).values_list("patient_id", flat=True)),
         )
-        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
+
+
+class ClaimLineInline(TenantInline):
+    resource = CLAIM
+    model = ClaimLine
+    fields = readonly_fields = ("line_number", "control_number", "charge")
+    can_delete = False
 
 
 @admin.register(Claim)
 class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     resource = CLAIM
     record_type = PHIAccessLog.RecordType.CLAIM_FILE
-    list_display = ["submitter_claim_id", "payer", "service_date", "total_cents", "currency"]
+    list_display = [
+        "submitter_claim_id",
+        "status",
+        "frequency_code",
+        "payer",
+        "service_date",
+        "total_cents",
+        "currency",
+        "payer_claim_control_number",
+    ]
+    list_filter = ["status", "frequency_code"]
+    inlines = [ClaimLineInline]
+    actions = ["correct_claims", "void_claims"]
+
+    def has_correct_permission(self, request: HttpRequest) -> bool:
+        return may(request, self.resource, "correct")
+
+    def _replace(self, request: HttpRequest, queryset: QuerySet[Claim], service: Any, verb: str) -> None:
+        made = 0
+        for claim in queryset:
+            try:
+                service(claim=claim)
+            except ValidationError as error:
+                self.message_user(request, f"{claim}: {' '.join(error.messages)}", messages.ERROR)
+            else:
+                made += 1
+        if made:
+            self.message_user(request, f"{made} {verb} claim(s) ready to send.", messages.SUCCESS)
+
+    @admin.action(description="Correct: make a replacement claim (frequency 7)", permissions=["correct"])
+    def correct_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._replace(request, queryset, claims.claim_correct, "corrected")
+
+    @admin.action(description="Void: make a void claim (frequency 8)", permissions=["correct"])
+    def void_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._replace(request, queryset, claims.claim_void, "void")
+
+
+class ClearinghouseFileForm(forms.Form):
+    file = forms.FileField(
+        label="999, 277CA or 835 file",
+        help_text="An acknowledgement or remittance file from the clearinghouse (X12, ASCII).",
+    )
+
+
+MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+
+
+@admin.register(ClearinghouseFile)
+class ClearinghouseFileAdmin(TenantModelAdmin):
+    """Answers received from the clearinghouse (999, 277CA, 835), and the page that imports one. The list shows
+    what each import did (claim ids, batch numbers), not the file, which names patients."""
+
+    resource = CLEARINGHOUSE_FILE
+    list_display = ["__str__", "kind", "created_at", "outcome"]
+    list_filter = ["kind"]
+    fields = readonly_fields = ("kind", "interchange_control_number", "sha256", "outcome", "created_at")
+    change_list_template = "admin/billing/clearinghousefile/change_list.html"
+
+    def get_urls(self) -> list[URLPattern]:
+        upload = path(
+            "upload/",
+            guarded_view(self.admin_site, self.upload, CLEARINGHOUSE_FILE, "upload"),
+            name="billing_clearinghousefile_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def upload(self, request: HttpRequest) -> HttpResponse:
+        form = ClearinghouseFileForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                if upload.size > MAX_UPLOAD_BYTES:
+                    raise ValidationError({"file": "The file is larger than 20 MB."})
+                result = x12_answers.clearinghouse_file_import(content=upload.read())
+            except ValidationError as error:
+                for message in error.message_dict.get("file", error.messages):
+                    form.add_error("file", message)
+            else:
+                if result.created:
+                    messages.success(
+                        request, f"Imported {result.file}: {x12_answers.outcome_text(result.file.outcome)}."
+                    )
+                else:
+                    messages.info(request, f"{result.file} was imported before: nothing was applied again.")
+                return redirect(reverse("admin:billing_clearinghousefile_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Import a clearinghouse file",
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/clearinghouse_upload.html", context, status=200)
 
 
 class CentsField(forms.DecimalField):
@@ -331,17 +438,31 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     def has_export_permission(self, request: HttpRequest) -> bool:
         return may(request, self.resource, "export")
 
-    @admin.action(description="Export an 837P of all unclaimed pending-insurance charges", permissions=["export"])
+    @admin.action(description="Send the ready claims as an 837P batch", permissions=["export"])
     def export_837p(self, request: HttpRequest, queryset: QuerySet[LedgerEntry]) -> HttpResponse | None:
+        provider = BillingProvider.objects.for_current_organization().first()
+        if provider is not None and provider.is_live and request.POST.get("confirm_production") != "yes":
+            # Production data goes to the payers: the sender confirms first.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Send a production claim batch?",
+                "ready_claims": selectors.claim_list(status=ClaimStatus.READY).count(),
+                "unclaimed_charges": LedgerEntry.objects.unclaimed_insurance_charges()
+                .for_current_organization()
+                .count(),
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/billing/confirm_production_batch.html", context)
         try:
             batch = x12.claim_batch_export()
         except ValidationError as error:
             self.message_user(request, "; ".join(error.messages), messages.ERROR)
             return None
         if batch is None:
-            self.message_user(request, "No unclaimed pending-insurance charges.", messages.INFO)
+            self.message_user(request, "No claims ready to send.", messages.INFO)
             return None
-        response = HttpResponse(batch.content, content_type="application/edi-x12")
+        response = HttpResponse(batch.file_bytes(), content_type="application/edi-x12")
         response["Content-Disposition"] = f'attachment; filename="{batch.file_name}"'
         return response
 

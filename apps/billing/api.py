@@ -28,7 +28,7 @@ from apps.patients.models import Patient, PHIAccessLog
 
 from . import selectors, services
 from .codes import ISO_4217
-from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, LedgerEntry, PaymentStatus, TransactionType
+from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, InsuranceType, LedgerEntry, PaymentStatus, TransactionType
 from .permissions import INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .selectors import AGING_BUCKETS
 
@@ -465,6 +465,7 @@ class PayerOutput(OutputSerializer):
     id = serializers.UUIDField()
     name = serializers.CharField()
     payer_id = serializers.CharField(help_text="The payer's electronic id (837P loop 2010BB).")
+    insurance_type = serializers.CharField(help_text="The coverage its claims name (837P SBR09), e.g. MB, MC, CI, BL.")
     created_at = serializers.DateTimeField()
 
 
@@ -475,6 +476,12 @@ class PayerListCreateApi(BaseBillingApi):
     class PayerInput(serializers.Serializer):
         name = serializers.CharField(max_length=60)
         payer_id = serializers.CharField(max_length=80)
+        insurance_type = serializers.ChoiceField(
+            choices=InsuranceType.choices,
+            default=InsuranceType.COMMERCIAL,
+            help_text="The coverage its claims name (837P SBR09): MB Medicare Part B, MC Medicaid, CI commercial, "
+            "BL Blue Cross/Blue Shield, HM HMO, ...",
+        )
 
     @extend_schema(responses=PayerOutput(many=True), summary="Payers (insurance companies)")
     def get(self, request: Request) -> Response:

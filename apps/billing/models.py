@@ -1,5 +1,6 @@
 """The hybrid billing ledger (seed 000): charges and the payments, insurance payments, adjustments and refunds
-applied to them; payers, insurance policies, the billing provider, installment plans and 837P claims.
+applied to them; payers, insurance policies, the billing provider, installment plans, and claims with their
+lines, lifecycle and 837P batches.
 
 Design of settlement: money that settles a charge is its own immutable `LedgerEntry` (kind payment,
 insurance_payment, adjustment or refund) and a separate immutable `LedgerApplication` row says how many cents
@@ -60,10 +61,40 @@ CREDIT_KINDS = (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUST
 INSURANCE_KINDS = (EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT)
 
 
+class InsuranceType(models.TextChoices):
+    """The kind of coverage, as 837P SBR09 (claim filing indicator code) names it."""
+
+    COMMERCIAL = "CI", "Commercial insurance"
+    BLUE_CROSS_BLUE_SHIELD = "BL", "Blue Cross/Blue Shield"
+    MEDICARE_PART_B = "MB", "Medicare Part B"
+    MEDICARE_PART_A = "MA", "Medicare Part A"
+    MEDICAID = "MC", "Medicaid"
+    HMO = "HM", "Health maintenance organization (HMO)"
+    HMO_MEDICARE_RISK = "16", "HMO Medicare risk (Medicare Advantage)"
+    PPO = "12", "Preferred provider organization (PPO)"
+    POS = "13", "Point of service (POS)"
+    EPO = "14", "Exclusive provider organization (EPO)"
+    INDEMNITY = "15", "Indemnity insurance"
+    TRICARE = "CH", "TRICARE (CHAMPUS)"
+    VETERANS_AFFAIRS = "VA", "Veterans Affairs plan"
+    FEDERAL_EMPLOYEES = "FI", "Federal Employees Program"
+    WORKERS_COMPENSATION = "WC", "Workers' compensation"
+    AUTOMOBILE_MEDICAL = "AM", "Automobile medical"
+    OTHER_NON_FEDERAL = "11", "Other non-federal program"
+    OTHER_FEDERAL = "OF", "Other federal program"
+    UNKNOWN = "ZZ", "Mutually defined (unknown)"
+
+
 class Payer(TenantModel):
     """An insurance company claims are sent to; `payer_id` is its electronic id (837P NM109 of loop 2010BB)."""
 
     name = models.CharField(max_length=60)
+    insurance_type = models.CharField(
+        max_length=2,
+        choices=InsuranceType.choices,
+        default=InsuranceType.COMMERCIAL,
+        help_text="What its claims say the coverage is (837P SBR09), unless a policy says otherwise.",
+    )
     payer_id = models.CharField(
         "payer id", max_length=80, validators=[RegexValidator(r"^[A-Za-z0-9]{2,80}$", "Use 2-80 letters or digits.")]
     )
@@ -106,6 +137,12 @@ class InsurancePolicy(TenantModel):
     subscriber_given_name = models.CharField(max_length=100, blank=True)
     subscriber_family_name = models.CharField(max_length=100, blank=True)
     priority = models.CharField(max_length=1, choices=Priority.choices, default=Priority.PRIMARY)
+    insurance_type = models.CharField(
+        max_length=2,
+        choices=InsuranceType.choices,
+        blank=True,
+        help_text="Leave empty for the payer's (a payer may sell Medicare Advantage and commercial plans alike).",
+    )
     # The subscriber's address as on the card (837P loops 2010BA and 2010CA: claims need one).
     address_line1 = models.CharField(max_length=55)
     city = models.CharField(max_length=30)
@@ -132,6 +169,11 @@ class InsurancePolicy(TenantModel):
     def __str__(self) -> str:
         return f"{self.get_priority_display()} policy {self.pk}"
 
+    @property
+    def claim_filing_indicator(self) -> str:
+        """837P SBR09: the policy's own insurance type, else its payer's."""
+        return self.insurance_type or self.payer.insurance_type
+
 
 class BillingProvider(TenantModel):
     """The organization's billing provider (837P loop 2010AA) and its EDI identifiers. One per organization."""
@@ -152,6 +194,12 @@ class BillingProvider(TenantModel):
     rendering_given_name = models.CharField(max_length=35, blank=True)
     rendering_family_name = models.CharField(max_length=60, blank=True)
     rendering_npi = models.CharField("rendering NPI", max_length=10, blank=True, validators=[validate_npi])
+    rendering_taxonomy_code = models.CharField(
+        max_length=10,
+        blank=True,
+        validators=[validate_taxonomy],
+        help_text="The rendering clinician's own taxonomy; leave empty for the billing provider's.",
+    )
     submitter_id = models.CharField(
         max_length=15, validators=[RegexValidator(r"^[A-Z0-9]{2,15}$", "Use 2-15 capital letters or digits.")]
     )
@@ -159,11 +207,23 @@ class BillingProvider(TenantModel):
         max_length=15, validators=[RegexValidator(r"^[A-Z0-9]{2,15}$", "Use 2-15 capital letters or digits.")]
     )
     receiver_name = models.CharField(max_length=60)
+    # Until the clearinghouse has certified the organization, every file it sends is test data (ISA15 "T"); the
+    # claims go through the same lifecycle either way, so the whole cycle can be rehearsed on its test system.
+    is_live = models.BooleanField(
+        "live with the clearinghouse",
+        default=False,
+        help_text="Send claim files as production data (ISA15 P) rather than test data (T).",
+    )
 
     history = TenantHistoricalRecords()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["organization"], name="billingprovider_one_per_org")]
+
+    @property
+    def usage_indicator(self) -> str:
+        """ISA15 of the files sent now: P once live, T (test) until then."""
+        return "P" if self.is_live else "T"
 
     def __str__(self) -> str:
         return f"Billing provider {self.npi}"
@@ -206,6 +266,13 @@ class ClaimBatch(TenantModel):
     interchange_control_number = models.PositiveIntegerField()
     file_name = models.CharField(max_length=200, blank=True)
     content = models.TextField(editable=False)
+    usage_indicator = models.CharField(
+        "usage", max_length=1, choices=[("T", "Test"), ("P", "Production")], default="P", editable=False
+    )
+    # The clearinghouse's 999 verdict on the file: empty until it answers.
+    acknowledgement = models.CharField(
+        max_length=10, choices=[("accepted", "Accepted"), ("rejected", "Rejected")], blank=True, editable=False
+    )
 
     history = TenantHistoricalRecords(excluded_fields=["content"])
 
@@ -225,11 +292,61 @@ class ClaimBatch(TenantModel):
     def __str__(self) -> str:
         return f"837P batch {self.interchange_control_number:09d}"
 
+    def file_bytes(self) -> bytes:
+        """The file as sent: ASCII (X12's character set), whichever way it is written or downloaded."""
+        return self.content.encode("ascii")
+
+
+class ClaimStatus(models.TextChoices):
+    READY = "ready", "Ready to send"
+    SUBMITTED = "submitted", "Submitted"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    PAID = "paid", "Paid"
+    PARTLY_PAID = "partly_paid", "Partly paid"
+    DENIED = "denied", "Denied"
+    CORRECTED = "corrected", "Corrected (replaced)"
+    VOIDED = "voided", "Voided"
+
+
+# The claim lifecycle: status -> the statuses it may move to. Sent claims are accepted or rejected by the
+# clearinghouse or payer (999, 277CA); accepted ones are adjudicated (835); an adjudicated or accepted claim is
+# replaced by a corrected claim (frequency 7) or cancelled by a void (frequency 8). A rejected claim never
+# reached the payer: it is fixed and sent again as it is.
+CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
+    ClaimStatus.READY: frozenset({ClaimStatus.SUBMITTED}),
+    ClaimStatus.SUBMITTED: frozenset({ClaimStatus.ACCEPTED, ClaimStatus.REJECTED}),
+    ClaimStatus.REJECTED: frozenset({ClaimStatus.READY}),
+    ClaimStatus.ACCEPTED: frozenset(
+        {ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.DENIED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
+    ),
+    ClaimStatus.PARTLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}),
+    ClaimStatus.DENIED: frozenset(
+        {ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
+    ),
+    ClaimStatus.PAID: frozenset({ClaimStatus.CORRECTED, ClaimStatus.VOIDED}),
+    ClaimStatus.CORRECTED: frozenset(),
+    ClaimStatus.VOIDED: frozenset(),
+}
+
+
+class ClaimFrequency(models.TextChoices):
+    """837P CLM05-3, the claim frequency type code."""
+
+    ORIGINAL = "1", "Original"
+    REPLACEMENT = "7", "Replacement (corrected claim)"
+    VOID = "8", "Void"
+
 
 class Claim(TenantModel):
-    """One claim: the charges of one encounter (or patient + service date) billed to one payer."""
+    """One claim: the charges of one encounter (or patient + service date) billed to one payer, with its status.
 
-    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, related_name="claims")
+    A corrected or void claim is a new claim (frequency 7 or 8) naming the `original_claim` it replaces; its file
+    carries the payer's claim control number of the original (REF*F8).
+    """
+
+    # The file the claim was last sent in; none while it is ready.
+    batch = models.ForeignKey(ClaimBatch, on_delete=models.PROTECT, null=True, blank=True, related_name="claims")
     patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+", db_constraint=False)
     payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
     policy = models.ForeignKey(InsurancePolicy, on_delete=models.PROTECT, related_name="claims", db_constraint=False)
@@ -243,9 +360,19 @@ class Claim(TenantModel):
         db_constraint=False,
     )
     service_date = models.DateField()
+    # CLM01, the patient control number the payer echoes back (835 CLP01): K + a number per organization.
     submitter_claim_id = models.CharField(max_length=20)
+    number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     total_cents = models.BigIntegerField()
     currency = models.CharField(max_length=3, default="USD")
+    status = models.CharField(max_length=20, choices=ClaimStatus.choices, default=ClaimStatus.READY)
+    frequency_code = models.CharField(max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL)
+    original_claim = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements", db_constraint=False
+    )
+    # The payer's own number for the claim (its ICN/DCN, from the 277CA or 835 CLP07): what corrections name.
+    payer_claim_control_number = models.CharField(max_length=50, blank=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
 
     objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
@@ -254,11 +381,92 @@ class Claim(TenantModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "submitter_claim_id"], name="claim_unique_submitter_id"),
+            models.UniqueConstraint(fields=["organization", "number"], name="claim_unique_number"),
             models.UniqueConstraint(fields=["organization", "id"], name="claim_org_id_key"),
+            models.CheckConstraint(condition=Q(status__in=ClaimStatus.values), name="claim_status_valid"),
+            models.CheckConstraint(condition=Q(frequency_code__in=ClaimFrequency.values), name="claim_frequency_valid"),
+            # Corrected and void claims name what they replace; originals replace nothing.
+            models.CheckConstraint(
+                condition=Q(frequency_code=ClaimFrequency.ORIGINAL, original_claim__isnull=True)
+                | (~Q(frequency_code=ClaimFrequency.ORIGINAL) & Q(original_claim__isnull=False)),
+                name="claim_original_iff_replacement",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ClaimStatus.READY) | Q(batch__isnull=False), name="claim_sent_in_a_batch"
+            ),
         ]
+        indexes = [models.Index(fields=["organization", "status"])]
 
     def __str__(self) -> str:
         return f"Claim {self.submitter_claim_id}"
+
+    def may_become(self, status: str) -> bool:
+        """Whether the lifecycle lets the claim move from its status to `status`."""
+        return status in CLAIM_TRANSITIONS[self.status]
+
+
+class ClaimLine(TenantModel):
+    """One service line (837P loop 2400) of a claim: a charge, with the line item control number (REF*6R) the
+    payer echoes back on its remittance line."""
+
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="lines", db_constraint=False)
+    charge = models.ForeignKey(
+        "billing.LedgerEntry", on_delete=models.PROTECT, related_name="claim_lines", db_constraint=False
+    )
+    line_number = models.PositiveSmallIntegerField()
+    control_number = models.CharField(max_length=30)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["claim", "line_number"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "control_number"], name="claimline_unique_control_number"),
+            models.UniqueConstraint(fields=["claim", "line_number"], name="claimline_unique_number_per_claim"),
+            models.UniqueConstraint(fields=["claim", "charge"], name="claimline_charge_once_per_claim"),
+            models.CheckConstraint(condition=Q(line_number__gte=1, line_number__lte=50), name="claimline_number_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Claim line {self.control_number}"
+
+
+class ClearinghouseFile(TenantModel):
+    """An answer received from the clearinghouse or a payer (999, 277CA, 835), imported once: the same file (by
+    its SHA-256) and the same remittance (by its check or EFT trace number) are never applied twice, held by
+    unique constraints."""
+
+    class Kind(models.TextChoices):
+        ACKNOWLEDGEMENT_999 = "999", "999 implementation acknowledgement"
+        CLAIM_ACKNOWLEDGEMENT_277CA = "277CA", "277CA claim acknowledgement"
+        REMITTANCE_835 = "835", "835 remittance advice"
+
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    sha256 = models.CharField(max_length=64, editable=False)
+    # An 835's check or EFT trace number (TRN02) and the payer that issued it (TRN03).
+    trace_number = models.CharField(max_length=50, blank=True)
+    trace_originator = models.CharField(max_length=10, blank=True)
+    interchange_control_number = models.CharField(max_length=9)
+    content = models.TextField(editable=False)
+    # What the import did: claims accepted, rejected and not found (by claim id), batches acknowledged.
+    outcome = models.JSONField(default=dict, editable=False)
+
+    history = TenantHistoricalRecords(excluded_fields=["content"])
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "sha256"], name="clearinghousefile_once_per_org"),
+            models.CheckConstraint(condition=Q(kind__in=["999", "277CA", "835"]), name="clearinghousefile_kind_valid"),
+            models.UniqueConstraint(
+                fields=["organization", "trace_originator", "trace_number"],
+                condition=~Q(trace_number=""),
+                name="clearinghousefile_remittance_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.interchange_control_number}"
 
 
 # Metadata keys of a clinical charge that name or point at its diagnoses (ICD-10-CM): PHI. A clinical charge's

@@ -32,8 +32,19 @@ INSTALLMENT_PLAN = declare(
 INSURANCE_POLICY = declare("billing.insurance_policy", read=BILLING_READERS, write=POSTERS, scope="billing")
 PAYER = declare("billing.payer", read=BILLING_READERS, write=MANAGERS, scope="billing")
 PROVIDER = declare("billing.provider", read=BILLING_READERS, write=MANAGERS, scope="billing")
-# 837P claim files: made by the export, never edited; exporting and downloading them is for owner and billing.
-CLAIM = declare("billing.claim", read=BILLING_READERS, download=Rule(MANAGERS), admin_read_only=True)
+# Claims and their 837P files: made by the export, never edited by hand; exporting, downloading a file again,
+# and correcting or voiding a claim are for owner and billing.
+CLAIM = declare(
+    "billing.claim",
+    read=BILLING_READERS,
+    download=Rule(MANAGERS),
+    correct=Rule(MANAGERS),
+    admin_read_only=True,
+)
+
+# Answers from the clearinghouse (999, 277CA, 835): importing them moves claims and posts money, so it is for
+# owner and billing.
+CLEARINGHOUSE_FILE = declare("billing.clearinghouse_file", read=MANAGERS, upload=Rule(MANAGERS), admin_read_only=True)
 
 # The roles PostgreSQL lets see billing tables at all (the tenant policy of billing migration 0006): every staff
 # role that reads a billing resource, and partner keys (their scopes are checked above, not in SQL).

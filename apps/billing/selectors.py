@@ -24,6 +24,7 @@ from apps.organizations import replica
 
 from .models import (
     BillingProvider,
+    Claim,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -314,6 +315,12 @@ def ledger_entry_list(*, patient_id: uuid.UUID | None = None) -> QuerySet[Ledger
     if patient_id is not None:
         entries = entries.filter(patient_id=patient_id)
     return entries
+
+
+def claim_list(*, status: str | None = None) -> QuerySet[Claim]:
+    """Claims of the active organization, newest first, optionally in one status."""
+    claims = Claim.objects.for_current_organization().order_by("-created_at", "-id")
+    return claims if status is None else claims.filter(status=status)
 
 
 def applications_for(entries: list[LedgerEntry]) -> QuerySet[LedgerApplication]:

@@ -27,6 +27,7 @@ from .models import (
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
+    InsuranceType,
     LedgerApplication,
     LedgerEntry,
     Payer,
@@ -378,9 +379,9 @@ def _save(instance: Any, exclude: Sequence[str] = ("organization",)) -> Any:
     return instance
 
 
-def payer_create(*, name: str, payer_id: str) -> Payer:
+def payer_create(*, name: str, payer_id: str, insurance_type: str = InsuranceType.COMMERCIAL) -> Payer:
     """Register a payer (insurance company) for the active organization."""
-    return _save(Payer(name=name, payer_id=payer_id))
+    return _save(Payer(name=name, payer_id=payer_id, insurance_type=insurance_type))
 
 
 def insurance_policy_create(
@@ -393,6 +394,7 @@ def insurance_policy_create(
     subscriber_given_name: str = "",
     subscriber_family_name: str = "",
     priority: str = InsurancePolicy.Priority.PRIMARY,
+    insurance_type: str = "",
     address_line1: str = "",
     city: str = "",
     state: str = "",
@@ -414,6 +416,7 @@ def insurance_policy_create(
         subscriber_given_name=subscriber_given_name,
         subscriber_family_name=subscriber_family_name,
         priority=priority,
+        insurance_type=insurance_type,
         address_line1=address_line1,
         city=city,
         state=state,

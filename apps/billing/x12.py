@@ -1,20 +1,21 @@
-"""ANSI X12 837P (005010X222A1) professional claims from pending-insurance clinical charges.
+"""ANSI X12 837P (005010X222A1) professional claim files of the organization's ready claims.
 
 One file (interchange) per export: ISA/GS/ST envelopes with control numbers, the billing provider (2000A),
 then per claim a subscriber loop (2000B), the patient loop when the patient is not the subscriber (2000C),
-the claim (2300) and its service lines (2400). Charges are grouped into one claim per encounter (or patient
-and service date when no encounter is linked) and payer; charges sent are marked with their claim so they are
-never sent again.
+the claim (2300, with REF*F8 for a corrected or void claim), its rendering provider (2310B) and its service
+lines (2400, each with its line item control number, REF*6R). Unclaimed pending-insurance charges are first
+made into ready claims (`claims.claims_prepare`); the claims sent become submitted. Text is written in X12's
+basic character set, so a file is ASCII whatever the names in it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
-from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections import defaultdict
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -24,16 +25,29 @@ from django.utils import timezone
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 
-from .models import BillingProvider, Claim, ClaimBatch, InsurancePolicy, LedgerEntry
+from . import claims
+from .models import BillingProvider, Claim, ClaimBatch, ClaimLine, ClaimStatus, InsurancePolicy, LedgerEntry
 
 ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
-_UNSAFE = re.compile(r"[*:^~\r\n]")
+DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
+# X12's basic character set (upper-case letters, digits, space and these specials) less the delimiters this file
+# uses: what every receiver can read. Anything else in a name or an address is transliterated or becomes a space.
+BASIC_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=") - DELIMITERS
+# Letters that Unicode does not decompose into a base letter and a mark.
+_LETTERS = {"Æ": "AE", "Ø": "O", "Œ": "OE", "Ł": "L", "Đ": "D", "Ð": "D", "Þ": "TH", "Ħ": "H", "Ŧ": "T", "ß": "SS"}
 
 
-def _text(value: str, length: int | None = None) -> str:
-    """An element value: separators removed, upper case, trimmed to the element's maximum length."""
-    cleaned = " ".join(_UNSAFE.sub(" ", value).upper().split())
-    return cleaned[:length] if length else cleaned
+def x12_text(value: str, length: int | None = None) -> str:
+    """A name or address as an element value in the basic character set: "Lucía Núñez" -> "LUCIA NUNEZ".
+
+    Accents are dropped, a few letters spelt out (Ø -> O, Æ -> AE), delimiters and every other character become a
+    space; runs of spaces collapse; the result is trimmed to the element's maximum length.
+    """
+    decomposed = unicodedata.normalize("NFKD", value).upper()
+    letters = "".join(_LETTERS.get(char, char) for char in decomposed if not unicodedata.combining(char))
+    kept = "".join(char if char in BASIC_CHARACTERS else " " for char in letters)
+    cleaned = " ".join(kept.split())
+    return cleaned[:length].rstrip() if length else cleaned
 
 
 def _amount(cents: int) -> str:
@@ -51,50 +65,31 @@ def _segment(*elements: str) -> str:
     return ELEMENT.join(parts) + SEGMENT
 
 
-@dataclass
-class _ClaimDraft:
-    policy: InsurancePolicy
-    encounter_id: uuid.UUID | None
-    charges: list[LedgerEntry] = field(default_factory=list)
-
-    @property
-    def total_cents(self) -> int:
-        return sum(c.amount_cents for c in self.charges)
-
-    @property
-    def service_date(self) -> dt.date:
-        return min(c.service_date for c in self.charges)
-
-    def diagnoses(self) -> list[str]:
-        """The claim's ICD-10 codes (first 12, in order of appearance on its lines)."""
-        codes: list[str] = []
-        for charge in self.charges:
-            for code in charge.metadata.get("diagnosis_codes", []):
-                if code not in codes:
-                    codes.append(code)
-        return codes[:12]
-
-
-def _group(charges: Iterable[LedgerEntry]) -> list[_ClaimDraft]:
-    drafts: OrderedDict[tuple[object, ...], _ClaimDraft] = OrderedDict()
+def _diagnoses(charges: Sequence[LedgerEntry]) -> list[str]:
+    """The claim's ICD-10 codes (first 12, in order of appearance on its lines)."""
+    codes: list[str] = []
     for charge in charges:
-        assert charge.insurance_policy is not None  # guaranteed by the queryset
-        encounter_key: tuple[object, ...] = (
-            ("encounter", charge.encounter_id)
-            if charge.encounter_id
-            else ("visit", charge.patient_id, charge.service_date)
+        for code in charge.metadata.get("diagnosis_codes", []):
+            if code not in codes:
+                codes.append(code)
+    return codes[:12]
+
+
+def _required(value: str, claim: Claim, what: str) -> str:
+    """A required name element; refused (naming the claim, not the person) when nothing of it can be written."""
+    if not value:
+        raise ValidationError(
+            {"claim": f"Claim {claim.submitter_claim_id}: the {what} has no letters X12 can carry; correct it first."}
         )
-        key = (*encounter_key, charge.insurance_policy.payer_id, charge.insurance_policy_id, charge.currency)
-        draft = drafts.setdefault(key, _ClaimDraft(policy=charge.insurance_policy, encounter_id=charge.encounter_id))
-        draft.charges.append(charge)
-    return list(drafts.values())
+    return value
 
 
 def _claim_segments(
-    draft: _ClaimDraft, claim_id: str, hl_parent: int, hl_next: int, provider: BillingProvider
+    claim: Claim, lines: Sequence[ClaimLine], hl_parent: int, hl_next: int, provider: BillingProvider
 ) -> tuple[list[str], int]:
     """Segments of loops 2000B-2400 for one claim; returns them and the next free HL number."""
-    policy, patient = draft.policy, draft.policy.patient
+    policy, patient = claim.policy, claim.patient
+    charges = [line.charge for line in lines]
     is_self = policy.subscriber_relationship == InsurancePolicy.Relationship.SELF
     out: list[str] = []
     subscriber_hl = hl_next
@@ -104,13 +99,13 @@ def _claim_segments(
             "SBR",
             policy.priority,
             "18" if is_self else "",
-            _text(policy.group_number, 50),
+            x12_text(policy.group_number, 50),
             "",
             "",
             "",
             "",
             "",
-            "CI",
+            policy.claim_filing_indicator,
         )
     )
     family, given = (
@@ -119,7 +114,18 @@ def _claim_segments(
         else (policy.subscriber_family_name, policy.subscriber_given_name)
     )
     out.append(
-        _segment("NM1", "IL", "1", _text(family, 60), _text(given, 35), "", "", "", "MI", _text(policy.member_id, 80))
+        _segment(
+            "NM1",
+            "IL",
+            "1",
+            _required(x12_text(family, 60), claim, "subscriber's family name"),
+            x12_text(given, 35),
+            "",
+            "",
+            "",
+            "MI",
+            _required(x12_text(policy.member_id, 80), claim, "member id"),
+        )
     )
     if is_self:
         out.extend(_patient_address(patient, policy))
@@ -127,47 +133,78 @@ def _claim_segments(
     else:
         out.extend(_address(policy))
     out.append(
-        _segment("NM1", "PR", "2", _text(policy.payer.name, 60), "", "", "", "", "PI", _text(policy.payer.payer_id, 80))
+        _segment(
+            "NM1",
+            "PR",
+            "2",
+            _required(x12_text(policy.payer.name, 60), claim, "payer's name"),
+            "",
+            "",
+            "",
+            "",
+            "PI",
+            policy.payer.payer_id,
+        )
     )
     hl_next += 1
     if not is_self:
         out.append(_segment("HL", str(hl_next), str(subscriber_hl), "23", "0"))
         out.append(_segment("PAT", policy.subscriber_relationship))
-        out.append(_segment("NM1", "QC", "1", _text(patient.family_name, 60), _text(patient.given_name, 35)))
+        out.append(
+            _segment(
+                "NM1",
+                "QC",
+                "1",
+                _required(x12_text(patient.family_name, 60), claim, "patient's family name"),
+                x12_text(patient.given_name, 35),
+            )
+        )
         out.extend(_patient_address(patient, policy))
         out.append(_demographics(patient))
         hl_next += 1
-    diagnoses = draft.diagnoses()
-    place = draft.charges[0].metadata.get("place_of_service", "11")
+    diagnoses = _diagnoses(charges)
+    place = charges[0].metadata.get("place_of_service", "11")
     out.append(
         _segment(
-            "CLM", claim_id, _amount(draft.total_cents), "", "", COMPONENT.join((place, "B", "1")), "Y", "A", "Y", "Y"
+            "CLM",
+            claim.submitter_claim_id,
+            _amount(claim.total_cents),
+            "",
+            "",
+            COMPONENT.join((place, "B", claim.frequency_code)),
+            "Y",
+            "A",
+            "Y",
+            "Y",
         )
     )
+    if claim.original_claim is not None:
+        out.append(_segment("REF", "F8", claim.original_claim.payer_claim_control_number))
     out.append(
         _segment(
             "HI",
             *(COMPONENT.join(("ABK" if i == 0 else "ABF", _replace_dot(code))) for i, code in enumerate(diagnoses)),
         )
     )
-    if provider.rendering_npi:
+    rendering = claims.rendering_provider(claim=claim, billing_provider=provider)
+    if rendering is not None:
         out.append(
             _segment(
                 "NM1",
                 "82",
                 "1",
-                _text(provider.rendering_family_name, 60),
-                _text(provider.rendering_given_name, 35),
+                _required(x12_text(rendering.family_name, 60), claim, "rendering provider's family name"),
+                x12_text(rendering.given_name, 35),
                 "",
                 "",
                 "",
                 "XX",
-                provider.rendering_npi,
+                rendering.npi,
             )
         )
-        out.append(_segment("PRV", "PE", "PXC", provider.taxonomy_code))
-    for number, charge in enumerate(draft.charges, start=1):
-        meta = charge.metadata
+        out.append(_segment("PRV", "PE", "PXC", rendering.taxonomy_code))
+    for line in lines:
+        charge, meta = line.charge, line.charge.metadata
         procedure = COMPONENT.join(("HC", meta["cpt_code"], *meta.get("modifiers", [])))
         line_codes = meta.get("diagnosis_codes", [])
         pointers = [
@@ -175,7 +212,7 @@ def _claim_segments(
             for p in meta.get("diagnosis_pointers", [1])
             if line_codes[p - 1] in diagnoses
         ] or ["1"]
-        out.append(_segment("LX", str(number)))
+        out.append(_segment("LX", str(line.line_number)))
         out.append(
             _segment(
                 "SV1",
@@ -189,20 +226,21 @@ def _claim_segments(
             )
         )
         out.append(_segment("DTP", "472", "D8", charge.service_date.strftime("%Y%m%d")))
+        out.append(_segment("REF", "6R", line.control_number))
     return out, hl_next
 
 
 def _address(policy: InsurancePolicy) -> list[str]:
     return [
-        _segment("N3", _text(policy.address_line1, 55)),
-        _segment("N4", _text(policy.city, 30), policy.state, policy.postal_code),
+        _segment("N3", x12_text(policy.address_line1, 55)),
+        _segment("N4", x12_text(policy.city, 30), policy.state, policy.postal_code),
     ]
 
 
 # Patient.sex_at_birth -> DMG03 (X12 gender code); intersex and unknown are "U".
 SEX_CODES: dict[str, str] = {Patient.SexAtBirth.FEMALE: "F", Patient.SexAtBirth.MALE: "M"}
 _STATE = re.compile(r"^[A-Z]{2}$")
-_ZIP = re.compile(r"^\d{5}(?:\d{4})?$")
+_ZIP = re.compile(r"^[0-9]{5}(?:[0-9]{4})?$")
 
 
 def _demographics(patient: Patient) -> str:
@@ -218,10 +256,10 @@ def _patient_address(patient: Patient, policy: InsurancePolicy) -> list[str]:
         return _address(policy)
     if not _ZIP.match(postal):
         return _address(policy)
-    line2 = _text(patient.address_line2, 55)
+    line2 = x12_text(patient.address_line2, 55)
     return [
-        _segment("N3", _text(patient.address_line1, 55), line2),
-        _segment("N4", _text(patient.city, 30), state, postal),
+        _segment("N3", x12_text(patient.address_line1, 55), line2),
+        _segment("N4", x12_text(patient.city, 30), state, postal),
     ]
 
 
@@ -229,65 +267,61 @@ def _replace_dot(code: str) -> str:
     return code.replace(".", "")
 
 
-def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> ClaimBatch | None:
-    """Write the 837P for the active organization's unclaimed pending-insurance clinical charges.
+def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False) -> ClaimBatch | None:
+    """Send the active organization's ready claims (unclaimed pending-insurance charges are made into claims
+    first) as one 837P batch: the claims become submitted. Test data (ISA15 T) until the billing provider is
+    marked live.
 
-    Returns the batch (its `content` is the file), or None when there is nothing to send.
+    Returns the batch (its `content` is the file), or None when there is nothing to send. A `preview` writes
+    the same file as test data and changes nothing: the batch it returns was never stored.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        provider = BillingProvider.objects.for_current_organization().select_for_update().first()
-        if provider is None:
-            raise ValidationError({"billing_provider": "Enter the organization's billing provider first."})
-        charges = list(
-            LedgerEntry.objects.unclaimed_insurance_charges()
-            .for_current_organization()
-            .select_for_update(of=("self",))
-            .select_related("patient", "insurance_policy__payer", "insurance_policy__patient")
-            .order_by("service_date", "created_at", "id")
+        provider = claims.lock_claims()
+        claims.claims_prepare()
+        ready = list(
+            Claim.objects.for_current_organization()
+            .filter(status=ClaimStatus.READY)
+            .select_related("patient", "policy__payer", "original_claim")
+            .order_by("number")
         )
-        if not charges:
+        if not ready:
+            if preview:
+                transaction.set_rollback(True)  # a preview leaves no claim made
             return None
-        # Diagnoses, procedures and demographics of every patient on the file: a PHI read of each charge.
-        phi_reads.mark(record_type=PHIAccessLog.RecordType.CLAIM_FILE, patient_ids=[c.patient_id for c in charges])
-        drafts = _group(charges)
+        lines: dict[uuid.UUID, list[ClaimLine]] = defaultdict(list)
+        for line in (
+            ClaimLine.objects.filter(claim__in=ready).select_related("charge").order_by("claim_id", "line_number")
+        ):
+            lines[line.claim_id].append(line)
+        # Diagnoses, procedures and demographics of every patient on the file: a PHI read of each claim line.
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.CLAIM_FILE,
+            patient_ids=[claim.patient_id for claim in ready for _ in lines[claim.pk]],
+        )
         last = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
         icn = (last or 0) + 1
+        usage = "T" if preview else provider.usage_indicator
         date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
         body: list[str] = [
             _segment("ST", "837", "0001", "005010X222A1"),
             _segment("BHT", "0019", "00", f"{icn:09d}", date8, time4, "CH"),
-            _segment("NM1", "41", "2", _text(provider.legal_name, 60), "", "", "", "", "46", provider.submitter_id),
-            _segment("PER", "IC", _text(provider.contact_name, 60), "TE", provider.phone),
-            _segment("NM1", "40", "2", _text(provider.receiver_name, 60), "", "", "", "", "46", provider.receiver_id),
+            _segment("NM1", "41", "2", x12_text(provider.legal_name, 60), "", "", "", "", "46", provider.submitter_id),
+            _segment("PER", "IC", x12_text(provider.contact_name, 60), "TE", provider.phone),
+            _segment(
+                "NM1", "40", "2", x12_text(provider.receiver_name, 60), "", "", "", "", "46", provider.receiver_id
+            ),
             _segment("HL", "1", "", "20", "1"),
             _segment("PRV", "BI", "PXC", provider.taxonomy_code),
-            _segment("NM1", "85", "2", _text(provider.legal_name, 60), "", "", "", "", "XX", provider.npi),
-            _segment("N3", _text(provider.address_line1, 55), _text(provider.address_line2, 55)),
-            _segment("N4", _text(provider.city, 30), provider.state, provider.postal_code),
+            _segment("NM1", "85", "2", x12_text(provider.legal_name, 60), "", "", "", "", "XX", provider.npi),
+            _segment("N3", x12_text(provider.address_line1, 55), x12_text(provider.address_line2, 55)),
+            _segment("N4", x12_text(provider.city, 30), provider.state, provider.postal_code),
             _segment("REF", "EI", provider.tax_id),
         ]
-        batch = ClaimBatch(interchange_control_number=icn, file_name=f"837P-{icn:09d}.x12", content="")
-        batch.save()
         hl_next = 2
-        for index, draft in enumerate(drafts, start=1):
-            claim_id = f"K{icn:09d}{index:04d}"
-            segments, hl_next = _claim_segments(draft, claim_id, 1, hl_next, provider)
+        for claim in ready:
+            segments, hl_next = _claim_segments(claim, lines[claim.pk], 1, hl_next, provider)
             body.extend(segments)
-            claim = Claim.objects.create(
-                batch=batch,
-                patient=draft.policy.patient,
-                payer=draft.policy.payer,
-                policy=draft.policy,
-                encounter_id=draft.encounter_id,
-                service_date=draft.service_date,
-                submitter_claim_id=claim_id,
-                total_cents=draft.total_cents,
-                currency=draft.charges[0].currency,
-            )
-            for charge in draft.charges:
-                charge.claim = claim
-                charge.save(update_fields=["claim", "updated_at"])
         body.append(_segment("SE", str(len(body) + 1), "0001"))
         envelope = [
             _segment(
@@ -316,6 +350,14 @@ def claim_batch_export(*, now: dt.datetime | None = None, usage: str = "P") -> C
             _segment("GE", "1", str(icn)),
             _segment("IEA", "1", f"{icn:09d}"),
         ]
-        batch.content = "\n".join(envelope) + "\n"
-        batch.save(update_fields=["content", "updated_at"])
+        batch = ClaimBatch(
+            interchange_control_number=icn,
+            file_name=f"837P-{icn:09d}{'-TEST' if usage == 'T' else ''}.x12",
+            content="\n".join(envelope) + "\n",
+            usage_indicator=usage,
+        )
+        batch.save()
+        claims.claims_mark_submitted(claims=ready, batch_id=batch.pk, at=now)
+        if preview:
+            transaction.set_rollback(True)
         return batch

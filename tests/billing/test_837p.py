@@ -1,12 +1,8 @@
 """837P export: claims per encounter and payer, envelopes and counts, validated by pyx12, never re-sent."""
 
 import datetime as dt
-import io
-import json
 
 import pytest
-import pyx12.params
-import pyx12.x12n_document
 from django.core.management import call_command
 
 from apps.billing import x12
@@ -14,35 +10,11 @@ from apps.billing.models import Claim, ClaimBatch, InsurancePolicy, LedgerEntry,
 from apps.clinical.models import Encounter
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
+from tests.billing.x12_validation import validate_x12
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
-
-
-def validate_x12(content: str) -> tuple[bool, list, str]:
-    """Run pyx12's validator: (verdict, errors from its JSON error report, its 999 acknowledgement)."""
-    param = pyx12.params.params()
-    ack, errors = io.StringIO(), io.StringIO()
-    ok = pyx12.x12n_document.x12n_document(
-        param=param, src_file=io.StringIO(content), fd_997=ack, fd_html=None, fd_json=errors
-    )
-    return ok, _collect_errors(json.loads(errors.getvalue())), ack.getvalue()
-
-
-def _collect_errors(node: object) -> list:
-    """Every error pyx12 reported at any level (interchange, group, transaction, segment, element)."""
-    found: list = []
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key == "errors" and isinstance(value, list):
-                found.extend(value)
-            else:
-                found.extend(_collect_errors(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_collect_errors(item))
-    return found
 
 
 def test_validator_reports_errors_for_a_broken_file(claims_setup, org_a):
@@ -133,12 +105,12 @@ def test_export_groups_claims_and_passes_pyx12(claims_setup, org_a):
         ids = [s.split("*")[0] for s in segments]
         assert (ids.count("CLM"), ids.count("SV1")) == (3, 4)
         assert segments[0].startswith("ISA*00*")
-        assert segments[0].endswith("*000000001*0*P*:")
+        assert segments[0].endswith("*000000001*0*T*:")  # test data until the organization is live
         assert segments[1].split("*")[6] == "1"
         st, se = ids.index("ST"), ids.index("SE")
         assert segments[se] == f"SE*{se - st + 1}*0001"
         assert segments[-2:] == ["GE*1*1", "IEA*1*000000001~"] or segments[-2:] == ["GE*1*1", "IEA*1*000000001"]
-        assert "CLM*K0000000010001*195.5***11:B:1*Y*A*Y*Y" in segments
+        assert "CLM*K000000001*195.5***11:B:1*Y*A*Y*Y" in segments
         assert "HI*ABK:F4310*ABF:F411" in segments
         assert "SV1*HC:96127*45.5*UN*2***2:1" in segments
         assert "PAT*19" in segments
@@ -150,7 +122,7 @@ def test_export_groups_claims_and_passes_pyx12(claims_setup, org_a):
         assert "DMG*D8*19800517*M" in segments
         assert "N3*1 FAR AWAY" not in segments
         # Visit 2 was a telehealth visit: the encounter's place of service is on its claim.
-        assert "CLM*K0000000010002*120***10:B:1*Y*A*Y*Y" in segments
+        assert "CLM*K000000002*120***10:B:1*Y*A*Y*Y" in segments
         assert {c.encounter_id for c in claims} - {None} == {e.pk for e in Encounter.objects.all()}
         assert "NM1*PR*2*BLUE SHIELD*****PI*BS123" in segments
         claimed = LedgerEntry.objects.filter(claim__isnull=False)
@@ -211,7 +183,7 @@ def test_admin_action_downloads_837p_and_marks_charges(claims_setup, org_a):
         some_id = LedgerEntry.objects.values_list("pk", flat=True).first()
     response = client.post("/admin/billing/ledgerentry/", {"action": "export_837p", "_selected_action": [str(some_id)]})
     assert response.status_code == 200
-    assert response["Content-Disposition"] == 'attachment; filename="837P-000000001.x12"'
+    assert response["Content-Disposition"] == 'attachment; filename="837P-000000001-TEST.x12"'
     assert validate_x12(response.content.decode())[:2] == (True, [])
     with as_tenant(org_a):
         assert LedgerEntry.objects.filter(claim__isnull=False).count() == 4

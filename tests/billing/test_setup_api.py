@@ -284,3 +284,21 @@ def test_openapi_schema_documents_the_new_endpoints(client):
     assert "member_id_masked" in components["PolicyOutput"]["properties"]
     parameters = paths["/api/v1/billing/installment-plans/"]["post"]["parameters"]
     assert [p["name"] for p in parameters if p["in"] == "header"] == ["Idempotency-Key"]
+
+
+def test_payer_insurance_type_is_taken_and_shown(clinics):
+    a = clinics["org-a"]
+    created = post(
+        a["client"], "/api/v1/billing/payers/", {"name": "Medicare", "payer_id": "MCR1", "insurance_type": "MB"}
+    )
+    assert created.status_code == 201
+    assert created.json()["insurance_type"] == "MB"
+    bad = post(a["client"], "/api/v1/billing/payers/", {"name": "Odd", "payer_id": "ODD1", "insurance_type": "XX"})
+    assert bad.status_code == 400
+    assert "insurance_type" in bad.json()["error"]["fields"]
+    assert "XX" not in bad.content.decode()
+    with as_tenant(a["org"]):
+        assert list(Payer.objects.order_by("name").values_list("payer_id", "insurance_type")) == [
+            ("ACME1", "CI"),
+            ("MCR1", "MB"),
+        ]

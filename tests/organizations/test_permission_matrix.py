@@ -27,7 +27,7 @@ from django.db import connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from apps.billing import x12
+from apps.billing import x12, x12_answers
 from apps.billing.models import ClaimBatch, InsurancePolicy, LedgerEntry, Payer
 from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
@@ -44,6 +44,7 @@ from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.permissions import view_action, view_resource
 from apps.organizations.roles import STAFF_ROLES, Role, Scope
 from apps.patients.models import Consent, Patient, PHIAccessLog
+from tests.billing.x12_builders import build_999
 from tests.conftest import api_client, issue_key, logged_in, truncate_all
 
 ALL_SCOPES = sorted(Scope.values)
@@ -113,7 +114,10 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
     flag and a PHI access log row."""
     with context.tenant_context(org.id, Role.BILLING):
         if not ClaimBatch.objects.exists():
-            assert x12.claim_batch_export() is not None  # the demo has unclaimed pending-insurance charges
+            batch = x12.claim_batch_export()
+            assert batch is not None  # the demo has unclaimed pending-insurance charges
+            answer = build_999(group_control_number=batch.interchange_control_number)
+            assert x12_answers.clearinghouse_file_import(content=answer.encode("ascii")).created
     with context.tenant_context(org.id, Role.OWNER):
         patient = _first(Patient)
         flag = _first(AssessmentFlag, reviewed_at__isnull=True)

@@ -1,0 +1,245 @@
+"""Importing the clearinghouse's answers to 837P batches: 999 and 277CA acknowledgements, 835 remittances.
+
+A file is validated with pyx12 first (an invalid one is refused with pyx12's segment, line and element, never
+with the values in it), then applied in one transaction and recorded once: the same file (by SHA-256) is never
+applied twice, which a unique constraint holds even for two imports at the same moment.
+
+* 999: AK1 names the batch (its group control number is the batch's interchange control number). A rejected
+  transaction set (IK5 R, AK9 R) rejects every claim of the batch still submitted; an accepted one marks the
+  batch accepted (its claims stay submitted until the 277CA).
+* 277CA: each claim (loop 2200D, TRN02 = CLM01) with status category A1, A2 or A5 is accepted, with the payer's
+  claim control number (REF*1K) recorded; A3, A4, A6, A7 and A8 reject it. Claims no claim of the organization
+  answers to, or not waiting for an answer, are listed in the file's outcome.
+* 835: posted by `remittance.apply_835`; the check or EFT trace number (TRN02, with its payer's TRN03) is unique
+  per organization, so a remittance arriving again in another file posts nothing either.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pyx12.params
+import pyx12.x12n_document
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from . import claims, remittance
+from .models import Claim, ClaimBatch, ClaimStatus, ClearinghouseFile
+
+ACCEPTED_CATEGORIES = frozenset({"A1", "A2", "A5"})
+REJECTED_CATEGORIES = frozenset({"A3", "A4", "A6", "A7", "A8"})
+# (ST01, ST03) -> the kind of answer: a 277 is a 277CA only in its X214 version.
+KINDS: dict[tuple[str, str], str] = {
+    ("999", "005010X231A1"): ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999,
+    ("999", "005010X231"): ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999,
+    ("277", "005010X214"): ClearinghouseFile.Kind.CLAIM_ACKNOWLEDGEMENT_277CA,
+    ("835", ""): ClearinghouseFile.Kind.REMITTANCE_835,
+}
+MAX_ERRORS_SHOWN = 10
+
+
+@dataclass
+class Segment:
+    id: str
+    elements: list[str]
+
+    def element(self, position: int) -> str:
+        """Element `position` (1-based, as in "CLP01"); empty when absent."""
+        return self.elements[position - 1] if position <= len(self.elements) else ""
+
+
+def segments(content: str) -> list[Segment]:
+    """The file's segments, with the delimiters its ISA declares."""
+    if len(content) < 106 or not content.startswith("ISA"):
+        raise ValidationError({"file": "Not an X12 interchange (it must start with an ISA segment)."})
+    element, terminator = content[3], content[105]
+    out = []
+    for raw in content.split(terminator):
+        raw = raw.strip()
+        if raw:
+            parts = raw.split(element)
+            out.append(Segment(parts[0], parts[1:]))
+    return out
+
+
+def pyx12_errors(content: str) -> list[str]:
+    """pyx12's complaints about the file (empty when it is valid), each naming the segment, its line and the
+    element, without the offending value."""
+    json_report = io.StringIO()
+    try:
+        valid = pyx12.x12n_document.x12n_document(
+            param=pyx12.params.params(), src_file=io.StringIO(content), fd_997=None, fd_html=None, fd_json=json_report
+        )
+    except Exception:  # pyx12 raises on files it cannot read at all
+        return ["pyx12 could not read the file as X12."]
+    found: list[str] = []
+    with contextlib.suppress(ValueError):
+        _collect(json.loads(json_report.getvalue() or "{}"), found, segment=None)
+    if not valid and not found:
+        found.append("pyx12 refused the file's envelope (ISA/GS/ST).")
+    return found
+
+
+def _describe(error: dict[str, Any]) -> str:
+    text = str(error.get("err_str", ""))
+    value = error.get("err_val")
+    if value:
+        text = text.replace(f" ({value})", "").replace(f"({value})", "")
+    return f"{text} (error code {error.get('err_cde')})"
+
+
+def _collect(node: Any, found: list[str], segment: dict[str, Any] | None) -> None:
+    if isinstance(node, list):
+        for item in node:
+            _collect(item, found, segment)
+        return
+    if not isinstance(node, dict):
+        return
+    if "seg_id" in node:
+        segment = node
+    for error in node.get("errors", []):
+        if segment is None:
+            found.append(f"Line {node.get('cur_line')}: {_describe(error)}")
+        elif "ele_pos" in node:
+            found.append(
+                f"Segment {segment['seg_id']} at line {segment.get('cur_line')}, element "
+                f"{segment['seg_id']}{int(node['ele_pos']):02d}: {_describe(error)}"
+            )
+        else:
+            found.append(f"Segment {segment['seg_id']} at line {segment.get('cur_line')}: {_describe(error)}")
+    for key, value in node.items():
+        if key != "errors":
+            _collect(value, found, segment)
+
+
+def _kind(parsed: list[Segment]) -> str:
+    st = next((s for s in parsed if s.id == "ST"), None)
+    if st is None:
+        raise ValidationError({"file": "The file has no transaction set (ST segment)."})
+    kind = KINDS.get((st.element(1), st.element(3)))
+    if kind is None:
+        raise ValidationError({"file": "Only 999, 277CA (005010X214) and 835 files can be imported."})
+    return kind
+
+
+def _apply_999(parsed: list[Segment]) -> dict[str, Any]:
+    outcome: dict[str, Any] = {"batches": [], "unmatched_batches": [], "rejected_claims": []}
+    group = next((s.element(2) for s in parsed if s.id == "AK1"), "")
+    verdict = next((s.element(1) for s in parsed if s.id == "AK9"), "")
+    batch = (
+        ClaimBatch.objects.for_current_organization()
+        .select_for_update()
+        .filter(interchange_control_number=int(group) if group.isdigit() else -1)
+        .first()
+    )
+    if batch is None:
+        outcome["unmatched_batches"].append(group)
+        return outcome
+    rejected = verdict == "R" or any(s.id == "IK5" and s.element(1) == "R" for s in parsed)
+    batch.acknowledgement = "rejected" if rejected else "accepted"
+    batch.save(update_fields=["acknowledgement", "updated_at"])
+    outcome["batches"].append(batch.interchange_control_number)
+    if rejected:
+        for claim in (
+            Claim.objects.for_current_organization()
+            .filter(batch=batch, status=ClaimStatus.SUBMITTED)
+            .order_by("number")
+        ):
+            claims.claim_status_set(claim=claim, status=ClaimStatus.REJECTED)
+            outcome["rejected_claims"].append(claim.submitter_claim_id)
+    return outcome
+
+
+def _apply_277ca(parsed: list[Segment]) -> dict[str, Any]:
+    outcome: dict[str, Any] = {"accepted": [], "rejected": [], "unmatched": [], "not_waiting": []}
+    in_claim_level = False
+    answers: list[dict[str, str]] = []
+    for segment in parsed:
+        if segment.id == "HL":
+            in_claim_level = segment.element(3) == "PT"
+        elif in_claim_level and segment.id == "TRN":
+            answers.append({"claim_id": segment.element(2), "category": "", "icn": ""})
+        elif in_claim_level and answers and segment.id == "STC" and not answers[-1]["category"]:
+            answers[-1]["category"] = segment.element(1).split(":")[0]
+        elif in_claim_level and answers and segment.id == "REF" and segment.element(1) == "1K":
+            answers[-1]["icn"] = segment.element(2)
+        elif segment.id == "SVC":
+            in_claim_level = False  # line-level statuses follow; the claim's own status has been read
+    for answer in answers:
+        claim = Claim.objects.for_current_organization().filter(submitter_claim_id=answer["claim_id"]).first()
+        if claim is None:
+            outcome["unmatched"].append(answer["claim_id"])
+            continue
+        if answer["category"] in ACCEPTED_CATEGORIES:
+            target = ClaimStatus.ACCEPTED
+        elif answer["category"] in REJECTED_CATEGORIES:
+            target = ClaimStatus.REJECTED
+        else:
+            continue  # pending or informational categories change nothing
+        if claim.status != ClaimStatus.SUBMITTED:
+            outcome["not_waiting"].append(claim.submitter_claim_id)
+            continue
+        claims.claim_status_set(claim=claim, status=target, payer_claim_control_number=answer["icn"])
+        outcome["accepted" if target == ClaimStatus.ACCEPTED else "rejected"].append(claim.submitter_claim_id)
+    return outcome
+
+
+@dataclass
+class ImportResult:
+    file: ClearinghouseFile
+    created: bool  # False: the same file was imported before, and nothing was applied again
+
+
+def clearinghouse_file_import(*, content: bytes) -> ImportResult:
+    """Validate and apply one 999, 277CA or 835 file for the active organization, once."""
+    try:
+        text = content.decode("ascii")
+    except UnicodeDecodeError:
+        raise ValidationError({"file": "Not an X12 file: it holds characters outside ASCII."}) from None
+    parsed = segments(text)
+    kind = _kind(parsed)
+    errors = pyx12_errors(text)
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        if len(errors) > MAX_ERRORS_SHOWN:
+            shown.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more.")
+        raise ValidationError({"file": shown})
+    digest = hashlib.sha256(content).hexdigest()
+    trace: dict[str, str] = {}
+    existing = ClearinghouseFile.objects.for_current_organization().filter(sha256=digest).first()
+    if existing is not None:
+        return ImportResult(file=existing, created=False)
+    try:
+        with transaction.atomic():
+            claims.lock_claims()
+            trn = next((seg for seg in parsed if seg.id == "TRN"), None) if kind == "835" else None
+            trace = {"trace_number": trn.element(2), "trace_originator": trn.element(3)} if trn else {}
+            record = ClearinghouseFile.objects.create(
+                kind=kind, sha256=digest, interchange_control_number=parsed[0].element(13), content=text, **trace
+            )
+            apply = {"999": _apply_999, "277CA": _apply_277ca, "835": remittance.apply_835}[kind]
+            record.outcome = apply(parsed)
+            record.save(update_fields=["outcome", "updated_at"])
+    except IntegrityError:
+        # The same file or remittance, imported before or by someone else in the meantime: applied once.
+        existing = (
+            ClearinghouseFile.objects.for_current_organization()
+            .filter(Q(sha256=digest) | Q(kind="835", **trace) if trace else Q(sha256=digest))
+            .first()
+        )
+        if existing is None:
+            raise
+        return ImportResult(file=existing, created=False)
+    return ImportResult(file=record, created=True)
+
+
+def outcome_text(outcome: dict[str, Any]) -> str:
+    """What an import did, in words: "2 accepted, 1 rejected"."""
+    parts = [f"{len(ids)} {key.replace('_', ' ')}" for key, ids in outcome.items() if isinstance(ids, list) and ids]
+    return ", ".join(parts) or "nothing to apply"
