@@ -368,7 +368,10 @@ def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
     assert "billing_ledgerentry" in tables
     assert "billing_historicalledgerentry" in tables
     assert "billing_insurancepolicy" in tables
-    assert len(tables) == 16  # 8 tables and their history (idempotency records moved out in migration 0007)
+    # 10 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
+    # files came with the claim lifecycle)
+    assert len(tables) == 20
+    assert {"billing_claimline", "billing_clearinghousefile", "billing_historicalclaimline"} <= set(tables)
     for _, permissive, qual, with_check in policies:
         assert permissive == "PERMISSIVE"
         assert qual == with_check
