@@ -92,7 +92,7 @@ class ConsentInline(TenantInline):
 class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.PATIENT
     form = PatientForm
-    list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex_at_birth", "status"]
+    list_display = ["family_name", "given_name", "date_of_birth", "mrn", "sex_at_birth", "status"]
     list_filter = [RecordStateFilter, "status", "sex_at_birth"]
     search_fields = ["mrn", "family_name", "given_name"]
     search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
