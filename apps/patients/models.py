@@ -209,6 +209,23 @@ class Patient(TenantModel):
             raise ValidationError(errors)
 
 
+class MRNCounter(models.Model):
+    """The last MRN number an organization assigned: one row per organization, advanced by one atomic upsert
+    (`services.patient_mrn_next`), so concurrent registrations queue on the row and never draw the same number.
+    Under row-level security like every tenant table; no history (the patients' own history shows each MRN)."""
+
+    organization = models.OneToOneField(
+        "organizations.Organization", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "MRN counter"
+
+    def __str__(self) -> str:
+        return f"MRN counter at {self.last_number}"
+
+
 class ConsentQuerySet(TenantQuerySet):
     @staticmethod
     def validity_condition(at: datetime) -> Q:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from uuid import UUID
 
 from django.db.models import Q, QuerySet
 
@@ -21,6 +22,22 @@ def patient_list() -> PatientQuerySet:
 def patient_deleted_list() -> PatientQuerySet:
     """Soft-deleted patients of the active organization (the restore path)."""
     return Patient.objects.deleted()
+
+
+def patient_mrn_in_use(mrn: str, *, exclude_id: UUID | None = None) -> bool:
+    """Whether a patient of the active organization (soft-deleted ones too) has this MRN. Through the base
+    manager: an MRN is taken even by a patient a consent-gated partner cannot see."""
+    return Patient._base_manager.filter(mrn=mrn).exclude(pk=exclude_id).exists()
+
+
+def patient_same_person_list(
+    *, given_name: str, family_name: str, date_of_birth: date, exclude_id: UUID | None = None
+) -> PatientQuerySet:
+    """Patients of the active organization with this family name, given name and birth date: most likely the
+    same person registered twice (soft-deleted ones included: restoring is the better answer)."""
+    return Patient.objects.filter(
+        family_name__iexact=family_name.strip(), given_name__iexact=given_name.strip(), date_of_birth=date_of_birth
+    ).exclude(pk=exclude_id)
 
 
 def patient_search_condition(term: str) -> Q:
