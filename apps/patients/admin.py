@@ -126,7 +126,9 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     list_display = ["family_name", "given_name", "date_of_birth", "mrn", "sex_at_birth", "status"]
     list_filter = [RecordStateFilter, "status", "sex_at_birth"]
     search_fields = ["mrn", "family_name", "given_name"]
-    search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
+    search_help_text = (
+        "Name in any order, phone number, the end of an MRN, or date of birth (MM/DD/YYYY or YYYY-MM-DD)."
+    )
     fieldsets = [
         (None, {"fields": ["mrn", "status"]}),
         (

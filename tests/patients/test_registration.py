@@ -110,7 +110,7 @@ def test_api_registration_of_the_same_name_and_birth_date_asks_to_confirm_but_no
     assert client_a.post("/api/v1/patients/", MATEO, content_type="application/json").status_code == 201
 
     same_person = client_a.post(
-        "/api/v1/patients/", {**MATEO, "family_name": "OKAFOR "}, content_type="application/json"
+        "/api/v1/patients/", {**MATEO, "family_name": "OKÁFOR "}, content_type="application/json"
     )
     other_clinic = client_b.post("/api/v1/patients/", MATEO, content_type="application/json")
     confirmed = client_a.post(
@@ -119,7 +119,7 @@ def test_api_registration_of_the_same_name_and_birth_date_asks_to_confirm_but_no
 
     assert same_person.status_code == 400
     assert same_person.json()["error"]["fields"] == {"confirm_duplicate": [services.LIKELY_DUPLICATE]}
-    assert "Okafor" not in same_person.content.decode()
+    assert "OK" not in same_person.content.decode()
     assert other_clinic.status_code == 201
     assert (confirmed.status_code, confirmed.json()["mrn"]) == (201, "000002")
     with as_tenant(org_a):
