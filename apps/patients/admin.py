@@ -63,7 +63,8 @@ class PatientForm(forms.ModelForm):
             self.fields["mrn"].help_text = "Leave empty to assign the next MRN."
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         adding = self.instance._state.adding
         identity = {name: cleaned.get(name) for name in ("given_name", "family_name", "date_of_birth")}
         try:

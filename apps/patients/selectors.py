@@ -32,7 +32,10 @@ def patient_deleted_list() -> PatientQuerySet:
 def patient_mrn_in_use(mrn: str, *, exclude_id: UUID | None = None) -> bool:
     """Whether a patient of the active organization (soft-deleted ones too) has this MRN. Through the base
     manager: an MRN is taken even by a patient a consent-gated partner cannot see."""
-    return Patient._base_manager.filter(mrn=mrn).exclude(pk=exclude_id).exists()
+    patients = Patient._base_manager.filter(mrn=mrn)
+    if exclude_id is not None:
+        patients = patients.exclude(pk=exclude_id)
+    return patients.exists()
 
 
 def patient_same_person_list(
@@ -41,11 +44,12 @@ def patient_same_person_list(
     """Patients of the active organization with this family name, given name and birth date, whatever the case
     and accents: most likely the same person registered twice (soft-deleted ones included: restoring is the better
     answer)."""
-    return Patient.objects.filter(
+    patients = Patient.objects.filter(
         Exact(_search_text(F("family_name")), _search_text(Value(family_name.strip()))),
         Exact(_search_text(F("given_name")), _search_text(Value(given_name.strip()))),
         date_of_birth=date_of_birth,
-    ).exclude(pk=exclude_id)
+    )
+    return patients if exclude_id is None else patients.exclude(pk=exclude_id)
 
 
 def _search_text(expression: F | Value) -> Func:
