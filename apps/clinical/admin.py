@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin
-from apps.patients.admin_mixins import PHIAccessLoggedAdmin
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin, SearchesByPatient
 from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment
@@ -27,7 +27,7 @@ class CodeInline(_ClinicalInline):
 
 
 @admin.register(Encounter)
-class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+class EncounterAdmin(SearchesByPatient, PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ENCOUNTER
     list_display = ["started_at", "encounter_type", "patient", "provider_name", "place_of_service"]
     list_filter = ["encounter_type", "place_of_service"]
@@ -39,7 +39,7 @@ class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
 
 @admin.register(ClinicalEvent)
-class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+class ClinicalEventAdmin(SearchesByPatient, PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
     list_display = ["event_date", "event_name", "activity_type", "patient", "is_synthetic", "data_classification"]
     list_filter = ["activity_type", "data_classification", "is_synthetic"]

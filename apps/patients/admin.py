@@ -19,7 +19,7 @@ from apps.organizations import context
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view
 
 from . import selectors, services
-from .admin_mixins import PHIAccessLoggedAdmin
+from .admin_mixins import PHIAccessLoggedAdmin, SearchesByPatient
 from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
 from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
@@ -270,7 +270,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(TenantModelAdmin):
+class ConsentAdmin(SearchesByPatient, TenantModelAdmin):
     list_display = ["patient", "consent_type", "granted", "granted_at", "expires_at", "revoked_at"]
     list_filter = ["consent_type", "granted"]
     list_select_related = ["patient"]

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from apps.organizations.roles import Role
-from apps.patients import selectors
+from apps.patients import selectors, services
 from apps.patients.models import Patient
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
@@ -96,6 +96,30 @@ def test_the_api_list_the_admin_list_and_the_admin_picker_answer_alike(org_a, or
     assert api == EXPECTED
     assert admin == EXPECTED
     assert picker == {term: [named[mrn] for mrn in mrns] for term, mrns in EXPECTED.items()}
+
+
+def test_lists_of_patients_records_search_by_the_patient(org_a, org_b):
+    _clinics(org_a, org_b)
+    for org in (org_a, org_b):
+        with as_tenant(org):
+            for patient in Patient.objects.all():
+                services.consent_record(patient=patient, consent_type="treatment", granted=True)
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+
+    found = {
+        term: sorted(
+            c.patient.mrn for c in client.get("/admin/patients/consent/", {"q": term}).context["cl"].result_list
+        )
+        for term in ("Okafor, Mateo", "lucia", "11/02/1991", "1004", "Okafor Lucia")
+    }
+
+    assert found == {
+        "Okafor, Mateo": ["HAR-1003"],
+        "lucia": ["HAR-1004"],
+        "11/02/1991": ["HAR-1003"],
+        "1004": ["HAR-1004"],
+        "Okafor Lucia": [],
+    }
 
 
 @pytest.mark.usefixtures("committed")
