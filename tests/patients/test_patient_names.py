@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from apps.organizations.roles import Role
 from apps.patients import services
-from tests.conftest import add_member, as_tenant, logged_in
+from tests.conftest import add_member, as_tenant, logged_in, phi_access_log
 from tests.factories import PatientFactory
 
 OKAFOR = {"mrn": "HAR-1003", "given_name": "Mateo", "family_name": "Okafor", "date_of_birth": date(1991, 11, 2)}
@@ -49,3 +49,21 @@ def test_lists_pickers_titles_and_documents_name_the_patient_and_never_another_c
     for page in (consents, change_page, ledger, superbill):
         assert "B-1003" not in page
         assert "Patient HAR-1003" not in page
+
+
+def test_a_picker_showing_patients_is_logged_as_a_read_of_them(org_a, org_b):
+    with as_tenant(org_a):
+        patient = PatientFactory(**OKAFOR)
+        PatientFactory(mrn="HAR-2001", given_name="Ana", family_name="Lindqvist")
+    with as_tenant(org_b):
+        PatientFactory(**{**OKAFOR, "mrn": "B-1003"})
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+
+    picker = client.get(
+        "/admin/autocomplete/",
+        {"app_label": "clinical", "model_name": "encounter", "field_name": "patient", "term": "Okafor"},
+    )
+
+    assert [row["text"] for row in picker.json()["results"]] == [NAMED]
+    assert phi_access_log(org_a) == [(patient.pk, "patient", 1, "/admin/autocomplete/")]
+    assert phi_access_log(org_b) == []
