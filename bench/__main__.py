@@ -15,6 +15,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--organization", default="load-00", help="Slug of the organization to measure.")
     parser.add_argument("--out", type=Path, help="Where to write results.json (default bench/results.json).")
     parser.add_argument("--explain", metavar="CASE", help="Print EXPLAIN ANALYZE of one RLS case on both roles.")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("rls", "api", "search", "ingestion"),
+        help="Run only this group of cases (repeatable); the request floor and query counts are left out.",
+    )
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -44,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=500 if args.quick else 10_000,
         out=args.out or runner.DEFAULT_OUT,
         stream=sys.stdout,
+        only=tuple(args.only or ()),
     )
     return 0
 

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 from django.conf import settings
@@ -39,6 +40,7 @@ from apps.clinical.timeline import selectors as timeline_selectors
 from apps.organizations import services as organization_services
 from apps.organizations.context import tenant_context
 from apps.organizations.ids import uuid7
+from apps.organizations.local_dates import format_local_date
 from apps.organizations.roles import Role, Scope
 from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
@@ -68,6 +70,7 @@ class Subject:
     end: dt.datetime
     api_key: str
     patients: list[uuid.UUID] = field(default_factory=list)
+    search_terms: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,7 +151,41 @@ def pick_subject(slug: str) -> Subject:
         end=end,
         api_key=raw_key,
         patients=patients,
+        search_terms=search_terms(patients[len(patients) // 2]),
     )
+
+
+SEARCH_KINDS = (
+    "name, family first",
+    "name, given first, lower case",
+    "part of a family name",
+    "name with a letter missing",
+    "end of an MRN",
+    "birth date, local format",
+    "phone, local format",
+)
+
+
+def search_terms(patient_id: uuid.UUID) -> dict[str, str]:
+    """What the front desk types to find one patient, one term of each kind (`SEARCH_KINDS`; USERS.md, front
+    desk). The load data gives every patient a phone number."""
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(
+            "SELECT mrn, given_name, family_name, date_of_birth, phone FROM patients_patient WHERE id = %s",
+            [patient_id],
+        )
+        mrn, given, family, born, phone = cursor.fetchone()
+    digits = "".join(ch for ch in phone if ch.isdigit())[-10:]
+    terms = (
+        f"{family}, {given}",
+        f"{given.lower()} {family.lower()}",
+        family[:4].upper(),
+        f"{given} {family[:2]}{family[3:]}",
+        mrn[-4:],
+        format_local_date(born),
+        f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
+    )
+    return dict(zip(SEARCH_KINDS, terms, strict=True))
 
 
 # --- RLS overhead -----------------------------------------------------------------------------------------
@@ -238,8 +275,13 @@ def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
             bucket="day",
         )
 
+    def search_page() -> object:
+        term = subject.search_terms["name, family first"]
+        return list_page(patient_selectors.patient_list().filter(patient_selectors.patient_search_condition(term)))
+
     return {
         "patient list page": patient_list_page,
+        "patient search page (name)": search_page,
         "patient detail + clinical summary": patient_detail,
         "timeline page": timeline_page,
         "biomarker series raw (90 days)": series_raw,
@@ -430,6 +472,48 @@ def run_api(subject: Subject, runs: int, warmup: int) -> list[Result]:
         )
         met = ratio(api, raw) <= API_TARGET
         results.append(Result("api_vs_sql", name, api, raw, f"ratio <= {API_TARGET:.0f}", met, {"path": path}))
+    return results
+
+
+# --- search -----------------------------------------------------------------------------------------------
+
+SEARCH_P95_TARGET_MS = 30.0
+
+
+def search_path(term: str) -> str:
+    return f"/api/v1/patients/?{urlencode({'search': term, 'limit': PAGE})}"
+
+
+def run_search(subject: Subject, runs: int, warmup: int) -> list[Result]:
+    """The patient search through the API, each kind of term in turn (`search_terms`), against the statements
+    its selector sends replayed on the runtime role; the target is the API's p95 over every term and run."""
+    client = api_client(subject)
+    results = []
+    api_all: list[float] = []
+    sql_all: list[float] = []
+    for kind, term in subject.search_terms.items():
+
+        def page(term: str = term) -> object:
+            condition = patient_selectors.patient_search_condition(term)
+            return list_page(patient_selectors.patient_list().filter(condition))
+
+        statements = capture(subject, page)
+        api, sql = _interleaved(
+            lambda t=term: timed_get(client, search_path(t)),  # type: ignore[misc]
+            lambda s=statements: replay(RUNTIME, subject, s),  # type: ignore[misc]
+            runs,
+            warmup,
+        )
+        api_all += api
+        sql_all += sql
+        with tenant_context(subject.organization_id, Role.OWNER):
+            found = patient_selectors.patient_list().filter(patient_selectors.patient_search_condition(term)).count()
+        met = summary(api)["p95"] < SEARCH_P95_TARGET_MS
+        target = f"p95 < {SEARCH_P95_TARGET_MS:.0f} ms"
+        results.append(Result("search", f"patient search: {kind}", api, sql, target, met, {"found": found}))
+    met = summary(api_all)["p95"] < SEARCH_P95_TARGET_MS
+    target = f"p95 < {SEARCH_P95_TARGET_MS:.0f} ms"
+    results.append(Result("search", "patient search: every kind of term", api_all, sql_all, target, met))
     return results
 
 

@@ -44,23 +44,33 @@ def settle() -> None:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}")
 
 
-def run(*, slug: str, runs: int, warmup: int, batch: int, out: Path, stream: TextIO) -> dict[str, Any]:
+GROUPS = ("rls", "api", "search", "ingestion")
+
+
+def run(
+    *, slug: str, runs: int, warmup: int, batch: int, out: Path, stream: TextIO, only: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Every group of cases, or only those named in `only` (then without the request floor and query counts)."""
     started = time.monotonic()
     settle()
     subject = cases.pick_subject(slug)
     stream.write(f"Benchmark on {slug}: patient with a dense series, metric {subject.metric_type}; {runs} runs.\n")
     results: list[dict[str, Any]] = []
-    for label, step in (
-        ("RLS overhead", lambda: cases.run_rls(subject, runs, warmup)),
-        ("API vs SQL", lambda: cases.run_api(subject, runs, warmup)),
-        ("ingestion", lambda: cases.run_ingestion(subject, max(3, runs // 4), 1, batch)),
+    for group, label, step in (
+        ("rls", "RLS overhead", lambda: cases.run_rls(subject, runs, warmup)),
+        ("api", "API vs SQL", lambda: cases.run_api(subject, runs, warmup)),
+        ("search", "search", lambda: cases.run_search(subject, runs, warmup)),
+        ("ingestion", "ingestion", lambda: cases.run_ingestion(subject, max(3, runs // 4), 1, batch)),
     ):
+        if only and group not in only:
+            continue
         stream.write(f"  {label} ...\n")
         stream.flush()
         results += [r.as_dict() for r in step()]
-    floor = cases.request_floor(subject, runs, warmup)
-    stream.write("  queries per request ...\n")
-    queries = cases.run_queries(subject)
+    floor = cases.request_floor(subject, runs, warmup) if not only else None
+    if not only:
+        stream.write("  queries per request ...\n")
+    queries = cases.run_queries(subject) if not only else []
     with connections["owner"].cursor() as cursor:
         cursor.execute("SHOW server_version")
         server = cursor.fetchone()[0]

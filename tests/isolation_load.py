@@ -109,7 +109,8 @@ def run_thread(
         if operation == "create":
             body = {
                 "mrn": f"L{thread}-{number}-{name}",
-                "given_name": "Load",
+                # One person per registration: the same name and birth date again would be asked to confirm.
+                "given_name": f"Load {thread}-{number}",
                 "family_name": "Test",
                 "date_of_birth": "1980-05-17",
             }

@@ -71,7 +71,8 @@ class PayerAdmin(TenantModelAdmin):
 @admin.register(InsurancePolicy)
 class InsurancePolicyAdmin(TenantModelAdmin):
     resource = INSURANCE_POLICY
-    list_display = ["__str__", "payer", "priority", "subscriber_relationship", "is_active"]
+    list_display = ["__str__", "patient", "payer", "priority", "subscriber_relationship", "is_active"]
+    list_select_related = ["patient", "payer"]
     list_filter = ["priority", "is_active"]
     raw_id_fields = ["patient"]
 
@@ -88,7 +89,8 @@ class InstallmentPlanAdmin(TenantModelAdmin):
     each installment's card outcome is recorded from the plan's page."""
 
     resource = INSTALLMENT_PLAN
-    list_display = ["__str__", "program", "total_cents", "currency", "installment_count", "first_due_date"]
+    list_display = ["__str__", "patient", "program", "total_cents", "currency", "installment_count", "first_due_date"]
+    list_select_related = ["patient"]
     readonly_fields = ["remaining", "schedule"]
 
     @admin.display(description="Remaining")
@@ -423,6 +425,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
     list_display = [
         "created_at",
+        "patient",
         "kind",
         "transaction_type",
         "payment_status",
@@ -432,6 +435,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "claim",
     ]
     list_filter = ["kind", "transaction_type", "payment_status", "currency"]
+    list_select_related = ["patient"]
     actions = ["export_837p"]
     change_list_template = "admin/billing/ledgerentry/change_list.html"
 
@@ -548,7 +552,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
             rows.append({"entry": entry, "change_cents": change, "running_cents": running})
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Ledger of patient {patient.mrn}",
+            "title": f"Ledger of {patient}",
             "patient": patient,
             "rows": rows,
             "balances": list(selectors.balances(patient_id=patient.pk).values()),
@@ -599,7 +603,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
                 return redirect(reverse("admin:billing_patient_ledger", args=[patient.pk]))
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Post a payment for patient {patient.mrn}",
+            "title": f"Post a payment for {patient}",
             "patient": patient,
             "form": form,
             "opts": self.model._meta,

@@ -16,6 +16,7 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     phi_rows_only = True
 
     list_display = [
+        "patient",
         "metric_type",
         "value_numeric",
         "value_text",
@@ -25,6 +26,7 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "data_classification",
     ]
     list_filter = ["source", "metric_type", "data_classification"]
+    list_select_related = ["patient"]
     date_hierarchy = "captured_at"
     resource = READING
     readonly_fields = [

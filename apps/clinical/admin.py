@@ -10,7 +10,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.http import urlencode
 
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view, may
-from apps.patients.admin_mixins import PHIAccessLoggedAdmin
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin, SearchesByPatient
 from apps.patients.models import PHIAccessLog
 
 from .models import SPOKES, ClinicalEvent, Encounter, MedicalCodeAssignment, Vital
@@ -41,7 +41,7 @@ class CodeInline(_ClinicalInline):
 
 
 @admin.register(Encounter)
-class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+class EncounterAdmin(SearchesByPatient, PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ENCOUNTER
     list_display = ["started_at", "encounter_type", "patient", "provider_name", "place_of_service"]
     list_filter = ["encounter_type", "place_of_service"]
@@ -69,7 +69,7 @@ class EncounterAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
 
 @admin.register(ClinicalEvent)
-class ClinicalEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+class ClinicalEventAdmin(SearchesByPatient, PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.CLINICAL_EVENT
     list_display = ["event_date", "event_name", "activity_type", "patient", "is_synthetic", "data_classification"]
     list_filter = ["activity_type", "data_classification", "is_synthetic"]

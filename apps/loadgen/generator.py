@@ -222,8 +222,8 @@ SELECT gen_random_uuid(), %(org)s, now() - (g %% 730) * interval '1 day', now(),
               'Nash','Ortiz','Perez','Quinn','Reed','Smith','Turner','Upton','Vega','Ward','Young','Zhang'])
            [1 + (g * 7) %% 25],
        '', DATE '1940-01-01' + (g * 37) %% 25000,
-       (ARRAY['female','male','intersex','unknown'])[1 + g %% 4], '', '', '', '', '', '', '', '', 'US', 'active',
-       '', NULL
+       (ARRAY['female','male','intersex','unknown'])[1 + g %% 4], '', '',
+       '+1555' || lpad((g %% 10000000)::text, 7, '0'), '', '', '', '', '', 'US', 'active', '', NULL
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 

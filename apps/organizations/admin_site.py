@@ -4,7 +4,20 @@ from typing import Any
 
 from django.contrib import admin
 from django.contrib.admin.apps import AdminConfig
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
+from django.db.models import Model
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+
+
+class ReadLoggingAutocompleteJsonView(AutocompleteJsonView):
+    """A picker's answer shows its records as the list does (a patient by name, birth date and MRN): a model
+    admin that logs the reads of its list (`log_phi_read`, the patients' PHIAccessLoggedAdmin) logs these too."""
+
+    def serialize_result(self, obj: Model, to_field_name: str) -> dict[str, Any]:
+        log_read = getattr(self.model_admin, "log_phi_read", None)
+        if log_read is not None:
+            log_read(self.request, [obj])
+        return super().serialize_result(obj, to_field_name)  # type: ignore[misc]  # not in django-stubs
 
 
 class KuraAdminSite(admin.AdminSite):
@@ -15,6 +28,9 @@ class KuraAdminSite(admin.AdminSite):
     def has_permission(self, request: HttpRequest) -> bool:
         ctx = getattr(request, "tenant", None)
         return bool(request.user.is_active and request.user.is_staff and ctx is not None and not ctx.is_partner)
+
+    def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
+        return ReadLoggingAutocompleteJsonView.as_view(admin_site=self)(request)  # type: ignore[return-value]
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The password page; a signed-in user who has not passed the second factor goes on to it."""

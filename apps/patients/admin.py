@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.template.response import TemplateResponse
@@ -17,8 +18,8 @@ from django.utils.html import format_html
 from apps.organizations import context
 from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view
 
-from . import services
-from .admin_mixins import PHIAccessLoggedAdmin
+from . import selectors, services
+from .admin_mixins import PHIAccessLoggedAdmin, SearchesByPatient
 from .models import Consent, Patient, PHIAccessLog
 from .panels import patient_panels
 from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
@@ -28,6 +29,8 @@ from .selectors import patient_search_condition
 class PatientForm(forms.ModelForm):
     # The SSN is never sent back to the browser; leaving the box empty keeps the number on file.
     ssn = forms.CharField(label="SSN", required=False, max_length=11, widget=forms.PasswordInput(render_value=False))
+    # Hidden until a registration matches a patient's name and birth date; then shown beside that message.
+    confirm_duplicate = forms.BooleanField(label="This is a different person", required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = Patient
@@ -55,6 +58,35 @@ class PatientForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         masked = self.instance.ssn_masked if self.instance.pk else ""
         self.fields["ssn"].help_text = f"On file: {masked}. Leave empty to keep it." if masked else "Optional."
+        if self.instance._state.adding:
+            self.fields["mrn"].required = False
+            self.fields["mrn"].help_text = "Leave empty to assign the next MRN."
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        adding = self.instance._state.adding
+        identity = {name: cleaned.get(name) for name in ("given_name", "family_name", "date_of_birth")}
+        try:
+            services.patient_registration_check(
+                mrn=cleaned.get("mrn") or "",
+                **identity,  # type: ignore[arg-type]
+                # Only a registration asks: a patient's own change of name is not a second patient.
+                confirm_duplicate=bool(cleaned.get("confirm_duplicate")) or not adding,
+                exclude_id=None if adding else self.instance.pk,
+            )
+        except ValidationError as error:
+            if "confirm_duplicate" in error.message_dict:
+                self._show_duplicate_confirmation(identity)
+            self.add_error(None, error)
+        return cleaned
+
+    def _show_duplicate_confirmation(self, identity: dict[str, Any]) -> None:
+        field = self.fields["confirm_duplicate"]
+        field.widget = forms.CheckboxInput()
+        already = [str(patient) for patient in selectors.patient_same_person_list(**identity)[:5]]
+        # The bound field read its help text when validation made it: set on both.
+        field.help_text = self["confirm_duplicate"].help_text = f"Already registered: {'; '.join(already)}."
 
     def clean_ssn(self) -> str:
         entered: str = self.cleaned_data.get("ssn", "")
@@ -92,10 +124,12 @@ class ConsentInline(TenantInline):
 class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.PATIENT
     form = PatientForm
-    list_display = ["mrn", "family_name", "given_name", "date_of_birth", "sex_at_birth", "status"]
+    list_display = ["family_name", "given_name", "date_of_birth", "mrn", "sex_at_birth", "status"]
     list_filter = [RecordStateFilter, "status", "sex_at_birth"]
     search_fields = ["mrn", "family_name", "given_name"]
-    search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
+    search_help_text = (
+        "Name in any order, phone number, the end of an MRN, or date of birth (MM/DD/YYYY or YYYY-MM-DD)."
+    )
     fieldsets = [
         (None, {"fields": ["mrn", "status"]}),
         (
@@ -108,6 +142,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
                     "date_of_birth",
                     "sex_at_birth",
                     "gender_identity",
+                    "confirm_duplicate",
                 ]
             },
         ),
@@ -135,12 +170,20 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
-        if obj is not None and self.has_change_permission(request, obj):
-            return fieldsets
-        # Read-only pages show every field's value: the SSN only as `ssn_on_file`, masked.
+        # Only a registration may need the duplicate confirmation; read-only pages show every field's value,
+        # the SSN only as `ssn_on_file`, masked.
+        hidden = set() if obj is None else {"confirm_duplicate"}
+        if obj is None or not self.has_change_permission(request, obj):
+            hidden.add("ssn")
         return [
-            (name, {**options, "fields": [f for f in options["fields"] if f != "ssn"]}) for name, options in fieldsets
+            (name, {**options, "fields": [f for f in options["fields"] if f not in hidden]})
+            for name, options in fieldsets
         ]
+
+    def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
+        if not change and not obj.mrn:
+            obj.mrn = services.patient_mrn_next()
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="SSN on file")
     def ssn_on_file(self, patient: Patient) -> str:
@@ -227,7 +270,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(TenantModelAdmin):
+class ConsentAdmin(SearchesByPatient, TenantModelAdmin):
     list_display = ["patient", "consent_type", "granted", "granted_at", "expires_at", "revoked_at"]
     list_filter = ["consent_type", "granted"]
     list_select_related = ["patient"]

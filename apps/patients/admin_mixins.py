@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from . import phi_reads
+from .models import Patient
+from .selectors import patient_search_condition
 
 
 class PHIAccessLoggedAdmin:
@@ -61,3 +64,20 @@ class PHIAccessLoggedAdmin:
     ) -> HttpResponse:
         self._log_object(request, object_id)
         return super().history_form_view(request, object_id, version_id, extra_context)  # type: ignore[misc]
+
+
+class SearchesByPatient:
+    """For admin lists of patients' records: the search box also finds the records of the patients the patient
+    search finds (a name in any order, a phone number, the end of an MRN, a birth date), besides what the list's
+    own `search_fields` find."""
+
+    search_help_text = "The patient's name, phone number, the end of the MRN or the date of birth."
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        own, may_have_duplicates = super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
+        if not search_term.strip():
+            return own, may_have_duplicates
+        patients = Patient.objects.filter(patient_search_condition(search_term)).values("pk")
+        return own | queryset.filter(patient_id__in=patients), may_have_duplicates

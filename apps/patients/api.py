@@ -55,7 +55,9 @@ class PatientOutput(phi_reads.MarksReads, OutputSerializer):
 
 
 class PatientInput(serializers.Serializer):
-    mrn = serializers.CharField(max_length=32)
+    mrn = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, help_text="Leave out to take the organization's next MRN."
+    )
     given_name = serializers.CharField(max_length=100)
     family_name = serializers.CharField(max_length=100)
     preferred_name = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -74,6 +76,15 @@ class PatientInput(serializers.Serializer):
     ssn = serializers.CharField(max_length=11, required=False, allow_blank=True, write_only=True)
 
 
+class PatientRegistrationInput(PatientInput):
+    confirm_duplicate = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Register even though a patient with the same name and date of birth exists (a 400 naming "
+        "`confirm_duplicate` says so).",
+    )
+
+
 class PatientListApi(APIView):
     pagination_class = BoundedLimitOffsetPagination
     resource = PATIENT
@@ -87,10 +98,10 @@ class PatientListApi(APIView):
         page = paginator.paginate_queryset(patients, request, view=self)
         return paginator.get_paginated_response(PatientOutput(page, many=True).data)
 
-    @extend_schema(request=PatientInput, responses={201: PatientOutput}, summary="Register a patient")
+    @extend_schema(request=PatientRegistrationInput, responses={201: PatientOutput}, summary="Register a patient")
     @idempotent_post
     def post(self, request: Request) -> Response:
-        data = PatientInput(data=request.data)
+        data = PatientRegistrationInput(data=request.data)
         data.is_valid(raise_exception=True)
         patient = services.patient_create(**data.validated_data)
         return Response(PatientOutput(patient).data, status=status.HTTP_201_CREATED)

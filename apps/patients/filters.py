@@ -8,7 +8,11 @@ from .selectors import patient_search_condition
 
 
 class PatientFilter(django_filters.FilterSet):
-    search = django_filters.CharFilter(method="filter_search", max_length=100, help_text="name, MRN or YYYY-MM-DD")
+    search = django_filters.CharFilter(
+        method="filter_search",
+        max_length=100,
+        help_text="a name in any order, a phone number, the end of an MRN, or a birth date (MM/DD/YYYY or YYYY-MM-DD)",
+    )
     status = django_filters.ChoiceFilter(choices=Patient.Status.choices)
     sex_at_birth = django_filters.ChoiceFilter(choices=Patient.SexAtBirth.choices)
     date_of_birth = django_filters.DateFilter()

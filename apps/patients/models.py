@@ -19,6 +19,7 @@ from apps.organizations import context
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.encryption import UNAVAILABLE, EncryptedTextField, is_unavailable
+from apps.organizations.local_dates import format_local_date
 from apps.organizations.models import TenantModel, TenantQuerySet, organization_field
 
 MRN_VALIDATOR = RegexValidator(r"^[A-Za-z0-9-]{1,32}$", "Use 1-32 letters, digits and hyphens.")
@@ -166,8 +167,16 @@ class Patient(TenantModel):
         ]
 
     def __str__(self) -> str:
-        # Deliberately not the name: object reprs end up in messages and logs.
-        return f"Patient {self.mrn}"
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """*Family, Given · date of birth · MRN*: how every list, picker, message, title and document names a
+        patient, so that staff confirm who it is before acting. Names and birth dates are demographics every
+        member may read (coaches included); they stay out of logs (Django's admin LogEntry is off for tenant
+        models, and logged exceptions lose their messages: `config/log_filters.py`)."""
+        born = format_local_date(self.date_of_birth) if self.date_of_birth else "?"
+        return f"{self.family_name}, {self.given_name} · {born} · {self.mrn}"
 
     @property
     def ssn_masked(self) -> str:
@@ -198,6 +207,23 @@ class Patient(TenantModel):
                 errors.update({key: value[0] for key, value in error.message_dict.items()})
         if errors:
             raise ValidationError(errors)
+
+
+class MRNCounter(models.Model):
+    """The last MRN number an organization assigned: one row per organization, advanced by one atomic upsert
+    (`services.patient_mrn_next`), so concurrent registrations queue on the row and never draw the same number.
+    Under row-level security like every tenant table; no history (the patients' own history shows each MRN)."""
+
+    organization = models.OneToOneField(
+        "organizations.Organization", on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    last_number = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "MRN counter"
+
+    def __str__(self) -> str:
+        return f"MRN counter at {self.last_number}"
 
 
 class ConsentQuerySet(TenantQuerySet):

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
+from uuid import UUID
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Exact
+
+from apps.organizations.local_dates import parse_local_date
 
 from .models import Consent, Patient, PatientQuerySet, PHIAccessLog
 
@@ -23,17 +29,65 @@ def patient_deleted_list() -> PatientQuerySet:
     return Patient.objects.deleted()
 
 
+def patient_mrn_in_use(mrn: str, *, exclude_id: UUID | None = None) -> bool:
+    """Whether a patient of the active organization (soft-deleted ones too) has this MRN. Through the base
+    manager: an MRN is taken even by a patient a consent-gated partner cannot see."""
+    patients = Patient._base_manager.filter(mrn=mrn)
+    if exclude_id is not None:
+        patients = patients.exclude(pk=exclude_id)
+    return patients.exists()
+
+
+def patient_same_person_list(
+    *, given_name: str, family_name: str, date_of_birth: date, exclude_id: UUID | None = None
+) -> PatientQuerySet:
+    """Patients of the active organization with this family name, given name and birth date, whatever the case
+    and accents: most likely the same person registered twice (soft-deleted ones included: restoring is the better
+    answer)."""
+    patients = Patient.objects.filter(
+        Exact(_search_text(F("family_name")), _search_text(Value(family_name.strip()))),
+        Exact(_search_text(F("given_name")), _search_text(Value(given_name.strip()))),
+        date_of_birth=date_of_birth,
+    )
+    return patients if exclude_id is None else patients.exclude(pk=exclude_id)
+
+
+def _search_text(expression: F | Value) -> Func:
+    """Lower case without accents, as the search compares names (`kura_search_text`, migration 0010)."""
+    return Func(expression, function="kura_search_text", output_field=TextField())
+
+
+# Search: one implementation for the admin's list and pickers and the API's list. Names, the ends of MRNs and
+# phone numbers are matched by `kura_patient_search_ids` (migration 0010) through trigram indexes: a narrow
+# SECURITY DEFINER function, because under row-level security PostgreSQL reads no index through pg_trgm's
+# operators. A birth date is an ordinary condition on the (organization, date of birth) index. The SSN is
+# encrypted and never searched.
+_SEARCH_IDS = "SELECT kura_patient_search_ids(%s, %s, %s)"
+PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
+PHONE_MIN_DIGITS = 7
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def patient_search_condition(term: str) -> Q:
-    """Name, MRN or an ISO date of birth (YYYY-MM-DD), as staff type them into one search box."""
+    """What staff type into one search box, as they would say it: a name in any order ("Okafor, Mateo", "mateo
+    okafor"), partly, without its accents, with a typo; a phone number in any format; the end of an MRN ("1003");
+    a birth date in the clinic's format or ISO ("11/02/1991", "1991-11-02")."""
     term = term.strip()
-    try:
-        born = date.fromisoformat(term)
-    except ValueError:
-        born = None
-    condition = Q(mrn__iexact=term) | Q(family_name__icontains=term) | Q(given_name__icontains=term)
+    born = parse_local_date(term)
     if born is not None:
-        condition |= Q(date_of_birth=born)
-    return condition
+        return Q(date_of_birth=born)
+    words: str | None = None
+    phone_digits: str | None = None
+    if PHONE_LIKE.match(term):
+        digits = re.sub(r"\D", "", term)
+        phone_digits = digits if len(digits) >= PHONE_MIN_DIGITS else None
+    else:
+        words = " ".join(re.split(r"[\s,;]+", term))
+    # A constant statement; the values are bound.
+    return Q(pk__in=RawSQL(_SEARCH_IDS, [words, _like_escaped(term), phone_digits]))  # noqa: S611
 
 
 def consent_list(*, at: datetime | None = None) -> QuerySet[Consent]:

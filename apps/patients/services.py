@@ -12,13 +12,22 @@ from django.db import IntegrityError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.organizations import context
 from apps.organizations.context import TenantContext
+from apps.organizations.rls import ddl
 
-from .models import Consent, Patient, PHIAccessLog
+from .models import Consent, MRNCounter, Patient, PHIAccessLog
 from .permissions import PATIENT
+from .selectors import patient_mrn_in_use, patient_same_person_list
 
 SSN_REVEAL_FORBIDDEN = "This role may not reveal a Social Security number."
 DUPLICATE_MRN = "A patient with this MRN already exists in this organization."
+LIKELY_DUPLICATE = (
+    "A patient with the same name and date of birth is already registered. Check that this is a different "
+    "person, then confirm to register them."
+)
+# Assigned MRNs are the counter's number, zero-padded: 000001, 000002, ...
+MRN_NUMBER_WIDTH = 6
 # Fields staff may set on a patient through services (everything but identity, status bookkeeping and tenancy).
 PATIENT_FIELDS = frozenset(
     {
@@ -49,6 +58,51 @@ def _unknown_fields_error(changes: dict[str, Any], allowed: frozenset[str]) -> N
         raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be set."))
 
 
+# One statement takes the next number: the first registration creates the organization's row, later ones add
+# one to it. The row stays locked until the registering transaction ends, so concurrent registrations queue.
+_MRN_NEXT = ddl(
+    "INSERT INTO {table} (organization_id, last_number) VALUES (%s, 1) "
+    "ON CONFLICT (organization_id) DO UPDATE SET last_number = {table}.last_number + 1 RETURNING last_number",
+    table=MRNCounter._meta.db_table,
+)
+
+
+def patient_mrn_next() -> str:
+    """The next MRN of the active organization from its counter; a number already typed in by hand as some
+    patient's MRN is skipped."""
+    with connection.cursor() as cursor:
+        while True:
+            cursor.execute(_MRN_NEXT, [context.current_organization_id()])
+            (number,) = cursor.fetchone()
+            mrn = f"{number:0{MRN_NUMBER_WIDTH}d}"
+            if not patient_mrn_in_use(mrn):
+                return mrn
+
+
+def patient_registration_check(
+    *,
+    mrn: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+    confirm_duplicate: bool,
+    exclude_id: UUID | None = None,
+) -> None:
+    """Refuse an MRN another patient of the organization has (`mrn`), and, unless `confirm_duplicate`, the same
+    family name, given name and birth date as a patient already registered (`confirm_duplicate`)."""
+    errors: dict[str, str] = {}
+    if mrn and patient_mrn_in_use(mrn, exclude_id=exclude_id):
+        errors["mrn"] = DUPLICATE_MRN
+    if not confirm_duplicate and given_name and family_name and date_of_birth:
+        same_person = patient_same_person_list(
+            given_name=given_name, family_name=family_name, date_of_birth=date_of_birth, exclude_id=exclude_id
+        )
+        if same_person.exists():
+            errors["confirm_duplicate"] = LIKELY_DUPLICATE
+    if errors:
+        raise ValidationError(errors)
+
+
 def _save_patient(patient: Patient) -> Patient:
     try:
         # Uniqueness is checked under RLS, so only this organization's MRNs are visible to the check.
@@ -68,13 +122,33 @@ def _save_patient(patient: Patient) -> Patient:
     return patient
 
 
-def patient_create(*, mrn: str, given_name: str, family_name: str, date_of_birth: date, **details: Any) -> Patient:
-    """Register a patient in the active organization (details: contact, sex at birth, SSN, ...)."""
+def patient_create(
+    *,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date,
+    mrn: str = "",
+    confirm_duplicate: bool = False,
+    **details: Any,
+) -> Patient:
+    """Register a patient in the active organization (details: contact, sex at birth, SSN, ...). An empty `mrn`
+    takes the organization's next one; the same name and birth date as a registered patient needs
+    `confirm_duplicate`."""
     _unknown_fields_error(details, PATIENT_FIELDS)
-    patient = Patient(mrn=mrn, given_name=given_name, family_name=family_name, date_of_birth=date_of_birth)
-    for name, value in details.items():
-        setattr(patient, name, value)
-    return _save_patient(patient)
+    with transaction.atomic():
+        patient_registration_check(
+            mrn=mrn,
+            given_name=given_name,
+            family_name=family_name,
+            date_of_birth=date_of_birth,
+            confirm_duplicate=confirm_duplicate,
+        )
+        patient = Patient(
+            mrn=mrn or patient_mrn_next(), given_name=given_name, family_name=family_name, date_of_birth=date_of_birth
+        )
+        for name, value in details.items():
+            setattr(patient, name, value)
+        return _save_patient(patient)
 
 
 def patient_update(*, patient: Patient, **changes: Any) -> Patient:

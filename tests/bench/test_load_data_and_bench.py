@@ -232,6 +232,7 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     expected = {("rls_overhead", name) for name in cases.rls_calls(subject)}
     expected |= {("api_vs_sql", name) for name in cases.api_cases(subject)}
     expected |= {("ingestion", "bulk endpoint 200 readings vs COPY")}
+    expected |= {("search", f"patient search: {kind}") for kind in (*cases.SEARCH_KINDS, "every kind of term")}
     assert {(r["group"], r["case"]) for r in record["results"]} == expected
     for result in record["results"]:
         assert result["runs"] == (3 if result["group"] == "ingestion" else 2)

@@ -21,7 +21,7 @@ def test_clinician_adds_a_vital_through_the_clinical_event_form(clinics, open_pa
     # The patient is picked the way a person does it: the autocomplete box, searched by MRN.
     page.locator(".field-patient .select2-selection").click()
     page.fill(".select2-search__field", "ORG-A-001")
-    page.locator(".select2-results__option", has_text="Patient ORG-A-001").click()
+    page.locator(".select2-results__option", has_text="· ORG-A-001").click()
     page.select_option("#id_activity_type", "observation")
     page.check("input[name=clinical_purposes][value=monitoring]")
     page.fill("#id_event_name", "Vitals check")

@@ -93,8 +93,8 @@ def test_flags_are_reviewed_from_the_admin_list_with_an_action_and_a_comment(cli
     with as_tenant(b["org"]):
         b_flag.refresh_from_db()
         assert b_flag.reviewed_at is None
-    assert "Patient SAME-1" not in client.get("/admin/clinical/assessmentflag/").content.decode()
-    assert "Patient SAME-1" in client.get("/admin/clinical/assessmentflag/?status=reviewed").content.decode()
+    assert "· SAME-1<" not in client.get("/admin/clinical/assessmentflag/").content.decode()
+    assert "· SAME-1<" in client.get("/admin/clinical/assessmentflag/?status=reviewed").content.decode()
 
 
 def test_the_trend_picture_scales_each_score_to_its_instrument_maximum():

@@ -33,7 +33,8 @@ MOOD = {"event_type": "mood", "event_subtype": "daily_checkin", "event_data": {"
 
 
 def register(client, key, mrn="MRN-1", **changes):
-    body = {"mrn": mrn, "given_name": "Ada", "family_name": "Byron", "date_of_birth": "1990-12-10", **changes}
+    # One person per MRN: registering the same name and birth date again would be asked to confirm.
+    body = {"mrn": mrn, "given_name": f"Ada {mrn}", "family_name": "Byron", "date_of_birth": "1990-12-10", **changes}
     return client.post(PATIENTS, body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=key)
 
 

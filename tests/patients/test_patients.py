@@ -58,7 +58,8 @@ def test_duplicate_mrn_is_a_400_in_one_org_but_allowed_in_another():
     org_a, org_b = make_organization("org-a"), make_organization("org-b")
     client_a, client_b = api_client(issue_key(org_a)), api_client(issue_key(org_b))
     assert client_a.post("/api/v1/patients/", VALID, content_type="application/json").status_code == 201
-    duplicate = client_a.post("/api/v1/patients/", VALID, content_type="application/json")
+    another_person = {**VALID, "given_name": "Bea"}
+    duplicate = client_a.post("/api/v1/patients/", another_person, content_type="application/json")
     assert duplicate.status_code == 400
     assert duplicate.json()["error"]["fields"] == {
         "mrn": ["A patient with this MRN already exists in this organization."]

@@ -1,0 +1,174 @@
+"""Search that finds people, one implementation for the admin's list, the admin's pickers and the API's list."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+
+import pytest
+from django.db import connection, connections
+
+from apps.organizations.roles import Role
+from apps.patients import selectors, services
+from apps.patients.models import Patient
+from tests.conftest import add_member, as_tenant, logged_in, make_organization
+from tests.factories import PatientFactory
+
+CLINIC_A = [
+    {"mrn": "HAR-1003", "given_name": "Mateo", "family_name": "Okafor", "date_of_birth": date(1991, 11, 2)},
+    {"mrn": "HAR-1004", "given_name": "Lucía", "family_name": "Fernández", "date_of_birth": date(1985, 6, 15)},
+    {"mrn": "HAR-2001", "given_name": "Ana", "family_name": "Lindqvist", "date_of_birth": date(1984, 3, 14)},
+]
+PHONES = {"HAR-1003": "+15035550142", "HAR-1004": "+15035550199", "HAR-2001": "+442071838750"}
+# Another clinic's patient with the same name, birth date and phone: never found from clinic A.
+CLINIC_B = {**CLINIC_A[0], "mrn": "B-1003", "phone": "+15035550142"}
+
+# What the front desk types, and the MRNs clinic A's search must answer (in the list's order: by name).
+EXPECTED = {
+    "Mateo Okafor": ["HAR-1003"],
+    "Okafor, Mateo": ["HAR-1003"],
+    "mateo okafor": ["HAR-1003"],
+    "OKAF": ["HAR-1003"],
+    "Lucia": ["HAR-1004"],
+    "fernandez lucia": ["HAR-1004"],
+    "Okafr Mateo": ["HAR-1003"],  # a letter missing
+    "(503) 555-0142": ["HAR-1003"],
+    "503.555.0142": ["HAR-1003"],
+    "+1 503 555 0142": ["HAR-1003"],
+    "1003": ["HAR-1003"],
+    "har-1003": ["HAR-1003"],
+    "11/02/1991": ["HAR-1003"],
+    "1991-11-02": ["HAR-1003"],
+    "503 555 01": ["HAR-1004", "HAR-1003"],
+    # Must not match: another person's given name with this family name, a number no MRN ends with, a day
+    # nobody was born, a phone number nobody has, a wildcard.
+    "Okafor Lucia": [],
+    "2003": [],
+    "12/02/1991": [],
+    "(503) 555-0100": [],
+    "%": [],
+}
+
+
+def _clinics(org_a, org_b):
+    with as_tenant(org_a):
+        for fields in CLINIC_A:
+            PatientFactory(**fields, phone=PHONES[fields["mrn"]])
+    with as_tenant(org_b):
+        PatientFactory(**CLINIC_B)
+
+
+def test_the_selector_finds_people_by_what_the_caller_gives_and_only_in_its_own_organization(org_a, org_b):
+    _clinics(org_a, org_b)
+    with as_tenant(org_a, Role.FRONT_DESK):
+        found = {
+            term: list(
+                selectors.patient_list().filter(selectors.patient_search_condition(term)).values_list("mrn", flat=True)
+            )
+            for term in EXPECTED
+        }
+    with as_tenant(org_b, Role.FRONT_DESK):
+        in_b = list(
+            selectors.patient_list()
+            .filter(selectors.patient_search_condition("Okafor, Mateo"))
+            .values_list("mrn", flat=True)
+        )
+    assert found == EXPECTED
+    assert in_b == ["B-1003"]
+
+
+def test_the_api_list_the_admin_list_and_the_admin_picker_answer_alike(org_a, org_b):
+    _clinics(org_a, org_b)
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+    picker_query = {"app_label": "clinical", "model_name": "encounter", "field_name": "patient"}
+    with as_tenant(org_a):
+        named = {patient.mrn: str(patient) for patient in Patient.objects.all()}
+
+    api, admin, picker = {}, {}, {}
+    for term in EXPECTED:
+        api[term] = [row["mrn"] for row in client.get("/api/v1/patients/", {"search": term}).json()["results"]]
+        changelist = client.get("/admin/patients/patient/", {"q": term}).context["cl"]
+        admin[term] = [patient.mrn for patient in changelist.result_list]
+        results = client.get("/admin/autocomplete/", {**picker_query, "term": term}).json()["results"]
+        picker[term] = [row["text"] for row in results]
+
+    assert api == EXPECTED
+    assert admin == EXPECTED
+    assert picker == {term: [named[mrn] for mrn in mrns] for term, mrns in EXPECTED.items()}
+
+
+def test_lists_of_patients_records_search_by_the_patient(org_a, org_b):
+    _clinics(org_a, org_b)
+    for org in (org_a, org_b):
+        with as_tenant(org):
+            for patient in Patient.objects.all():
+                services.consent_record(patient=patient, consent_type="treatment", granted=True)
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+
+    found = {
+        term: sorted(
+            c.patient.mrn for c in client.get("/admin/patients/consent/", {"q": term}).context["cl"].result_list
+        )
+        for term in ("Okafor, Mateo", "lucia", "11/02/1991", "1004", "Okafor Lucia")
+    }
+
+    assert found == {
+        "Okafor, Mateo": ["HAR-1003"],
+        "lucia": ["HAR-1004"],
+        "11/02/1991": ["HAR-1003"],
+        "1004": ["HAR-1004"],
+        "Okafor Lucia": [],
+    }
+
+
+@pytest.mark.usefixtures("committed")
+def test_each_kind_of_term_reads_its_index_under_row_level_security():
+    """With real statistics (committed rows, VACUUM ANALYZE by the owner), as the runtime role under RLS."""
+    org_a, org_b = make_organization("org-a"), make_organization("org-b")
+    for organization, size in ((org_a, 3000), (org_b, 500)):
+        with as_tenant(organization):
+            Patient.objects.bulk_create(
+                Patient(
+                    mrn=f"P{i:05d}",
+                    given_name=f"Given{i % 89}",
+                    family_name=f"Family{i % 97}",
+                    date_of_birth=date(1950 + i % 50, 1 + i % 12, 1 + i % 28),
+                    phone=f"+1555{i:07d}",
+                )
+                for i in range(size)
+            )
+            PatientFactory(**CLINIC_A[0], phone=PHONES["HAR-1003"])
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE patients_patient")
+
+    # The search function's statement, planned as it runs: as the owner role, in the organization's context.
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT prosrc FROM pg_proc WHERE proname = 'kura_patient_search_ids'")
+        (body,) = cursor.fetchone()
+        for number, name in enumerate(("words", "mrn_end", "phone_digits"), start=1):
+            body = re.sub(rf"\b{name}\b", f"${number}", body)
+        cursor.execute("SELECT set_config('app.current_org', %s, false)", [str(org_a.id)])
+        cursor.execute(f"PREPARE search_ids(text, text, text) AS {body}")
+        plans = {}
+        for term, arguments in (
+            ("Okafor, Mateo", "('okafor mateo', 'okafor, mateo', NULL)"),
+            ("(503) 555-0142", "(NULL, '(503) 555-0142', '5035550142')"),
+        ):
+            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE search_ids{arguments}")
+            plans[term] = json.dumps(cursor.fetchone()[0])
+        cursor.execute("DEALLOCATE search_ids")
+        cursor.execute("RESET app.current_org")
+    with as_tenant(org_a, Role.FRONT_DESK), connection.cursor() as cursor:
+        queryset = selectors.patient_list().filter(selectors.patient_search_condition("11/02/1991"))
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql, params)
+        plans["11/02/1991"] = json.dumps(cursor.fetchone()[0])
+
+    for plan in plans.values():
+        assert '"Node Type": "Seq Scan"' not in plan
+    for index in ("patient_search_name_trgm_idx", "patient_search_mrn_trgm_idx"):
+        assert f'"Index Name": "{index}"' in plans["Okafor, Mateo"]
+    for index in ("patient_search_mrn_trgm_idx", "patient_search_phone_trgm_idx"):
+        assert f'"Index Name": "{index}"' in plans["(503) 555-0142"]
+    assert '"Index Name": "patients_pa_organiz_0880de_idx"' in plans["11/02/1991"]
