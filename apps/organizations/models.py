@@ -121,6 +121,8 @@ class Membership(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user_per_org"),
+            # Target of composite foreign keys (organization_id, membership_id), e.g. from scheduling's providers.
+            models.UniqueConstraint(fields=["organization", "id"], name="membership_org_id_key"),
             models.CheckConstraint(condition=models.Q(role__in=MEMBER_ROLES), name="membership_role_valid"),
         ]
 

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.clinical",
     "apps.biomarkers",
     "apps.billing",
+    "apps.scheduling",
 ]
 
 MIDDLEWARE = [
