@@ -10,6 +10,8 @@ from django.db.models import ForeignKey
 from django.http import HttpRequest
 
 from apps.organizations.admin_base import TenantModelAdmin
+from apps.organizations.context import current_organization_id
+from apps.organizations.models import TenantModel
 
 from . import selectors
 from .models import Appointment, AppointmentType, Location, Provider, RecurringSeries, Room, TimeOff, WeeklyAvailability
@@ -23,8 +25,8 @@ class SameOrganizationChoices:
     def formfield_for_foreignkey(self, db_field: ForeignKey[Any, Any], request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "membership":
             kwargs["queryset"] = selectors.schedulable_memberships()
-        elif db_field.related_model is not None and hasattr(db_field.related_model.objects, "for_current_organization"):
-            kwargs["queryset"] = db_field.related_model.objects.for_current_organization()
+        elif isinstance(related := db_field.related_model, type) and issubclass(related, TenantModel):
+            kwargs["queryset"] = related._default_manager.filter(organization_id=current_organization_id())  # type: ignore[misc]  # None matches nothing
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
 
 

@@ -9,7 +9,7 @@ it lives in its own CLINICAL_PHI row (`AppointmentReason`), which the database n
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -33,9 +33,9 @@ class TsTzRange(Func):
     output_field = DateTimeRangeField()
 
 
-def _same_org(to: str, related_name: str, **options: object) -> models.ForeignKey:  # type: ignore[type-arg]
+def _same_org(to: Any, related_name: str, **options: Any) -> Any:
     """A link whose organization is proven by a composite key (organization_id, x_id) added in the migration."""
-    return models.ForeignKey(to, related_name=related_name, db_constraint=False, **options)  # type: ignore[arg-type]
+    return models.ForeignKey(to, related_name=related_name, db_constraint=False, **options)
 
 
 # Members who see patients and so may be providers.

@@ -21,7 +21,6 @@ from apps.clinical import services as clinical_services
 from apps.clinical.models import Encounter
 from apps.organizations import context
 from apps.organizations.access import require_phi_write
-from apps.organizations.models import Organization
 from apps.organizations.roles import DataClassification
 from apps.organizations.time_zones import local_datetime, organization_zone
 from apps.patients.models import Patient
@@ -264,9 +263,8 @@ def appointment_transition(
 
 
 def _capture_charge(appointment: Appointment, diagnosis_codes: list[str]) -> None:
-    organization = Organization.objects.get(pk=appointment.organization_id)
     kind = appointment.appointment_type
-    if not organization.charge_capture or not kind.service_code:
+    if not appointment.organization.charge_capture or not kind.service_code:
         return
     encounter = Encounter.objects.filter(appointment=appointment).first()
     if encounter is not None and encounter.ended_at is None:
