@@ -8,12 +8,14 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import ForeignKey
 from django.http import HttpRequest
+from django.urls import URLPattern
 
 from apps.organizations.admin_base import TenantModelAdmin
 from apps.organizations.context import current_organization_id
 from apps.organizations.models import TenantModel
 
 from . import selectors
+from .calendar import calendar_urls
 from .models import Appointment, AppointmentType, Location, Provider, RecurringSeries, Room, TimeOff, WeeklyAvailability
 from .permissions import APPOINTMENT, APPOINTMENT_TYPE, AVAILABILITY, LOCATION, PROVIDER, SERIES
 
@@ -88,3 +90,6 @@ class AppointmentAdmin(TenantModelAdmin):
     date_hierarchy = "starts_at"
     exclude = ["patient"]
     readonly_fields = ["provider", "room", "appointment_type", "series", "starts_at", "ends_at", "status"]
+
+    def get_urls(self) -> list[URLPattern]:
+        return [*calendar_urls(self.admin_site), *super().get_urls()]

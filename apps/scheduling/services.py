@@ -18,7 +18,8 @@ from django.utils import timezone
 from apps.billing import services as billing_services
 from apps.billing.models import InsurancePolicy
 from apps.clinical import services as clinical_services
-from apps.clinical.models import Encounter
+from apps.clinical.codes import CodeSystem
+from apps.clinical.models import Condition, Encounter, MedicalCodeAssignment
 from apps.organizations import context
 from apps.organizations.access import require_phi_write
 from apps.organizations.roles import DataClassification
@@ -273,12 +274,13 @@ def _capture_charge(appointment: Appointment, diagnosis_codes: list[str]) -> Non
     policy = (
         InsurancePolicy.objects.filter(patient_id=appointment.patient_id, is_active=True).order_by("priority").first()
     )
+    diagnoses = diagnosis_codes or active_diagnosis_codes(patient=appointment.patient)
     try:
         billing_services.charge_create(
             patient=appointment.patient,
             transaction_type="clinical_service",
             amount_cents=kind.fee_cents,
-            metadata={"cpt_code": kind.service_code, "diagnosis_codes": diagnosis_codes},
+            metadata={"cpt_code": kind.service_code, "diagnosis_codes": diagnoses},
             service_date=timezone.localdate(appointment.starts_at, timezone=organization_zone()),
             description=kind.name,
             encounter=encounter,
@@ -290,6 +292,21 @@ def _capture_charge(appointment: Appointment, diagnosis_codes: list[str]) -> Non
                 {"diagnosis_codes": "Give the visit's ICD-10-CM codes: its charge needs them."}
             ) from None
         raise
+
+
+def active_diagnosis_codes(*, patient: Patient) -> list[str]:
+    """The ICD-10-CM codes of the patient's active conditions (primary first, at most 12): a visit's default
+    diagnoses when the clinician names none."""
+    codes = (
+        MedicalCodeAssignment.objects.filter(
+            event__patient=patient,
+            event__conditions__clinical_status=Condition.ClinicalStatus.ACTIVE,
+            code_system=CodeSystem.ICD10CM,
+        )
+        .order_by("-is_primary", "code")
+        .values_list("code", flat=True)
+    )
+    return list(dict.fromkeys(codes))[:12]
 
 
 def series_book(
