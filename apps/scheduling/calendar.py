@@ -19,7 +19,6 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
 
 from apps.organizations.access import object_or_404
 from apps.organizations.admin_base import guarded_view, may
@@ -110,7 +109,7 @@ class CalendarPages:
             path("<uuid:appointment_id>/check-in/", view(self.check_in, "check_in"), name="scheduling_check_in"),
             path("<uuid:appointment_id>/cancel/", view(self.cancel, "write"), name="scheduling_cancel"),
             path("<uuid:appointment_id>/reschedule/", view(self.reschedule, "write"), name="scheduling_reschedule"),
-            path("<uuid:appointment_id>/status/", view(require_POST(self.status), "write"), name="scheduling_status"),
+            path("<uuid:appointment_id>/status/", view(self.status, "write"), name="scheduling_status"),
         ]
 
     def _render(self, request: HttpRequest, template: str, title: str, **extra: Any) -> TemplateResponse:
@@ -238,7 +237,8 @@ class CalendarPages:
                 else:
                     local = appointment.starts_at.astimezone(organization_zone())
                     messages.success(request, f"Booked {local:%A %d %B, %H:%M} with {appointment.provider}.")
-                    return redirect(f"{reverse('admin:scheduling_calendar')}?date={local:%Y-%m-%d}")
+                    day = f"?date={local:%Y-%m-%d}&type={appointment.appointment_type_id}"
+                    return redirect(f"{reverse('admin:scheduling_calendar')}{day}")
         else:
             initial: dict[str, Any] = {
                 "provider": _uuid(request.GET.get("provider")),
@@ -296,10 +296,11 @@ class CalendarPages:
 
     def status(self, request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
         appointment = self._appointment(appointment_id)
-        try:
-            services.appointment_transition(appointment=appointment, status=request.POST.get("status", ""))
-        except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+        if request.method == "POST":
+            try:
+                services.appointment_transition(appointment=appointment, status=request.POST.get("status", ""))
+            except ValidationError as error:
+                messages.error(request, " ".join(error.messages))
         return redirect("admin:scheduling_today")
 
     def _back_to_day(self, appointment: Appointment) -> HttpResponseRedirect:

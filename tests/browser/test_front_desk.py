@@ -51,7 +51,10 @@ def test_front_desk_books_from_a_free_slot_and_checks_a_patient_in(two_clinics, 
     page.set_viewport_size(TABLET)
     day = next_weekday(1, zone_name=clinic.zone_name)
 
-    page.goto(f"/admin/scheduling/appointment/calendar/?date={day:%Y-%m-%d}&provider={clinic.provider.pk}")
+    page.goto(
+        f"/admin/scheduling/appointment/calendar/?date={day:%Y-%m-%d}&provider={clinic.provider.pk}"
+        f"&type={clinic.therapy.pk}"
+    )
     screenshot(page, "calendar")
     assert page.evaluate("document.documentElement.scrollWidth") <= TABLET["width"]
     page.click("a.kura-slot >> text=11:30")  # click 1: the free slot
