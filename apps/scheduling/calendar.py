@@ -31,6 +31,8 @@ from . import selectors, services
 from .models import Appointment, AppointmentReason
 from .permissions import CALENDAR
 
+# The calendar shows days up to five years either side of today.
+CALENDAR_REACH_DAYS = 5 * 366
 # Service fields -> form fields, so a service's error lands beside the field it is about.
 FORM_FIELDS = {"patient_id": "patient", "provider_id": "provider", "room_id": "room", "appointment_type_id": "kind"}
 
@@ -55,7 +57,7 @@ class BookingForm(forms.Form):
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The admin's patient search (no list of every patient on the page).
-        widget = AutocompleteSelect(Appointment._meta.get_field("patient"), admin_site)  # type: ignore[arg-type]
+        widget = AutocompleteSelect(Appointment._meta.get_field("patient"), admin_site)
         self.fields["patient"] = forms.ModelChoiceField(queryset=patient_list(), widget=widget)
 
 
@@ -70,10 +72,13 @@ class RescheduleForm(forms.Form):
 
 
 def _day(request: HttpRequest) -> dt.date:
+    """The day asked for (today when none, or one the calendar does not reach)."""
+    today = timezone.localdate(timezone=organization_zone())
     try:
-        return dt.date.fromisoformat(request.GET.get("date", ""))
+        day = dt.date.fromisoformat(request.GET.get("date", ""))
     except ValueError:
-        return timezone.localdate(timezone=organization_zone())
+        return today
+    return day if abs((day - today).days) <= CALENDAR_REACH_DAYS else today
 
 
 def _aware(value: str) -> dt.datetime | None:

@@ -39,7 +39,7 @@ REASONS = cycle(["Follow-up: anxiety", "Medication review", "Sleep difficulties"
 def seed(*, slug: str) -> None:
     if Provider.objects.exists():
         return
-    organization = Organization.objects.get(pk=context.current_organization_id())
+    organization = Organization.objects.get(pk=context.current_organization_id())  # type: ignore[misc]  # seeded in a context
     organization.time_zone = ZONES.get(slug, "America/Chicago")
     organization.address = ADDRESSES.get(slug, "")
     organization.save()

@@ -39,7 +39,7 @@ def reminders_due(*, now: dt.datetime) -> list[Appointment]:
             patient__deleted_at__isnull=True,
         )
         .exclude(patient__email="")
-        .select_related("patient")
+        .select_related("patient", "organization")
         .order_by("starts_at")
     )
 
@@ -70,7 +70,7 @@ def appointment_reminders_send(*, now: dt.datetime | None = None) -> int:
     due = reminders_due(now=now)
     if not due:
         return 0
-    organization = Organization.objects.get(pk=due[0].organization_id)
+    organization = due[0].organization
     sent = 0
     with get_connection() as connection:
         for appointment in due:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from .models import Appointment, AppointmentReason, AppointmentStatus, RecurringSeries
@@ -32,6 +34,9 @@ class FreeSlotsQuery(serializers.Serializer):
     last_day = serializers.DateField(help_text="Last local day, at most 31 days after the first.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        today = timezone.localdate()
+        if not today - dt.timedelta(days=366) <= attrs["first_day"] <= today + dt.timedelta(days=2 * 366):
+            raise serializers.ValidationError({"first_day": "Ask for days within a year back and two years ahead."})
         span = (attrs["last_day"] - attrs["first_day"]).days
         if span < 0:
             raise serializers.ValidationError({"last_day": "The last day comes on or after the first."})

@@ -50,6 +50,9 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     AppointmentStatus.CHECKED_IN: frozenset({AppointmentStatus.IN_SESSION}),
     AppointmentStatus.IN_SESSION: frozenset({AppointmentStatus.COMPLETED}),
 }
+# How far ahead anything may be booked.
+BOOKING_HORIZON = dt.timedelta(days=2 * 366)
+
 # Before the patient arrives an appointment may still be moved, cancelled, checked in or marked a no-show.
 NOT_YET_ARRIVED = frozenset({AppointmentStatus.BOOKED, AppointmentStatus.CONFIRMED})
 
@@ -79,6 +82,13 @@ def _save_holding_time(appointment: Appointment) -> None:
         if taken is None:
             raise
         raise taken from None
+
+
+def _within_horizon(starts_at: dt.datetime, field: str = "starts_at") -> None:
+    if timezone.is_naive(starts_at):
+        raise ValidationError({field: "Give the time with its UTC offset."})
+    if starts_at - timezone.now() > BOOKING_HORIZON:
+        raise ValidationError({field: "Book at most two years ahead."})
 
 
 def _validate_time(
@@ -127,6 +137,9 @@ def appointment_book(
     series: RecurringSeries | None = None,
 ) -> Appointment:
     """Book an appointment (it ends after the type's duration unless `ends_at` says otherwise)."""
+    _within_horizon(starts_at)
+    if ends_at is not None:
+        _within_horizon(ends_at, "ends_at")
     ends_at = ends_at or starts_at + dt.timedelta(minutes=appointment_type.duration_minutes)
     _validate_parties(provider=provider, room=room, appointment_type=appointment_type)
     outside = _validate_time(
@@ -176,6 +189,9 @@ def appointment_reschedule(
         current = _locked(appointment)
         if current.status not in NOT_YET_ARRIVED:
             raise ValidationError({"status": "Only a booked or confirmed appointment can be moved."})
+        _within_horizon(starts_at)
+        if ends_at is not None:
+            _within_horizon(ends_at, "ends_at")
         length = current.ends_at - current.starts_at
         ends_at = ends_at or starts_at + length
         new_room = room if room is not None else current.room
@@ -327,8 +343,7 @@ def series_book(
         raise ValidationError({"frequency": "Use weekly or biweekly."})
     if not isinstance(occurrences, int) or not 2 <= occurrences <= 52:
         raise ValidationError({"occurrences": "Book 2 to 52 occurrences."})
-    if timezone.is_naive(first_starts_at):
-        raise ValidationError({"starts_at": "Give the time with its UTC offset."})
+    _within_horizon(first_starts_at)
     zone = organization_zone()
     local = first_starts_at.astimezone(zone)
     step = 7 if frequency == RecurringSeries.Frequency.WEEKLY else 14

@@ -100,6 +100,7 @@ def _bad_inputs(clinic: Clinic, other: Clinic):
         "other clinic's type": (body(clinic, appointment_type_id=str(other.therapy.pk)), "appointment_type_id"),
         "not a uuid": (body(clinic, room_id="room-one"), "room_id"),
         "no offset": (body(clinic, starts_at="not a time"), "starts_at"),
+        "far future": (body(clinic, starts_at="9999-12-31T23:59:00+00:00"), "starts_at"),
     }
 
 
@@ -250,6 +251,12 @@ def test_free_slots_in_the_clinic_zone_and_bad_days(clinic):
     )
     assert backwards.status_code == 400
     assert set(backwards.json()["error"]["fields"]) == {"last_day"}
+    far = client.get(
+        "/api/v1/free-slots/",
+        {"appointment_type_id": str(clinic.therapy.pk), "first_day": "9999-12-31", "last_day": "9999-12-31"},
+    )
+    assert far.status_code == 400
+    assert set(far.json()["error"]["fields"]) == {"first_day"}
 
 
 def test_the_schema_documents_the_scheduling_operations(db):

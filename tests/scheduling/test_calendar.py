@@ -137,6 +137,7 @@ def test_a_coach_sees_own_sessions_without_the_clinical_reason(clinic):
     assert "Dr. Dana Reyes" in calendar  # the column is there, empty for the coach
     desk = logged_in(add_member(clinic.org, Role.FRONT_DESK)).get(CALENDAR).content.decode()
     assert desk.count("Insomnia review") == 2
+    assert logged_in(clinic.coach_user).get(CALENDAR, {"date": "9999-12-31", "view": "week"}).status_code == 200
     billing = logged_in(add_member(clinic.org, Role.BILLING))
     assert billing.get(CALENDAR).status_code == 403
 
