@@ -146,11 +146,13 @@ def _weeks(patients: list[Patient], plans: list[tuple[Provider, AppointmentType,
 
 
 def _status(offset: int, number: int) -> str:
+    if offset == 0:  # today: done, in session, arrived or expected (see `_weeks`)
+        return AppointmentStatus.COMPLETED if number % 4 == 1 else AppointmentStatus.BOOKED
     if number % 9 == 0:
         return AppointmentStatus.NO_SHOW if offset < 0 else AppointmentStatus.CANCELLED
     if number % 7 == 0:
         return AppointmentStatus.CANCELLED
-    if offset < 0 or (offset == 0 and number % 4 == 1):
+    if offset < 0:
         return AppointmentStatus.COMPLETED
     if offset > 0 and number % 2 == 0:
         return AppointmentStatus.CONFIRMED
