@@ -295,6 +295,7 @@ class PHIAccessLog(models.Model):
         LEDGER_ENTRY = "ledger_entry", "Ledger entry (diagnoses)"
         BILLING_DOCUMENT = "billing_document", "Superbill or statement"
         CLAIM_FILE = "claim_file", "837P claim file"
+        APPOINTMENT = "appointment", "Appointment (patient, time, reason)"
 
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the organization or the patient: the two composite indexes below lead with

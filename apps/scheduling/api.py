@@ -20,6 +20,8 @@ from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.patients import phi_reads
+from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
 
 from . import selectors, services
@@ -55,6 +57,12 @@ def _booking(run: Callable[[], T]) -> T:
         return run()
     except services.SlotTakenError as taken:
         raise SlotConflict(taken.message) from None
+
+
+def _shown(*appointments: Any) -> list[Any]:
+    """The appointments an answer shows, each a read of its patient's appointment record (PHI access log)."""
+    phi_reads.mark(record_type=PHIAccessLog.RecordType.APPOINTMENT, patient_ids=[a.patient_id for a in appointments])
+    return list(appointments)
 
 
 def _appointments() -> Any:
@@ -142,7 +150,7 @@ class AppointmentListApi(APIView):
     def get(self, request: Request) -> Response:
         paginator = self.pagination_class()
         appointments = filter_queryset(AppointmentFilter, request, _appointments())
-        page = paginator.paginate_queryset(appointments, request, view=self) or []
+        page = _shown(*(paginator.paginate_queryset(appointments, request, view=self) or []))
         return paginator.get_paginated_response(AppointmentOutput(page, many=True).data)
 
     @extend_schema(
@@ -157,7 +165,8 @@ class AppointmentListApi(APIView):
         fields = dict(data.validated_data)
         parties = _parties(fields)
         appointment = _booking(lambda: services.appointment_book(**parties, **fields))
-        return Response(AppointmentOutput(_appointments().get(pk=appointment.pk)).data, status=status.HTTP_201_CREATED)
+        (created,) = _shown(_appointments().get(pk=appointment.pk))
+        return Response(AppointmentOutput(created).data, status=status.HTTP_201_CREATED)
 
 
 class AppointmentDetailApi(APIView):
@@ -165,7 +174,8 @@ class AppointmentDetailApi(APIView):
 
     @extend_schema(responses=AppointmentOutput, summary="An appointment")
     def get(self, request: Request, appointment_id: uuid.UUID) -> Response:
-        return Response(AppointmentOutput(object_or_404(_appointments(), appointment_id)).data)
+        (appointment,) = _shown(object_or_404(_appointments(), appointment_id))
+        return Response(AppointmentOutput(appointment).data)
 
 
 class AppointmentSeriesApi(APIView):
@@ -184,7 +194,7 @@ class AppointmentSeriesApi(APIView):
         parties = _parties(fields)
         fields.pop("ends_at", None)
         series = _booking(lambda: services.series_book(**parties, first_starts_at=fields.pop("starts_at"), **fields))
-        series.appointment_list = list(_appointments().filter(series=series))  # type: ignore[attr-defined]
+        series.appointment_list = _shown(*_appointments().filter(series=series))  # type: ignore[attr-defined]
         return Response(SeriesOutput(series).data, status=status.HTTP_201_CREATED)
 
 
@@ -210,7 +220,8 @@ class AppointmentTransitionApi(APIView):
             services.appointment_transition(
                 appointment=appointment, status=fields["status"], diagnosis_codes=fields.get("diagnosis_codes")
             )
-        return Response(AppointmentOutput(_appointments().get(pk=appointment.pk)).data)
+        (changed,) = _shown(_appointments().get(pk=appointment.pk))
+        return Response(AppointmentOutput(changed).data)
 
 
 class AppointmentRescheduleApi(APIView):
@@ -229,7 +240,8 @@ class AppointmentRescheduleApi(APIView):
             selectors.named_object(selectors.room_list(), room_id, field="room_id", label="room") if room_id else None
         )
         _booking(lambda: services.appointment_reschedule(appointment=appointment, room=room, **fields))
-        return Response(AppointmentOutput(_appointments().get(pk=appointment.pk)).data)
+        (changed,) = _shown(_appointments().get(pk=appointment.pk))
+        return Response(AppointmentOutput(changed).data)
 
 
 class AppointmentCheckInApi(APIView):
@@ -245,7 +257,7 @@ class AppointmentCheckInApi(APIView):
         appointment = object_or_404(selectors.appointment_list(), appointment_id)
         checked_in = services.appointment_check_in(appointment=appointment)
         result = {
-            "appointment": _appointments().get(pk=appointment.pk),
+            "appointment": _shown(_appointments().get(pk=appointment.pk))[0],
             "encounter": checked_in.encounter,
             "status": checked_in.status,
         }

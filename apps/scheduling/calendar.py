@@ -129,7 +129,9 @@ class CalendarPages:
             )
         )
         # Names and birth dates of the patients shown: a read of their records.
-        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids={a.patient_id for a in appointments})
+        phi_reads.mark(
+            record_type=PHIAccessLog.RecordType.APPOINTMENT, patient_ids={a.patient_id for a in appointments}
+        )
         return appointments
 
     # --- day and week ----------------------------------------------------------------------------------------
@@ -197,7 +199,7 @@ class CalendarPages:
     def today(self, request: HttpRequest) -> HttpResponse:
         board = selectors.today_board()
         phi_reads.mark(
-            record_type=PHIAccessLog.RecordType.PATIENT,
+            record_type=PHIAccessLog.RecordType.APPOINTMENT,
             patient_ids={a.patient_id for column in board.values() for a in column},
         )
         now = timezone.now()
@@ -316,7 +318,7 @@ class CalendarPages:
 
     def check_in(self, request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
         appointment = self._appointment(appointment_id)
-        phi_reads.mark(record_type=PHIAccessLog.RecordType.PATIENT, patient_ids=[appointment.patient_id])
+        phi_reads.mark(record_type=PHIAccessLog.RecordType.APPOINTMENT, patient_ids=[appointment.patient_id])
         encounter = None
         if request.method == "POST":
             try:

@@ -9,7 +9,7 @@ import pytest
 
 from apps.organizations.roles import Role, Scope
 from apps.scheduling.models import Appointment, AppointmentStatus
-from tests.conftest import api_client, as_tenant, issue_key, logged_in
+from tests.conftest import api_client, as_tenant, issue_key, logged_in, phi_access_log
 
 from .factories import Clinic, make_clinic, next_weekday
 
@@ -274,3 +274,22 @@ def test_the_schema_documents_the_scheduling_operations(db):
         assert path in schema["paths"]
     parameters = [p["name"] for p in schema["paths"]["/api/v1/appointments/"]["post"]["parameters"]]
     assert "Idempotency-Key" in parameters
+
+
+def test_reading_appointments_is_logged_as_a_read_of_the_patients_record(clinic, other):
+    client = logged_in(add_desk(clinic))
+    created = post(client, URL, body(clinic))
+    assert created.status_code == 201
+    client.get(URL)
+    logged_in(add_desk(other)).get(URL)
+    calendar = client.get(
+        "/admin/scheduling/appointment/calendar/", {"date": next_weekday(1, zone_name=clinic.zone_name)}
+    )
+    assert calendar.status_code == 200
+
+    assert phi_access_log(clinic.org) == [
+        (clinic.patient.pk, "appointment", 1, URL),
+        (clinic.patient.pk, "appointment", 1, URL),
+        (clinic.patient.pk, "appointment", 1, "/admin/scheduling/appointment/calendar/"),
+    ]
+    assert phi_access_log(other.org) == []
