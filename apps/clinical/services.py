@@ -73,10 +73,12 @@ def encounter_create(
     facility_name: str = "",
     reason: str = "",
     data_classification: str = DataClassification.CLINICAL_PHI,
+    appointment: Any = None,
 ) -> Encounter:
-    """Open an encounter (a visit) for a patient of the active organization."""
+    """Open an encounter (a visit) for a patient of the active organization (for `appointment` at check-in)."""
     encounter = Encounter(
         patient=patient,
+        appointment=appointment,
         encounter_type=encounter_type,
         started_at=started_at,
         ended_at=ended_at,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from typing import Any, Self
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from . import context
 from .audit import TenantHistoricalRecords
 from .roles import MEMBER_ROLE_CHOICES, MEMBER_ROLES, DataClassification, Scope
+from .time_zones import validate_time_zone
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
@@ -80,11 +82,30 @@ class Organization(TimeStampedModel):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=200)
     slug = models.CharField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    # Times are stored in UTC and shown, entered and bucketed by day in this zone.
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone], help_text="IANA zone, e.g. America/Chicago."
+    )
+    address = models.TextField(blank=True)
+    # Opening hours, local time: the calendar's day runs from opening to closing.
+    opens_at = models.TimeField(default=dt.time(8, 0))
+    closes_at = models.TimeField(default=dt.time(18, 0))
+    # Completing a visit records its charge from the appointment type's service code.
+    charge_capture = models.BooleanField(
+        default=False, help_text="Completing an appointment records its charge from the appointment type."
+    )
 
     history = TenantHistoricalRecords()
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(closes_at__gt=models.F("opens_at")),
+                name="organization_closes_after_opening",
+                violation_error_message="The clinic must close after it opens.",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +121,8 @@ class Membership(TenantModel):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["organization", "user"], name="membership_unique_user_per_org"),
+            # Target of composite foreign keys (organization_id, membership_id), e.g. from scheduling's providers.
+            models.UniqueConstraint(fields=["organization", "id"], name="membership_org_id_key"),
             models.CheckConstraint(condition=models.Q(role__in=MEMBER_ROLES), name="membership_role_valid"),
         ]
 

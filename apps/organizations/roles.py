@@ -36,3 +36,5 @@ class Scope(models.TextChoices):
     BILLING_WRITE = "billing:write"
     BIOMARKERS_READ = "biomarkers:read"
     BIOMARKERS_WRITE = "biomarkers:write"
+    SCHEDULING_READ = "scheduling:read"
+    SCHEDULING_WRITE = "scheduling:write"

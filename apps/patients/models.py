@@ -133,6 +133,9 @@ class Patient(TenantModel):
     postal_code = models.CharField(max_length=10, blank=True, validators=[POSTAL_CODE_VALIDATOR])
     country = models.CharField(max_length=2, default="US", validators=[COUNTRY_VALIDATOR])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    reminder_opt_out = models.BooleanField(
+        "no appointment reminders", default=False, help_text="The patient asked not to get appointment reminders."
+    )
     # Encrypted at rest (Fernet); the column, its history and backups hold only ciphertext.
     ssn = EncryptedTextField("SSN", blank=True)
     deleted_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -319,6 +322,7 @@ class PHIAccessLog(models.Model):
         BILLING_DOCUMENT = "billing_document", "Superbill or statement"
         CLAIM_FILE = "claim_file", "837P claim file"
         CLINICAL_NOTE = "clinical_note", "Clinical note"
+        APPOINTMENT = "appointment", "Appointment (patient, time, reason)"
 
     id = models.BigAutoField(primary_key=True)
     # No single-column indexes on the organization or the patient: the two composite indexes below lead with

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.clinical",
     "apps.biomarkers",
     "apps.billing",
+    "apps.scheduling",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     # Decides who and which organization, and runs the rest of the request inside one transaction
     # with the row-level-security context set.
     "apps.organizations.middleware.TenantContextMiddleware",
+    # The organization's time zone for everything the request shows or reads (storage stays UTC).
+    "apps.organizations.time_zones.OrganizationTimeZoneMiddleware",
     # Writes the PHI access log of the rows the response showed (inside the request's transaction).
     "apps.patients.phi_reads.PHIReadLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",

@@ -184,7 +184,10 @@ def test_the_daily_purge_job_removes_exactly_what_purge_expired_records_would():
 def test_the_purge_is_scheduled_daily_and_every_job_declares_its_context():
     app = worker_app()
     schedules = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
-    assert schedules == {"apps.patients.tasks.purge_expired_records": "17 3 * * *"}
+    assert schedules == {
+        "apps.patients.tasks.purge_expired_records": "17 3 * * *",
+        "apps.scheduling.tasks.send_appointment_reminders": "7 * * * *",
+    }
     assert unscoped_tasks() == []
 
 

@@ -44,6 +44,7 @@ from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.permissions import view_action, view_resource
 from apps.organizations.roles import STAFF_ROLES, Role, Scope
 from apps.patients.models import Consent, Patient, PHIAccessLog
+from apps.scheduling.models import Appointment
 from tests.billing.x12_builders import build_999
 from tests.conftest import api_client, issue_key, logged_in, truncate_all
 
@@ -160,6 +161,7 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             "template": "soap",
             "instrument": "phq9",
             "batch_id": str(_first(ClaimBatch).pk),
+            "appointment_id": str(_first(Appointment).pk),
         }
         owner = Membership.objects.filter(organization=org, role=Role.OWNER).get().user
         if not Invitation.objects.exists():

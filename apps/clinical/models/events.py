@@ -70,6 +70,17 @@ class Encounter(ClassifiedTenantModel):
     provider_name = models.CharField(max_length=255, blank=True)
     facility_name = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=500, blank=True)
+    # The visit this encounter was opened for at check-in (none for walk-ins recorded directly).
+    appointment = models.OneToOneField(
+        "scheduling.Appointment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="encounter",
+        editable=False,
+        # Enforced by the composite key (organization_id, appointment_id) added in the migration.
+        db_constraint=False,
+    )
 
     objects: ClassVar[PatientScopedTenantManager] = PatientScopedTenantManager()  # type: ignore[assignment]  # consent-gated (PatientScopedManager)
     history = TenantHistoricalRecords()
