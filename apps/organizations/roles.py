@@ -36,3 +36,6 @@ class Scope(models.TextChoices):
     BILLING_WRITE = "billing:write"
     BIOMARKERS_READ = "biomarkers:read"
     BIOMARKERS_WRITE = "biomarkers:write"
+    EVENTS_READ = "events:read"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"

@@ -133,6 +133,9 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     actions = ["restore_patients"]
     resource = PATIENT
 
+    def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
+        services.patient_save(patient=obj, changed_fields=list(form.changed_data))
+
     def get_fieldsets(self, request: HttpRequest, obj: Patient | None = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
         if obj is not None and self.has_change_permission(request, obj):
