@@ -16,6 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.core import mail
 from django.db import connections
 from django.test import override_settings
@@ -24,11 +25,21 @@ from django.utils import timezone
 from apps.biomarkers import services as biomarker_services
 from apps.events import services, tasks
 from apps.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from apps.organizations.jobs import worker_app
 from apps.organizations.models import Organization
 from apps.organizations.roles import Role, Scope
 from apps.patients import services as patient_services
+from apps.patients.models import PHIAccessLog
 from tests.biomarkers.factories import depression_reading, reading
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
+from tests.conftest import (
+    add_member,
+    api_client,
+    as_tenant,
+    issue_key,
+    logged_in,
+    make_organization,
+    phi_access_log,
+)
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -99,10 +110,17 @@ def _deliveries(org: Organization) -> list[WebhookDelivery]:
         return list(WebhookDelivery.objects.select_related("event").order_by("event__transaction_id", "event__id"))
 
 
-def _queued_jobs() -> list[tuple[str, dict[str, Any]]]:
+def run_worker() -> None:
+    """One pass of the job runner's worker (every job that is due), as tests/organizations/test_jobs.py does."""
+    worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+
+
+def _jobs() -> list[tuple[str, str]]:
+    """The jobs the test queued (the every-minute tick aside), with their status."""
     with connections["owner"].cursor() as cursor:
-        cursor.execute("SELECT task_name, args FROM procrastinate_jobs WHERE status = 'todo' ORDER BY id")
-        return [(name, json.loads(args) if isinstance(args, str) else args) for name, args in cursor.fetchall()]
+        cursor.execute("SELECT task_name, status::text FROM procrastinate_jobs WHERE task_name NOT LIKE %s", ["%_tick"])
+        return list(cursor.fetchall())
 
 
 def _attempt_due(org: Organization, now: dt.datetime) -> list[WebhookAttempt]:
@@ -125,15 +143,16 @@ def test_a_receiver_that_is_down_then_up_gets_each_event_once_signed(receiver):
         patient_services.patient_update(patient=first, city="Porto")
     _new_patient(other)  # another organization's event is never delivered
 
-    # The jobs, as the worker runs them: the dispatch fans the events out and queues one delivery job for each
-    # (a second dispatch queues none twice); each delivery job attempts its delivery: the receiver is down.
+    # A pass of the job runner's worker: the dispatch job fans the events out and queues one delivery job for
+    # each (a second dispatch queues none twice); each delivery job attempts its delivery: the receiver is down.
     now = int(timezone.now().timestamp())
-    tasks.webhooks_dispatch(organization_id=str(org.pk), timestamp=now)
-    tasks.webhooks_dispatch(organization_id=str(org.pk), timestamp=now)
-    queued = _queued_jobs()
-    assert [name for name, _args in queued] == ["apps.events.tasks.webhook_deliver"] * 3
-    for _name, args in queued:
-        tasks.webhook_deliver(**args)
+    tasks.webhooks_dispatch.defer(organization_id=str(org.pk), timestamp=now)
+    tasks.webhooks_dispatch.defer(organization_id=str(org.pk), timestamp=now)
+    run_worker()
+    jobs = _jobs()
+    assert {status for _name, status in jobs} == {"succeeded"}
+    # (the every-minute tick, run by the same pass, may add a dispatch that finds nothing new)
+    assert [name for name, _status in jobs].count("apps.events.tasks.webhook_deliver") == 3
 
     deliveries = _deliveries(org)
     assert [(d.event.event_type, d.status, d.attempt_count) for d in deliveries] == [
@@ -237,6 +256,27 @@ def test_deliveries_follow_the_registering_keys_phi_access(receiver):
     assert [(d.event.event_type, d.event.data_classification) for d in _deliveries(org)] == [
         ("biomarker_batch.stored", "GENERAL_WELLNESS")
     ]
+    assert len(_attempt_due(org, timezone.now())) == 1
+    assert phi_access_log(org) == []  # a wellness event sent is no PHI read
+
+
+def test_a_phi_event_sent_to_a_key_with_phi_access_is_logged_as_its_read(receiver):
+    org = make_organization("org-a")
+    patient = _new_patient(org)
+    client = api_client(issue_key(org, scopes=[*PARTNER_SCOPES, Scope.BIOMARKERS_READ], phi_access=True))
+    _register(client, receiver.url, ["biomarker_batch.stored"])
+    with as_tenant(org):
+        biomarker_services.biomarker_readings_ingest(readings=[depression_reading(patient.pk)])
+    with as_tenant(org):
+        assert services.webhook_fan_out(now=timezone.now()) == 1
+
+    receiver.status = 200
+    assert [a.succeeded for a in _attempt_due(org, timezone.now())] == [True]
+
+    assert phi_access_log(org) == [(patient.pk, "biomarker_reading", 1, "")]
+    with as_tenant(org):
+        (entry,) = PHIAccessLog.objects.all()
+        assert entry.api_key_id is not None
 
 
 def test_a_partner_sees_and_changes_only_its_own_endpoints(receiver):
