@@ -17,9 +17,10 @@ import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from apps.organizations import context
 
@@ -112,8 +113,8 @@ def webhook_delivery_list(*, endpoint: WebhookEndpoint) -> QuerySet[WebhookDeliv
     return endpoint.deliveries.select_related("event").prefetch_related("attempts").order_by("-created_at", "-id")
 
 
-def webhook_deliveries_due(*, now: object) -> QuerySet[WebhookDelivery]:
+def webhook_deliveries_due(*, now: datetime) -> QuerySet[WebhookDelivery]:
     """Pending deliveries of active endpoints whose next attempt is due."""
     return WebhookDelivery.objects.for_current_organization().filter(
-        Q(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True)
+        status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now, endpoint__is_active=True
     )
