@@ -16,6 +16,7 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("apps.biomarkers.urls")),
     path("", include("apps.billing.urls")),
     path("", include("apps.scheduling.urls")),
+    path("", include("apps.events.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves Swagger UI's start-up script from its own URL: the page needs no inline script.
     path("docs/", SwaggerUiApi.as_view(url_name="schema", template_name="api/swagger_ui.html"), name="swagger-ui"),

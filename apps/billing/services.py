@@ -17,6 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.clinical.models import Encounter
+from apps.events import types as event_types
+from apps.events.services import event_record
+from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
 from . import codes, selectors
@@ -85,6 +88,24 @@ def _integrity_to_validation(error: IntegrityError) -> ValidationError:
 # --- charges -------------------------------------------------------------------------------------------------
 
 
+def _ledger_event(entry: LedgerEntry) -> None:
+    """The outbox event of a new ledger entry. Its data holds no diagnosis or procedure code, so it is classified
+    as the entry is shown to billing readers without PHI access (the ledger API redacts the codes for them)."""
+    event_record(
+        event_type=event_types.LEDGER_ENTRY_CREATED,
+        subject_id=entry.pk,
+        patient_id=entry.patient_id,
+        data_classification=DataClassification.GENERAL_WELLNESS,
+        data={
+            "kind": entry.kind,
+            "transaction_type": entry.transaction_type,
+            "amount_cents": entry.amount_cents,
+            "currency": entry.currency,
+            "payment_status": entry.payment_status,
+        },
+    )
+
+
 def charge_create(
     *,
     patient: Patient,
@@ -138,6 +159,7 @@ def charge_create(
     entry.full_clean(exclude=["organization", "patient", "encounter", "insurance_policy", "installment_plan", "claim"])
     with transaction.atomic():
         entry.save()
+        _ledger_event(entry)
     return entry
 
 
@@ -194,6 +216,7 @@ def _credit_create(
     try:
         with transaction.atomic():
             credit.save()
+            _ledger_event(credit)
             for allocation in allocations:
                 application = LedgerApplication(
                     organization_id=credit.organization_id,
@@ -354,6 +377,7 @@ def refund_create(
         try:
             with transaction.atomic():
                 refund.save()
+                _ledger_event(refund)
                 application = LedgerApplication(
                     organization_id=refund.organization_id, source=refund, target=payment, amount_cents=amount_cents
                 )
@@ -542,4 +566,11 @@ def installment_payment_record(
         if charge.payment_status != PaymentStatus.PAID:
             charge.payment_status = PaymentStatus.FAILED
             charge.save(update_fields=["payment_status", "updated_at"])
+        event_record(
+            event_type=event_types.INSTALLMENT_FAILED,
+            subject_id=charge.pk,
+            patient_id=charge.patient_id,
+            data_classification=DataClassification.GENERAL_WELLNESS,
+            data={"attempt_id": str(attempt.pk)},
+        )
     return attempt

@@ -37,6 +37,8 @@ from django.utils.dateparse import parse_datetime
 from psycopg import sql
 from rest_framework.exceptions import ValidationError
 
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations import context
 from apps.organizations.clock import latest_allowed
 from apps.organizations.ids import uuid7_many
@@ -378,11 +380,35 @@ def _store(logs: list[ValidatedReading]) -> int:
         return int(created)
 
 
+def _batch_events(logs: list[ValidatedReading]) -> None:
+    """The outbox events of a stored batch: one per classification it held, so a caller that may not read PHI
+    still learns of the wellness readings. Ids, metric types and counts only, never a value."""
+    batch_id = uuid.uuid4()
+    by_classification: dict[str, list[ValidatedReading]] = {}
+    for log in logs:
+        by_classification.setdefault(log.data_classification, []).append(log)
+    for classification, rows in sorted(by_classification.items()):
+        patient_ids = sorted({row.patient_id for row in rows}, key=str)
+        event_record(
+            event_type=event_types.BIOMARKER_BATCH_STORED,
+            subject_id=batch_id,
+            patient_id=patient_ids[0] if len(patient_ids) == 1 else None,
+            data_classification=classification,
+            data={
+                "patient_ids": [str(patient_id) for patient_id in patient_ids],
+                "metric_types": sorted({row.metric_type for row in rows}),
+                "readings": len(rows),
+            },
+        )
+
+
 def biomarker_readings_ingest(*, readings: Sequence[Any], row_names: Sequence[str] | None = None) -> IngestResult:
     """Store a batch of readings all-or-nothing; readings already stored (same source and id) are skipped."""
     logs = biomarker_readings_validate(readings=readings, row_names=row_names)
     with transaction.atomic():
         created = _store(logs)
+        if created:
+            _batch_events(logs)
     return IngestResult(received=len(logs), created=created, duplicates=len(logs) - created)
 
 

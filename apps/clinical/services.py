@@ -10,6 +10,8 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations.access import require_phi_write
 from apps.organizations.clock import is_in_the_future
 from apps.organizations.roles import DataClassification
@@ -92,6 +94,13 @@ def encounter_create(
     require_phi_write(encounter.data_classification)
     with transaction.atomic():
         encounter.save()
+        event_record(
+            event_type=event_types.ENCOUNTER_CREATED,
+            subject_id=encounter.pk,
+            patient_id=patient.pk,
+            data_classification=encounter.data_classification,
+            data={"encounter_type": encounter.encounter_type},
+        )
     return encounter
 
 

@@ -38,3 +38,6 @@ class Scope(models.TextChoices):
     BIOMARKERS_WRITE = "biomarkers:write"
     SCHEDULING_READ = "scheduling:read"
     SCHEDULING_WRITE = "scheduling:write"
+    EVENTS_READ = "events:read"
+    WEBHOOKS_READ = "webhooks:read"
+    WEBHOOKS_WRITE = "webhooks:write"

@@ -183,7 +183,7 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     def save_model(self, request: HttpRequest, obj: Patient, form: Any, change: bool) -> None:
         if not change and not obj.mrn:
             obj.mrn = services.patient_mrn_next()
-        super().save_model(request, obj, form, change)
+        services.patient_save(patient=obj, changed_fields=list(form.changed_data))
 
     @admin.display(description="SSN on file")
     def ssn_on_file(self, patient: Patient) -> str:

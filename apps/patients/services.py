@@ -12,9 +12,12 @@ from django.db import IntegrityError, connection, models, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations import context
 from apps.organizations.context import TenantContext
 from apps.organizations.rls import ddl
+from apps.organizations.roles import DataClassification
 
 from .models import Consent, MRNCounter, Patient, PHIAccessLog
 from .permissions import PATIENT
@@ -103,7 +106,20 @@ def patient_registration_check(
         raise ValidationError(errors)
 
 
-def _save_patient(patient: Patient) -> Patient:
+def _patient_event(patient: Patient, *, created: bool, fields: list[str]) -> None:
+    """The outbox event of a patient change; it names the changed fields, never their values."""
+    event_record(
+        event_type=event_types.PATIENT_CREATED if created else event_types.PATIENT_CHANGED,
+        subject_id=patient.pk,
+        patient_id=patient.pk,
+        # Demographics are not CLINICAL_PHI (every member, the coach included, sees the patient list).
+        data_classification=DataClassification.GENERAL_WELLNESS,
+        data={} if created else {"fields": sorted(fields)},
+    )
+
+
+def _save_patient(patient: Patient, *, changed: list[str] | None = None) -> Patient:
+    created = patient._state.adding
     try:
         # Uniqueness is checked under RLS, so only this organization's MRNs are visible to the check.
         patient.full_clean(exclude=["organization"])
@@ -114,6 +130,7 @@ def _save_patient(patient: Patient) -> Patient:
     try:
         with transaction.atomic():
             patient.save()
+            _patient_event(patient, created=created, fields=changed or [])
     except IntegrityError as error:
         # A concurrent insert of the same MRN in this organization.
         if "patient_mrn_unique_per_org" in str(error):
@@ -156,7 +173,12 @@ def patient_update(*, patient: Patient, **changes: Any) -> Patient:
     _unknown_fields_error(changes, PATIENT_FIELDS)
     for name, value in changes.items():
         setattr(patient, name, value)
-    return _save_patient(patient)
+    return _save_patient(patient, changed=list(changes))
+
+
+def patient_save(*, patient: Patient, changed_fields: list[str]) -> Patient:
+    """Save a patient a form has already set and validated (the admin's), with the outbox event."""
+    return _save_patient(patient, changed=changed_fields)
 
 
 def patient_soft_delete(*, patient: Patient) -> Patient:
@@ -165,6 +187,7 @@ def patient_soft_delete(*, patient: Patient) -> Patient:
         patient.deleted_at = timezone.now()
         with transaction.atomic():
             patient.save(update_fields=["deleted_at", "updated_at"])
+            _patient_event(patient, created=False, fields=["deleted_at"])
     return patient
 
 
@@ -173,7 +196,7 @@ def patient_restore(*, patient: Patient) -> Patient:
     if patient.deleted_at is not None:
         patient.deleted_at = None
         # Another patient may have taken the MRN meanwhile: validate before bringing it back.
-        return _save_patient(patient)
+        return _save_patient(patient, changed=["deleted_at"])
     return patient
 
 

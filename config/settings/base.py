@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.biomarkers",
     "apps.billing",
     "apps.scheduling",
+    "apps.events",
 ]
 
 MIDDLEWARE = [
@@ -441,3 +442,10 @@ LOGGING: dict[str, Any] = {
         "procrastinate.periodic": {"level": "WARNING"},
     },
 }
+
+# Webhooks (apps/events/webhooks.py): deliveries go to https URLs on public addresses only; development relaxes
+# both (config/settings/local.py) so a receiver on this machine can be tried. An attempt waits this long for an
+# answer.
+KURA_WEBHOOK_HTTPS_ONLY = env.bool("KURA_WEBHOOK_HTTPS_ONLY", default=True)
+KURA_WEBHOOK_PUBLIC_ADDRESSES_ONLY = env.bool("KURA_WEBHOOK_PUBLIC_ADDRESSES_ONLY", default=True)
+KURA_WEBHOOK_TIMEOUT_SECONDS = env.int("KURA_WEBHOOK_TIMEOUT_SECONDS", default=10)

@@ -16,3 +16,6 @@ if not env("EMAIL_URL", default=""):
 LOGGING["handlers"]["console"]["formatter"] = log_format("plain")
 # Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
 INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405
+# Webhooks to a receiver on this machine (http://127.0.0.1:...) may be tried in development.
+KURA_WEBHOOK_HTTPS_ONLY = env.bool("KURA_WEBHOOK_HTTPS_ONLY", default=False)
+KURA_WEBHOOK_PUBLIC_ADDRESSES_ONLY = env.bool("KURA_WEBHOOK_PUBLIC_ADDRESSES_ONLY", default=False)

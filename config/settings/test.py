@@ -17,3 +17,7 @@ STORAGES = {
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Benchmark data (`generate_load_data`, `python -m bench`): development and tests only, never production.
 INSTALLED_APPS = [*INSTALLED_APPS, "apps.loadgen"]  # noqa: F405
+# The webhook tests run a real receiver on loopback; the URL checks are tested with production's values
+# (`override_settings`).
+KURA_WEBHOOK_HTTPS_ONLY = False
+KURA_WEBHOOK_PUBLIC_ADDRESSES_ONLY = False

@@ -10,6 +10,7 @@ from io import StringIO
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
@@ -60,15 +61,26 @@ def note_the_connection(*, using: str) -> None:
         seen_by_jobs.append(("maintenance", cursor.fetchone()))
 
 
+# Deferred by every worker pass (it runs each minute); these tests are about the jobs they defer themselves.
+EVERY_MINUTE = {"webhooks_tick"}
+
+
 def run_worker() -> None:
     """One worker pass: runs every job that is due, then returns."""
     worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
+    # The pass leaves a connection in asgiref's one thread for thread-sensitive calls; close it as the test
+    # database must have no session left when it is dropped.
+    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def jobs() -> list[tuple[str, str, int]]:
     with connections["owner"].cursor() as cursor:
         cursor.execute("SELECT task_name, status::text, attempts FROM procrastinate_jobs ORDER BY id")
-        return [(name.rsplit(".", 1)[-1], status, attempts) for name, status, attempts in cursor.fetchall()]
+        return [
+            (name.rsplit(".", 1)[-1], status, attempts)
+            for name, status, attempts in cursor.fetchall()
+            if name.rsplit(".", 1)[-1] not in EVERY_MINUTE
+        ]
 
 
 def family_names(organization: Any) -> list[str]:
@@ -129,7 +141,11 @@ def test_a_failing_job_is_retried_then_kept_as_failed_with_its_writes_undone():
     assert seen_by_jobs == [("attempt", org_a.pk), ("attempt", org_a.pk)]
     assert jobs() == [("fail_after_writing", "failed", 2)]
     with connections["owner"].cursor() as cursor:
-        cursor.execute("SELECT type::text FROM procrastinate_events ORDER BY id")
+        cursor.execute(
+            "SELECT e.type::text FROM procrastinate_events e JOIN procrastinate_jobs j ON j.id = e.job_id "
+            "WHERE j.task_name LIKE %s ORDER BY e.id",
+            ["%.fail_after_writing"],
+        )
         events = [row[0] for row in cursor.fetchall()]
     assert events == ["deferred", "started", "scheduled", "deferred_for_retry", "started", "failed"]
     with as_tenant(org_a):
@@ -187,6 +203,7 @@ def test_the_purge_is_scheduled_daily_and_every_job_declares_its_context():
     assert schedules == {
         "apps.patients.tasks.purge_expired_records": "17 3 * * *",
         "apps.scheduling.tasks.send_appointment_reminders": "7 * * * *",
+        "apps.events.tasks.webhooks_tick": "* * * * *",
     }
     assert unscoped_tasks() == []
 

@@ -26,6 +26,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from apps.billing import x12, x12_answers
 from apps.billing.models import ClaimBatch, InsurancePolicy, LedgerEntry, Payer
@@ -35,6 +36,8 @@ from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalE
 from apps.clinical.notes import services as note_services
 from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
 from apps.clinical.timeline import services as timeline_services
+from apps.events import services as events_services
+from apps.events.models import WebhookDelivery, WebhookEndpoint
 from apps.organizations import context
 from apps.organizations import services as organization_services
 from apps.organizations.access_map import PARTNER_PHI, PHI_DATABASE_ROLES, Resource, permission_map
@@ -43,6 +46,7 @@ from apps.organizations.management.commands.seed_demo import DEMO_NAMESPACE
 from apps.organizations.models import Invitation, Membership, Organization
 from apps.organizations.permissions import view_action, view_resource
 from apps.organizations.roles import STAFF_ROLES, Role, Scope
+from apps.patients import services as patient_services
 from apps.patients.models import Consent, Patient, PHIAccessLog
 from apps.scheduling.models import Appointment
 from tests.billing.x12_builders import build_999
@@ -168,6 +172,20 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             organization_services.invitation_create(
                 email=f"new-hire@{org.slug}.example", role=Role.COACH, invited_by=owner
             )
+    # A webhook endpoint with one delivery: registered first, then an event it subscribes to, then the fan-out.
+    with context.tenant_context(org.id, Role.OWNER):
+        endpoint = (
+            WebhookEndpoint.objects.first()
+            or events_services.webhook_endpoint_create(
+                url=f"https://hooks.{org.slug}.example/kura", event_types=["patient.changed"]
+            )[0]
+        )
+        params["endpoint_id"] = str(endpoint.pk)
+    with context.tenant_context(org.id, Role.OWNER):
+        patient_services.patient_update(patient=patient, city="Harbourside")
+    with context.tenant_context(org.id, Role.OWNER):
+        events_services.webhook_fan_out(now=timezone.now())
+        params["delivery_id"] = str(_first(WebhookDelivery).pk)
     # A read of a patient's record writes the organization's first PHI access log row.
     assert logged_in(owner).get(f"/api/v1/patients/{params['patient_id']}/").status_code == 200
     with context.tenant_context(org.id, Role.OWNER):

@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations import context
 from apps.organizations.access import require_phi_write
 from apps.organizations.clock import is_in_the_future
@@ -233,13 +235,28 @@ def assessment_complete(
         health_event=event,
         data_classification=DataClassification.CLINICAL_PHI,
     )
+    event_record(
+        event_type=event_types.ASSESSMENT_COMPLETED,
+        subject_id=response.pk,
+        patient_id=patient.pk,
+        data_classification=response.data_classification,
+        data={"instrument": response.instrument},
+        occurred_at=completed_at,
+    )
     if resolved.code == scoring.PHQ9.code and answers[scoring.PHQ9_SELF_HARM_ITEM] > 0:
-        AssessmentFlag.objects.create(
+        flag = AssessmentFlag.objects.create(
             organization_id=patient.organization_id,
             patient=patient,
             response=response,
             reason=AssessmentFlag.Reason.PHQ9_ITEM9,
             data_classification=DataClassification.CLINICAL_PHI,
+        )
+        event_record(
+            event_type=event_types.FLAG_RAISED,
+            subject_id=flag.pk,
+            patient_id=patient.pk,
+            data_classification=flag.data_classification,
+            data={"reason": flag.reason},
         )
     return response
 
