@@ -48,7 +48,10 @@ _mrns = itertools.count(1)
 def _new_patient(org: Organization) -> Any:
     with as_tenant(org):
         return patient_services.patient_create(
-            mrn=f"M-{next(_mrns)}", given_name="Test", family_name="Person", date_of_birth=dt.date(1990, 1, 1)
+            mrn=f"M-{(n := next(_mrns))}",
+            given_name=f"Test {n}",
+            family_name="Person",
+            date_of_birth=dt.date(1990, 1, 1),
         )
 
 
@@ -78,7 +81,10 @@ def _write_one(org: Organization, patient: Any, rng: random.Random, step: int) -
     with as_tenant(org):
         if kind == 0:
             patient_services.patient_create(
-                mrn=f"M-{next(_mrns)}", given_name="New", family_name="Person", date_of_birth=dt.date(1985, 3, 4)
+                mrn=f"M-{(n := next(_mrns))}",
+                given_name=f"New {n}",
+                family_name="Person",
+                date_of_birth=dt.date(1985, 3, 4),
             )
         elif kind == 1:
             timeline_services.assessment_complete(patient=patient, instrument="phq9", answers=[1] * 8 + [1])

@@ -101,7 +101,10 @@ def _register(client: Any, url: str, event_types: list[str]) -> dict[str, Any]:
 def _new_patient(org: Organization) -> Any:
     with as_tenant(org):
         return patient_services.patient_create(
-            mrn=f"W-{next(_mrns)}", given_name="Test", family_name="Person", date_of_birth=dt.date(1990, 1, 1)
+            mrn=f"W-{(n := next(_mrns))}",
+            given_name=f"Test {n}",
+            family_name="Person",
+            date_of_birth=dt.date(1990, 1, 1),
         )
 
 
