@@ -487,7 +487,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     # --- dashboard ---------------------------------------------------------------------------------------
 
     def dashboard(self, request: HttpRequest) -> HttpResponse:
-        today = timezone.now().date()
+        today = timezone.localdate()
         as_of = min(_date_param(request, "as_of", today), today)
         aging = selectors.aging(as_of=as_of)
         totals = selectors.organization_totals(as_of=as_of)
@@ -621,7 +621,7 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         return HttpResponse(documents.render_html(document, csp_nonce=nonce))
 
     def _period(self, request: HttpRequest) -> tuple[dt.date, dt.date]:
-        today = timezone.now().date()
+        today = timezone.localdate()
         return _date_param(request, "from", today.replace(day=1)), _date_param(request, "to", today)
 
     def superbill(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:

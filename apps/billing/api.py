@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model, QuerySet
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -228,7 +229,7 @@ class AsOfInput(serializers.Serializer):
     as_of = serializers.DateField(required=False)
 
     def validate_as_of(self, value: dt.date) -> dt.date:
-        if value > dt.datetime.now(dt.UTC).date():
+        if value > timezone.localdate():
             raise serializers.ValidationError("Must not be in the future.")
         return value
 

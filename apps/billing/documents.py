@@ -13,6 +13,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.template.loader import render_to_string
+from django.utils import timezone
 from xhtml2pdf import pisa
 
 from apps.patients import phi_reads
@@ -164,7 +165,7 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
         running += _signed(entry)
         activity.append(
             {
-                "date": entry.created_at.date(),
+                "date": timezone.localtime(entry.created_at).date(),
                 "kind": entry.get_kind_display(),
                 "description": entry.description or entry.get_transaction_type_display(),
                 "status": entry.get_payment_status_display(),

@@ -140,10 +140,11 @@ NO_CUTOFF = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 def cutoff_for(as_of: dt.date | None) -> dt.datetime:
-    """The exclusive end of the `as_of` day in UTC; no end (`NO_CUTOFF`) for a current report."""
+    """The exclusive end of the `as_of` day in the clinic's time zone (the request's active zone); no end
+    (`NO_CUTOFF`) for a current report."""
     if as_of is None:
         return NO_CUTOFF
-    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC)
+    return dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time.min, tzinfo=timezone.get_current_timezone())
 
 
 def _params(
@@ -262,7 +263,7 @@ GROUP BY currency ORDER BY currency
 def aging(*, as_of: dt.date | None = None, patient_id: uuid.UUID | None = None) -> dict[str, Aging]:
     """Aging buckets (0-30, 31-60, 61-90, 90+ days; plus not yet due) per currency, as of a date. The whole
     organization's report reads the replica when there is one; one patient's reads the primary."""
-    day = as_of or timezone.now().date()
+    day = as_of or timezone.localdate()
     params = {**_params(as_of=as_of, patient_id=patient_id), "as_of": day}
     return {
         currency: Aging(

@@ -1,8 +1,10 @@
 """Superbills, receipts and statements: totals equal the SQL balance; HTML and PDF render; tenant-private."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from apps.billing import documents, selectors, services
 from apps.billing.models import EntryKind, TransactionType
@@ -162,3 +164,20 @@ def test_a_document_page_allows_only_its_own_style_by_the_requests_nonce(ledger,
     assert directives["script-src"] == ["'self'", f"'nonce-{nonce}'"]  # only Kura's origin or with the nonce
     assert "javascript:" not in html
     assert '<a href="#" data-kura-print>Print</a>' in html
+
+
+def test_a_statement_dates_activity_by_the_clinics_day(org_a, org_b):
+    """A charge recorded at 21:00 in Chicago on February 28 (03:00 UTC on March 1) is February's."""
+    late_evening = dt.datetime(2025, 3, 1, 3, 0, tzinfo=dt.UTC)
+    with as_tenant(org_b):
+        bf.charge(PatientFactory(), 99_900, recorded_at=late_evening)
+    with as_tenant(org_a), timezone.override(ZoneInfo("America/Chicago")):
+        patient = PatientFactory()
+        bf.charge(patient, 8_000, recorded_at=late_evening)
+        february = documents.statement(patient=patient, date_from=dt.date(2025, 2, 1), date_to=dt.date(2025, 2, 28))
+        march = documents.statement(patient=patient, date_from=dt.date(2025, 3, 1), date_to=dt.date(2025, 3, 31))
+
+    assert [(row["date"], row["amount_cents"]) for row in february["activity"]] == [(dt.date(2025, 2, 28), 8_000)]
+    assert february["closing_cents"] == 8_000
+    assert march["activity"] == []
+    assert march["opening_cents"] == 8_000
