@@ -25,10 +25,17 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarded_view, may
+from apps.organizations.admin_base import (
+    AutocompleteSelectOfValidIds,
+    TenantInline,
+    TenantModelAdmin,
+    guarded_view,
+    may,
+)
 from apps.patients import phi_reads
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import Patient, PHIAccessLog
+from apps.patients.selectors import patient_list
 
 from . import claims, documents, selectors, services, x12, x12_answers
 from .codes import ISO_4217
@@ -59,6 +66,14 @@ def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
         return dt.date.fromisoformat(raw)
     except ValueError:
         raise Http404 from None
+
+
+def _uuid_param(request: HttpRequest, name: str) -> uuid.UUID | None:
+    """A link's id parameter; a malformed one is ignored (the form then asks for it)."""
+    try:
+        return uuid.UUID(request.GET.get(name, ""))
+    except ValueError:
+        return None
 
 
 @admin.register(Payer)
@@ -147,8 +162,10 @@ class InstallmentPlanAdmin(TenantModelAdmin):
     def add_view(self, request: HttpRequest, form_url: str = "", extra_context: dict[str, Any] | None = None) -> Any:
         if not self.has_add_permission(request):
             raise PermissionDenied
-        # The patient ledger links here with the patient's MRN filled in.
-        form = InstallmentPlanForm(request.POST or None, initial={"patient_mrn": request.GET.get("patient_mrn", "")})
+        # The patient ledger links here with the patient picked.
+        form = InstallmentPlanForm(
+            request.POST or None, initial={"patient": _uuid_param(request, "patient")}, admin_site=self.admin_site
+        )
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -163,7 +180,7 @@ class InstallmentPlanAdmin(TenantModelAdmin):
                     external_reference=data["external_reference"],
                 )
             except ValidationError as error:
-                _add_service_errors(form, error, {"total_cents": "total", "patient": "patient_mrn"})
+                _add_service_errors(form, error, {"total_cents": "total"})
             else:
                 messages.success(request, f"Plan created with {plan.installment_count} installments.")
                 return redirect(reverse("admin:billing_installmentplan_change", args=[plan.pk]))
@@ -387,7 +404,7 @@ class PaymentForm(forms.Form):
 class InstallmentPlanForm(forms.Form):
     """A program enrollment paid in installments; the plan's charges are created by the service."""
 
-    patient_mrn = forms.CharField(label="Patient MRN", max_length=32)
+    patient = forms.ModelChoiceField(queryset=patient_list())
     program = forms.CharField(max_length=200)
     total = CentsField(help_text="In currency units, e.g. 1000.01.")
     currency = forms.ChoiceField(choices=[(c, c) for c in sorted(ISO_4217)], initial="USD")
@@ -398,13 +415,11 @@ class InstallmentPlanForm(forms.Form):
         max_length=100, required=False, help_text="The card processor's subscription id (stored, never called)."
     )
 
-    def clean_patient_mrn(self) -> str:
-        mrn = self.cleaned_data["patient_mrn"]
-        patient = Patient.objects.for_current_organization().filter(mrn=mrn).first()
-        if patient is None:
-            raise ValidationError("Unknown patient.")
-        self.cleaned_data["patient"] = patient
-        return str(mrn)
+    def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The admin's patient search: patients named and found as everywhere else, never a list of all of them.
+        widget = AutocompleteSelectOfValidIds(InstallmentPlan._meta.get_field("patient"), admin_site)
+        self.fields["patient"] = forms.ModelChoiceField(queryset=patient_list(), widget=widget)
 
 
 class InstallmentOutcomeForm(forms.Form):

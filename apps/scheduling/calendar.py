@@ -11,7 +11,6 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +20,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import guarded_view, may
+from apps.organizations.admin_base import AutocompleteSelectOfValidIds, guarded_view, may
 from apps.organizations.time_zones import organization_zone
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
@@ -57,7 +56,7 @@ class BookingForm(forms.Form):
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # The admin's patient search (no list of every patient on the page).
-        widget = AutocompleteSelect(Appointment._meta.get_field("patient"), admin_site)
+        widget = AutocompleteSelectOfValidIds(Appointment._meta.get_field("patient"), admin_site)
         self.fields["patient"] = forms.ModelChoiceField(queryset=patient_list(), widget=widget)
 
 

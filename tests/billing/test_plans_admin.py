@@ -1,5 +1,7 @@
 """Installment plans in the admin: the add form creates the schedule, payment outcomes are recorded per installment."""
 
+import uuid
+
 import pytest
 
 from apps.billing import selectors
@@ -9,20 +11,22 @@ from tests.conftest import add_member, as_tenant, logged_in
 from tests.factories import PatientFactory
 
 ADD = "/admin/billing/installmentplan/add/"
+MINE = uuid.UUID("6f1c2a7e-0000-4000-8000-00000000000a")
+THEIRS = uuid.UUID("6f1c2a7e-0000-4000-8000-00000000000b")
 
 
 @pytest.fixture
 def patients(org_a, org_b):
     with as_tenant(org_b):
-        other = PatientFactory(mrn="B-ONLY")
+        other = PatientFactory(pk=THEIRS, mrn="B-ONLY")
     with as_tenant(org_a):
-        mine = PatientFactory(mrn="A-1")
+        mine = PatientFactory(pk=MINE, mrn="A-1")
     return mine, other
 
 
 def form(**change):
     return {
-        "patient_mrn": "A-1",
+        "patient": str(MINE),
         "program": "Spring retreat",
         "total": "1000.01",
         "currency": "USD",
@@ -42,10 +46,13 @@ def plan_count(org):
 def test_add_form_creates_the_plan_and_its_charges(org_a, org_b, patients):
     client = logged_in(add_member(org_a, Role.BILLING))
     ledger = client.get(f"/admin/billing/ledgerentry/patient/{patients[0].pk}/").content.decode()
-    assert f'href="{ADD}?patient_mrn=A-1"' in ledger
-    add_page = client.get(f"{ADD}?patient_mrn=A-1").content.decode()
+    assert f'href="{ADD}?patient={MINE}"' in ledger
+    add_page = client.get(f"{ADD}?patient={MINE}").content.decode()
     assert "remainder cents are added to the first installment" in add_page
-    assert 'name="patient_mrn" value="A-1"' in add_page
+    # The patient is picked through the admin's patient search, shown as everywhere else.
+    assert 'data-ajax--url="/admin/autocomplete/"' in add_page
+    assert f'<option value="{MINE}" selected>{patients[0]}</option>' in add_page
+    assert client.get(f"{ADD}?patient=not-an-id").status_code == 200
     response = client.post(ADD, form())
     assert response.status_code == 302
     with as_tenant(org_a):
@@ -62,8 +69,9 @@ def test_add_form_creates_the_plan_and_its_charges(org_a, org_b, patients):
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"patient_mrn": "B-ONLY"}, "patient_mrn"),
-        ({"patient_mrn": "NOPE"}, "patient_mrn"),
+        ({"patient": str(THEIRS)}, "patient"),
+        ({"patient": "00000000-0000-4000-8000-000000000000"}, "patient"),
+        ({"patient": "NOPE"}, "patient"),
         ({"total": "10.001"}, "total"),
         ({"total": "0"}, "total"),
         ({"total": "0.03"}, "total"),
@@ -112,7 +120,7 @@ def test_recording_outcomes_in_the_admin(org_a, patients):
 
 
 def test_other_organizations_installment_is_404_and_roles_are_checked(org_a, org_b, patients):
-    logged_in(add_member(org_b, Role.OWNER)).post(ADD, form(patient_mrn="B-ONLY"))
+    logged_in(add_member(org_b, Role.OWNER)).post(ADD, form(patient=str(THEIRS)))
     with as_tenant(org_b):
         their_charge = LedgerEntry.objects.filter(installment_plan__isnull=False).first()
     mine = logged_in(add_member(org_a, Role.OWNER))

@@ -70,6 +70,9 @@ def test_front_desk_books_from_a_free_slot_in_two_clicks_and_cannot_double_book(
     assert "The provider already has an appointment at this time." in again.content.decode()
     past = desk.post(BOOK, booking_post(clinic, day - dt.timedelta(days=14), "10:00"))
     assert "An appointment cannot be booked in the past." in past.content.decode()
+    no_such_patient = desk.post(BOOK, {**booking_post(clinic, day, "11:00"), "patient": "not-an-id"})
+    assert no_such_patient.status_code == 200
+    assert "patient" in no_such_patient.context["form"].errors
     with as_tenant(clinic.org):
         assert list(Appointment.objects.values_list("starts_at", flat=True)) == [slot]
     after = desk.get(CALENDAR, {"date": day.isoformat()}).content.decode()
