@@ -20,6 +20,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
 
+from apps.events import types as event_types
+from apps.events.services import event_record
+from apps.organizations.roles import DataClassification
+
 from .models import (
     BillingProvider,
     Claim,
@@ -153,6 +157,17 @@ def _refuse_transition(claim: Claim, status: str) -> ValidationError:
     )
 
 
+def _claim_event(claim: Claim) -> None:
+    """The outbox event of a claim's status change (no diagnoses, no patient values)."""
+    event_record(
+        event_type=event_types.CLAIM_STATUS_CHANGED,
+        subject_id=claim.pk,
+        patient_id=claim.patient_id,
+        data_classification=DataClassification.GENERAL_WELLNESS,
+        data={"status": claim.status, "number": claim.number, "frequency_code": claim.frequency_code},
+    )
+
+
 def claim_status_set(*, claim: Claim, status: str, payer_claim_control_number: str = "") -> Claim:
     """Move a claim along its lifecycle (an acknowledgement, a remittance, a resubmission after a rejection),
     recording the payer's claim control number when one comes with the answer."""
@@ -174,6 +189,7 @@ def claim_status_set(*, claim: Claim, status: str, payer_claim_control_number: s
         if payer_claim_control_number:
             locked.payer_claim_control_number = payer_claim_control_number
         locked.save()
+        _claim_event(locked)
     return locked
 
 
@@ -201,6 +217,7 @@ def _replace(*, claim: Claim, status: str, frequency_code: str) -> Claim:
         replacement = _claim_create(charges=charges, frequency_code=frequency_code, original_claim=locked)
         locked.status = status
         locked.save()
+        _claim_event(locked)
     return replacement
 
 
@@ -225,3 +242,4 @@ def claims_mark_submitted(*, claims: Sequence[Claim], batch_id: uuid.UUID, at: d
         claim.batch_id = batch_id
         claim.submitted_at = at
         claim.save(update_fields=["status", "batch", "submitted_at", "updated_at"])
+        _claim_event(claim)

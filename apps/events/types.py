@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apps.billing.permissions import LEDGER
+from apps.billing.permissions import CLAIM, LEDGER
 from apps.biomarkers.permissions import READING
-from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG, ENCOUNTER
+from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG, CLINICAL_NOTE, ENCOUNTER
 from apps.organizations.access_map import Resource
 from apps.organizations.context import TenantContext
 from apps.patients.models import PHIAccessLog
 from apps.patients.permissions import PATIENT
+from apps.scheduling.permissions import APPOINTMENT
 
 Record = PHIAccessLog.RecordType
 
@@ -43,6 +44,10 @@ FLAG_RAISED = "flag.raised"
 BIOMARKER_BATCH_STORED = "biomarker_batch.stored"
 LEDGER_ENTRY_CREATED = "ledger_entry.created"
 INSTALLMENT_FAILED = "installment.failed"
+NOTE_SIGNED = "note.signed"
+APPOINTMENT_BOOKED = "appointment.booked"
+APPOINTMENT_CHANGED = "appointment.changed"
+CLAIM_STATUS_CHANGED = "claim.status_changed"
 
 EVENT_TYPES: dict[str, EventType] = {
     event_type.name: event_type
@@ -106,6 +111,36 @@ EVENT_TYPES: dict[str, EventType] = {
             Record.LEDGER_ENTRY,
             "A payment attempt for an installment failed; the subject is the installment charge. Data: "
             "`attempt_id`, the failed payment entry.",
+        ),
+        EventType(
+            NOTE_SIGNED,
+            "clinical_note",
+            CLINICAL_NOTE,
+            Record.CLINICAL_NOTE,
+            "A clinical note was signed (from then on it is locked). Data: `template`, `encounter_id`.",
+        ),
+        EventType(
+            APPOINTMENT_BOOKED,
+            "appointment",
+            APPOINTMENT,
+            Record.APPOINTMENT,
+            "An appointment was booked. Data: `status`, `starts_at`, `ends_at`, `provider_id` (never the reason).",
+        ),
+        EventType(
+            APPOINTMENT_CHANGED,
+            "appointment",
+            APPOINTMENT,
+            Record.APPOINTMENT,
+            "An appointment was confirmed, moved, checked in, started, completed, cancelled or marked a no-show. "
+            "Data: `status`, `starts_at`, `ends_at`, `provider_id` (never the reason).",
+        ),
+        EventType(
+            CLAIM_STATUS_CHANGED,
+            "claim",
+            CLAIM,
+            Record.CLAIM_FILE,
+            "A claim moved along its lifecycle (submitted, accepted, rejected, paid, partly paid, denied, corrected, "
+            "voided, ready again). Data: `status`, `number`, `frequency_code`.",
         ),
     )
 }

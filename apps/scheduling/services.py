@@ -20,6 +20,8 @@ from apps.billing.models import InsurancePolicy
 from apps.clinical import services as clinical_services
 from apps.clinical.models import Condition, Encounter, MedicalCodeAssignment
 from apps.codes import CodeSystem
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations import context
 from apps.organizations.access import require_phi_write
 from apps.organizations.roles import DataClassification
@@ -72,11 +74,29 @@ def _overlap(error: IntegrityError) -> SlotTakenError | None:
     return SlotTakenError(*known) if known else None
 
 
+def _appointment_event(appointment: Appointment, *, booked: bool = False) -> None:
+    """The outbox event of a booking or a change: times, status and provider, never the clinical reason."""
+    event_record(
+        event_type=event_types.APPOINTMENT_BOOKED if booked else event_types.APPOINTMENT_CHANGED,
+        subject_id=appointment.pk,
+        patient_id=appointment.patient_id,
+        data_classification=DataClassification.GENERAL_WELLNESS,
+        data={
+            "status": appointment.status,
+            "starts_at": appointment.starts_at.isoformat(),
+            "ends_at": appointment.ends_at.isoformat(),
+            "provider_id": str(appointment.provider_id),
+        },
+    )
+
+
 def _save_holding_time(appointment: Appointment) -> None:
-    """Save in a savepoint; an overlap PostgreSQL refuses becomes `SlotTakenError`."""
+    """Save in a savepoint, with its outbox event; an overlap PostgreSQL refuses becomes `SlotTakenError`."""
+    booked = appointment._state.adding
     try:
         with transaction.atomic():
             appointment.save()
+            _appointment_event(appointment, booked=booked)
     except IntegrityError as error:
         taken = _overlap(error)
         if taken is None:
@@ -224,6 +244,7 @@ def appointment_cancel(*, appointment: Appointment, reason: str, no_show: bool =
         current.cancelled_by_id = context.current_user_id()
         current.cancellation_reason = reason
         current.save()
+        _appointment_event(current)
     return current
 
 
@@ -244,6 +265,7 @@ def appointment_check_in(*, appointment: Appointment) -> CheckIn:
         current.status = AppointmentStatus.CHECKED_IN
         current.checked_in_at = now
         current.save()
+        _appointment_event(current)
         telehealth = current.appointment_type.is_telehealth
         encounter = clinical_services.encounter_create(
             patient=current.patient,
@@ -274,6 +296,7 @@ def appointment_transition(
         if status == AppointmentStatus.COMPLETED:
             current.completed_at = timezone.now()
         current.save()
+        _appointment_event(current)
         if status == AppointmentStatus.COMPLETED:
             _capture_charge(current, diagnosis_codes or [])
     return current

@@ -17,6 +17,7 @@ from apps.billing.models import (
     LedgerEntry,
     TransactionType,
 )
+from apps.events.models import DomainEvent
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.billing.x12_validation import assert_valid_x12
@@ -133,6 +134,13 @@ def test_lifecycle_accepted_then_paid_records_the_payer_claim_control_number(cli
             "accepted",
             "partly_paid",
             "paid",
+        ]
+        events = DomainEvent.objects.filter(subject_id=claim.pk).order_by("transaction_id", "id")
+        assert [(e.event_type, e.data["status"]) for e in events] == [
+            ("claim.status_changed", "submitted"),
+            ("claim.status_changed", "accepted"),
+            ("claim.status_changed", "partly_paid"),
+            ("claim.status_changed", "paid"),
         ]
 
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 from apps.clinical.models import ClinicalNote, NoteAddendum
 from apps.clinical.notes import selectors, services
 from apps.clinical.services import encounter_create
+from apps.events.models import DomainEvent
 from apps.organizations.roles import Role
 from tests.conftest import add_member, as_tenant
 from tests.factories import PatientFactory
@@ -71,6 +72,11 @@ def test_a_note_is_written_from_its_template_and_signed_by_its_author(clinic):
         assert stored.status == "signed"
         assert stored.signed_at is not None
         assert [row.status for row in stored.history.order_by("history_date")] == ["draft", "signed"]
+        # Signing, and only signing, publishes an event (clinical PHI, like the note).
+        events = DomainEvent.objects.filter(event_type="note.signed")
+        assert [(e.subject_id, e.data_classification, e.data["template"]) for e in events] == [
+            (signed.pk, "CLINICAL_PHI", signed.template)
+        ]
 
 
 def test_a_standalone_note_has_no_encounter(clinic):

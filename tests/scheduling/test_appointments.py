@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
+from apps.events.models import DomainEvent
 from apps.organizations.roles import Role
 from apps.scheduling import selectors, services
 from apps.scheduling.models import Appointment, AppointmentReason, AppointmentStatus, RecurringSeries
@@ -149,6 +150,17 @@ def test_status_flow_check_in_opens_the_encounter_and_wrong_steps_are_refused(cl
         with pytest.raises(ValidationError):
             services.appointment_cancel(appointment=appointment, reason="Too late")
         assert Appointment.objects.get().status == AppointmentStatus.COMPLETED
+    with as_tenant(clinic.org, Role.OWNER):
+        # One outbox event per booking and change (none for the refused steps), without the reason.
+        events = DomainEvent.objects.filter(subject_id=appointment.pk).order_by("transaction_id", "id")
+        assert [(e.event_type, e.data["status"]) for e in events] == [
+            ("appointment.booked", "booked"),
+            ("appointment.changed", "confirmed"),
+            ("appointment.changed", "checked_in"),
+            ("appointment.changed", "in_session"),
+            ("appointment.changed", "completed"),
+        ]
+        assert set(events[0].data) == {"status", "starts_at", "ends_at", "provider_id"}
 
 
 def test_reschedule_moves_one_occurrence_and_an_overlap_moves_nothing(clinic):

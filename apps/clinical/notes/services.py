@@ -16,6 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps import codes
+from apps.events import types as event_types
+from apps.events.services import event_record
 from apps.organizations.access import require_phi_write
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
@@ -132,6 +134,13 @@ def clinical_note_sign(*, note: ClinicalNote, signer: User) -> ClinicalNote:
         draft = _locked_draft(note, signer)
         draft.status, draft.signed_at = ClinicalNote.Status.SIGNED, timezone.now()
         draft.save(update_fields=["status", "signed_at", "updated_at"])
+        event_record(
+            event_type=event_types.NOTE_SIGNED,
+            subject_id=draft.pk,
+            patient_id=draft.patient_id,
+            data_classification=DataClassification.CLINICAL_PHI,
+            data={"template": draft.template, "encounter_id": str(draft.encounter_id) if draft.encounter_id else None},
+        )
     return draft
 
 
