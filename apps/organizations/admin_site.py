@@ -29,6 +29,18 @@ class KuraAdminSite(admin.AdminSite):
         ctx = getattr(request, "tenant", None)
         return bool(request.user.is_active and request.user.is_staff and ctx is not None and not ctx.is_partner)
 
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The front desk starts its day on the today board (expected, arrived, in session, done); the other
+        roles on the list of what they may open."""
+        from django.urls import reverse
+
+        from .roles import Role
+
+        ctx = getattr(request, "tenant", None)
+        if ctx is not None and ctx.role == Role.FRONT_DESK:
+            return HttpResponseRedirect(reverse("admin:scheduling_today"))
+        return super().index(request, extra_context)
+
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
         return ReadLoggingAutocompleteJsonView.as_view(admin_site=self)(request)  # type: ignore[return-value]
 

@@ -227,3 +227,13 @@ def test_completing_without_charge_capture_records_no_charge(clinic):
         services.appointment_transition(appointment=appointment, status=AppointmentStatus.COMPLETED)
         assert LedgerEntry.objects.count() == 0
         assert Appointment.objects.get().status == AppointmentStatus.COMPLETED
+
+
+def test_the_front_desk_starts_on_the_today_board_and_other_roles_on_the_index(clinic):
+    desk = logged_in(add_member(clinic.org, Role.FRONT_DESK))
+    home = desk.get("/admin/")
+    assert home.status_code == 302
+    assert home["Location"] == "/admin/scheduling/appointment/today/"
+    assert desk.get(home["Location"]).status_code == 200
+    owner = logged_in(add_member(clinic.org, Role.OWNER))
+    assert owner.get("/admin/").status_code == 200
