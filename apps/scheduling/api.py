@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import APIException
 from rest_framework.request import Request
@@ -23,6 +23,7 @@ from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
+from config.openapi import Error
 
 from . import selectors, services
 from .filters import AppointmentFilter
@@ -40,6 +41,13 @@ from .serializers import (
     SeriesInput,
     SeriesOutput,
     TransitionInput,
+)
+
+# A taken time is a conflict in the one error shape (as is a request whose Idempotency-Key is still running).
+SLOT_TAKEN = OpenApiResponse(
+    response=Error,
+    description="The provider or the room already has an appointment at this time (the message says which), or a "
+    "request with this Idempotency-Key is still being processed.",
 )
 
 T = TypeVar("T")
@@ -155,7 +163,7 @@ class AppointmentListApi(APIView):
 
     @extend_schema(
         request=AppointmentInput,
-        responses={201: AppointmentOutput, 409: None},
+        responses={201: AppointmentOutput, 409: SLOT_TAKEN},
         summary="Book an appointment (409 when the provider or room is taken)",
     )
     @idempotent_post
@@ -183,7 +191,7 @@ class AppointmentSeriesApi(APIView):
 
     @extend_schema(
         request=SeriesInput,
-        responses={201: SeriesOutput, 409: None},
+        responses={201: SeriesOutput, 409: SLOT_TAKEN},
         summary="Book a weekly or fortnightly series at the same local time (all or none)",
     )
     @idempotent_post
@@ -228,7 +236,7 @@ class AppointmentRescheduleApi(APIView):
     resource = APPOINTMENT
 
     @extend_schema(
-        request=RescheduleInput, responses={200: AppointmentOutput, 409: None}, summary="Move an appointment"
+        request=RescheduleInput, responses={200: AppointmentOutput, 409: SLOT_TAKEN}, summary="Move an appointment"
     )
     def post(self, request: Request, appointment_id: uuid.UUID) -> Response:
         appointment = object_or_404(selectors.appointment_list(), appointment_id)
