@@ -32,6 +32,7 @@ ERROR_DESCRIPTIONS = {
     "403": "The role or the key's scopes do not allow this.",
     "404": "No such object in the caller's organization.",
     "409": "A request with this Idempotency-Key is still being processed.",
+    "411": "The body was sent without a Content-Length (chunked transfer encoding is not accepted).",
     "413": "The request body is too large.",
     "415": "Unsupported content type.",
     "422": "This Idempotency-Key was used with a different request body.",
@@ -72,7 +73,7 @@ class KuraAutoSchema(AutoSchema):
         if any(p.get("in") == "path" for p in parameters) or (takes_body and self._body_refers_to_objects()):
             codes.append("404")
         if takes_body:
-            codes.extend(["413", "415"])
+            codes.extend(["411", "413", "415"])
         if any(p.get("in") == "header" and str(p.get("name", "")).lower() == IDEMPOTENCY_HEADER for p in parameters):
             codes.extend(["409", "422"])
         return sorted(codes)

@@ -204,8 +204,11 @@ def _sql(template: str, **identifiers: str) -> str:
 
 
 _ORG_SQL = """
-INSERT INTO organizations_organization (id, name, slug, created_at, updated_at)
-SELECT gen_random_uuid(), 'Load clinic ' || lpad(i::text, 2, '0'), %(prefix)s || lpad(i::text, 2, '0'), now(), now()
+INSERT INTO organizations_organization (
+    id, name, slug, created_at, updated_at, time_zone, address, opens_at, closes_at, charge_capture
+)
+SELECT gen_random_uuid(), 'Load clinic ' || lpad(i::text, 2, '0'), %(prefix)s || lpad(i::text, 2, '0'), now(), now(),
+       'America/Chicago', '', '08:00', '18:00', false
 FROM generate_series(0, %(count)s - 1) AS i
 """
 

@@ -29,7 +29,9 @@ class KuraAdminSite(admin.AdminSite):
         ctx = getattr(request, "tenant", None)
         return bool(request.user.is_active and request.user.is_staff and ctx is not None and not ctx.is_partner)
 
-    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def index(  # type: ignore[override]  # a redirect for the front desk, not a TemplateResponse
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
         """The front desk starts its day on the today board (expected, arrived, in session, done); the other
         roles on the list of what they may open."""
         from django.urls import reverse

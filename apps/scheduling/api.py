@@ -32,14 +32,14 @@ from .permissions import APPOINTMENT, APPOINTMENT_TYPE, FREE_SLOTS, PROVIDER
 from .serializers import (
     AppointmentInput,
     AppointmentOutput,
+    AppointmentSeriesInput,
+    AppointmentSeriesOutput,
     AppointmentTypeOutput,
     CheckInOutput,
     FreeSlotOutput,
     FreeSlotsQuery,
-    ProviderOutput,
     RescheduleInput,
-    SeriesInput,
-    SeriesOutput,
+    SchedulingProviderOutput,
     TransitionInput,
 )
 
@@ -100,23 +100,25 @@ def _parties(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class AppointmentTypeListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     resource = APPOINTMENT_TYPE
 
     @extend_schema(responses=AppointmentTypeOutput(many=True), summary="List appointment types")
     def get(self, request: Request) -> Response:
-        paginator = BoundedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.appointment_type_list(), request, view=self) or []
         return paginator.get_paginated_response(AppointmentTypeOutput(page, many=True).data)
 
 
 class ProviderListApi(APIView):
+    pagination_class = BoundedLimitOffsetPagination
     resource = PROVIDER
 
-    @extend_schema(responses=ProviderOutput(many=True), summary="List providers who take bookings")
+    @extend_schema(responses=SchedulingProviderOutput(many=True), summary="List providers who take bookings")
     def get(self, request: Request) -> Response:
-        paginator = BoundedLimitOffsetPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.provider_list(), request, view=self) or []
-        return paginator.get_paginated_response(ProviderOutput(page, many=True).data)
+        return paginator.get_paginated_response(SchedulingProviderOutput(page, many=True).data)
 
 
 class FreeSlotListApi(APIView):
@@ -190,20 +192,20 @@ class AppointmentSeriesApi(APIView):
     resource = APPOINTMENT
 
     @extend_schema(
-        request=SeriesInput,
-        responses={201: SeriesOutput, 409: SLOT_TAKEN},
+        request=AppointmentSeriesInput,
+        responses={201: AppointmentSeriesOutput, 409: SLOT_TAKEN},
         summary="Book a weekly or fortnightly series at the same local time (all or none)",
     )
     @idempotent_post
     def post(self, request: Request) -> Response:
-        data = SeriesInput(data=request.data)
+        data = AppointmentSeriesInput(data=request.data)
         data.is_valid(raise_exception=True)
         fields = dict(data.validated_data)
         parties = _parties(fields)
         fields.pop("ends_at", None)
         series = _booking(lambda: services.series_book(**parties, first_starts_at=fields.pop("starts_at"), **fields))
         series.appointment_list = _shown(*_appointments().filter(series=series))  # type: ignore[attr-defined]
-        return Response(SeriesOutput(series).data, status=status.HTTP_201_CREATED)
+        return Response(AppointmentSeriesOutput(series).data, status=status.HTTP_201_CREATED)
 
 
 class AppointmentTransitionApi(APIView):

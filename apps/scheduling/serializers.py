@@ -20,7 +20,7 @@ class AppointmentTypeOutput(serializers.Serializer):
     is_telehealth = serializers.BooleanField()
 
 
-class ProviderOutput(serializers.Serializer):
+class SchedulingProviderOutput(serializers.Serializer):
     id = serializers.UUIDField()
     display_name = serializers.CharField()
     npi = serializers.CharField()
@@ -64,7 +64,7 @@ class AppointmentInput(serializers.Serializer):
     )
 
 
-class SeriesInput(AppointmentInput):
+class AppointmentSeriesInput(AppointmentInput):
     frequency = serializers.ChoiceField(choices=RecurringSeries.Frequency.choices)
     occurrences = serializers.IntegerField(min_value=2, max_value=52)
 
@@ -121,7 +121,7 @@ class CheckInOutput(serializers.Serializer):
     insurance_on_file = serializers.BooleanField(source="status.insurance_on_file")
 
 
-class SeriesOutput(serializers.Serializer):
+class AppointmentSeriesOutput(serializers.Serializer):
     id = serializers.UUIDField()
     frequency = serializers.CharField()
     occurrences = serializers.IntegerField()
