@@ -24,15 +24,15 @@ def _aging_table(page):
 EXPECTED_DASHBOARD = {
     Role.OWNER: (
         ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
-        [["ORG-A-001", "Quillfeather, Alma", "430.00 USD"], ["ORG-A-002", "Marchetti, Bruno", "25.00 USD"]],
+        [["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"], ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"]],
     ),
     Role.BILLING: (
         ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
-        [["ORG-A-001", "Quillfeather, Alma", "430.00 USD"], ["ORG-A-002", "Marchetti, Bruno", "25.00 USD"]],
+        [["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"], ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"]],
     ),
     Role.CLINICIAN: (
         ["USD", "0.00", "150.00", "0.00", "0.00", "0.00", "150.00", "0.00"],
-        [["ORG-A-001", "Quillfeather, Alma", "150.00 USD"]],
+        [["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "150.00 USD"]],
     ),
 }
 
@@ -125,7 +125,7 @@ def test_superbill_page_lists_the_clinical_lines_and_its_pdf_link_responds(clini
     screenshot(page, "superbill")
 
     assert page.inner_text("h1") == "Superbill"
-    assert "Alma Quillfeather" in page.inner_text("body")
+    assert "Quillfeather, Alma · 05/17/1980 · ORG-A-001" in page.inner_text("body")
     services = page.locator("h2:has-text('Services') + table tr")
     assert services.count() == 3  # header, one clinical line, total
     line = services.nth(1).locator("td").all_inner_texts()
