@@ -24,11 +24,17 @@ def _aging_table(page):
 EXPECTED_DASHBOARD = {
     Role.OWNER: (
         ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
-        [["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"], ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"]],
+        [
+            ["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"],
+            ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"],
+        ],
     ),
     Role.BILLING: (
         ["USD", "0.00", "295.00", "80.00", "50.00", "30.00", "455.00", "0.00"],
-        [["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"], ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"]],
+        [
+            ["Quillfeather, Alma · 05/17/1980 · ORG-A-001", "430.00 USD"],
+            ["Marchetti, Bruno · 05/17/1980 · ORG-A-002", "25.00 USD"],
+        ],
     ),
     Role.CLINICIAN: (
         ["USD", "0.00", "150.00", "0.00", "0.00", "0.00", "150.00", "0.00"],

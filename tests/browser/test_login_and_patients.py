@@ -50,7 +50,8 @@ def test_patient_page_shows_demographics_and_every_panel(clinics, open_page, scr
     clinic = clinics["org-a"]
     page = open_page(clinic.users[Role.OWNER])
     page.goto("/admin/patients/patient/")
-    page.get_by_role("link", name="ORG-A-001").click()
+    # The list leads with the family name; the row is the one of MRN ORG-A-001.
+    page.locator("#result_list tbody tr", has_text="ORG-A-001").locator("th a").click()
     page.wait_for_url(f"**/admin/patients/patient/{clinic.patient.pk}/change/")
     screenshot(page, "patient")
 
