@@ -26,14 +26,13 @@ from django.utils.html import format_html, format_html_join
 
 from apps.organizations.access import object_or_404
 from apps.organizations.admin_base import (
-    AutocompleteSelectOfValidIds,
     TenantInline,
     TenantModelAdmin,
     guarded_view,
     may,
 )
 from apps.patients import phi_reads
-from apps.patients.admin_mixins import PHIAccessLoggedAdmin
+from apps.patients.admin_mixins import PHIAccessLoggedAdmin, patient_picker
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
@@ -417,9 +416,7 @@ class InstallmentPlanForm(forms.Form):
 
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The admin's patient search: patients named and found as everywhere else, never a list of all of them.
-        widget = AutocompleteSelectOfValidIds(InstallmentPlan._meta.get_field("patient"), admin_site)
-        self.fields["patient"] = forms.ModelChoiceField(queryset=patient_list(), widget=widget)
+        self.fields["patient"] = patient_picker(InstallmentPlan, admin_site)
 
 
 class InstallmentOutcomeForm(forms.Form):

@@ -5,13 +5,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db.models import QuerySet
+from django import forms
+from django.contrib import admin
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
+from apps.organizations.admin_base import AutocompleteSelectOfValidIds
+
 from . import phi_reads
 from .models import Patient
-from .selectors import patient_search_condition
+from .selectors import patient_list, patient_search_condition
+
+
+def patient_picker(model: type[Model], admin_site: admin.AdminSite) -> forms.ModelChoiceField:
+    """The patient field of a custom admin form: the admin's patient search, patients named and found as
+    everywhere else, never a list of every patient on the page (`model` is the one whose `patient` it fills)."""
+    widget = AutocompleteSelectOfValidIds(model._meta.get_field("patient"), admin_site)
+    return forms.ModelChoiceField(queryset=patient_list(), widget=widget)
 
 
 class PHIAccessLoggedAdmin:

@@ -20,9 +20,10 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import AutocompleteSelectOfValidIds, guarded_view, may
+from apps.organizations.admin_base import guarded_view, may
 from apps.organizations.time_zones import organization_zone
 from apps.patients import phi_reads
+from apps.patients.admin_mixins import patient_picker
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
 
@@ -55,9 +56,7 @@ class BookingForm(forms.Form):
 
     def __init__(self, *args: Any, admin_site: admin.AdminSite, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        # The admin's patient search (no list of every patient on the page).
-        widget = AutocompleteSelectOfValidIds(Appointment._meta.get_field("patient"), admin_site)
-        self.fields["patient"] = forms.ModelChoiceField(queryset=patient_list(), widget=widget)
+        self.fields["patient"] = patient_picker(Appointment, admin_site)
 
 
 class CancelForm(forms.Form):
