@@ -140,12 +140,13 @@ class TenantContextMiddleware:
         rate: throttling.RateLimitState | None = None
         if raw_key is not None:
             failures = throttling.APIKeyFailureWindow.current(request)
-            if failures.is_blocked():
+            blocked = failures.blocked()
+            if blocked is not None:
                 # Even a correct key waits: guessing keys from one address must not pay off.
                 refused = error_response(
                     429, "throttled", "Too many failed API-key attempts from this address; try again later."
                 )
-                refused["Retry-After"] = str(failures.retry_after)
+                refused["Retry-After"] = str(blocked.reset_seconds)
                 return refused
             try:
                 principal = selectors.api_key_authenticate(raw_key=raw_key)

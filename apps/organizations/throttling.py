@@ -11,7 +11,8 @@ any error response: a count written inside it would be lost on the very answers 
 Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds until the window ends;
 the IETF httpapi rate-limit header draft's names); a refused request is a 429 with `Retry-After`.
 
-Failed API-key attempts are counted per client address (`APIKeyFailureWindow`) in the shared cache.
+Failed API-key attempts are counted per client address (`APIKeyFailureWindow`) by the same statement, in a
+window of their own.
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import math
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
@@ -45,6 +44,12 @@ ON CONFLICT (key) DO UPDATE SET
     window_started_at = CASE WHEN w.window_started_at + %(period)s > statement_timestamp()
                              THEN w.window_started_at ELSE statement_timestamp() END
 RETURNING hits, extract(epoch FROM window_started_at + %(period)s - statement_timestamp())
+"""
+
+# The hits of a window still running (none once it has ended), and its seconds left; counts nothing.
+_PEEK_SQL = """
+SELECT hits, extract(epoch FROM window_started_at + %(period)s - statement_timestamp())
+FROM organizations_ratelimitwindow WHERE key = %(key)s AND window_started_at + %(period)s > statement_timestamp()
 """
 
 
@@ -89,6 +94,16 @@ def rate_limit_hit(*, key: str, rate: Rate) -> RateLimitState:
     return RateLimitState(limit=rate.requests, hits=int(hits), reset_seconds=max(math.ceil(seconds_left), 1))
 
 
+def rate_limit_peek(*, key: str, rate: Rate) -> RateLimitState:
+    """Where `key` stands in its current window, without counting a request."""
+    params: dict[str, Any] = {"key": key, "period": rate.period}
+    with connection.cursor() as cursor:
+        cursor.execute(_PEEK_SQL, params)
+        row = cursor.fetchone()
+    hits, seconds_left = row if row is not None else (0, rate.period.total_seconds())
+    return RateLimitState(limit=rate.requests, hits=int(hits), reset_seconds=max(math.ceil(seconds_left), 1))
+
+
 def api_key_rate_hit(*, api_key_id: uuid.UUID) -> RateLimitState:
     """Count one request of a partner key against `API_KEY_RATE` (read per request)."""
     return rate_limit_hit(key=f"api_key:{api_key_id}", rate=parse_rate(settings.API_KEY_RATE))
@@ -124,28 +139,22 @@ def client_address(request: HttpRequest) -> str | None:
 
 @dataclass(frozen=True)
 class APIKeyFailureWindow:
-    """Failed API-key attempts from one address in the current fixed window."""
+    """Failed API-key attempts from one address (`KURA_API_KEY_FAILURE_LIMIT` per
+    `KURA_API_KEY_FAILURE_WINDOW`), counted like requests; the address is kept only as a hash."""
 
-    cache_key: str
-    retry_after: int
+    key: str
+    rate: Rate
 
     @classmethod
     def current(cls, request: HttpRequest) -> APIKeyFailureWindow:
-        seconds = max(1, int(settings.KURA_API_KEY_FAILURE_WINDOW.total_seconds()))
-        now = int(time.time())
-        window = now // seconds
         address = hashlib.sha256(str(client_address(request)).encode()).hexdigest()[:32]
-        return cls(cache_key=f"kura:api-key-failures:{address}:{window}", retry_after=(window + 1) * seconds - now)
+        rate = Rate(requests=settings.KURA_API_KEY_FAILURE_LIMIT, period=settings.KURA_API_KEY_FAILURE_WINDOW)
+        return cls(key=f"api_key_failures:{address}", rate=rate)
 
-    def is_blocked(self) -> bool:
-        failures = caches["default"].get(self.cache_key, 0)
-        return int(failures) >= settings.KURA_API_KEY_FAILURE_LIMIT
+    def blocked(self) -> RateLimitState | None:
+        """The window's state when this address has used up its failures, else None."""
+        state = rate_limit_peek(key=self.key, rate=self.rate)
+        return state if state.hits >= self.rate.requests else None
 
     def record_failure(self) -> None:
-        """Count one failure; `add` then `incr` keeps concurrent workers from losing counts."""
-        cache = caches["default"]
-        if not cache.add(self.cache_key, 1, timeout=self.retry_after + 1):
-            try:
-                cache.incr(self.cache_key)
-            except ValueError:  # expired between add and incr
-                cache.add(self.cache_key, 1, timeout=self.retry_after + 1)
+        rate_limit_hit(key=self.key, rate=self.rate)

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.cache import caches
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.test import Client
 
 from apps.organizations.management.commands.seed_demo import STAFF_ROLES, demo_password
@@ -125,6 +126,12 @@ def test_failed_api_key_attempts_throttle_the_address_even_for_a_correct_key(org
 
     failures = [keyed(wrong, "192.0.2.10").get("/api/v1/patients/") for _ in range(3)]
     assert [r.status_code for r in failures] == [401, 401, 401]
+    # Counted in PostgreSQL like every rate limit, so every worker sees them; the address only as a hash.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT key, hits FROM organizations_ratelimitwindow WHERE key LIKE 'api_key_failures:%%'")
+        [(key, hits)] = cursor.fetchall()
+    assert hits == 3
+    assert "192.0.2.10" not in key
 
     throttled = keyed(raw_key, "192.0.2.10").get("/api/v1/patients/")
     assert throttled.status_code == 429
