@@ -85,14 +85,21 @@ def _write(marks: Marks, *, method: str, path: str) -> None:
 
 
 @contextmanager
-def logged_reads(*, method: str, path: str) -> Iterator[Marks]:
-    """Collect the marks made inside; write them when the block ends without an error."""
+def _collected() -> Iterator[Marks]:
+    """The marks made inside the block, collected instead of written at once."""
     marks: Marks = defaultdict(Counter)
     token = _marks.set(marks)
     try:
         yield marks
     finally:
         _marks.reset(token)
+
+
+@contextmanager
+def logged_reads(*, method: str, path: str) -> Iterator[Marks]:
+    """Collect the marks made inside; write them when the block ends without an error."""
+    with _collected() as marks:
+        yield marks
     _write(marks, method=method, path=path)
 
 
@@ -104,12 +111,8 @@ class PHIReadLogMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        marks: Marks = defaultdict(Counter)
-        token = _marks.set(marks)
-        try:
+        with _collected() as marks:
             response = self.get_response(request)
-        finally:
-            _marks.reset(token)
         if response.status_code < 400:
             # Without its query string, which could carry a searched name.
             _write(marks, method=request.method or "GET", path=request.path)
