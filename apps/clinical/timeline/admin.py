@@ -33,7 +33,7 @@ class HealthEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.HEALTH_EVENT
     phi_rows_only = True
     resource = HEALTH_EVENT
-    list_display = ["occurred_at", "patient", "details", "source", "data_classification"]
+    list_display = ["occurred_at", "patient", "event_type", "details", "source", "data_classification"]
     list_filter = ["event_type", "source", "data_classification"]
     list_select_related = ["patient"]
     date_hierarchy = "occurred_at"
