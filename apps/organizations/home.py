@@ -1,10 +1,10 @@
 """Where each member starts the day: the admin's home (`/admin/`) is each role's own page.
 
 `ROLE_HOMES` names that page per role (one line per role). A role whose home is another page (the front desk's
-today board) is sent there; the others get the home page itself, made of sections other apps add as they add
-panels to the patient page, then the list of what the role may open: an app
-contributes by defining `<app>.home_sections.sections(request) -> list[HomeSection]`, returning only what the
-caller's role may see (the permission map decides; PostgreSQL narrows the rows as everywhere).
+today board) is sent there; the others get the home page itself: the sections apps add, then the list of what the
+role may open. An app adds sections as it adds panels to the patient page, by defining
+`<app>.home_sections.sections(request) -> list[HomeSection]`, returning only what the caller's role may see (the
+permission map decides; PostgreSQL narrows the rows as everywhere).
 """
 
 from __future__ import annotations
