@@ -167,7 +167,7 @@ class InsurancePolicy(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_priority_display()} policy {self.pk}"
+        return f"{self.get_priority_display()} policy, {self.payer.name} · {self.patient.display_name}"
 
     @property
     def claim_filing_indicator(self) -> str:
@@ -257,7 +257,7 @@ class InstallmentPlan(TenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"Installment plan {self.pk}"
+        return f"{self.program} · {self.patient.display_name}"
 
 
 class ClaimBatch(TenantModel):

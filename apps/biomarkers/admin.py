@@ -28,6 +28,7 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     list_filter = ["source", "metric_type", "data_classification"]
     list_select_related = ["patient"]
     date_hierarchy = "captured_at"
+    ordering = ["-captured_at", "-id"]  # the latest readings first
     resource = READING
     readonly_fields = [
         "patient",

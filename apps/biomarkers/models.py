@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from django.db import models
+from django.utils import timezone
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel, organization_field
@@ -76,4 +77,6 @@ class BiomarkerLog(ClassifiedTenantModel):
         indexes = [models.Index(fields=["patient", "metric_type", "captured_at"], name=SERIES_INDEX)]
 
     def __str__(self) -> str:
-        return f"{self.metric_type} reading {self.pk}"
+        value = self.value_text if self.value_numeric is None else f"{self.value_numeric:g}"
+        when = timezone.localtime(self.captured_at)
+        return f"{self.metric_type} {value} {self.unit}, {when:%Y-%m-%d %H:%M} · {self.patient.display_name}"

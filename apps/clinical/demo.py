@@ -1,4 +1,5 @@
-"""Demo encounters and clinical events for `seed_demo` (idempotent; runs inside the tenant context)."""
+"""Demo encounters, clinical events, timeline and progress notes for `seed_demo` (idempotent; runs inside the
+tenant context)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ from apps.patients.models import Patient
 
 from . import services
 from .models import ClinicalEvent, Encounter
+from .notes import demo as notes_demo
 from .timeline import demo as timeline_demo
 
 
 def seed(*, slug: str) -> None:
-    """Each demo patient without clinical events gets an intake visit, a follow-up and a wellness check-in."""
+    """Each demo patient without clinical events gets an intake visit and a follow-up, each with its progress
+    note, and a wellness check-in."""
     now = timezone.now()
     patients = Patient.objects.filter(clinical_events__isnull=True).order_by("mrn")
+    visits: list[tuple[Encounter, Encounter]] = []
     for index, patient in enumerate(patients, start=1):
         intake_at = now - timedelta(days=120 + 10 * index)
-        _intake(patient, intake_at)
-        _follow_up(patient, intake_at + timedelta(days=42), index)
+        visits.append((_intake(patient, intake_at), _follow_up(patient, intake_at + timedelta(days=42), index)))
         services.clinical_entry_record_manual(
             patient=patient,
             spoke_type="vitals",
@@ -35,9 +38,11 @@ def seed(*, slug: str) -> None:
             data_classification=DataClassification.GENERAL_WELLNESS,
         )
     timeline_demo.seed(slug=slug)
+    # After the timeline: a patient who already has timeline rows gets none from it.
+    notes_demo.seed(visits=visits)
 
 
-def _intake(patient: Patient, at: datetime) -> None:
+def _intake(patient: Patient, at: datetime) -> Encounter:
     encounter = services.encounter_create(
         patient=patient,
         encounter_type=Encounter.Type.OUTPATIENT,
@@ -103,9 +108,10 @@ def _intake(patient: Patient, at: datetime) -> None:
             },
         ],
     )
+    return encounter
 
 
-def _follow_up(patient: Patient, at: datetime, index: int) -> None:
+def _follow_up(patient: Patient, at: datetime, index: int) -> Encounter:
     encounter = services.encounter_create(
         patient=patient,
         encounter_type=Encounter.Type.TELEHEALTH,
@@ -154,3 +160,4 @@ def _follow_up(patient: Patient, at: datetime, index: int) -> None:
             {"code_system": "rxnorm", "code": "312940", "display": "Sertraline 50 MG Oral Tablet"},
         ],
     )
+    return encounter

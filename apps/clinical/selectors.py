@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import ClinicalEvent, Encounter
+from apps.scheduling.models import Appointment
+
+from .models import ClinicalEvent, ClinicalNote, Encounter
 from .models.events import ClinicalEventQuerySet
 
 
@@ -16,3 +18,11 @@ def clinical_event_list() -> ClinicalEventQuerySet:
 def encounter_list() -> QuerySet[Encounter]:
     """Encounters of the active organization the caller may read."""
     return Encounter.objects.for_current_organization().select_related("patient")
+
+
+def clinician_patients_condition(user_id: int) -> Q:
+    """A condition on `patient_id`: the patients of the member `user_id`, those they have a visit booked with
+    (past or future) or have written a note about."""
+    booked = Appointment.objects.filter(provider__membership__user_id=user_id).values("patient_id")
+    written = ClinicalNote.objects.filter(author_id=user_id).values("patient_id")
+    return Q(patient_id__in=booked) | Q(patient_id__in=written)

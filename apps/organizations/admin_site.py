@@ -29,19 +29,28 @@ class KuraAdminSite(admin.AdminSite):
         ctx = getattr(request, "tenant", None)
         return bool(request.user.is_active and request.user.is_staff and ctx is not None and not ctx.is_partner)
 
-    def index(  # type: ignore[override]  # a redirect for the front desk, not a TemplateResponse
+    def index(  # type: ignore[override]  # a redirect for roles whose home is another page
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """The front desk starts its day on the today board (expected, arrived, in session, done); the other
-        roles on the list of what they may open."""
+        """Each role starts its day on its home (`home.ROLE_HOMES`): the front desk on the today board; the
+        others here, on the home page of their day (visits, flags, notes to sign), then what they may open."""
+        from django.template.response import TemplateResponse
         from django.urls import reverse
 
-        from .roles import Role
+        from .home import HOME_PAGE, home_sections, home_url_name
 
         ctx = getattr(request, "tenant", None)
-        if ctx is not None and ctx.role == Role.FRONT_DESK:
-            return HttpResponseRedirect(reverse("admin:scheduling_today"))
-        return super().index(request, extra_context)
+        home = home_url_name(ctx.role if ctx is not None else None)
+        if home != HOME_PAGE:
+            return HttpResponseRedirect(reverse(home))
+        context = {
+            **self.each_context(request),
+            "title": "Home",
+            "sections": home_sections(request),
+            "app_list": self.get_app_list(request),
+            **(extra_context or {}),
+        }
+        return TemplateResponse(request, "admin/index.html", context)
 
     def autocomplete_view(self, request: HttpRequest) -> HttpResponse:
         return ReadLoggingAutocompleteJsonView.as_view(admin_site=self)(request)  # type: ignore[return-value]

@@ -171,6 +171,17 @@ def today_board(*, day: dt.date | None = None) -> dict[str, list[Appointment]]:
     return board
 
 
+def day_visits(*, user_id: int, whole_clinic: bool, day: dt.date | None = None) -> list[Appointment]:
+    """Today's (or `day`'s) visits in the clinic's zone, cancelled ones left out: the whole clinic's, or those of
+    the provider who is the member `user_id` (none for a member who sees no patients)."""
+    day = day or timezone.localdate(timezone=organization_zone())
+    start, end = day_bounds(day)
+    visits = appointment_list(starts_from=start, starts_before=end).active()
+    if not whole_clinic:
+        visits = visits.filter(provider__membership__user_id=user_id)
+    return list(visits)
+
+
 @dataclass(frozen=True)
 class CheckInStatus:
     """What the front desk confirms when a patient arrives."""

@@ -3,6 +3,7 @@
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, ProgrammingError, connection, transaction
+from django.utils import timezone
 
 from apps.clinical.models import HealthEvent
 from apps.clinical.timeline import selectors, services
@@ -299,6 +300,6 @@ def test_each_type_has_its_schema(clinics, event_type, subtype, data, error):
     assert list(raised.value.message_dict) == [error]
 
 
-def test_str_names_no_patient(clinics):
+def test_str_is_the_event_in_plain_words_and_names_no_patient(clinics):
     event = clinics["org-a"]["events"]["mood"]
-    assert str(event) == f"mood/daily_checkin event {event.pk}"
+    assert str(event) == f"Mood: calm, confidence 7/10, {timezone.localtime(event.occurred_at):%Y-%m-%d %H:%M}"

@@ -13,6 +13,8 @@ from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel, TenantModel, TenantQuerySet
 from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
+from ..timeline.wording import assessment_summary
+
 
 class AssessmentDefinition(TenantModel):
     """A custom instrument an organization defines (PHQ-4, GAD-7 and PHQ-9 are built in, see scoring.py)."""
@@ -76,7 +78,12 @@ class AssessmentResponse(ClassifiedTenantModel):
         indexes = [models.Index(fields=["patient", "-completed_at"], name="assessment_patient_time")]
 
     def __str__(self) -> str:
-        return f"{self.instrument} response {self.pk}"
+        return f"{self.summary}, {timezone.localtime(self.completed_at):%Y-%m-%d} · {self.patient.display_name}"
+
+    @property
+    def summary(self) -> str:
+        """ "PHQ-9 total 14 (moderate)"."""
+        return assessment_summary(self.instrument, self.total, self.severity)
 
 
 class AssessmentFlagQuerySet(TenantQuerySet):
@@ -130,4 +137,4 @@ class AssessmentFlag(ClassifiedTenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"Review flag {self.pk}"
+        return f"Flag {timezone.localtime(self.raised_at):%Y-%m-%d} · {self.patient.display_name}"

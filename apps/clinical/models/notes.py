@@ -14,6 +14,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from apps.organizations.audit import TenantHistoricalRecords
 from apps.organizations.models import ClassifiedTenantModel
@@ -100,7 +101,8 @@ class ClinicalNote(ClassifiedTenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_template_display()} note {self.created_at:%Y-%m-%d}"
+        written = timezone.localtime(self.created_at)
+        return f"{self.get_template_display()} note {written:%Y-%m-%d} · {self.patient.display_name}"
 
     @property
     def is_signed(self) -> bool:
@@ -137,4 +139,4 @@ class NoteAddendum(ClassifiedTenantModel):
         indexes = [models.Index(fields=["note", "created_at"])]
 
     def __str__(self) -> str:
-        return f"Addendum {self.created_at:%Y-%m-%d %H:%M}"
+        return f"Addendum {timezone.localtime(self.created_at):%Y-%m-%d %H:%M}"

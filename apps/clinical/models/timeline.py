@@ -13,6 +13,7 @@ from apps.organizations.models import ClassifiedTenantModel, TenantQuerySet
 from apps.patients.models import PatientScopedManager
 
 from ..timeline.vocabulary import EVENT_SUBTYPES, EventType, Source
+from ..timeline.wording import event_summary
 
 
 def _subtype_rule() -> models.Q:
@@ -89,4 +90,9 @@ class HealthEvent(ClassifiedTenantModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.event_type}/{self.event_subtype} event {self.pk}"
+        return f"{self.summary}, {timezone.localtime(self.occurred_at):%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        """The event in plain words ("Mood: anxious, confidence 7/10")."""
+        return event_summary(self.event_type, self.event_subtype, self.event_data)

@@ -21,3 +21,9 @@ def clinical_note_list() -> QuerySet[ClinicalNote]:
 def encounter_notes(encounter: Encounter) -> QuerySet[ClinicalNote]:
     """The notes written during an encounter, newest first."""
     return clinical_note_list().filter(encounter=encounter)
+
+
+def notes_to_sign() -> QuerySet[ClinicalNote]:
+    """Draft notes with their patient and author, the newest first."""
+    drafts = ClinicalNote.objects.for_current_organization().filter(status=ClinicalNote.Status.DRAFT)
+    return drafts.select_related("patient", "author", "encounter").order_by("-created_at", "-id")

@@ -33,11 +33,15 @@ class HealthEventAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.HEALTH_EVENT
     phi_rows_only = True
     resource = HEALTH_EVENT
-    list_display = ["occurred_at", "patient", "event_type", "event_subtype", "source", "data_classification"]
+    list_display = ["occurred_at", "patient", "event_type", "details", "source", "data_classification"]
     list_filter = ["event_type", "source", "data_classification"]
     list_select_related = ["patient"]
     date_hierarchy = "occurred_at"
     ordering = ["-occurred_at", "-id"]
+
+    @admin.display(description="details")
+    def details(self, event: HealthEvent) -> str:
+        return event.summary
 
 
 @admin.register(AssessmentDefinition)
@@ -51,11 +55,15 @@ class AssessmentResponseAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.ASSESSMENT
     phi_rows_only = True
     resource = ASSESSMENT
-    list_display = ["completed_at", "patient", "instrument", "total", "severity"]
+    list_display = ["completed_at", "patient", "assessment"]
     list_filter = ["instrument", "severity"]
     list_select_related = ["patient"]
     ordering = ["-completed_at", "-id"]
     readonly_fields = ["answers_with_items"]
+
+    @admin.display(description="assessment")
+    def assessment(self, response: AssessmentResponse) -> str:
+        return response.summary
 
     @admin.display(description="answers")
     def answers_with_items(self, response: AssessmentResponse) -> SafeString:
@@ -112,7 +120,7 @@ class AssessmentFlagAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
     @admin.display(description="Response")
     def response_summary(self, flag: AssessmentFlag) -> str:
-        return f"{flag.response.instrument.upper()} total {flag.response.total} ({flag.response.severity})"
+        return flag.response.summary
 
     @admin.display(description="Review")
     def review(self, flag: AssessmentFlag) -> SafeString:

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Case, Count, Q, QuerySet, Value, When
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -204,6 +204,13 @@ def assessment_flag_open_list(*, patient: Patient | None = None) -> QuerySet[Ass
     if patient is not None:
         flags = flags.filter(patient=patient)
     return flags.order_by("raised_at", "id")
+
+
+def assessment_flags_to_review() -> QuerySet[AssessmentFlag]:
+    """Unreviewed flags for a work list: thoughts of self-harm (PHQ-9 item 9) first, then the newest first."""
+    item9_first = Case(When(reason=AssessmentFlag.Reason.PHQ9_ITEM9, then=Value(0)), default=Value(1))
+    flags = AssessmentFlag.objects.for_current_organization().open().select_related("patient", "response")
+    return flags.order_by(item9_first, "-raised_at", "-id")
 
 
 def assessment_flag_list() -> QuerySet[AssessmentFlag]:
