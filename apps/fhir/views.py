@@ -4,7 +4,8 @@
 The request has already passed the tenant middleware (API key or verified session, its transaction and RLS
 context), the clinic's time zone and the PHI read log, as every REST request has. These views are plain Django
 views, not DRF ones, so FHIR stays out of the REST API's OpenAPI schema; every error is an OperationOutcome
-naming the problem (a parameter's name, never its value).
+naming the problem (a parameter's name, never its value). They change nothing, so they need no CSRF check: a
+write answers 405 as an OperationOutcome, for a session as for a key.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.views.decorators.csrf import csrf_exempt
 
 from apps.clinical.timeline import scoring
 from apps.organizations import context
@@ -117,6 +119,7 @@ def _bundle(
 # --- endpoints -------------------------------------------------------------------------------------------------
 
 
+@csrf_exempt
 def metadata(request: HttpRequest) -> JsonResponse:
     """The CapabilityStatement: what this server reads and searches (no organization's data: open to anyone)."""
     if request.method not in ("GET", "HEAD"):
@@ -124,6 +127,7 @@ def metadata(request: HttpRequest) -> JsonResponse:
     return fhir_response(capability.capability_statement(base_url=_base_url(request)))
 
 
+@csrf_exempt
 def search(request: HttpRequest, resource_type: str) -> HttpResponse:
     if refused := _guard(request):
         return refused
@@ -144,6 +148,7 @@ def search(request: HttpRequest, resource_type: str) -> HttpResponse:
     return fhir_response(_bundle(request, result))
 
 
+@csrf_exempt
 def read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResponse:
     if refused := _guard(request):
         return refused
@@ -173,6 +178,7 @@ def read(request: HttpRequest, resource_type: str, resource_id: str) -> HttpResp
     return outcome(404, "not-found", NOT_FOUND)
 
 
+@csrf_exempt
 def everything(request: HttpRequest, resource_id: str) -> HttpResponse:
     """`Patient/<id>/$everything`: the patient and every resource of theirs the caller may read, paged."""
     if refused := _guard(request):
@@ -233,6 +239,7 @@ def _questionnaires(request: HttpRequest) -> HttpResponse:
     )
 
 
+@csrf_exempt
 def unknown(request: HttpRequest, rest: str = "") -> JsonResponse:
     """Any other path under /fhir/R4/: not an interaction this server offers."""
     if request.method not in ("GET", "HEAD"):

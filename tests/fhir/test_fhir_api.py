@@ -19,6 +19,7 @@ from apps.clinical.timeline import services as timeline_services
 from apps.organizations.models import Organization
 from apps.organizations.roles import DataClassification, Role, Scope
 from apps.patients import services as patient_services
+from apps.patients.models import Patient
 from tests.biomarkers.factories import depression_reading, reading
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization, phi_access_log
 from tests.fhir.validation import validated
@@ -342,6 +343,22 @@ def test_keys_need_the_fhir_scope_and_a_clinician_reads_the_questionnaires(two_c
     ]  # fmt: skip
 
 
+def test_a_partner_needing_consent_reaches_only_patients_who_gave_it(two_clinics: Any) -> None:
+    org_a, _org_b, mine, _theirs = two_clinics
+    client = api_client(issue_key(org_a, scopes=FHIR_ONLY, phi_access=True, requires_patient_consent=True))
+
+    assert client.get(f"/fhir/R4/Patient/{mine['patient']}").status_code == 404
+    assert client.get(f"/fhir/R4/Patient/{mine['patient']}/$everything").status_code == 404
+    assert _ids(_get(client, "/fhir/R4/Observation")[1]) == []
+    assert _ids(_get(client, "/fhir/R4/Patient")[1]) == []
+
+    with as_tenant(org_a):
+        patient = Patient.objects.get(pk=mine["patient"])
+        patient_services.consent_record(patient=patient, consent_type="data_sharing", granted=True)
+    assert _ids(_get(client, "/fhir/R4/Patient")[1]) == [mine["patient"]]
+    assert len(_all_pages(client, f"/fhir/R4/Patient/{mine['patient']}/$everything")) == 11
+
+
 # --- bad input -------------------------------------------------------------------------------------------------
 
 
@@ -405,7 +422,9 @@ def test_bad_input_is_an_operation_outcome_naming_the_problem(
 
 def test_writes_are_refused_and_change_nothing(two_clinics: Any) -> None:
     org_a, _org_b, mine, _theirs = two_clinics
-    client = api_client(issue_key(org_a, scopes=list(Scope.values), phi_access=True))
+    # With CSRF checks on, as in production: a write is FHIR's 405, not the CSRF middleware's refusal.
+    key = issue_key(org_a, scopes=list(Scope.values), phi_access=True)
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Api-Key {key}")
     before = _get(client, f"/fhir/R4/Patient/{mine['patient']}")[1]
     for method in ("post", "put", "patch", "delete"):
         response = getattr(client, method)(
