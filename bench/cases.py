@@ -10,6 +10,7 @@
   hand-written SQL query returning the same data in a tenant transaction on the same role.
 * Ingestion: the bulk biomarker endpoint with 10,000 readings against a COPY of the same rows (COPY FROM is
   refused for a table under RLS, so it runs as the owner).
+* FHIR: `Patient/<id>/$everything` of the densest patient against the statements reading the same rows.
 * Queries per request: every list endpoint at page sizes 10 and 100.
 """
 
@@ -607,6 +608,82 @@ def run_ingestion(subject: Subject, runs: int, warmup: int, batch_size: int) -> 
     target = f"ratio <= {INGEST_RATIO_TARGET:.0f} and >= {INGEST_RATE_TARGET:,} readings/s"
     extra = {"readings": batch_size, "readings_per_second": round(rate)}
     return [Result("ingestion", f"bulk endpoint {batch_size:,} readings vs COPY", api, copy, target, met, extra)]
+
+
+# --- FHIR -------------------------------------------------------------------------------------------------
+
+EVERYTHING_TARGET_MS = 1000.0
+EVERYTHING_CASE = "Patient $everything, densest patient"
+# One statement per table `$everything` reads, for one patient: the rows it shows, without rendering them.
+_EVERYTHING_TABLES = (
+    "clinical_encounter",
+    "clinical_vital",
+    "clinical_observation",
+    "biomarkers_biomarkerlog",
+    "clinical_assessmentresponse",
+    "clinical_condition",
+    "clinical_medication",
+    "clinical_allergy",
+    "clinical_immunization",
+    "billing_insurancepolicy",
+    "scheduling_appointment",
+)
+
+
+def densest_patient(subject: Subject) -> uuid.UUID:
+    """The organization's patient with the most records (readings, clinical events, encounters, assessments)."""
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(
+            "SELECT patient_id FROM ("
+            " SELECT patient_id FROM biomarkers_biomarkerlog WHERE organization_id = %(org)s"
+            " UNION ALL SELECT patient_id FROM clinical_clinicalevent WHERE organization_id = %(org)s"
+            " UNION ALL SELECT patient_id FROM clinical_encounter WHERE organization_id = %(org)s"
+            " UNION ALL SELECT patient_id FROM clinical_assessmentresponse WHERE organization_id = %(org)s"
+            ") AS records GROUP BY patient_id ORDER BY count(*) DESC, patient_id LIMIT 1",
+            {"org": subject.organization_id},
+        )
+        row = cursor.fetchone()
+    return row[0] if row else subject.patient_id
+
+
+def everything_statements(patient_id: uuid.UUID) -> list[tuple[str, Any]]:
+    statements: list[tuple[str, Any]] = [("SELECT * FROM patients_patient WHERE id = %s", [patient_id])]
+    statements += [(f"SELECT * FROM {table} WHERE patient_id = %s", [patient_id]) for table in _EVERYTHING_TABLES]  # noqa: S608
+    statements.append(
+        (
+            "SELECT c.* FROM clinical_medicalcodeassignment c JOIN clinical_clinicalevent e ON e.id = c.event_id "
+            "WHERE e.patient_id = %s",
+            [patient_id],
+        )
+    )
+    return statements
+
+
+def timed_everything(client: Client, patient_id: uuid.UUID) -> float:
+    """Every page of the patient's `$everything`, following the next links, as one timing."""
+    started = time.perf_counter()
+    path: str | None = f"/fhir/R4/Patient/{patient_id}/$everything?_count=1000"
+    while path is not None:
+        response = client.get(path)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path} answered {response.status_code}")
+        links = {link["relation"]: link["url"] for link in response.json()["link"]}
+        path = links["next"].removeprefix("http://testserver") if "next" in links else None
+    return (time.perf_counter() - started) * 1000
+
+
+def run_fhir(subject: Subject, runs: int, warmup: int) -> list[Result]:
+    """FHIR `Patient/<id>/$everything` of the densest patient (every page) against the hand-written statements
+    reading the same rows; the target is a median under a second."""
+    client = api_client(subject)
+    patient_id = densest_patient(subject)
+    statements = everything_statements(patient_id)
+    api, raw = _interleaved(
+        lambda: timed_everything(client, patient_id), lambda: run_sql(subject, statements), runs, warmup
+    )
+    met = statistics.median(api) <= EVERYTHING_TARGET_MS
+    extra = {"path": f"/fhir/R4/Patient/{patient_id}/$everything?_count=1000"}
+    return [Result("fhir", EVERYTHING_CASE, api, raw, f"median <= {EVERYTHING_TARGET_MS:.0f} ms", met, extra)]
 
 
 # --- queries per request ----------------------------------------------------------------------------------

@@ -61,6 +61,7 @@ def run(
         ("api", "API vs SQL", lambda: cases.run_api(subject, runs, warmup)),
         ("search", "search", lambda: cases.run_search(subject, runs, warmup)),
         ("ingestion", "ingestion", lambda: cases.run_ingestion(subject, max(3, runs // 4), 1, batch)),
+        ("fhir", "FHIR", lambda: cases.run_fhir(subject, runs, warmup)),
     ):
         if only and group not in only:
             continue

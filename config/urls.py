@@ -45,6 +45,8 @@ urlpatterns = [
     path("account/second-factor/enrol/", second_factor_views.enrol, name="second-factor-enrol"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    # FHIR R4, read-only (apps/fhir): plain Django views, outside the REST API and its OpenAPI schema.
+    path("fhir/R4/", include("apps.fhir.urls")),
 ]
 
 handler400 = json_or_default(defaults.bad_request, 400, "bad_request", "Bad request.")

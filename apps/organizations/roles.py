@@ -39,5 +39,6 @@ class Scope(models.TextChoices):
     SCHEDULING_READ = "scheduling:read"
     SCHEDULING_WRITE = "scheduling:write"
     EVENTS_READ = "events:read"
+    FHIR_READ = "fhir:read"
     WEBHOOKS_READ = "webhooks:read"
     WEBHOOKS_WRITE = "webhooks:write"

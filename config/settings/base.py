@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.billing",
     "apps.scheduling",
     "apps.events",
+    "apps.fhir",
 ]
 
 MIDDLEWARE = [

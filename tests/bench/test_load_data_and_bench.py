@@ -233,6 +233,7 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     expected |= {("api_vs_sql", name) for name in cases.api_cases(subject)}
     expected |= {("ingestion", "bulk endpoint 200 readings vs COPY")}
     expected |= {("search", f"patient search: {kind}") for kind in (*cases.SEARCH_KINDS, "every kind of term")}
+    expected |= {("fhir", cases.EVERYTHING_CASE)}
     assert {(r["group"], r["case"]) for r in record["results"]} == expected
     runs_per_case = {"ingestion": 3, "patient search: every kind of term": 2 * len(cases.SEARCH_KINDS)}
     for result in record["results"]:

@@ -38,6 +38,8 @@ from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
 from apps.clinical.timeline import services as timeline_services
 from apps.events import services as events_services
 from apps.events.models import WebhookDelivery, WebhookEndpoint
+from apps.fhir import permissions as fhir_permissions
+from apps.fhir import views as fhir_views
 from apps.organizations import context
 from apps.organizations import services as organization_services
 from apps.organizations.access_map import PARTNER_PHI, PHI_DATABASE_ROLES, Resource, permission_map
@@ -364,6 +366,42 @@ def test_partner_keys_own_objects_follow_phi_access(world: World) -> None:
         "read scopes only": 404,
         "patients:read only, PHI access": 403,
     }
+
+
+# --- FHIR ------------------------------------------------------------------------------------------------------
+
+
+def _fhir_allows(resource_type: str, ctx: context.TenantContext) -> bool:
+    """The map's answer for a FHIR type: readable when the caller may read any of the tables it is made of."""
+    if resource_type == "Questionnaire":
+        return fhir_permissions.QUESTIONNAIRE.allows(ctx, "read")
+    return any(source.resource.allows(ctx, "read") for source in fhir_views.TYPES[resource_type])
+
+
+def test_every_fhir_type_reads_from_tables_whose_resources_are_in_the_map() -> None:
+    declared = permission_map()
+    resources = [source.resource for sources in fhir_views.TYPES.values() for source in sources]
+    assert all(declared.get(resource.name) is resource for resource in [*resources, fhir_permissions.QUESTIONNAIRE])
+
+
+def test_fhir_reads_answer_as_the_map_says_and_never_show_the_other_organization(world: World) -> None:
+    wrong = []
+    other_patient = world.params["b"]["patient_id"]
+    for resource_type in fhir_views.SUPPORTED_TYPES:
+        for caller in world.callers:
+            allowed = _fhir_allows(resource_type, caller.ctx)
+            response = caller.client.get(f"/fhir/R4/{resource_type}", {"_count": 100})
+            if response.status_code != (200 if allowed else 403):
+                wrong.append((resource_type, caller.name, allowed, response.status_code))
+            elif allowed and other_patient in response.text:
+                wrong.append((resource_type, caller.name, "shows the other organization's patient"))
+    for caller in world.callers:
+        allowed = _fhir_allows("Patient", caller.ctx)
+        for path in (f"/fhir/R4/Patient/{other_patient}", f"/fhir/R4/Patient/{other_patient}/$everything"):
+            status = caller.client.get(path).status_code
+            if status != (404 if allowed else 403):
+                wrong.append((path, caller.name, allowed, status))
+    assert not wrong, pformat(wrong)
 
 
 # --- the admin -------------------------------------------------------------------------------------------------
