@@ -18,6 +18,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -81,9 +82,17 @@ def clearinghouse_connection_save(
     return connection
 
 
+def session_timeout_seconds() -> float:
+    """How long one SFTP session may take: the exchange runs inside the job's transaction, which PostgreSQL ends
+    when it stays idle past `KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS`, so the session gives up well before."""
+    idle_ms = settings.KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS
+    return sftp.SESSION_TIMEOUT_SECONDS if not idle_ms else min(sftp.SESSION_TIMEOUT_SECONDS, idle_ms * 0.75 / 1000)
+
+
 def account(connection: ClearinghouseConnection) -> sftp.Account:
     """The transport's view of a connection."""
     return sftp.Account(
+        timeout_seconds=session_timeout_seconds(),
         host=connection.host,
         port=connection.port,
         username=connection.username,

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 from django.core.exceptions import ValidationError
 
-CONNECT_TIMEOUT_SECONDS = 30
-OPERATION_TIMEOUT_SECONDS = 300
+CONNECT_TIMEOUT_SECONDS = 15
+SESSION_TIMEOUT_SECONDS = 300.0
 MAX_ANSWER_BYTES = 50 * 1024 * 1024
 PARTIAL_SUFFIX = ".part"  # written under this name, renamed when complete: the reader never sees half a file
 
@@ -54,6 +54,8 @@ class Account:
     outbound_folder: str
     inbound_folder: str
     processed_folder: str = ""
+    # The whole session (connecting included) gives up after this long.
+    timeout_seconds: float = SESSION_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -110,14 +112,14 @@ def _run(account: Account, work: Callable[[Any], Awaitable[T]]) -> T:
                 kbdint_auth=False,
                 preferred_auth="publickey",
                 config=[],
-                connect_timeout=CONNECT_TIMEOUT_SECONDS,
+                connect_timeout=min(CONNECT_TIMEOUT_SECONDS, account.timeout_seconds),
             ) as connection,
             connection.start_sftp_client() as sftp,
         ):
-            return await asyncio.wait_for(work(sftp), OPERATION_TIMEOUT_SECONDS)
+            return await work(sftp)
 
     try:
-        return asyncio.run(session())
+        return asyncio.run(asyncio.wait_for(session(), account.timeout_seconds))
     except asyncssh.HostKeyNotVerifiable:
         raise ExchangeError(
             "The server's host key is not the one pinned for this connection: nothing was sent or read. "
@@ -133,7 +135,11 @@ def _run(account: Account, work: Callable[[Any], Awaitable[T]]) -> T:
         raise ExchangeError("The server does not let the account use a folder of this connection.") from None
     except (asyncssh.Error, asyncssh.SFTPError) as error:
         raise ExchangeError(f"The SFTP exchange failed ({type(error).__name__}).") from None
-    except (OSError, TimeoutError) as error:
+    except TimeoutError:
+        raise ExchangeError(
+            f"The SFTP exchange took longer than {account.timeout_seconds:g} s and was given up."
+        ) from None
+    except OSError as error:
         raise ExchangeError(f"The server could not be reached ({type(error).__name__}).") from None
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connections
 from django.utils import timezone
@@ -271,6 +274,26 @@ def test_a_refused_answer_stays_on_the_server_and_the_others_are_imported(
     # Imported: removed (no processed folder); refused: left for someone to look at.
     assert sorted(account.files("outbound")) == ["broken.999", "notes.txt"]
     assert account.files("processed") == {}
+
+
+def test_a_server_that_never_answers_is_given_up_within_the_session_timeout():
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        target = sftp.Account(
+            host="127.0.0.1",
+            port=silent.getsockname()[1],
+            username="clinic-a",
+            private_key=new_key().export_private_key("openssh").decode("ascii"),
+            host_key=public_key_text(new_key()),
+            outbound_folder="inbound",
+            inbound_folder="outbound",
+            timeout_seconds=1,
+        )
+        started = time.monotonic()
+        with pytest.raises(sftp.ExchangeError, match="took longer than 1 s and was given up"):
+            sftp.check(target)
+        assert time.monotonic() - started < 10
+    # Within the job's transaction, which PostgreSQL would end when idle for longer.
+    assert clearinghouse.session_timeout_seconds() < settings.KURA_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000
 
 
 def test_without_a_connection_sending_is_refused_and_changes_nothing(org_a):
