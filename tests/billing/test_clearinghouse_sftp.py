@@ -9,12 +9,15 @@ import os
 import socket
 import time
 from collections.abc import Iterator
+from io import StringIO
 from typing import Any
 
 import pytest
 from asgiref.sync import SyncToAsync
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
@@ -274,6 +277,39 @@ def test_a_refused_answer_stays_on_the_server_and_the_others_are_imported(
     # Imported: removed (no processed folder); refused: left for someone to look at.
     assert sorted(account.files("outbound")) == ["broken.999", "notes.txt"]
     assert account.files("processed") == {}
+
+
+@pytest.mark.usefixtures("committed")
+def test_the_private_key_is_ciphertext_rotated_with_the_other_identifiers_and_absent_from_history(server, settings):
+    org = make_organization("org-a")
+    account = server.add_account("clinic-a")
+    _clinic(org, visits=1)
+    _connect(org, server, account)
+    _connect(org, server, account, port=server.port)  # saved twice: two history rows
+
+    def stored() -> list[str]:
+        with connections["owner"].cursor() as cursor:
+            cursor.execute("SELECT private_key FROM billing_clearinghouseconnection")
+            return [row[0] for row in cursor.fetchall()]
+
+    before = stored()
+    assert len(before) == 1
+    assert before[0].startswith("gAAAAA")
+    assert account.private_key.splitlines()[1] not in before[0]
+    with connections["owner"].cursor() as cursor:
+        cursor.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = %s AND column_name = %s",
+            ["billing_historicalclearinghouseconnection", "private_key"],
+        )
+        assert cursor.fetchall() == []
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+    call_command("rotate_field_keys", stdout=StringIO())
+    assert stored() != before
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]  # old key retired
+    with as_tenant(org, Role.BILLING):
+        batch = clearinghouse.claim_batch_send()
+        assert batch is not None
+    assert list(account.files("inbound")) == [batch.file_name]
 
 
 def test_a_server_that_never_answers_is_given_up_within_the_session_timeout():
