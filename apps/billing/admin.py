@@ -24,6 +24,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from apps.organizations import context as tenant_context
 from apps.organizations.access import object_or_404
 from apps.organizations.admin_base import (
     TenantInline,
@@ -36,7 +37,7 @@ from apps.patients.admin_mixins import PHIAccessLoggedAdmin, patient_picker
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
 
-from . import claims, documents, selectors, services, x12, x12_answers
+from . import claims, clearinghouse, documents, selectors, services, sftp, tasks, x12, x12_answers
 from .codes import ISO_4217
 from .models import (
     BillingProvider,
@@ -44,6 +45,7 @@ from .models import (
     ClaimBatch,
     ClaimLine,
     ClaimStatus,
+    ClearinghouseConnection,
     ClearinghouseFile,
     EntryKind,
     InstallmentPlan,
@@ -53,7 +55,16 @@ from .models import (
     PaymentStatus,
     TransactionType,
 )
-from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
+from .permissions import (
+    CLAIM,
+    CLEARINGHOUSE_CONNECTION,
+    CLEARINGHOUSE_FILE,
+    INSTALLMENT_PLAN,
+    INSURANCE_POLICY,
+    LEDGER,
+    PAYER,
+    PROVIDER,
+)
 from .templatetags.billing_format import cents
 
 
@@ -364,6 +375,128 @@ class ClearinghouseFileAdmin(TenantModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/billing/clearinghouse_upload.html", context, status=200)
+
+
+class SecretTextarea(forms.Textarea):
+    """A textarea that never writes a value back into the page (a secret is typed in, not shown)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class ClearinghouseConnectionForm(forms.ModelForm):
+    """The connection's settings; the private key is write-only: never shown, kept when left empty."""
+
+    new_private_key = forms.CharField(
+        label="private key",
+        required=False,
+        strip=True,
+        widget=SecretTextarea(attrs={"rows": 6, "autocomplete": "off", "spellcheck": "false"}),
+        help_text="The account's private key (OpenSSH or PEM, without a passphrase). It is stored encrypted and "
+        "never shown again; leave empty to keep the stored key.",
+    )
+
+    class Meta:
+        model = ClearinghouseConnection
+        fields = clearinghouse.CONNECTION_FIELDS
+
+    def clean_new_private_key(self) -> str:
+        value: str = self.cleaned_data["new_private_key"]
+        if value:
+            sftp.validate_private_key(value)
+        elif self.instance._state.adding:
+            raise ValidationError("Paste the account's private key.")
+        return value
+
+
+@admin.register(ClearinghouseConnection)
+class ClearinghouseConnectionAdmin(TenantModelAdmin):
+    """The organization's SFTP account at its clearinghouse (set by the owner), and the exchange run from it:
+    send the ready claims, fetch the answers now (they are also fetched every ten minutes), test the connection."""
+
+    resource = CLEARINGHOUSE_CONNECTION
+    form = ClearinghouseConnectionForm
+    list_display = ["__str__", "port", "outbound_folder", "inbound_folder", "is_active", "live"]
+    readonly_fields = ["public_key", "host_key_fingerprint", "live"]
+    actions = ["send_claims", "receive_answers", "check_connection"]
+
+    def get_fields(self, request: HttpRequest, obj: ClearinghouseConnection | None = None) -> list[str]:
+        fields = [*clearinghouse.CONNECTION_FIELDS, "new_private_key", "live"]
+        if obj is not None:
+            fields[fields.index("host_key") + 1 : fields.index("host_key") + 1] = ["host_key_fingerprint"]
+            fields.insert(fields.index("new_private_key") + 1, "public_key")
+        if not self.has_change_permission(request, obj):
+            fields.remove("new_private_key")
+        return fields
+
+    @admin.display(description="public key (give it to the clearinghouse)")
+    def public_key(self, obj: ClearinghouseConnection) -> str:
+        try:
+            return sftp.public_key_of(obj.private_key)
+        except ValueError:
+            return "unavailable"
+
+    @admin.display(description="host key fingerprint")
+    def host_key_fingerprint(self, obj: ClearinghouseConnection) -> str:
+        return sftp.host_key_fingerprint(obj.host_key)
+
+    @admin.display(description="files sent as", boolean=False)
+    def live(self, obj: ClearinghouseConnection | None = None) -> str:
+        provider = BillingProvider.objects.for_current_organization().first()
+        if provider is not None and provider.is_live:
+            return "production data (ISA15 P): the billing provider is live"
+        return "test data (ISA15 T) until the billing provider is marked live"
+
+    def save_model(self, request: HttpRequest, obj: ClearinghouseConnection, form: Any, change: bool) -> None:
+        saved = clearinghouse.clearinghouse_connection_save(
+            **{name: form.cleaned_data[name] for name in clearinghouse.CONNECTION_FIELDS},
+            private_key=form.cleaned_data["new_private_key"] or None,
+        )
+        obj.pk, obj._state.adding = saved.pk, False
+
+    def has_exchange_permission(self, request: HttpRequest) -> bool:
+        return may(request, self.resource, "exchange")
+
+    @admin.action(description="Send the ready claims to the clearinghouse", permissions=["exchange"])
+    def send_claims(self, request: HttpRequest, queryset: QuerySet[ClearinghouseConnection]) -> TemplateResponse | None:
+        provider = BillingProvider.objects.for_current_organization().first()
+        if provider is not None and provider.is_live and request.POST.get("confirm_production") != "yes":
+            # Production data goes to the payers: the sender confirms first.
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Send a production claim batch?",
+                "ready_claims": selectors.claim_list(status=ClaimStatus.READY).count(),
+                "unclaimed_charges": LedgerEntry.objects.unclaimed_insurance_charges()
+                .for_current_organization()
+                .count(),
+                "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+                "opts": self.model._meta,
+            }
+            return TemplateResponse(request, "admin/billing/confirm_production_send.html", context)
+        tasks.clearinghouse_send_request(organization_id=_organization_id())
+        self.message_user(request, "The ready claims will be sent to the clearinghouse in a moment.", messages.INFO)
+        return None
+
+    @admin.action(description="Fetch the clearinghouse's answers now", permissions=["exchange"])
+    def receive_answers(self, request: HttpRequest, queryset: QuerySet[ClearinghouseConnection]) -> None:
+        tasks.clearinghouse_receive_request(organization_id=_organization_id())
+        self.message_user(request, "The clearinghouse's answers will be fetched in a moment.", messages.INFO)
+
+    @admin.action(description="Test the connection", permissions=["exchange"])
+    def check_connection(self, request: HttpRequest, queryset: QuerySet[ClearinghouseConnection]) -> None:
+        try:
+            clearinghouse.clearinghouse_connection_check()
+        except (sftp.ExchangeError, ValidationError) as error:
+            message = str(error) if isinstance(error, sftp.ExchangeError) else " ".join(error.messages)
+            self.message_user(request, f"The connection does not work: {message}", messages.ERROR)
+        else:
+            self.message_user(request, "Connected: the server is the pinned one and every folder is there.")
+
+
+def _organization_id() -> uuid.UUID:
+    ctx = tenant_context.current()
+    assert ctx is not None  # admin pages run in the request's tenant context
+    return ctx.organization_id
 
 
 class CentsField(forms.DecimalField):

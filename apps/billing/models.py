@@ -31,6 +31,7 @@ from apps.organizations.encryption import EncryptedTextField
 from apps.organizations.models import TenantModel, TenantQuerySet
 from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
+from . import sftp
 from .codes import validate_currency, validate_npi, validate_tax_id, validate_taxonomy
 
 CURRENCY_FIELD_KWARGS: dict[str, Any] = {"max_length": 3, "default": "USD", "validators": [validate_currency]}
@@ -229,6 +230,77 @@ class BillingProvider(TenantModel):
         return f"Billing provider {self.npi}"
 
 
+SFTP_FOLDER = RegexValidator(
+    r"^/?[A-Za-z0-9._-]+(?:/[A-Za-z0-9._-]+)*/?$|^/$",
+    "Use a folder path of letters, digits, dots, hyphens and underscores separated by slashes.",
+)
+_NO_PARENT_FOLDER = RegexValidator(r"(^|/)\.\.(/|$)", "A folder may not climb with '..'.", inverse_match=True)
+
+
+class ClearinghouseConnection(TenantModel):
+    """Where the organization exchanges files with its clearinghouse: an SFTP account, its private key (encrypted
+    at rest like other identifiers, never shown back) and the server's host key, pinned: a server that presents
+    another key is refused before anything is sent or read.
+
+    Claim files are written into `outbound_folder`; the clearinghouse's answers (999, 277CA, 835) are read from
+    `inbound_folder` and, once imported, moved into `processed_folder` (or removed when it is empty).
+    Whether files are production or test data is the billing provider's `is_live`.
+    """
+
+    host = models.CharField(
+        max_length=253,
+        validators=[
+            RegexValidator(
+                r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$",
+                "Enter a host name or an IP address.",
+            )
+        ],
+    )
+    port = models.PositiveIntegerField(default=22)
+    username = models.CharField(
+        max_length=64, validators=[RegexValidator(r"^[A-Za-z0-9._-]{1,64}$", "Use letters, digits, dots, - or _.")]
+    )
+    private_key = EncryptedTextField(
+        validators=[sftp.validate_private_key],
+        help_text="The account's private key (OpenSSH or PEM, without a passphrase).",
+    )
+    host_key = models.TextField(
+        validators=[sftp.validate_host_key],
+        help_text='The server\'s public host key as the clearinghouse gives it (e.g. "ssh-ed25519 AAAA...").',
+    )
+    outbound_folder = models.CharField(
+        max_length=200,
+        default="inbound",
+        validators=[SFTP_FOLDER, _NO_PARENT_FOLDER],
+        help_text="Where claim files (837P) are put: the clearinghouse's inbound folder.",
+    )
+    inbound_folder = models.CharField(
+        max_length=200,
+        default="outbound",
+        validators=[SFTP_FOLDER, _NO_PARENT_FOLDER],
+        help_text="Where the clearinghouse leaves its answers (999, 277CA, 835): its outbound folder.",
+    )
+    processed_folder = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[SFTP_FOLDER, _NO_PARENT_FOLDER],
+        help_text="Where imported answers are moved; leave empty to remove them from the server once imported.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Check for answers every few minutes.")
+
+    # The key's older values are not kept in the history: one encrypted copy of the secret, not one per change.
+    history = TenantHistoricalRecords(excluded_fields=["private_key"])
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="clearinghouseconnection_one_per_org"),
+            models.CheckConstraint(condition=Q(port__gte=1, port__lte=65535), name="clearinghouseconnection_port"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SFTP {self.username}@{self.host}"
+
+
 class InstallmentPlan(TenantModel):
     """A program enrollment paid in installments; each installment is a ledger charge created with the plan."""
 
@@ -273,6 +345,8 @@ class ClaimBatch(TenantModel):
     acknowledgement = models.CharField(
         max_length=10, choices=[("accepted", "Accepted"), ("rejected", "Rejected")], blank=True, editable=False
     )
+    # When the file was put on the clearinghouse's server (empty for a file written or downloaded by hand).
+    uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     history = TenantHistoricalRecords(excluded_fields=["content"])
 

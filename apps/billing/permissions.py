@@ -46,6 +46,14 @@ CLAIM = declare(
 # owner and billing.
 CLEARINGHOUSE_FILE = declare("billing.clearinghouse_file", read=MANAGERS, upload=Rule(MANAGERS), admin_read_only=True)
 
+# The clearinghouse's SFTP account: its secrets are set by the owner alone; owner and billing see the connection
+# (never its private key) and run the exchange (send the ready claims, fetch the answers, test the connection).
+CLEARINGHOUSE_CONNECTION = declare(
+    "billing.clearinghouse_connection", read=MANAGERS, write=roles(Role.OWNER), exchange=Rule(MANAGERS)
+)
+# PostgreSQL shows the connection's table to these roles only (billing migration 0012): jobs run as billing.
+CLEARINGHOUSE_CONNECTION_DATABASE_ROLES = MANAGERS
+
 # The roles PostgreSQL lets see billing tables at all (the tenant policy of billing migration 0006): every staff
 # role that reads a billing resource, and partner keys (their scopes are checked above, not in SQL).
 BILLING_DATABASE_ROLES = BILLING_READERS | {Role.PARTNER.value, PARTNER_PHI}

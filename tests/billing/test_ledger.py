@@ -354,6 +354,9 @@ def test_tenant_rls_operation_keeps_old_deconstruction_and_adds_roles_only_when_
     assert EnableTenantRLS("payer", roles=("owner", "billing")).deconstruct()[2]["roles"] == ("owner", "billing")
 
 
+BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
+
+
 def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
     """One policy says both rules (migration 0006): the organization, and only for the billing roles."""
     with connection.cursor() as cursor:
@@ -368,16 +371,20 @@ def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
     assert "billing_ledgerentry" in tables
     assert "billing_historicalledgerentry" in tables
     assert "billing_insurancepolicy" in tables
-    # 10 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
-    # files came with the claim lifecycle)
-    assert len(tables) == 20
+    # 11 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
+    # files came with the claim lifecycle, the clearinghouse connection with the SFTP exchange)
+    assert len(tables) == 22
     assert {"billing_claimline", "billing_clearinghousefile", "billing_historicalclaimline"} <= set(tables)
-    for _, permissive, qual, with_check in policies:
+    # The clearinghouse connection (its SFTP account and key) is for owner and billing alone.
+    connection_tables = {"billing_clearinghouseconnection", "billing_historicalclearinghouseconnection"}
+    assert connection_tables <= set(tables)
+    for table, permissive, qual, with_check in policies:
         assert permissive == "PERMISSIVE"
         assert qual == with_check
         assert "kura_current_org_for_roles" in qual
-        for role in ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi"):
-            assert f"'{role}'" in qual
+        admitted = ("owner", "billing") if table in connection_tables else BILLING_DB_ROLES
+        for role in BILLING_DB_ROLES:
+            assert (f"'{role}'" in qual) == (role in admitted), (table, role)
         assert "coach" not in qual
 
 

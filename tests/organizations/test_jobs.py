@@ -204,6 +204,7 @@ def test_the_purge_is_scheduled_daily_and_every_job_declares_its_context():
         "apps.patients.tasks.purge_expired_records": "17 3 * * *",
         "apps.scheduling.tasks.send_appointment_reminders": "7 * * * *",
         "apps.events.tasks.webhooks_tick": "* * * * *",
+        "apps.billing.tasks.clearinghouse_tick": "*/10 * * * *",
     }
     assert unscoped_tasks() == []
 

@@ -28,8 +28,8 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from apps.billing import x12, x12_answers
-from apps.billing.models import ClaimBatch, InsurancePolicy, LedgerEntry, Payer
+from apps.billing import clearinghouse, x12, x12_answers
+from apps.billing.models import ClaimBatch, ClearinghouseConnection, InsurancePolicy, LedgerEntry, Payer
 from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
 from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, ClinicalNote, Encounter
@@ -51,6 +51,7 @@ from apps.organizations.roles import STAFF_ROLES, Role, Scope
 from apps.patients import services as patient_services
 from apps.patients.models import Consent, Patient, PHIAccessLog
 from apps.scheduling.models import Appointment
+from tests.billing.sftp_server import new_key, public_key_text
 from tests.billing.x12_builders import build_999
 from tests.conftest import api_client, issue_key, logged_in, truncate_all
 
@@ -125,6 +126,14 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             assert batch is not None  # the demo has unclaimed pending-insurance charges
             answer = build_999(group_control_number=batch.interchange_control_number)
             assert x12_answers.clearinghouse_file_import(content=answer.encode("ascii")).created
+    with context.tenant_context(org.id, Role.OWNER):
+        if not ClearinghouseConnection.objects.exists():
+            clearinghouse.clearinghouse_connection_save(
+                host=f"sftp.{org.slug}.example",
+                username=org.slug,
+                private_key=new_key().export_private_key("openssh").decode("ascii"),
+                host_key=public_key_text(new_key()),
+            )
     with context.tenant_context(org.id, Role.OWNER):
         patient = _first(Patient)
         flag = _first(AssessmentFlag, reviewed_at__isnull=True)
