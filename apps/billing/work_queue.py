@@ -117,7 +117,7 @@ def failed_installments_to_follow_up() -> tuple[int, list[QueueItem]]:
             detail="Payment failed",
             url=reverse("admin:billing_installment_outcome", args=[charge.pk]),
             patient=charge.patient,
-            amount_cents=charge.outstanding_cents,  # type: ignore[attr-defined]
+            amount_cents=charge.outstanding_cents,
             currency=charge.currency,
         )
         for charge in charges[:SHOWN_PER_SOURCE]
