@@ -210,7 +210,7 @@ class DeskPages:
     # --- the work queue ------------------------------------------------------------------------------------
 
     def desk(self, request: HttpRequest) -> HttpResponse:
-        sections = work_queue.work_queue()
+        sections = work_queue.work_queue(allowed=lambda resource, action: may(request, resource, action))
         self._mark_reads(work_queue.patients_in(sections))
         batches = selectors.claim_batch_list()[:5] if may(request, CLAIM, "read") else []
         return self._render(

@@ -98,6 +98,15 @@ class InsuranceType(models.TextChoices):
     UNKNOWN = "ZZ", "Mutually defined (unknown)"
 
 
+def mask_identifier(value: str) -> str:
+    """All but the last four characters hidden ("XJ1234567" -> "*****4567"); short values fully hidden."""
+    if is_unavailable(value):
+        return UNAVAILABLE
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
+
+
 class Payer(TenantModel):
     """An insurance company claims are sent to; `payer_id` is its electronic id (837P NM109 of loop 2010BB)."""
 
@@ -184,11 +193,8 @@ class InsurancePolicy(TenantModel):
 
     @property
     def member_id_masked(self) -> str:
-        """The member id with all but its last four characters hidden, for printed documents."""
-        if is_unavailable(self.member_id):
-            return UNAVAILABLE
-        visible = self.member_id[-4:]
-        return "*" * max(len(self.member_id) - len(visible), 4) + visible
+        """The member id as responses and printed documents show it (`mask_identifier`)."""
+        return mask_identifier(self.member_id)
 
     @property
     def claim_filing_indicator(self) -> str:

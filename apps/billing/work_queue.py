@@ -2,7 +2,8 @@
 
 Each source is one function returning its items (newest or most urgent first); `work_queue()` counts them and
 keeps the first few of each for the desk's home page. A new source (the denial queue with its CARC/RARC codes,
-the remittance lines the 835 posting could not match) is one function added to `SOURCES`.
+the remittance lines the 835 posting could not match) is one function added to `SOURCES`, with the map's action
+that lets a role see it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from typing import Any
 from django.db.models import F, Q, QuerySet
 from django.urls import reverse
 
+from apps.organizations.access_map import Resource
+
 from .models import Claim, ClaimStatus, ClearinghouseFile
+from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, LEDGER
 from .selectors import claim_list, failed_installments, patients_owing
 
 # How many items of each source the home page lists (the count covers them all).
@@ -144,23 +148,35 @@ def statements_due() -> tuple[int, list[QueueItem]]:
     return len(owing), items
 
 
-# The desk's home, in the order it shows them: (key, title, source).
-SOURCES: list[tuple[str, str, Callable[[], tuple[int, list[QueueItem]]]]] = [
-    ("claims_ready", "Claims ready to send", claims_ready),
-    ("rejections", "Rejected claims", claims_rejected),
-    ("denials", "Denials", denials),
-    ("unmatched", "Unmatched remittance lines", unmatched_remittance_lines),
-    ("failed_installments", "Failed installments", failed_installments_to_follow_up),
-    ("statements_due", "Statements due", statements_due),
+@dataclass(frozen=True)
+class Source:
+    """A source of the queue, shown to the roles the map lets take its `access` (resource, action)."""
+
+    key: str
+    title: str
+    items: Callable[[], tuple[int, list[QueueItem]]]
+    access: tuple[Resource, str]
+
+
+# The desk's home, in the order it shows them.
+SOURCES: list[Source] = [
+    Source("claims_ready", "Claims ready to send", claims_ready, (CLAIM, "read")),
+    Source("rejections", "Rejected claims", claims_rejected, (CLAIM, "read")),
+    Source("denials", "Denials", denials, (CLAIM, "read")),
+    Source("unmatched", "Unmatched remittance lines", unmatched_remittance_lines, (CLEARINGHOUSE_FILE, "read")),
+    Source("failed_installments", "Failed installments", failed_installments_to_follow_up, (INSTALLMENT_PLAN, "read")),
+    Source("statements_due", "Statements due", statements_due, (LEDGER, "statement")),
 ]
 
 
-def work_queue() -> list[QueueSection]:
-    """Every source of the queue, counted, with its first items."""
+def work_queue(*, allowed: Callable[[Resource, str], bool]) -> list[QueueSection]:
+    """Every source of the queue the caller may work (`allowed(resource, action)`), counted, with its first
+    items."""
     sections = []
-    for key, title, source in SOURCES:
-        count, items = source()
-        sections.append(QueueSection(key=key, title=title, count=count, items=items))
+    for source in SOURCES:
+        if allowed(*source.access):
+            count, items = source.items()
+            sections.append(QueueSection(key=source.key, title=source.title, count=count, items=items))
     return sections
 
 

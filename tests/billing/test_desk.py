@@ -112,7 +112,7 @@ def test_the_work_queue_counts_and_lists_each_source_of_the_organization_only(de
 
 
 def test_each_queue_source_is_one_function_in_the_desks_order():
-    assert [key for key, _title, _source in work_queue.SOURCES] == [
+    assert [source.key for source in work_queue.SOURCES] == [
         "claims_ready",
         "rejections",
         "denials",
@@ -120,8 +120,21 @@ def test_each_queue_source_is_one_function_in_the_desks_order():
         "failed_installments",
         "statements_due",
     ]
-    assert work_queue.SOURCES[2][2] is work_queue.denials
-    assert work_queue.SOURCES[3][2] is work_queue.unmatched_remittance_lines
+    assert work_queue.SOURCES[2].items is work_queue.denials
+    assert work_queue.SOURCES[3].items is work_queue.unmatched_remittance_lines
+
+
+def test_front_desk_sees_the_sources_it_may_work(desks, org_a):
+    page = logged_in(add_member(org_a, Role.FRONT_DESK)).get(reverse("admin:billing_desk"))
+    sections = {section.key: section.count for section in page.context["sections"]}
+    # Clearinghouse files are for owner and billing.
+    assert sections == {
+        "claims_ready": 2,
+        "rejections": 1,
+        "denials": 1,
+        "failed_installments": 1,
+        "statements_due": 2,
+    }
 
 
 def test_the_desk_is_for_the_people_who_work_the_money(desks, org_a):

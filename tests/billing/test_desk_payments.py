@@ -13,7 +13,8 @@ from apps.billing.models import EntryKind, LedgerApplication, LedgerEntry, Payme
 from apps.billing.services import Allocation
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
-from tests.conftest import add_member, as_tenant, logged_in
+from tests.billing.factories import post
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
 from tests.factories import PatientFactory
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
@@ -323,3 +324,29 @@ def test_a_partly_paid_failed_installment_stays_in_follow_up_until_settled(org_a
         first.refresh_from_db()
         assert first.payment_status == PaymentStatus.PAID
         assert list(selectors.failed_installments()) == []
+
+
+def test_a_partner_posting_the_same_payment_reference_twice_gets_a_400_naming_the_field(org_a, org_b):
+    with as_tenant(org_a):
+        patient = PatientFactory()
+        charge = bf.charge(patient, 10_000)
+    client = api_client(issue_key(org_a, scopes=["billing:read", "billing:write"]))
+    body = {
+        "patient_id": str(patient.pk),
+        "amount_cents": 4_000,
+        "allocations": [{"charge_id": str(charge.pk), "amount_cents": 4_000}],
+        "metadata": {"method": "card"},
+        "external_reference": "ch_3PqX",
+    }
+
+    first = post(client, "/api/v1/billing/payments/", body, key="first")
+    again = post(client, "/api/v1/billing/payments/", body, key="second")
+
+    assert first.status_code == 201
+    assert again.status_code == 400
+    error = again.json()["error"]
+    assert list(error["fields"]) == ["external_reference"]
+    assert "ch_3PqX" not in again.content.decode()
+    with as_tenant(org_a):
+        assert LedgerEntry.objects.filter(kind=EntryKind.PAYMENT).count() == 1
+        assert selectors.remaining_cents(charge) == 6_000
