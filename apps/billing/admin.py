@@ -1,4 +1,6 @@
-"""Billing staff UI in the admin: dashboard, patient ledger, payment posting, documents, 837P export.
+"""Billing in the admin: thin pages of payers, policies, the provider, plans, claims, batches, clearinghouse files
+and the ledger (the 837P export is the ledger list's action). The billing desk's pages are in `desk.py`, mounted
+on the ledger's URLs.
 
 Coaches see none of it (and the database shows them no billing row anyway); clinicians may look (the
 database shows them clinical charges only); owner, billing and front desk post payments.
@@ -6,22 +8,18 @@ database shows them clinical charges only); owner, billing and front desk post p
 
 from __future__ import annotations
 
-import csv
-import datetime as dt
 import uuid
 from collections.abc import Sequence
-from decimal import Decimal
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from apps.organizations import context as tenant_context
@@ -34,11 +32,12 @@ from apps.organizations.admin_base import (
 )
 from apps.patients import phi_reads
 from apps.patients.admin_mixins import PHIAccessLoggedAdmin, patient_picker
-from apps.patients.models import Patient, PHIAccessLog
+from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
 
-from . import claims, clearinghouse, documents, selectors, services, sftp, tasks, x12, x12_answers
+from . import claims, clearinghouse, selectors, services, sftp, tasks, x12, x12_answers
 from .codes import ISO_4217
+from .desk import CentsField, DeskPages, add_service_errors
 from .models import (
     BillingProvider,
     Claim,
@@ -47,13 +46,12 @@ from .models import (
     ClaimStatus,
     ClearinghouseConnection,
     ClearinghouseFile,
-    EntryKind,
     InstallmentPlan,
     InsurancePolicy,
     LedgerEntry,
     Payer,
+    PaymentMethod,
     PaymentStatus,
-    TransactionType,
 )
 from .permissions import (
     CLAIM,
@@ -65,17 +63,7 @@ from .permissions import (
     PAYER,
     PROVIDER,
 )
-from .templatetags.billing_format import cents
-
-
-def _date_param(request: HttpRequest, name: str, default: dt.date) -> dt.date:
-    raw = request.GET.get(name)
-    if not raw:
-        return default
-    try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
-        raise Http404 from None
+from .templatetags.billing_format import cents, money
 
 
 def _uuid_param(request: HttpRequest, name: str) -> uuid.UUID | None:
@@ -114,13 +102,18 @@ class InstallmentPlanAdmin(TenantModelAdmin):
     each installment's card outcome is recorded from the plan's page."""
 
     resource = INSTALLMENT_PLAN
-    list_display = ["__str__", "patient", "program", "total_cents", "currency", "installment_count", "first_due_date"]
+    list_display = ["__str__", "patient", "program", "total", "installment_count", "first_due_date", "created_at"]
     list_select_related = ["patient"]
     readonly_fields = ["remaining", "schedule"]
+    ordering = ["-created_at"]
+
+    @admin.display(description="Total", ordering="total_cents")
+    def total(self, obj: InstallmentPlan) -> str:
+        return money(obj.total_cents, obj.currency)
 
     @admin.display(description="Remaining")
     def remaining(self, obj: InstallmentPlan) -> str:
-        return f"{cents(selectors.installment_plan_remaining(plan=obj))} {obj.currency}"
+        return money(selectors.installment_plan_remaining(plan=obj), obj.currency)
 
     @admin.display(description="Installments")
     def schedule(self, obj: InstallmentPlan) -> str:
@@ -190,7 +183,7 @@ class InstallmentPlanAdmin(TenantModelAdmin):
                     external_reference=data["external_reference"],
                 )
             except ValidationError as error:
-                _add_service_errors(form, error, {"total_cents": "total"})
+                add_service_errors(form, error, {"total_cents": "total"})
             else:
                 messages.success(request, f"Plan created with {plan.installment_count} installments.")
                 return redirect(reverse("admin:billing_installmentplan_change", args=[plan.pk]))
@@ -208,7 +201,7 @@ class InstallmentPlanAdmin(TenantModelAdmin):
                     amount_cents=form.cleaned_data.get("amount") or None,
                 )
             except ValidationError as error:
-                _add_service_errors(form, error, {"amount_cents": "amount"})
+                add_service_errors(form, error, {"amount_cents": "amount"})
             else:
                 messages.success(request, "Payment outcome recorded.")
                 return redirect(reverse("admin:billing_installmentplan_change", args=[charge.installment_plan_id]))
@@ -222,15 +215,6 @@ REMAINDER_NOTE = (
     "The schedule always sums to the total: when it does not divide evenly, the remainder cents are added to the "
     "first installment."
 )
-
-
-def _add_service_errors(form: forms.Form, error: ValidationError, renames: dict[str, str]) -> None:
-    """A service's field errors shown on the form's matching fields (the others above the form)."""
-    fields = error.message_dict if hasattr(error, "error_dict") else {NON_FIELD_ERRORS: error.messages}
-    for field, errors in fields.items():
-        name = renames.get(field, field)
-        for message in errors:
-            form.add_error(name if name in form.fields else None, message)
 
 
 @admin.register(ClaimBatch)
@@ -284,15 +268,23 @@ class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     record_type = PHIAccessLog.RecordType.CLAIM_FILE
     list_display = [
         "submitter_claim_id",
+        "patient",
         "status",
         "frequency_code",
         "payer",
         "service_date",
-        "total_cents",
-        "currency",
+        "total",
         "payer_claim_control_number",
+        "created_at",
     ]
+    list_select_related = ["patient", "payer"]
     list_filter = ["status", "frequency_code"]
+    ordering = ["-created_at"]
+
+    @admin.display(description="Total", ordering="total_cents")
+    def total(self, obj: Claim) -> str:
+        return money(obj.total_cents, obj.currency)
+
     inlines = [ClaimLineInline]
     actions = ["correct_claims", "void_claims"]
 
@@ -499,40 +491,6 @@ def _organization_id() -> uuid.UUID:
     return ctx.organization_id
 
 
-class CentsField(forms.DecimalField):
-    """An amount typed in currency units ("12.50"), cleaned to integer cents (1250); never a float."""
-
-    def __init__(self, *, max_cents: int | None = None, **kwargs: Any) -> None:
-        maximum = None if max_cents is None else Decimal(max_cents) / 100
-        super().__init__(min_value=0, max_value=maximum, decimal_places=2, **kwargs)
-
-    def clean(self, value: Any) -> int | None:
-        amount = super().clean(value)
-        # Exact: the amount has at most two decimal places.
-        return None if amount is None else int(amount * 100)
-
-
-class PaymentForm(forms.Form):
-    """Posting a payment: an amount for each open charge, plus an optional amount kept as credit."""
-
-    kind = forms.ChoiceField(choices=[(k.value, k.label) for k in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT)])
-    method = forms.ChoiceField(choices=[("card", "Card"), ("cash", "Cash"), ("check", "Check"), ("eft", "EFT")])
-    external_reference = forms.CharField(max_length=100, required=False)
-    credit = CentsField(required=False, help_text="Amount to keep as credit (prepayment).")
-    credit_type = forms.ChoiceField(choices=TransactionType.choices, required=False)
-
-    def __init__(self, *args: Any, charges: list[tuple[LedgerEntry, int]], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.charges = charges
-        for charge, outstanding in charges:
-            self.fields[f"charge_{charge.pk}"] = CentsField(
-                max_cents=outstanding,
-                required=False,
-                label=f"{charge.service_date:%Y-%m-%d} {charge.description or charge.get_transaction_type_display()} "
-                f"(owed {cents(outstanding)} {charge.currency})",
-            )
-
-
 class InstallmentPlanForm(forms.Form):
     """A program enrollment paid in installments; the plan's charges are created by the service."""
 
@@ -574,13 +532,24 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "kind",
         "transaction_type",
         "payment_status",
-        "amount_cents",
-        "currency",
+        "amount",
         "service_date",
+        "method",
+        "external_reference",
         "claim",
     ]
     list_filter = ["kind", "transaction_type", "payment_status", "currency"]
-    list_select_related = ["patient"]
+    list_select_related = ["patient", "claim"]
+    ordering = ["-created_at"]
+
+    @admin.display(description="Amount", ordering="amount_cents")
+    def amount(self, obj: LedgerEntry) -> str:
+        return money(obj.amount_cents, obj.currency)
+
+    @admin.display(description="Method")
+    def method(self, obj: LedgerEntry) -> str:
+        return PaymentMethod(obj.metadata["method"]).label if obj.metadata.get("method") else ""
+
     actions = ["export_837p"]
     change_list_template = "admin/billing/ledgerentry/change_list.html"
 
@@ -616,179 +585,4 @@ class LedgerEntryAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         return response
 
     def get_urls(self) -> list[URLPattern]:
-        def view(page: Any, action: str) -> Any:
-            return guarded_view(self.admin_site, page, LEDGER, action)
-
-        return [
-            path("dashboard/", view(self.dashboard, "read"), name="billing_dashboard"),
-            path("patient/<uuid:patient_id>/", view(self.patient_ledger, "read"), name="billing_patient_ledger"),
-            path("patient/<uuid:patient_id>/pay/", view(self.post_payment, "write"), name="billing_post_payment"),
-            path("patient/<uuid:patient_id>/superbill/", view(self.superbill, "read"), name="billing_superbill"),
-            path("patient/<uuid:patient_id>/statement/", view(self.statement, "statement"), name="billing_statement"),
-            path("receipt/<uuid:entry_id>/", view(self.receipt, "receipt"), name="billing_receipt"),
-            *super().get_urls(),
-        ]
-
-    # --- dashboard ---------------------------------------------------------------------------------------
-
-    def dashboard(self, request: HttpRequest) -> HttpResponse:
-        today = timezone.localdate()
-        as_of = min(_date_param(request, "as_of", today), today)
-        aging = selectors.aging(as_of=as_of)
-        totals = selectors.organization_totals(as_of=as_of)
-        largest = selectors.largest_balances(as_of=as_of)
-        patients = Patient.objects.for_current_organization().in_bulk([row[0] for row in largest])
-        top = [{"patient": patients.get(pid), "currency": cur, "net_cents": net} for pid, cur, net in largest]
-        failed = list(selectors.failed_installments().select_related("patient"))
-        # Patients by MRN beside what they owe: each row shown (or exported) is a read of that patient's ledger.
-        phi_reads.mark(
-            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
-            patient_ids=[pid for pid, _, _ in largest if pid in patients] + [c.patient_id for c in failed],
-        )
-        if request.GET.get("format") == "csv":
-            return self._dashboard_csv(as_of, aging, totals, top)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Billing dashboard",
-            "as_of": as_of,
-            "aging": list(aging.values()),
-            "totals": totals,
-            "largest": top,
-            "failed": failed,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/billing/dashboard.html", context)
-
-    def _dashboard_csv(
-        self, as_of: dt.date, aging: dict[str, selectors.Aging], totals: list[dict[str, Any]], top: list[dict[str, Any]]
-    ) -> HttpResponse:
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = f'attachment; filename="billing-{as_of:%Y-%m-%d}.csv"'
-        writer = csv.writer(response)
-        writer.writerow(["section", "as_of", "currency", "name", "value_cents"])
-        for report in aging.values():
-            for bucket, amount in report.buckets.items():
-                writer.writerow(["aging", as_of, report.currency, bucket, amount])
-            writer.writerow(["aging", as_of, report.currency, "credit", report.credit])
-        for row in totals:
-            name = f"{row['transaction_type']}/{row['kind']}/{row['payment_status']} ({row['count']})"
-            writer.writerow(["totals", as_of, row["currency"], name, row["amount_cents"]])
-        for row in top:
-            mrn = row["patient"].mrn if row["patient"] else ""
-            writer.writerow(["largest_balance", as_of, row["currency"], mrn, row["net_cents"]])
-        return response
-
-    # --- patient ledger and payments -----------------------------------------------------------------------
-
-    def _patient(self, patient_id: uuid.UUID) -> Patient:
-        return object_or_404(Patient.objects.for_current_organization(), patient_id)
-
-    def patient_ledger(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        patient = self._patient(patient_id)
-        rows, running = [], 0
-        entries = list(selectors.ledger_entry_list(patient_id=patient.pk))
-        phi_reads.mark(
-            record_type=PHIAccessLog.RecordType.LEDGER_ENTRY,
-            patient_ids=[entry.patient_id for entry in entries if entry.carries_phi],
-        )
-        for entry in entries:
-            change = documents._signed(entry)
-            running += change
-            rows.append({"entry": entry, "change_cents": change, "running_cents": running})
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Ledger of {patient}",
-            "patient": patient,
-            "rows": rows,
-            "balances": list(selectors.balances(patient_id=patient.pk).values()),
-            # Each link only for the roles the map lets follow it.
-            "can_post": may(request, LEDGER, "write"),
-            "can_statement": may(request, LEDGER, "statement"),
-            "can_receipt": may(request, LEDGER, "receipt"),
-            "can_add_plan": may(request, INSTALLMENT_PLAN, "add"),
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/billing/patient_ledger.html", context)
-
-    def post_payment(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        patient = self._patient(patient_id)
-        open_charges = []
-        for charge in selectors.ledger_entry_list(patient_id=patient.pk).filter(kind=EntryKind.CHARGE):
-            if charge.open_cents > 0:
-                open_charges.append((charge, charge.open_cents))
-        form = PaymentForm(request.POST or None, charges=open_charges)
-        if request.method == "POST" and form.is_valid():
-            allocations = [
-                services.Allocation(charge=charge, amount_cents=form.cleaned_data[f"charge_{charge.pk}"])
-                for charge, _ in open_charges
-                if form.cleaned_data.get(f"charge_{charge.pk}")
-            ]
-            credit = form.cleaned_data.get("credit") or 0
-            total = sum(a.amount_cents for a in allocations) + credit
-            currencies = {a.charge.currency for a in allocations} or {"USD"}
-            try:
-                if len(currencies) > 1:
-                    raise ValidationError({"currency": "Post one payment per currency."})
-                payment = services.payment_post(
-                    patient=patient,
-                    kind=form.cleaned_data["kind"],
-                    amount_cents=total,
-                    currency=currencies.pop(),
-                    allocations=allocations,
-                    allow_credit=credit > 0,
-                    transaction_type=form.cleaned_data.get("credit_type") or None,
-                    metadata={"method": form.cleaned_data["method"]},
-                    external_reference=form.cleaned_data["external_reference"],
-                )
-            except ValidationError as error:
-                for field, errors in error.message_dict.items():
-                    form.add_error(None, f"{field}: {' '.join(errors)}")
-            else:
-                messages.success(request, f"Payment of {cents(payment.amount_cents)} posted.")
-                return redirect(reverse("admin:billing_patient_ledger", args=[patient.pk]))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Post a payment for {patient}",
-            "patient": patient,
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/billing/post_payment.html", context)
-
-    # --- documents -----------------------------------------------------------------------------------------
-
-    def _document_response(self, request: HttpRequest, document: dict[str, Any], name: str) -> HttpResponse:
-        if request.GET.get("format") == "pdf":
-            response = HttpResponse(documents.render_pdf(document), content_type="application/pdf")
-            response["Content-Disposition"] = f'inline; filename="{name}.pdf"'
-            return response
-        nonce = str(request.csp_nonce)  # type: ignore[attr-defined]
-        return HttpResponse(documents.render_html(document, csp_nonce=nonce))
-
-    def _period(self, request: HttpRequest) -> tuple[dt.date, dt.date]:
-        today = timezone.localdate()
-        return _date_param(request, "from", today.replace(day=1)), _date_param(request, "to", today)
-
-    def superbill(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        date_from, date_to = self._period(request)
-        try:
-            document = documents.superbill(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
-        except ValidationError:
-            raise Http404 from None
-        return self._document_response(request, document, f"superbill-{date_from:%Y%m%d}-{date_to:%Y%m%d}")
-
-    def statement(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
-        date_from, date_to = self._period(request)
-        try:
-            document = documents.statement(patient=self._patient(patient_id), date_from=date_from, date_to=date_to)
-        except ValidationError:
-            raise Http404 from None
-        return self._document_response(request, document, f"statement-{date_to:%Y%m%d}")
-
-    def receipt(self, request: HttpRequest, entry_id: uuid.UUID) -> HttpResponse:
-        payment = object_or_404(selectors.ledger_entry_list(), entry_id)
-        try:
-            document = documents.receipt(payment=payment)
-        except ValidationError:
-            raise Http404 from None
-        return self._document_response(request, document, f"receipt-{payment.pk}")
+        return [*DeskPages(self.admin_site).urls(), *super().get_urls()]

@@ -20,7 +20,6 @@ from rest_framework.views import APIView
 
 from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
-from apps.organizations.encryption import UNAVAILABLE, is_unavailable
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.pagination import BoundedLimitOffsetPagination
 from apps.organizations.rendering import OutputSerializer
@@ -507,15 +506,6 @@ class PayerDetailApi(BaseBillingApi):
         return Response(PayerOutput(object_or_404(selectors.payer_list(), payer_id)).data)
 
 
-def mask_identifier(value: str) -> str:
-    """All but the last four characters hidden ("XJ1234567" -> "*****4567"); short values fully hidden."""
-    if is_unavailable(value):
-        return UNAVAILABLE
-    if len(value) <= 4:
-        return "*" * len(value)
-    return "*" * (len(value) - 4) + value[-4:]
-
-
 class PolicyOutput(OutputSerializer):
     id = serializers.UUIDField()
     patient_id = serializers.UUIDField()
@@ -528,7 +518,7 @@ class PolicyOutput(OutputSerializer):
     created_at = serializers.DateTimeField()
 
     def get_member_id_masked(self, policy: InsurancePolicy) -> str:
-        return mask_identifier(policy.member_id)
+        return policy.member_id_masked
 
 
 class PolicyListCreateApi(BaseBillingApi):

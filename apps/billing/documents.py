@@ -16,14 +16,51 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from xhtml2pdf import pisa
 
+from apps.codes import icd10cm_description
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 
-from .models import BillingProvider, EntryKind, LedgerApplication, LedgerEntry, PaymentStatus, TransactionType
-from .selectors import cutoff_for
+from .models import (
+    BillingProvider,
+    EntryKind,
+    InsurancePolicy,
+    LedgerApplication,
+    LedgerEntry,
+    PaymentStatus,
+    TransactionType,
+)
+from .selectors import cutoff_for, patient_balance, patients_owing
+
+# A statement is due this many days after it is issued.
+STATEMENT_TERMS_DAYS = 30
 
 
-def _check_period(date_from: dt.date, date_to: dt.date) -> None:
+def default_period(today: dt.date) -> tuple[dt.date, dt.date]:
+    """The period a superbill or statement opens on: the last full month and this one so far (a statement sent
+    early in a month still shows last month's visits)."""
+    first_of_last_month = (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    return first_of_last_month, today
+
+
+def _insurance(patient: Patient) -> list[dict[str, Any]]:
+    """The patient's active coverage as a printed document shows it: payer, plan type, member id masked."""
+    policies = InsurancePolicy.objects.for_current_organization().filter(patient=patient, is_active=True)
+    return [
+        {
+            "priority": policy.get_priority_display(),
+            "payer": policy.payer.name,
+            "payer_id": policy.payer.payer_id,
+            "insurance_type": policy.get_insurance_type_display() or policy.payer.get_insurance_type_display(),
+            "member_id": policy.member_id_masked,
+            "group_number": policy.group_number,
+            "relationship": policy.get_subscriber_relationship_display(),
+        }
+        for policy in policies.select_related("payer").order_by("priority")
+    ]
+
+
+def check_period(date_from: dt.date, date_to: dt.date) -> None:
+    """Refuse a period that runs backwards or touches the ends of the calendar (field errors)."""
     # A period is read with its day before (the opening balance) and the end of its last day.
     if date_from <= dt.date.min:
         raise ValidationError({"date_from": "Must be after 0001-01-01."})
@@ -40,7 +77,7 @@ def _applied_by_target(entries: list[LedgerEntry]) -> dict[Any, int]:
 
 def superbill(*, patient: Patient, date_from: dt.date, date_to: dt.date, currency: str = "USD") -> dict[str, Any]:
     """Clinical services of a patient in a period: provider, diagnoses, CPT lines, fees, payments, balance."""
-    _check_period(date_from, date_to)
+    check_period(date_from, date_to)
     charges = list(
         LedgerEntry.objects.for_current_organization()
         .filter(
@@ -85,6 +122,8 @@ def superbill(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
         "date_to": date_to,
         "currency": currency,
         "diagnoses": diagnoses,
+        "diagnosis_rows": [{"code": code, "description": icd10cm_description(code)} for code in diagnoses],
+        "insurance": _insurance(patient),
         "lines": lines,
         "total_fee_cents": sum(line["fee_cents"] for line in lines),
         "total_paid_cents": sum(line["paid_cents"] for line in lines),
@@ -133,7 +172,7 @@ def receipt(*, payment: LedgerEntry) -> dict[str, Any]:
     }
 
 
-def _signed(entry: LedgerEntry) -> int:
+def signed_amount(entry: LedgerEntry) -> int:
     """An entry's effect on what the patient owes: charges and refunds add, settled credits subtract."""
     if entry.kind in (EntryKind.CHARGE, EntryKind.REFUND):
         return entry.amount_cents
@@ -142,11 +181,17 @@ def _signed(entry: LedgerEntry) -> int:
     return -entry.amount_cents
 
 
-def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currency: str = "USD") -> dict[str, Any]:
-    """Opening balance, the period's activity with a running balance, closing balance (net of credit)."""
-    from .selectors import patient_balance
-
-    _check_period(date_from, date_to)
+def statement(
+    *,
+    patient: Patient,
+    date_from: dt.date,
+    date_to: dt.date,
+    currency: str = "USD",
+    issued_on: dt.date | None = None,
+) -> dict[str, Any]:
+    """Opening balance, the period's activity with a running balance, closing balance (net of credit); then what
+    the patient owes now apart from what insurance still owes, the due date, and a remittance slip."""
+    check_period(date_from, date_to)
     opening = patient_balance(patient_id=patient.pk, currency=currency, as_of=date_from - dt.timedelta(days=1)).net
     entries = (
         LedgerEntry.objects.for_current_organization()
@@ -162,17 +207,19 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
     running = opening
     activity = []
     for entry in entries:
-        running += _signed(entry)
+        running += signed_amount(entry)
         activity.append(
             {
                 "date": timezone.localtime(entry.created_at).date(),
                 "kind": entry.get_kind_display(),
                 "description": entry.description or entry.get_transaction_type_display(),
                 "status": entry.get_payment_status_display(),
-                "amount_cents": _signed(entry),
+                "amount_cents": signed_amount(entry),
                 "balance_cents": running,
             }
         )
+    closing = patient_balance(patient_id=patient.pk, currency=currency, as_of=date_to)
+    issued = issued_on or timezone.localdate()
     return {
         "title": "Patient statement",
         "provider": BillingProvider.objects.for_current_organization().first(),
@@ -183,10 +230,37 @@ def statement(*, patient: Patient, date_from: dt.date, date_to: dt.date, currenc
         "opening_cents": opening,
         "activity": activity,
         "closing_cents": running,
+        # The closing balance split: the patient's own share now (net of their credit), and what is still with
+        # insurance (not asked of the patient until it answers).
+        "patient_due_cents": max(closing.patient_due - closing.credit, 0),
+        "insurance_pending_cents": closing.insurance_pending,
+        "credit_cents": max(closing.credit - closing.patient_due, 0),
+        "issued_on": issued,
+        "due_date": issued + dt.timedelta(days=STATEMENT_TERMS_DAYS),
     }
 
 
-TEMPLATES = {"Superbill": "billing/superbill.html", "Receipt": "billing/receipt.html"}
+def statement_batch(*, date_from: dt.date, date_to: dt.date, issued_on: dt.date | None = None) -> dict[str, Any]:
+    """A statement for every patient who owes something themselves as of the period's end, largest first."""
+    check_period(date_from, date_to)
+    statements = [
+        statement(patient=row.patient, date_from=date_from, date_to=date_to, currency=row.currency, issued_on=issued_on)
+        for row in patients_owing(as_of=date_to)
+    ]
+    return {
+        "title": "Patient statements",
+        "date_from": date_from,
+        "date_to": date_to,
+        "statements": statements,
+        "total_due_cents": sum(doc["patient_due_cents"] for doc in statements),
+    }
+
+
+TEMPLATES = {
+    "Superbill": "billing/superbill.html",
+    "Receipt": "billing/receipt.html",
+    "Patient statements": "billing/statement_batch.html",
+}
 
 
 def render_html(document: dict[str, Any], *, csp_nonce: str = "") -> str:

@@ -27,7 +27,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from apps.organizations.audit import TenantHistoricalRecords
-from apps.organizations.encryption import EncryptedTextField
+from apps.organizations.encryption import UNAVAILABLE, EncryptedTextField, is_unavailable
 from apps.organizations.models import TenantModel, TenantQuerySet
 from apps.patients.models import PatientScopedManager, PatientScopedTenantManager
 
@@ -59,6 +59,19 @@ class EntryKind(models.TextChoices):
 
 
 CREDIT_KINDS = (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT)
+PAYMENT_KINDS = (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT)
+
+
+class PaymentMethod(models.TextChoices):
+    """How money was received (kept in a credit's `metadata["method"]`)."""
+
+    CHECK = "check", "Check"
+    CARD = "card", "Card"
+    CASH = "cash", "Cash"
+    EFT = "eft", "EFT (bank transfer)"
+    INSURANCE = "insurance", "Insurance remittance"
+
+
 INSURANCE_KINDS = (EntryKind.INSURANCE_PAYMENT, EntryKind.ADJUSTMENT)
 
 
@@ -84,6 +97,15 @@ class InsuranceType(models.TextChoices):
     OTHER_NON_FEDERAL = "11", "Other non-federal program"
     OTHER_FEDERAL = "OF", "Other federal program"
     UNKNOWN = "ZZ", "Mutually defined (unknown)"
+
+
+def mask_identifier(value: str) -> str:
+    """All but the last four characters hidden ("XJ1234567" -> "*****4567"); short values fully hidden."""
+    if is_unavailable(value):
+        return UNAVAILABLE
+    if len(value) <= 4:
+        return "*" * len(value)
+    return "*" * (len(value) - 4) + value[-4:]
 
 
 class Payer(TenantModel):
@@ -169,6 +191,11 @@ class InsurancePolicy(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.get_priority_display()} policy, {self.payer.name} · {self.patient.display_name}"
+
+    @property
+    def member_id_masked(self) -> str:
+        """The member id as responses and printed documents show it (`mask_identifier`)."""
+        return mask_identifier(self.member_id)
 
     @property
     def claim_filing_indicator(self) -> str:
@@ -607,7 +634,12 @@ class LedgerEntry(TenantModel):
     claim = models.ForeignKey(
         Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="charges", db_constraint=False
     )
+    # A payment's processor or check reference: the same payment is posted once (unique constraints below).
     external_reference = models.CharField(max_length=100, blank=True)
+    # Who paid an insurance payment. The database holds (organization_id, payer_id) -> payer (migration 0012).
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, null=True, blank=True, related_name="payments", db_constraint=False
+    )
     # Everything applied so far to this entry on either side of an application (to a charge: what settled it; of
     # a payment: what it paid plus what was refunded of it). Kept in the database by the application triggers
     # (migration 0005); the runtime role cannot write it: `amount_cents - applied_cents` is what is still owed
@@ -648,6 +680,26 @@ class LedgerEntry(TenantModel):
                 name="ledgerentry_applied_within_amount",
             ),
             models.UniqueConstraint(fields=["organization", "id"], name="ledgerentry_org_id_key"),
+            models.CheckConstraint(
+                condition=Q(payer__isnull=True) | Q(kind=EntryKind.INSURANCE_PAYMENT),
+                name="ledgerentry_payer_only_insurance",
+            ),
+            # A patient's card or check reference names one payment of the organization; a payer's check may pay
+            # several patients (one entry each), so its reference is unique per payer and patient. A failed card
+            # attempt settles nothing and may be retried under the same reference.
+            models.UniqueConstraint(
+                fields=["organization", "external_reference"],
+                condition=Q(kind=EntryKind.PAYMENT)
+                & ~Q(external_reference="")
+                & ~Q(payment_status=PaymentStatus.FAILED),
+                name="ledgerentry_payment_reference_once",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "payer", "patient", "external_reference"],
+                condition=Q(kind=EntryKind.INSURANCE_PAYMENT) & ~Q(external_reference=""),
+                nulls_distinct=False,
+                name="ledgerentry_insurance_reference_once",
+            ),
         ]
         indexes = [
             models.Index(fields=["organization", "patient", "created_at"]),

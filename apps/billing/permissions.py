@@ -22,6 +22,8 @@ LEDGER = declare(
     scope="billing",
     statement=Rule(POSTERS),
     receipt=Rule(POSTERS),
+    # The billing desk's home (the work queue) and its statement run: for the people who work the money.
+    desk=Rule(POSTERS),
     export=Rule(MANAGERS),  # the 837P export of unclaimed pending-insurance charges
     admin_read_only=True,
 )

@@ -23,8 +23,10 @@ from django.utils import timezone
 from apps.organizations import replica
 
 from .models import (
+    PAYMENT_KINDS,
     BillingProvider,
     Claim,
+    ClaimBatch,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -292,6 +294,51 @@ def largest_balances(*, as_of: dt.date | None = None, limit: int = 10) -> list[t
     return [(row[0], row[1], int(row[2])) for row in _fetch(_TOP_BALANCES_SQL, params, report=True)]
 
 
+_OWING_SQL = (
+    _POSITIONS_SQL
+    + """
+SELECT patient_id, currency,
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND NOT awaiting_insurance), 0) AS patient_due,
+       coalesce(sum(amount) FILTER (WHERE side = 'charge' AND awaiting_insurance), 0) AS insurance_pending,
+       coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0) AS credit
+FROM positions GROUP BY patient_id, currency
+HAVING coalesce(sum(amount) FILTER (WHERE side = 'charge' AND NOT awaiting_insurance), 0)
+       > coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)
+ORDER BY patient_due DESC, patient_id
+"""
+)
+
+
+@dataclass(frozen=True)
+class Owing:
+    """A patient who owes something themselves now: what is due from them (net of their credit) and, apart from
+    it, what insurance still owes on their charges."""
+
+    patient: Any
+    currency: str
+    patient_due_cents: int
+    insurance_pending_cents: int
+
+
+def patients_owing(*, as_of: dt.date | None = None) -> list[Owing]:
+    """Patients whose own share (patient-due charges less their unapplied credit) is above zero, per currency,
+    largest first: who is sent a statement."""
+    from apps.patients.models import Patient
+
+    rows = _fetch(_OWING_SQL, _params(as_of=as_of))
+    patients = Patient.objects.for_current_organization().in_bulk([row[0] for row in rows])
+    return [
+        Owing(
+            patient=patients[patient_id],
+            currency=currency,
+            patient_due_cents=int(due) - int(credit),
+            insurance_pending_cents=int(pending),
+        )
+        for patient_id, currency, due, pending, credit in rows
+        if patient_id in patients
+    ]
+
+
 _TOTALS_SQL = """
 SELECT e.transaction_type, e.kind, e.payment_status, e.currency, count(*), sum(e.amount_cents)
 FROM billing_ledgerentry e
@@ -322,6 +369,21 @@ def claim_list(*, status: str | None = None) -> QuerySet[Claim]:
     """Claims of the active organization, newest first, optionally in one status."""
     claims = Claim.objects.for_current_organization().order_by("-created_at", "-id")
     return claims if status is None else claims.filter(status=status)
+
+
+def payment_list() -> QuerySet[LedgerEntry]:
+    """Payments and insurance payments of the active organization, newest received first (failed card attempts
+    included: they show as failed)."""
+    return (
+        LedgerEntry.objects.for_current_organization()
+        .filter(kind__in=PAYMENT_KINDS)
+        .order_by("-service_date", "-created_at", "-id")
+    )
+
+
+def claim_batch_list() -> QuerySet[ClaimBatch]:
+    """837P batches sent, newest first (each can be downloaded again)."""
+    return ClaimBatch.objects.for_current_organization().order_by("-created_at", "-interchange_control_number")
 
 
 def applications_for(entries: list[LedgerEntry]) -> QuerySet[LedgerApplication]:

@@ -73,9 +73,16 @@ def _validate_currency(currency: str) -> str:
     return currency
 
 
+# The unique constraints that keep one payment from being posted twice (see `LedgerEntry.Meta`).
+DUPLICATE_REFERENCE_CONSTRAINTS = ("ledgerentry_payment_reference_once", "ledgerentry_insurance_reference_once")
+DUPLICATE_REFERENCE_MESSAGE = "A payment with this reference has already been posted."
+
+
 def _integrity_to_validation(error: IntegrityError) -> ValidationError:
     """The database's verdict on money, as a field error (our own guard's messages name no values)."""
     text = str(error)
+    if any(name in text for name in DUPLICATE_REFERENCE_CONSTRAINTS):
+        return ValidationError({"external_reference": DUPLICATE_REFERENCE_MESSAGE})
     if "over-application" in text or "credit exhausted" in text:
         return ValidationError({"allocations": "More than what is owed (or what the payment holds)."})
     if "currencies differ" in text:
@@ -174,7 +181,8 @@ def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
         status = PaymentStatus.PAID
     elif charge.insurance_policy_id is not None and not adjudicated:
         status = PaymentStatus.PENDING_INSURANCE
-    elif charge.payment_status == PaymentStatus.FAILED and remaining == charge.amount_cents:
+    elif charge.payment_status == PaymentStatus.FAILED:
+        # A failed installment stays on the follow-up list until it is settled, even when partly paid.
         status = PaymentStatus.FAILED
     else:
         status = PaymentStatus.PATIENT_DUE
@@ -198,6 +206,7 @@ def _credit_create(
     received_on: dt.date | None,
     recorded_at: dt.datetime | None,
     status: str = PaymentStatus.PAID,
+    payer: Payer | None = None,
 ) -> LedgerEntry:
     credit = LedgerEntry(
         patient=patient,
@@ -209,10 +218,15 @@ def _credit_create(
         metadata=codes.credit_metadata(metadata or {}),
         service_date=received_on or timezone.localdate(),
         external_reference=external_reference,
+        payer=payer,
     )
     if recorded_at is not None:
         credit.created_at = recorded_at
-    credit.full_clean(exclude=["organization", "patient", "insurance_policy", "installment_plan", "claim"])
+    # Constraints are the database's to check (the duplicate reference becomes a field error below).
+    credit.full_clean(
+        exclude=["organization", "patient", "insurance_policy", "installment_plan", "claim", "payer"],
+        validate_constraints=False,
+    )
     try:
         with transaction.atomic():
             credit.save()
@@ -247,16 +261,25 @@ def payment_post(
     external_reference: str = "",
     received_on: dt.date | None = None,
     recorded_at: dt.datetime | None = None,
+    payer: Payer | None = None,
 ) -> LedgerEntry:
     """Post a payment, insurance payment or adjustment and apply it to chosen charges of the patient.
 
     The whole amount must be applied unless `allow_credit` (a prepayment kept as credit; never for an
-    adjustment). All charges settled by one entry share its currency and transaction type.
+    adjustment). One payment may settle charges of every kind (a visit, a product and an installment); all share
+    its currency. `received_on` is the day the money came in (today when not given); `payer` names who paid an
+    insurance payment. A payment's reference (processor id, check number) is posted once.
     """
     if kind not in CREDIT_KINDS:
         raise ValidationError({"kind": "Use payment, insurance_payment or adjustment."})
     _validate_amount(amount_cents)
     _validate_currency(currency)
+    if payer is not None and kind != EntryKind.INSURANCE_PAYMENT:
+        raise ValidationError({"payer": "Only an insurance payment names a payer."})
+    if received_on is not None and received_on > timezone.localdate():
+        raise ValidationError({"received_on": "Must not be in the future."})
+    if payment_reference_taken(kind=kind, external_reference=external_reference, payer=payer, patient=patient):
+        raise ValidationError({"external_reference": DUPLICATE_REFERENCE_MESSAGE})
     with transaction.atomic():
         # Lock the charges first (in a fixed order): concurrent payments against one charge queue here and
         # each then sees what the previous ones applied.
@@ -282,9 +305,6 @@ def payment_post(
             elif charge.currency != currency:
                 errors["currency"] = "A payment and the charges it settles must use one currency."
             requested[charge.pk] = requested.get(charge.pk, 0) + allocation.amount_cents
-        types = {a.charge.transaction_type for a in fresh}
-        if len(types) > 1:
-            errors["allocations"] = "Charges settled by one payment must share a transaction type."
         if errors:
             raise ValidationError(errors)
         for charge_id, amount in requested.items():
@@ -297,7 +317,7 @@ def payment_post(
             raise ValidationError(
                 {"amount_cents": "More than what is applied to charges; post the remainder as credit on purpose."}
             )
-        entry_type = types.pop() if types else transaction_type
+        entry_type = _credit_transaction_type(fresh, given=transaction_type)
         if entry_type not in TransactionType.values:
             raise ValidationError({"transaction_type": "Give the transaction type of an unapplied credit."})
         return _credit_create(
@@ -311,11 +331,38 @@ def payment_post(
             external_reference=external_reference,
             received_on=received_on,
             recorded_at=recorded_at,
+            payer=payer,
         )
 
 
+def _credit_transaction_type(allocations: Sequence[Allocation], *, given: str | None) -> str | None:
+    """The transaction type a credit is filed under: that of the charges it settles when they share one; for a
+    payment across kinds, the type given for its unapplied remainder, else the kind it pays most of (the
+    applications say what each part settled)."""
+    shares: dict[str, int] = {}
+    for allocation in allocations:
+        kind = allocation.charge.transaction_type
+        shares[kind] = shares.get(kind, 0) + allocation.amount_cents
+    if len(shares) == 1:
+        return next(iter(shares))
+    if given or not shares:
+        return given
+    order = list(TransactionType.values)
+    return max(shares, key=lambda kind: (shares[kind], -order.index(kind)))
+
+
+def payment_reference_taken(*, kind: str, external_reference: str, payer: Payer | None, patient: Patient) -> bool:
+    """Whether a payment with this reference was posted already (the unique constraints hold it under races)."""
+    if not external_reference or kind not in (EntryKind.PAYMENT, EntryKind.INSURANCE_PAYMENT):
+        return False
+    posted = LedgerEntry.objects.for_current_organization().filter(kind=kind, external_reference=external_reference)
+    if kind == EntryKind.PAYMENT:
+        return posted.exclude(payment_status=PaymentStatus.FAILED).exists()
+    return posted.filter(payer=payer, patient=patient).exists()
+
+
 def credit_apply(*, credit: LedgerEntry, allocations: Sequence[Allocation]) -> list[LedgerApplication]:
-    """Apply a payment's unapplied credit to charges (same patient, currency and transaction type)."""
+    """Apply a payment's unapplied credit to charges of the same patient and currency, of any kind."""
     with transaction.atomic():
         credit = LedgerEntry.objects.select_for_update().get(pk=credit.pk)
         if (
@@ -327,8 +374,6 @@ def credit_apply(*, credit: LedgerEntry, allocations: Sequence[Allocation]) -> l
         for index, allocation in enumerate(allocations):
             _validate_amount(allocation.amount_cents, field=f"allocations[{index}].amount_cents")
             charge = LedgerEntry.objects.select_for_update().get(pk=allocation.charge.pk)
-            if charge.transaction_type != credit.transaction_type:
-                raise ValidationError({"allocations": "The charge's transaction type differs from the credit's."})
             application = LedgerApplication(
                 organization_id=credit.organization_id,
                 source=credit,
