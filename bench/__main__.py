@@ -21,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
         choices=("rls", "api", "search", "ingestion", "fhir"),
         help="Run only this group of cases (repeatable); the request floor and query counts are left out.",
     )
+    parser.add_argument(
+        "--remittance",
+        action="store_true",
+        help="Run only the 835 import case (bench/remittance.py): time and memory, nothing written to results.",
+    )
+    parser.add_argument("--claims", type=int, default=5_000, help="Claims of the 835 import case (4 lines each).")
     args = parser.parse_args(argv)
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
@@ -41,6 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         from . import cases
 
         sys.stdout.write(cases.explain(cases.pick_subject(args.organization), args.explain))
+        return 0
+    if args.remittance:
+        from . import remittance
+
+        remittance.run(slug=args.organization, claims=args.claims, stream=sys.stdout)
         return 0
     runs = args.runs or (3 if args.quick else 30)
     runner.run(

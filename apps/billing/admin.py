@@ -8,6 +8,7 @@ database shows them clinical charges only); owner, billing and front desk post p
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
@@ -35,7 +36,7 @@ from apps.patients.admin_mixins import PHIAccessLoggedAdmin, patient_picker
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
 
-from . import claims, clearinghouse, selectors, services, sftp, tasks, x12, x12_answers
+from . import adjustment_codes, claims, clearinghouse, selectors, services, sftp, tasks, x12, x12_answers
 from .codes import ISO_4217
 from .desk import CentsField, DeskPages, add_service_errors
 from .models import (
@@ -46,12 +47,15 @@ from .models import (
     ClaimStatus,
     ClearinghouseConnection,
     ClearinghouseFile,
+    Denial,
     InstallmentPlan,
     InsurancePolicy,
     LedgerEntry,
     Payer,
     PaymentMethod,
     PaymentStatus,
+    ProviderAdjustment,
+    UnmatchedRemittance,
 )
 from .permissions import (
     CLAIM,
@@ -328,9 +332,24 @@ class ClearinghouseFileAdmin(TenantModelAdmin):
     what each import did (claim ids, batch numbers), not the file, which names patients."""
 
     resource = CLEARINGHOUSE_FILE
-    list_display = ["__str__", "kind", "created_at", "outcome"]
+    list_display = ["__str__", "kind", "payer_name", "trace_number", "payment", "paid_on", "created_at", "outcome"]
     list_filter = ["kind"]
-    fields = readonly_fields = ("kind", "interchange_control_number", "sha256", "outcome", "created_at")
+    fields = readonly_fields = (
+        "kind",
+        "interchange_control_number",
+        "payer_name",
+        "trace_number",
+        "payment",
+        "paid_on",
+        "sha256",
+        "outcome",
+        "created_at",
+    )
+
+    @admin.display(description="payment")
+    def payment(self, obj: ClearinghouseFile) -> str:
+        return cents(obj.payment_cents)
+
     change_list_template = "admin/billing/clearinghousefile/change_list.html"
 
     def get_urls(self) -> list[URLPattern]:
@@ -367,6 +386,126 @@ class ClearinghouseFileAdmin(TenantModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/billing/clearinghouse_upload.html", context, status=200)
+
+
+def _claim_link(claim: Claim | None, text: str) -> str:
+    if claim is None:
+        return text
+    return format_html('<a href="{}">{}</a>', reverse("admin:billing_claim_change", args=[claim.pk]), text)
+
+
+@admin.register(Denial)
+class DenialAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    """The denial queue: claim lines the payer denied, with the reason and remark codes and what they mean, open
+    ones first. A denial is resolved when a later remittance pays the line or reverses the claim."""
+
+    resource = CLEARINGHOUSE_FILE
+    record_type = PHIAccessLog.RecordType.CLAIM_FILE
+    list_display = ["claim_id", "patient", "service_date", "amount", "reasons", "remarks", "payer", "state"]
+    list_filter = [("resolved_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["claim__patient", "claim_line__charge", "file"]
+    fields = readonly_fields = ("claim_id", "patient", "service_date", "amount", "reasons", "remarks", "payer", "state")
+
+    def patient_id_of(self, obj: Denial) -> Any:
+        return obj.claim.patient_id
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Denial]:
+        return super().get_queryset(request).order_by(F("resolved_at").desc(nulls_first=True), "-created_at")
+
+    @admin.display(description="claim")
+    def claim_id(self, obj: Denial) -> str:
+        return _claim_link(obj.claim, obj.claim.submitter_claim_id)
+
+    @admin.display(description="patient")
+    def patient(self, obj: Denial) -> str:
+        return obj.claim.patient.display_name
+
+    @admin.display(description="service date")
+    def service_date(self, obj: Denial) -> dt.date:
+        return obj.claim_line.charge.service_date
+
+    @admin.display(description="amount")
+    def amount(self, obj: Denial) -> str:
+        return f"{cents(obj.amount_cents)} {obj.claim.currency}"
+
+    @admin.display(description="reason codes")
+    def reasons(self, obj: Denial) -> str:
+        return format_html_join(
+            "", "<div>{}</div>", ((adjustment_codes.describe_adjustment(c),) for c in obj.reason_codes)
+        )
+
+    @admin.display(description="remark codes")
+    def remarks(self, obj: Denial) -> str:
+        return format_html_join("", "<div>{}</div>", ((adjustment_codes.describe_remark(c),) for c in obj.remark_codes))
+
+    @admin.display(description="remittance")
+    def payer(self, obj: Denial) -> str:
+        return f"{obj.file.payer_name} {obj.file.trace_number} ({obj.file.paid_on or obj.file.created_at.date()})"
+
+    @admin.display(description="state")
+    def state(self, obj: Denial) -> str:
+        return f"resolved {obj.resolved_at:%Y-%m-%d}" if obj.resolved_at else "open"
+
+
+@admin.register(UnmatchedRemittance)
+class UnmatchedRemittanceAdmin(TenantModelAdmin):
+    """The unmatched work queue: claims and lines of remittances that matched nothing of the organization or could
+    not take the answer; nothing of them was posted."""
+
+    resource = CLEARINGHOUSE_FILE
+    list_display = [
+        "claim_id",
+        "control_number",
+        "procedure",
+        "service_date",
+        "charged",
+        "paid",
+        "reason",
+        "remittance",
+        "created_at",
+    ]
+    list_filter = ["reason", ("resolved_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["claim", "file"]
+    fields = readonly_fields = (*list_display, "resolved_at")
+
+    @admin.display(description="claim id (CLP01)")
+    def claim_id(self, obj: UnmatchedRemittance) -> str:
+        return _claim_link(obj.claim, obj.submitter_claim_id)
+
+    @admin.display(description="charged")
+    def charged(self, obj: UnmatchedRemittance) -> str:
+        return cents(obj.charge_cents)
+
+    @admin.display(description="paid")
+    def paid(self, obj: UnmatchedRemittance) -> str:
+        return cents(obj.paid_cents)
+
+    @admin.display(description="remittance")
+    def remittance(self, obj: UnmatchedRemittance) -> str:
+        return f"{obj.file.payer_name} {obj.file.trace_number}".strip()
+
+
+@admin.register(ProviderAdjustment)
+class ProviderAdjustmentAdmin(TenantModelAdmin):
+    """Provider-level adjustments (835 PLB): what payers withheld from (or added to) a whole payment."""
+
+    resource = CLEARINGHOUSE_FILE
+    list_display = ["reason", "reference", "amount", "fiscal_period_end", "remittance", "created_at"]
+    list_select_related = ["file"]
+    fields = readonly_fields = tuple(list_display)
+
+    @admin.display(description="reason")
+    def reason(self, obj: ProviderAdjustment) -> str:
+        description = adjustment_codes.PROVIDER_ADJUSTMENT_REASONS.get(obj.reason_code, "not in the table")
+        return f"{obj.reason_code} {description}"
+
+    @admin.display(description="amount withheld")
+    def amount(self, obj: ProviderAdjustment) -> str:
+        return cents(obj.amount_cents)
+
+    @admin.display(description="remittance")
+    def remittance(self, obj: ProviderAdjustment) -> str:
+        return f"{obj.file.payer_name} {obj.file.trace_number}".strip()
 
 
 class SecretTextarea(forms.Textarea):

@@ -1,4 +1,6 @@
-"""Demo billing data for `seed_demo`: months of insurance services, retail sales and a program on installments.
+"""Demo billing data for `seed_demo`: months of insurance services sent as claims and answered by the payers'
+835 remittances (payments, contractual adjustments, patient responsibility, a denial), retail sales and a program
+on installments.
 
 Idempotent: an organization that already has a billing provider is left as it is. Runs inside the
 organization's tenant context; entries are back-dated (`recorded_at`) so aging and as-of reports have history.
@@ -14,9 +16,10 @@ from apps.clinical import services as clinical_services
 from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 
-from . import services
-from .models import BillingProvider, EntryKind, TransactionType
+from . import services, x12, x12_answers
+from .models import BillingProvider, LedgerEntry, TransactionType
 from .services import Allocation
+from .x12_builder import ClaimRemit, LineRemit, ProviderAdjustmentRemit, build_835
 
 CLINICAL_VISITS = [
     # (days ago, CPT, modifiers, ICD-10 codes, fee in cents)
@@ -71,6 +74,7 @@ def seed(*, slug: str) -> None:
             address_line1="400 Oak Avenue", city="Salem", state="OR", postal_code="97301",
         )),
     ]  # fmt: skip
+    charges: list[tuple[str, list[str], LedgerEntry]] = []
     for index, (days_ago, cpt, modifiers, diagnoses, fee) in enumerate(CLINICAL_VISITS):
         patient, policy = insured[index % 2]
         telehealth = "95" in modifiers
@@ -94,35 +98,8 @@ def seed(*, slug: str) -> None:
             encounter=visit,
             recorded_at=_at(days_ago),
         )
-        if days_ago > 60:
-            # Adjudicated: the payer pays 70%, writes off 20%, the patient owes the rest (and some paid it).
-            paid, written_off = fee * 7 // 10, fee * 2 // 10
-            services.payment_post(
-                patient=patient,
-                kind=EntryKind.INSURANCE_PAYMENT,
-                amount_cents=paid,
-                allocations=[Allocation(charge, paid)],
-                metadata={"method": "eft"},
-                external_reference=f"ERA-{index:04d}",
-                recorded_at=_at(days_ago - 30),
-            )
-            services.payment_post(
-                patient=patient,
-                kind=EntryKind.ADJUSTMENT,
-                amount_cents=written_off,
-                allocations=[Allocation(charge, written_off)],
-                metadata={"reason_code": "CO-45"},
-                recorded_at=_at(days_ago - 30),
-            )
-            if index % 2 == 0:
-                rest = fee - paid - written_off
-                services.payment_post(
-                    patient=patient,
-                    amount_cents=rest,
-                    allocations=[Allocation(charge, rest)],
-                    metadata={"method": "card"},
-                    recorded_at=_at(days_ago - 35),
-                )
+        charges.append((cpt, modifiers, charge))
+    _remittances(charges)
     # Retail sales: most paid at the counter, one still open.
     for days_ago, sku, name, price, paid in [(90, "MAG-400", "Magnesium glycinate", 2_800, True),
                                               (33, "OM3-60", "Omega-3 capsules", 3_600, True),
@@ -174,3 +151,72 @@ def seed(*, slug: str) -> None:
             metadata={"method": "card", "note": "Deposit for the autumn program"},
             recorded_at=_at(3),
         )
+
+
+# How each payer answers the visits older than two months, and the assessment 45 days ago (by visit index):
+# (status, paid %, contractual %, patient responsibility CARC); the visits of the last weeks wait for an answer.
+ANSWERS = {
+    0: ("1", 70, 20, "2"),  # coinsurance
+    1: ("1", 70, 20, "3"),  # copay
+    2: ("1", 70, 20, "2"),
+    3: ("1", 0, 0, "1"),  # all of it the deductible
+    4: ("4", 0, 100, ""),  # denied: no precertification
+}
+
+
+def _remittances(charges: list[tuple[str, list[str], LedgerEntry]]) -> None:
+    """Send the visits' claims (one 837P batch), then import each payer's 835 for the older ones, built by the
+    remittance builder; the patients with a coinsurance pay it afterwards (every other one)."""
+    x12.claim_batch_export()
+    by_payer: dict[str, list[ClaimRemit]] = {}
+    for index, (cpt, modifiers, charge) in enumerate(charges):
+        answer = ANSWERS.get(index)
+        if answer is None:
+            continue
+        status, paid_percent, contractual_percent, patient_reason = answer
+        charge.refresh_from_db()
+        claim = charge.claim
+        assert claim is not None  # sent in the batch above
+        fee = charge.amount_cents
+        paid = fee * paid_percent // 100
+        contractual = fee * contractual_percent // 100
+        adjustments = [("CO", "197" if status == "4" else "45", contractual)] if contractual else []
+        if fee - paid - contractual:
+            adjustments.append(("PR", patient_reason, fee - paid - contractual))
+        line = LineRemit(
+            f"{claim.submitter_claim_id}-1",
+            ":".join((cpt, *modifiers)),
+            fee,
+            paid,
+            adjustments,
+            service_date=charge.service_date,
+            remarks=["N130"] if status == "4" else [],
+        )
+        by_payer.setdefault(claim.payer.name, []).append(
+            ClaimRemit(claim.submitter_claim_id, status, f"DEMO{claim.number:07d}", [line])
+        )
+    # Blue Ridge still answers a claim of the practice's former billing system (the unmatched work queue), and
+    # Acme pays interest on a late claim (a provider-level adjustment).
+    by_payer.setdefault("Blue Ridge Mutual", []).append(
+        ClaimRemit("OLD-2024-0117", "1", "BRM0117", [LineRemit("", "90834", 14_000, 9_800, [("CO", "45", 4_200)])])
+    )
+    interest = {"Acme Health Plan": [ProviderAdjustmentRemit("L6", "LATECLAIM", -325)]}
+    for number, (payer, remits) in enumerate(sorted(by_payer.items()), start=1):
+        content = build_835(
+            remits,
+            trace_number=f"EFT{number:06d}",
+            control_number=900 + number,
+            payer_name=payer.upper(),
+            paid_on=_at(30).date(),
+            provider_adjustments=interest.get(payer),
+        )
+        x12_answers.clearinghouse_file_import(content=content.encode("ascii"))
+    for index, (_, _, charge) in enumerate(charges):
+        charge.refresh_from_db()
+        if index in ANSWERS and index % 2 == 0 and ANSWERS[index][0] == "1" and charge.open_cents:
+            services.payment_post(
+                patient=charge.patient,
+                amount_cents=charge.open_cents,
+                allocations=[Allocation(charge, charge.open_cents)],
+                metadata={"method": "card"},
+            )

@@ -414,6 +414,7 @@ class ClaimStatus(models.TextChoices):
 # clearinghouse or payer (999, 277CA); accepted ones are adjudicated (835); an adjudicated or accepted claim is
 # replaced by a corrected claim (frequency 7) or cancelled by a void (frequency 8). A rejected claim never
 # reached the payer: it is fixed and sent again as it is.
+# A payer's reversal (835 CLP02 22) takes an adjudication back: the claim is accepted (with the payer) again.
 CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.READY: frozenset({ClaimStatus.SUBMITTED}),
     ClaimStatus.SUBMITTED: frozenset({ClaimStatus.ACCEPTED, ClaimStatus.REJECTED}),
@@ -421,11 +422,13 @@ CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
     ClaimStatus.ACCEPTED: frozenset(
         {ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.DENIED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
     ),
-    ClaimStatus.PARTLY_PAID: frozenset({ClaimStatus.PAID, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}),
-    ClaimStatus.DENIED: frozenset(
-        {ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
+    ClaimStatus.PARTLY_PAID: frozenset(
+        {ClaimStatus.PAID, ClaimStatus.ACCEPTED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
     ),
-    ClaimStatus.PAID: frozenset({ClaimStatus.CORRECTED, ClaimStatus.VOIDED}),
+    ClaimStatus.DENIED: frozenset(
+        {ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.ACCEPTED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}
+    ),
+    ClaimStatus.PAID: frozenset({ClaimStatus.ACCEPTED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED}),
     ClaimStatus.CORRECTED: frozenset(),
     ClaimStatus.VOIDED: frozenset(),
 }
@@ -547,6 +550,10 @@ class ClearinghouseFile(TenantModel):
     # An 835's check or EFT trace number (TRN02) and the payer that issued it (TRN03).
     trace_number = models.CharField(max_length=50, blank=True)
     trace_originator = models.CharField(max_length=10, blank=True)
+    # An 835's payment: the payer (N1*PR), the total paid (BPR02, cents) and the date it was paid (BPR16).
+    payer_name = models.CharField(max_length=60, blank=True)
+    payment_cents = models.BigIntegerField(null=True, blank=True)
+    paid_on = models.DateField(null=True, blank=True)
     interchange_control_number = models.CharField(max_length=9)
     content = models.TextField(editable=False)
     # What the import did: claims accepted, rejected and not found (by claim id), batches acknowledged.
@@ -568,6 +575,151 @@ class ClearinghouseFile(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.interchange_control_number}"
+
+
+class RemittanceLineKind(models.TextChoices):
+    POSTING = "posting", "Posted"
+    REVERSAL = "reversal", "Reversed"
+
+
+class RemittanceLine(TenantModel):
+    """What an 835 did to one service line of a claim.
+
+    A posting (CLP02 1, 2, 3, 19, 20, 21) records what the payer paid, adjusted (CO, OA, PI) and left to the
+    patient (PR) on the line; the insurance payment and adjustments themselves are ledger entries applied to the
+    line's charge (and to the debits of earlier reversals of it). A reversal (CLP02 22) takes an earlier posting
+    back: the ledger is immutable, so it posts a debit (`debit`, a charge of the claim's policy, waiting for
+    insurance again) of what that posting settled (none when it settled nothing, only left the patient's share),
+    and marks the posting `reversed_by` it. A posting adjudicates its charge until it is reversed; a reversal's
+    debit is adjudicated from `reposted_at` on, when a later remittance answers the line again.
+    """
+
+    file = models.ForeignKey(ClearinghouseFile, on_delete=models.PROTECT, related_name="remittance_lines")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="remittance_lines", db_constraint=False)
+    claim_line = models.ForeignKey(
+        ClaimLine, on_delete=models.PROTECT, related_name="remittance_lines", db_constraint=False
+    )
+    charge = models.ForeignKey(
+        "billing.LedgerEntry", on_delete=models.PROTECT, related_name="remittance_lines", db_constraint=False
+    )
+    kind = models.CharField(max_length=10, choices=RemittanceLineKind.choices, default=RemittanceLineKind.POSTING)
+    claim_status_code = models.CharField("CLP02", max_length=2)
+    paid_cents = models.BigIntegerField(default=0)
+    adjusted_cents = models.BigIntegerField(default=0)
+    patient_cents = models.BigIntegerField(default=0)
+    debit = models.ForeignKey(
+        "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    reversed_by = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    reposted_at = models.DateTimeField(null=True, blank=True)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(paid_cents__gte=0, adjusted_cents__gte=0, patient_cents__gte=0),
+                name="remittanceline_amounts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind=RemittanceLineKind.REVERSAL) | Q(debit__isnull=True),
+                name="remittanceline_debit_only_reversal",
+            ),
+        ]
+        indexes = [models.Index(fields=["claim_line", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Remittance line {self.pk}"
+
+    @staticmethod
+    def adjudicating(charge_id: Any) -> Q:
+        """The remittance lines that make a charge adjudicated: a posting not reversed, a reversal's debit answered
+        again (as the balance reports' SQL counts them, see `selectors._POSITIONS_SQL`)."""
+        return Q(kind=RemittanceLineKind.POSTING, charge_id=charge_id, reversed_by__isnull=True) | Q(
+            kind=RemittanceLineKind.REVERSAL, debit_id=charge_id, reposted_at__isnull=False
+        )
+
+
+class Denial(TenantModel):
+    """A claim line the payer denied (no payment), in the billing desk's denial queue with its adjustment reason
+    codes (group and CARC, "CO-50") and remark codes (RARC, "N130"); described by `adjustment_codes`."""
+
+    file = models.ForeignKey(ClearinghouseFile, on_delete=models.PROTECT, related_name="denials")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="denials", db_constraint=False)
+    claim_line = models.ForeignKey(ClaimLine, on_delete=models.PROTECT, related_name="denials", db_constraint=False)
+    amount_cents = models.BigIntegerField(help_text="What was billed for the line and not paid.")
+    reason_codes = models.JSONField(default=list)
+    remark_codes = models.JSONField(default=list)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.CheckConstraint(condition=Q(amount_cents__gte=0), name="denial_amount_not_negative")]
+        indexes = [models.Index(fields=["organization", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"Denial {self.pk}"
+
+
+class UnmatchedRemittance(TenantModel):
+    """A claim or service line of an 835 that Kura could not post: in the unmatched work queue, nothing posted."""
+
+    class Reason(models.TextChoices):
+        NO_CLAIM = "no_claim", "No claim of the organization has this claim id"
+        NO_LINE = "no_line", "No line of the claim matches"
+        ALREADY_ANSWERED = "already_answered", "The line was answered by an earlier remittance"
+        CLAIM_CLOSED = "claim_closed", "The claim cannot take a remittance now"
+        NOTHING_TO_REVERSE = "nothing_to_reverse", "A reversal of a claim with no posting to reverse"
+        REVERSAL_DIFFERS = "reversal_differs", "A reversal of other amounts than were posted"
+        CLAIM_ADJUSTMENT = "claim_adjustment", "Claim-level adjustments on a paid claim (post them by hand)"
+
+    file = models.ForeignKey(ClearinghouseFile, on_delete=models.PROTECT, related_name="unmatched")
+    claim = models.ForeignKey(
+        Claim, on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    submitter_claim_id = models.CharField("claim id (CLP01)", max_length=38)
+    control_number = models.CharField("line control number (REF*6R)", max_length=50, blank=True)
+    procedure = models.CharField(max_length=60, blank=True)
+    service_date = models.DateField(null=True, blank=True)
+    charge_cents = models.BigIntegerField(default=0)
+    paid_cents = models.BigIntegerField(default=0)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "unmatched remittance line"
+        indexes = [models.Index(fields=["organization", "resolved_at"])]
+
+    def __str__(self) -> str:
+        return f"Unmatched {self.submitter_claim_id}"
+
+
+class ProviderAdjustment(TenantModel):
+    """A provider-level adjustment of an 835 (PLB): money the payer withholds (positive) or adds (negative) on the
+    whole payment, not on a claim: an overpayment recovery (WO), interest (L6), a forwarding balance (FB)..."""
+
+    file = models.ForeignKey(ClearinghouseFile, on_delete=models.PROTECT, related_name="provider_adjustments")
+    provider_identifier = models.CharField(max_length=50)
+    fiscal_period_end = models.DateField()
+    reason_code = models.CharField(max_length=2)
+    reference = models.CharField(max_length=50, blank=True)
+    amount_cents = models.BigIntegerField()
+
+    history = TenantHistoricalRecords()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Provider adjustment {self.reason_code}"
 
 
 # Metadata keys of a clinical charge that name or point at its diagnoses (ICD-10-CM): PHI. A clinical charge's

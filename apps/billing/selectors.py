@@ -85,7 +85,8 @@ outstanding AS (
 """
 
 # The outstanding amounts plus, for charges billed to a policy, whether insurance has answered yet (an insurance
-# payment or adjustment applied as of the cutoff): until then the charge is insurance-pending.
+# payment or adjustment applied as of the cutoff, or a remittance line adjudicating it then, as
+# `RemittanceLine.adjudicating` says): until then the charge is insurance-pending.
 _POSITIONS_SQL = (
     _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
     + """,
@@ -96,6 +97,17 @@ adjudicated AS (
     JOIN billing_ledgerentry s ON s.id = a.source_id
     WHERE e.insurance_policy_id IS NOT NULL AND a.created_at < %(cutoff)s
       AND s.organization_id = (SELECT kura_current_org()) AND s.kind IN ('insurance_payment', 'adjustment')
+    UNION
+    SELECT e.id
+    FROM entries e
+    JOIN billing_remittanceline r ON r.charge_id = e.id
+    LEFT JOIN billing_remittanceline v ON v.id = r.reversed_by_id
+    WHERE r.kind = 'posting' AND r.created_at < %(cutoff)s AND (v.id IS NULL OR v.created_at >= %(cutoff)s)
+    UNION
+    SELECT e.id
+    FROM entries e
+    JOIN billing_remittanceline r ON r.debit_id = e.id
+    WHERE r.kind = 'reversal' AND r.reposted_at < %(cutoff)s
 ),
 positions AS (
     SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND d.id IS NULL) AS awaiting_insurance

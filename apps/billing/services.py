@@ -35,6 +35,7 @@ from .models import (
     LedgerEntry,
     Payer,
     PaymentStatus,
+    RemittanceLine,
     TransactionType,
 )
 
@@ -173,10 +174,38 @@ def charge_create(
 # --- payments, adjustments, refunds -------------------------------------------------------------------------
 
 
+def insurance_reversal_debit(*, charge: LedgerEntry, amount_cents: int, description: str) -> LedgerEntry:
+    """A debit reopening what an insurance remittance settled of a claimed charge and the payer took back (835
+    reversal): a charge of the same patient, policy, claim and service date, waiting for insurance again."""
+    _validate_amount(amount_cents)
+    if charge.kind != EntryKind.CHARGE or charge.claim_id is None:
+        raise ValidationError({"charge": "Only a claimed charge is reopened by a reversal."})
+    debit = LedgerEntry(
+        patient_id=charge.patient_id,
+        kind=EntryKind.CHARGE,
+        transaction_type=charge.transaction_type,
+        payment_status=PaymentStatus.PENDING_INSURANCE,
+        amount_cents=amount_cents,
+        currency=charge.currency,
+        metadata={},
+        description=description,
+        service_date=charge.service_date,
+        insurance_policy_id=charge.insurance_policy_id,
+        claim_id=charge.claim_id,
+    )
+    with transaction.atomic():
+        debit.save()
+        _ledger_event(debit)
+    return debit
+
+
 def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
     """Set a charge's status from what has been applied to it (saved, and so recorded in history, on change)."""
     remaining = selectors.remaining_cents(charge)
-    adjudicated = LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS).exists()
+    adjudicated = (
+        LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS).exists()
+        or RemittanceLine.objects.filter(RemittanceLine.adjudicating(charge.pk)).exists()
+    )
     if remaining <= 0:
         status = PaymentStatus.PAID
     elif charge.insurance_policy_id is not None and not adjudicated:

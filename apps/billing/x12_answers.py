@@ -10,8 +10,9 @@ applied twice, which a unique constraint holds even for two imports at the same 
 * 277CA: each claim (loop 2200D, TRN02 = CLM01) with status category A1, A2 or A5 is accepted, with the payer's
   claim control number (REF*1K) recorded; A3, A4, A6, A7 and A8 reject it. Claims no claim of the organization
   answers to, or not waiting for an answer, are listed in the file's outcome.
-* 835: posted by `remittance.apply_835`; the check or EFT trace number (TRN02, with its payer's TRN03) is unique
-  per organization, so a remittance arriving again in another file posts nothing either.
+* 835: posted by `remittance.apply_835` (payments, adjustments, patient responsibility, denials, reversals,
+  provider-level adjustments, the unmatched work queue); the check or EFT trace number (TRN02, with its payer's
+  TRN03) is unique per organization, so a remittance arriving again in another file posts nothing either.
 """
 
 from __future__ import annotations
@@ -223,9 +224,11 @@ def clearinghouse_file_import(*, content: bytes) -> ImportResult:
             record = ClearinghouseFile.objects.create(
                 kind=kind, sha256=digest, interchange_control_number=parsed[0].element(13), content=text, **trace
             )
-            apply = {"999": _apply_999, "277CA": _apply_277ca, "835": remittance.apply_835}[kind]
-            record.outcome = apply(parsed)
-            record.save(update_fields=["outcome", "updated_at"])
+            if kind == "835":
+                record.outcome = remittance.apply_835(parsed, file=record)
+            else:
+                record.outcome = {"999": _apply_999, "277CA": _apply_277ca}[kind](parsed)
+            record.save(update_fields=["outcome", "payer_name", "payment_cents", "paid_on", "updated_at"])
     except IntegrityError:
         # The same file or remittance, imported before or by someone else in the meantime: applied once.
         existing = (

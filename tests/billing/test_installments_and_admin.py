@@ -6,7 +6,20 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.billing import selectors, services
-from apps.billing.models import EntryKind, InsurancePolicy, LedgerEntry, PaymentStatus, TransactionType
+from apps.billing.models import (
+    Claim,
+    ClaimStatus,
+    ClearinghouseFile,
+    Denial,
+    EntryKind,
+    InsurancePolicy,
+    LedgerEntry,
+    PaymentStatus,
+    ProviderAdjustment,
+    RemittanceLine,
+    TransactionType,
+    UnmatchedRemittance,
+)
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.conftest import add_member, as_tenant, logged_in
@@ -200,5 +213,22 @@ def test_demo_seed_is_idempotent_and_has_mixed_activity(org_a, org_b):
         assert clinical_charges.filter(encounter__isnull=False).count() == 7
         assert clinical_charges.filter(encounter__isnull=True).count() == 0
         assert all(c.encounter.patient_id == c.patient_id for c in clinical_charges.select_related("encounter"))
+        # The visits were sent as claims and the older ones answered by the payers' 835 remittances: paid with
+        # contractual adjustments and patient responsibility, one denied (in the denial queue), two waiting.
+        assert sorted(ClearinghouseFile.objects.values_list("kind", "payer_name")) == [
+            ("835", "ACME HEALTH PLAN"),
+            ("835", "BLUE RIDGE MUTUAL"),
+        ]
+        assert sorted(Claim.objects.values_list("status", flat=True)) == sorted(
+            [ClaimStatus.PAID] * 4 + [ClaimStatus.DENIED] + [ClaimStatus.SUBMITTED] * 2
+        )
+        assert [(d.reason_codes, d.remark_codes) for d in Denial.objects.all()] == [(["CO-197"], ["N130"])]
+        assert sorted(RemittanceLine.objects.values_list("patient_cents", flat=True)) == [1_400, 1_800, 2_500, 18_000]
+        # A claim of the former billing system in the unmatched queue; interest paid on the whole payment.
+        assert list(UnmatchedRemittance.objects.values_list("submitter_claim_id", "reason")) == [
+            ("OLD-2024-0117", UnmatchedRemittance.Reason.NO_CLAIM)
+        ]
+        assert list(ProviderAdjustment.objects.values_list("reason_code", "amount_cents")) == [("L6", -325)]
     with as_tenant(org_b):
         assert LedgerEntry.objects.count() == 0
+        assert Denial.objects.count() == 0

@@ -33,6 +33,15 @@ def assert_valid_x12(content: str) -> None:
     assert set(content) - BASIC_CHARACTERS - DELIMITERS - {"\n"} == set()
 
 
+def assert_valid_835(content: str) -> None:
+    """An 835 passes pyx12 with no error at any level and holds only X12's basic characters and its delimiters.
+    (pyx12's own 999 for an 835 stops after AK1: the 835 guide leaves ST03 unused, so it writes no IK5.)"""
+    ok, errors, _ = validate_x12(content)
+    assert errors == []
+    assert ok is True
+    assert set(content) - BASIC_CHARACTERS - DELIMITERS - {"\n"} == set()
+
+
 def _collect_errors(node: object) -> list[Any]:
     """Every error pyx12 reported at any level (interchange, group, transaction, segment, element)."""
     found: list[Any] = []
