@@ -1,9 +1,9 @@
 """The billing desk's work queue: what billing staff have to act on, one selector per source.
 
 Each source is one function returning its items (newest or most urgent first); `work_queue()` counts them and
-keeps the first few of each for the desk's home page. A new source (the denial queue with its CARC/RARC codes,
-the remittance lines the 835 posting could not match) is one function added to `SOURCES`, with the map's action
-that lets a role see it.
+keeps the first few of each for the desk's home page. A new source is one function added to `SOURCES`, with the
+map's action that lets a role see it (the denial and unmatched queues, read from remittances, are for the roles
+that read clearinghouse files, as their admin lists are).
 """
 
 from __future__ import annotations
@@ -13,12 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 
 from apps.organizations.access_map import Resource
 
-from .models import Claim, ClaimStatus, ClearinghouseFile
+from . import adjustment_codes
+from .models import Claim, ClaimStatus, Denial, UnmatchedRemittance
 from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, LEDGER
 from .selectors import claim_list, failed_installments, patients_owing
 
@@ -76,35 +77,48 @@ def claims_rejected() -> tuple[int, list[QueueItem]]:
 
 
 def denials() -> tuple[int, list[QueueItem]]:
-    """Denied claims to work. The denial queue of the 835 posting (each denial with its CARC/RARC codes) takes
-    this source's place when it lands: replace this function's body, keep its name and shape."""
-    claims = _claims(ClaimStatus.DENIED)
-    return claims.count(), [_claim_item(c) for c in claims[:SHOWN_PER_SOURCE]]
+    """Open denials of the 835 posting (the denial queue), newest first, each with its reason codes described."""
+    rows = (
+        Denial.objects.for_current_organization()
+        .filter(resolved_at__isnull=True)
+        .select_related("claim__patient", "file")
+        .order_by("-created_at")
+    )
+    items = [
+        QueueItem(
+            date=denial.file.paid_on or denial.created_at.date(),
+            title=denial.claim.submitter_claim_id,
+            detail="; ".join(adjustment_codes.describe_adjustment(code) for code in denial.reason_codes),
+            url=reverse("admin:billing_denial_change", args=[denial.pk]),
+            patient=denial.claim.patient,
+            amount_cents=denial.amount_cents,
+            currency=denial.claim.currency,
+        )
+        for denial in rows[:SHOWN_PER_SOURCE]
+    ]
+    return rows.count(), items
 
 
 def unmatched_remittance_lines() -> tuple[int, list[QueueItem]]:
-    """Claims and lines of imported 835s that matched nothing of ours. Read from each import's outcome until the
-    835 posting keeps an unmatched-line queue of its own: replace this function's body then."""
-    files = (
-        ClearinghouseFile.objects.for_current_organization()
-        .filter(kind=ClearinghouseFile.Kind.REMITTANCE_835)
-        .filter(~Q(outcome__unmatched_claims=[]) | ~Q(outcome__unmatched_lines=[]))
-        .order_by("-created_at")
+    """Open rows of the unmatched work queue: claims and lines of imported 835s that matched nothing of ours or
+    could not take the answer (nothing of them was posted), the newest remittance first."""
+    rows = (
+        UnmatchedRemittance.objects.for_current_organization()
+        .filter(resolved_at__isnull=True)
+        .select_related("file")
+        .order_by("-file__created_at", "submitter_claim_id", "control_number")
     )
-    items = []
-    for remittance in files:
-        url = reverse("admin:billing_clearinghousefile_change", args=[remittance.pk])
-        for key, label in (("unmatched_claims", "Claim"), ("unmatched_lines", "Line")):
-            for reference in remittance.outcome.get(key) or []:
-                items.append(
-                    QueueItem(
-                        date=remittance.created_at.date(),
-                        title=f"{label} {reference}",
-                        detail=f"Not matched in {remittance}",
-                        url=url,
-                    )
-                )
-    return len(items), items[:SHOWN_PER_SOURCE]
+    items = [
+        QueueItem(
+            date=row.service_date or row.created_at.date(),
+            title=f"Claim {row.submitter_claim_id}" + (f" line {row.control_number}" if row.control_number else ""),
+            detail=f"{row.get_reason_display()} · {row.file.payer_name} {row.file.trace_number}".strip(),
+            url=reverse("admin:billing_unmatchedremittance_change", args=[row.pk]),
+            amount_cents=row.charge_cents,
+        )
+        for row in rows[:SHOWN_PER_SOURCE]
+    ]
+    return rows.count(), items
 
 
 def failed_installments_to_follow_up() -> tuple[int, list[QueueItem]]:
@@ -162,7 +176,7 @@ class Source:
 SOURCES: list[Source] = [
     Source("claims_ready", "Claims ready to send", claims_ready, (CLAIM, "read")),
     Source("rejections", "Rejected claims", claims_rejected, (CLAIM, "read")),
-    Source("denials", "Denials", denials, (CLAIM, "read")),
+    Source("denials", "Denials", denials, (CLEARINGHOUSE_FILE, "read")),
     Source("unmatched", "Unmatched remittance lines", unmatched_remittance_lines, (CLEARINGHOUSE_FILE, "read")),
     Source("failed_installments", "Failed installments", failed_installments_to_follow_up, (INSTALLMENT_PLAN, "read")),
     Source("statements_due", "Statements due", statements_due, (LEDGER, "statement")),

@@ -2,14 +2,14 @@
 installments, statements due), claim batches downloadable again, and money shown as currency in the lists."""
 
 import datetime as dt
-import hashlib
 
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.billing import claims, services, work_queue, x12
-from apps.billing.models import ClaimStatus, ClearinghouseFile, TransactionType
+from apps.billing import claims, services, work_queue, x12, x12_answers
+from apps.billing.models import Claim, ClaimStatus, TransactionType
+from apps.billing.x12_builder import ClaimRemit, LineRemit, build_835
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from tests.billing import factories as bf
@@ -27,15 +27,23 @@ def _visit(payer, family_name: str):
     return patient
 
 
-def _remittance(outcome: dict) -> ClearinghouseFile:
-    content = f"ISA*{outcome}~"
-    return ClearinghouseFile.objects.create(
-        kind=ClearinghouseFile.Kind.REMITTANCE_835,
-        sha256=hashlib.sha256(content.encode()).hexdigest(),
-        interchange_control_number="000000042",
-        content=content,
-        outcome=outcome,
+def _remittance(denied: Claim, prefix: str) -> None:
+    """The payer's 835: the claim's one line denied (CO-50), and a claim K999 of two lines that is not ours."""
+    line = denied.lines.get()
+    unknown = [LineRemit(f"L{n}", "90837", 5_000, 4_000, [("CO", "45", 1_000)]) for n in (1, 2)]
+    text = build_835(
+        [
+            ClaimRemit(
+                denied.submitter_claim_id,
+                "4",
+                f"{prefix}ICN1",
+                [LineRemit(line.control_number, "90837:95", 15_000, 0, [("CO", "50", 15_000)], remarks=["N130"])],
+            ),
+            ClaimRemit("K999", "1", f"{prefix}ICN9", unknown),
+        ],
+        trace_number=f"{prefix}CHK1",
     )
+    x12_answers.clearinghouse_file_import(content=text.encode("ascii"))
 
 
 def _clinic(family_prefix: str) -> dict:
@@ -50,12 +58,10 @@ def _clinic(family_prefix: str) -> dict:
     sent = {claim.patient.family_name: claim for claim in batch.claims.select_related("patient")}
     claims.claim_status_set(claim=sent[f"{family_prefix}Rejected"], status=ClaimStatus.REJECTED)
     claims.claim_status_set(claim=sent[f"{family_prefix}Denied"], status=ClaimStatus.ACCEPTED)
-    claims.claim_status_set(claim=sent[f"{family_prefix}Denied"], status=ClaimStatus.DENIED)
+    _remittance(sent[f"{family_prefix}Denied"], family_prefix)
     for name in ("ReadyOne", "ReadyTwo"):
         _visit(payer, f"{family_prefix}{name}")
     claims.claims_prepare()
-    _remittance({"unmatched_claims": ["K999"], "unmatched_lines": ["L1", "L2"], "paid": []})
-    _remittance({"unmatched_claims": [], "unmatched_lines": [], "paid": ["K000000001"]})
     plan = services.installment_plan_create(
         patient=PatientFactory(family_name=f"{family_prefix}Installment"),
         program="Retreat",
@@ -92,7 +98,7 @@ def test_the_work_queue_counts_and_lists_each_source_of_the_organization_only(de
         "claims_ready": 2,
         "rejections": 1,
         "denials": 1,
-        "unmatched": 3,
+        "unmatched": 2,
         "failed_installments": 1,
         # The owing patient, the failed installment's patient (its first installment is due now).
         "statements_due": 2,
@@ -100,7 +106,9 @@ def test_the_work_queue_counts_and_lists_each_source_of_the_organization_only(de
     assert sorted(item.patient.family_name for item in sections["claims_ready"].items) == ["OurReadyOne", "OurReadyTwo"]
     assert [item.patient.family_name for item in sections["rejections"].items] == ["OurRejected"]
     assert [item.patient.family_name for item in sections["denials"].items] == ["OurDenied"]
-    assert [item.title for item in sections["unmatched"].items] == ["Claim K999", "Line L1", "Line L2"]
+    assert [item.title for item in sections["unmatched"].items] == ["Claim K999 line L1", "Claim K999 line L2"]
+    assert [item.amount_cents for item in sections["denials"].items] == [15_000]
+    assert sections["denials"].items[0].detail.startswith("CO-50")
     assert [item.amount_cents for item in sections["failed_installments"].items] == [10_000]
     assert [(i.patient.family_name, i.amount_cents) for i in sections["statements_due"].items] == [
         ("OurOwing", 25_000),
@@ -127,11 +135,10 @@ def test_each_queue_source_is_one_function_in_the_desks_order():
 def test_front_desk_sees_the_sources_it_may_work(desks, org_a):
     page = logged_in(add_member(org_a, Role.FRONT_DESK)).get(reverse("admin:billing_desk"))
     sections = {section.key: section.count for section in page.context["sections"]}
-    # Clearinghouse files are for owner and billing.
+    # Clearinghouse files, and the denials and unmatched lines read from them, are for owner and billing.
     assert sections == {
         "claims_ready": 2,
         "rejections": 1,
-        "denials": 1,
         "failed_installments": 1,
         "statements_due": 2,
     }
