@@ -24,4 +24,6 @@ def sections(request: HttpRequest) -> list[HomeSection]:
         (INSURANCE_POLICY, reverse("admin:billing_insurancepolicy_changelist"), "Insurance policies"),
     ]
     shown = [(url, label) for resource, url, label in links if may(request, resource, "view")]
+    if may(request, LEDGER, "desk"):
+        shown.insert(0, (reverse("admin:billing_desk"), "Billing desk: the work queue"))
     return [HomeSection(title="Billing", template="admin/billing/home_links.html", context={"links": shown}, order=40)]

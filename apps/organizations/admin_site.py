@@ -32,8 +32,9 @@ class KuraAdminSite(admin.AdminSite):
     def index(  # type: ignore[override]  # a redirect for roles whose home is another page
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        """Each role starts its day on its home (`home.ROLE_HOMES`): the front desk on the today board; the
-        others here, on the home page of their day (visits, flags, notes to sign), then what they may open."""
+        """Each role starts its day on its home (`home.ROLE_HOMES`): the front desk on the today board, billing on
+        the billing desk's work queue; the others here, on the home page of their day (visits, flags, notes to
+        sign), then what they may open."""
         from django.template.response import TemplateResponse
         from django.urls import reverse
 

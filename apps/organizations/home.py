@@ -1,8 +1,8 @@
 """Where each member starts the day: the admin's home (`/admin/`) is each role's own page.
 
 `ROLE_HOMES` names that page per role (one line per role). A role whose home is another page (the front desk's
-today board) is sent there; the others get the home page itself: the sections apps add, then the list of what the
-role may open. An app adds sections as it adds panels to the patient page, by defining
+today board, billing's work queue) is sent there; the others get the home page itself: the sections apps add,
+then the list of what the role may open. An app adds sections as it adds panels to the patient page, by defining
 `<app>.home_sections.sections(request) -> list[HomeSection]`, returning only what the caller's role may see (the
 permission map decides; PostgreSQL narrows the rows as everywhere).
 """
@@ -25,7 +25,7 @@ ROLE_HOMES: dict[str, str] = {
     Role.OWNER: HOME_PAGE,
     Role.CLINICIAN: HOME_PAGE,
     Role.COACH: HOME_PAGE,
-    Role.BILLING: HOME_PAGE,
+    Role.BILLING: "admin:billing_desk",
     Role.FRONT_DESK: "admin:scheduling_today",
 }
 # Whose work a home shows: these roles oversee the whole clinic's day; the others see their own (their visits,

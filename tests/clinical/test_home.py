@@ -168,15 +168,18 @@ def test_the_owners_home_shows_the_whole_clinic_and_everything_they_may_open(day
     assert "Unsigned notes" in page
     assert reverse("admin:patients_patient_changelist") in page  # the model list
     assert reverse("admin:billing_dashboard") in page
+    assert reverse("admin:billing_desk") in page
     assert "YesterdayAye" not in page
     assert "Bee" not in page
 
 
-def test_billings_home_links_the_billing_lists_and_shows_no_visits_flags_or_notes(day):
-    page = home(add_member(day.clinic.org, Role.BILLING))
+def test_billing_starts_on_the_billing_desk_which_shows_no_visits_flags_or_notes(day):
+    billing = logged_in(add_member(day.clinic.org, Role.BILLING))
+    response = billing.get("/admin/")
+    assert (response.status_code, response["Location"]) == (302, reverse("admin:billing_desk"))
 
-    assert reverse("admin:billing_dashboard") in page
-    assert reverse("admin:billing_claim_changelist") in page
+    page = billing.get(reverse("admin:billing_desk")).content.decode()
+    assert "Claims ready to send" in page
     for hidden in ("OwnAye", "OtherAye", "CoachedAye", "Flags to review", "Unsigned notes", "Bee"):
         assert hidden not in page, hidden
 
@@ -193,6 +196,6 @@ def test_every_staff_role_has_a_home_that_exists():
         "owner": "/admin/",
         "clinician": "/admin/",
         "coach": "/admin/",
-        "billing": "/admin/",
+        "billing": "/admin/billing/ledgerentry/desk/",
         "front_desk": "/admin/scheduling/appointment/today/",
     }
