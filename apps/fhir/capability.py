@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .search import COMMON
+from .search import DEFAULT_COUNT, MAX_COUNT
 from .sources import PATIENTS, SOURCES, Source
 
 RELEASED = "2026-12-06"
@@ -14,7 +14,7 @@ READ_AND_SEARCH = [{"code": "read"}, {"code": "search-type"}]
 COMMON_PARAMETERS = [
     {"name": "_id", "type": "token"},
     {"name": "_lastUpdated", "type": "date"},
-    {"name": "_count", "type": "number", "documentation": "Page size (default 50, at most 500)."},
+    {"name": "_count", "type": "number", "documentation": f"Page size (default {DEFAULT_COUNT}, at most {MAX_COUNT})."},
     {"name": "_cursor", "type": "string", "documentation": "Paging: follow the Bundle's next link."},
 ]
 
@@ -31,7 +31,6 @@ def _parameters(sources: tuple[Source, ...], *, patient: bool) -> list[dict[str,
 
 
 def capability_statement(*, base_url: str) -> dict[str, Any]:
-    assert {"_id", "_lastUpdated", "_count", "_cursor"} <= COMMON
     resources: list[dict[str, Any]] = [
         {
             "type": "Patient",

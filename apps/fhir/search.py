@@ -69,13 +69,11 @@ class DateRange:
 
     def condition(self, field_name: str, *, is_date: bool) -> Q:
         """The rows whose `field_name` matches (a DateField's day counts from its local midnight)."""
-        bound: Any
-        if self.prefix in ("eq",):
+        if self.prefix == "eq":
             low, high = self._bound(self.low, is_date), self._bound(self.high, is_date)
             return Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
         if self.prefix in ("gt", "sa"):
-            bound = self._bound(self.high, is_date)
-            return Q(**{f"{field_name}__gte": bound})
+            return Q(**{f"{field_name}__gte": self._bound(self.high, is_date)})
         if self.prefix == "ge":
             return Q(**{f"{field_name}__gte": self._bound(self.low, is_date)})
         if self.prefix in ("lt", "eb"):

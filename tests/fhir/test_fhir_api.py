@@ -266,6 +266,27 @@ def test_paging_across_tables_has_no_gaps_or_repeats_with_writes_in_between(two_
     assert dates == sorted(dates)
 
 
+def test_everything_since_id_search_and_a_soft_deleted_patient(two_clinics: Any) -> None:
+    org_a, _org_b, mine, _theirs = two_clinics
+    client = api_client(issue_key(org_a, scopes=FHIR_ONLY, phi_access=True))
+    patient = mine["patient"]
+    later = timezone.now() + dt.timedelta(minutes=5)
+
+    since = _all_pages(client, f"/fhir/R4/Patient/{patient}/$everything", _since=f"{later:%Y-%m-%dT%H:%M:%SZ}")
+    assert [(r["resourceType"], r["id"]) for r in since] == [("Patient", patient)]  # the patient leads page one
+    status, by_id = _get(client, "/fhir/R4/Observation", _id=mine["blood_pressure"])
+    assert (status, _ids(by_id)) == (200, [mine["blood_pressure"]])
+    status, by_wrong_id = _get(client, "/fhir/R4/Observation", _id=mine["condition"])
+    assert (status, _ids(by_wrong_id)) == (200, [])
+
+    with as_tenant(org_a):
+        patient_services.patient_soft_delete(patient=Patient.objects.get(pk=patient))
+    assert client.get(f"/fhir/R4/Patient/{patient}").status_code == 404
+    assert client.get(f"/fhir/R4/Condition/{mine['condition']}").status_code == 404
+    assert _ids(_get(client, "/fhir/R4/Observation")[1]) == []
+    assert client.get(f"/fhir/R4/Patient/{patient}/$everything").status_code == 404
+
+
 # --- who sees what ---------------------------------------------------------------------------------------------
 
 
