@@ -12,6 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from apps.clinical.models import HealthEvent
 from apps.clinical.timeline.wording import health_event_words
 from apps.organizations.roles import Role
 from apps.patients.models import Patient
@@ -269,6 +270,6 @@ def test_a_missing_or_lapsed_treatment_consent_is_an_alert(clinic):
     ],
 )
 def test_timeline_events_read_in_plain_words(event_type, subtype, data, words):
-    event = type("Event", (), {"event_type": event_type, "event_subtype": subtype, "event_data": data})()
+    event = HealthEvent(event_type=event_type, event_subtype=subtype, event_data=data)
     assert health_event_words(event) == words
     assert "response_id" not in health_event_words(event)
