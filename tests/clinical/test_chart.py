@@ -273,3 +273,40 @@ def test_timeline_events_read_in_plain_words(event_type, subtype, data, words):
     event = HealthEvent(event_type=event_type, event_subtype=subtype, event_data=data)
     assert health_event_words(event) == words
     assert "response_id" not in health_event_words(event)
+
+
+def test_saving_the_demographics_returns_to_the_chart_and_another_clinics_patient_is_untouched(clinic, other_clinic):
+    with as_tenant(clinic.org):
+        patient = PatientFactory(family_name="Okafor", given_name="Mateo")
+    with as_tenant(other_clinic.org):
+        theirs = PatientFactory(family_name="Zabrowski")
+    client = logged_in(add_member(clinic.org, Role.FRONT_DESK))
+    form = {
+        "mrn": patient.mrn,
+        "status": "active",
+        "given_name": "Mateo",
+        "family_name": "Okafor",
+        "preferred_name": "Teo",
+        "date_of_birth": "1980-05-17",
+        "sex_at_birth": "male",
+        "gender_identity": "",
+        "country": "US",
+        "consents-TOTAL_FORMS": "0",
+        "consents-INITIAL_FORMS": "0",
+        "consents-MIN_NUM_FORMS": "0",
+        "consents-MAX_NUM_FORMS": "1000",
+    }
+
+    saved = client.post(reverse("admin:patients_patient_demographics", args=[patient.pk]), form)
+    refused = client.post(reverse("admin:patients_patient_demographics", args=[theirs.pk]), form)
+
+    assert (saved.status_code, saved["Location"]) == (302, chart_url(patient))
+    assert refused.status_code == 404
+    with as_tenant(clinic.org):
+        patient.refresh_from_db()
+    with as_tenant(other_clinic.org):
+        theirs.refresh_from_db()
+    assert patient.preferred_name == "Teo"
+    assert (theirs.family_name, theirs.preferred_name) == ("Zabrowski", "")
+    chart = client.get(saved["Location"]).content.decode()
+    assert "<dt>Preferred name</dt><dd>Teo</dd>" in chart
