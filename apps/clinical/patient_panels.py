@@ -28,7 +28,7 @@ def _mark(rows: list, record_type: str = PHIAccessLog.RecordType.CLINICAL_EVENT)
 
 
 def record_panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
-    """Problems, medications, allergies and vitals: CLINICAL_PHI sections (a coach gets none of them)."""
+    """Problems, active medications and vitals: CLINICAL_PHI sections (a coach gets none of them)."""
     if not (phi_reads.phi_visible() and may(request, CLINICAL_EVENT, "read")):
         return []
     problems = list(selectors.patient_problem_list(patient=patient)[:LIST_LIMIT])
