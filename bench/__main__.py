@@ -18,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only",
         action="append",
-        choices=("rls", "api", "search", "ingestion", "fhir"),
+        choices=("rls", "api", "search", "chart", "ingestion", "fhir"),
         help="Run only this group of cases (repeatable); the request floor and query counts are left out.",
     )
     parser.add_argument(

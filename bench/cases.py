@@ -12,6 +12,8 @@
   refused for a table under RLS, so it runs as the owner).
 * FHIR: `Patient/<id>/$everything` of the densest patient against the statements reading the same rows.
 * Queries per request: every list endpoint at page sizes 10 and 100.
+* The chart: a clinician opens the chart of the load data's densest patient (server time, target under 300 ms)
+  against the page's own SELECTs replayed on the runtime role.
 """
 
 from __future__ import annotations
@@ -28,10 +30,13 @@ from urllib.parse import urlencode
 
 import psycopg
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.billing import selectors as billing_selectors
 from apps.biomarkers import catalog
@@ -42,6 +47,7 @@ from apps.organizations import services as organization_services
 from apps.organizations.context import tenant_context
 from apps.organizations.ids import uuid7
 from apps.organizations.local_dates import format_local_date
+from apps.organizations.models import Membership
 from apps.organizations.roles import Role, Scope
 from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
@@ -516,6 +522,89 @@ def run_search(subject: Subject, runs: int, warmup: int) -> list[Result]:
     target = f"p95 < {SEARCH_P95_TARGET_MS:.0f} ms"
     results.append(Result("search", "patient search: every kind of term", api_all, sql_all, target, met))
     return results
+
+
+# --- the chart --------------------------------------------------------------------------------------------
+
+CHART_TARGET_MS = 300.0
+CHART_CLINICIAN = "bench-clinician-{slug}"
+
+# The patient whose chart holds the most: clinical events, encounters and timeline events (the chart's biomarker
+# trends are bucketed, so readings do not make it longer).
+_DENSEST_CHART_SQL = """
+SELECT patient_id FROM (
+    SELECT patient_id FROM clinical_clinicalevent WHERE organization_id = %(org)s
+    UNION ALL SELECT patient_id FROM clinical_encounter WHERE organization_id = %(org)s
+    UNION ALL SELECT patient_id FROM clinical_healthevent WHERE organization_id = %(org)s
+) AS rows
+GROUP BY patient_id
+ORDER BY count(*) DESC, patient_id
+LIMIT 1
+"""
+
+
+def densest_chart_patient(organization_id: uuid.UUID) -> uuid.UUID:
+    """The load data's patient of `organization_id` with the most rows in their chart."""
+    with connections[OWNER].cursor() as cursor:
+        cursor.execute(_DENSEST_CHART_SQL, {"org": organization_id})
+        row = cursor.fetchone()
+    if row is None:
+        raise LookupError("The organization has no clinical data: run manage.py generate_load_data first.")
+    return row[0]
+
+
+def clinician_client(subject: Subject) -> Client:
+    """A clinician of the subject's organization, signed in with password and second factor (a verified
+    session, as `django_otp.login` leaves it)."""
+    user, _ = get_user_model().objects.get_or_create(
+        username=CHART_CLINICIAN.format(slug=subject.slug), defaults={"is_staff": True}
+    )
+    with tenant_context(subject.organization_id, Role.OWNER):
+        if not Membership.objects.filter(user=user).exists():
+            organization_services.membership_create(user=user, role=Role.CLINICIAN)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or TOTPDevice.objects.create(
+        user=user, name="benchmark", confirmed=True
+    )
+    client = Client()
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
+def chart_path(patient_id: uuid.UUID) -> str:
+    return f"/admin/patients/patient/{patient_id}/change/"
+
+
+def run_chart(subject: Subject, runs: int, warmup: int) -> list[Result]:
+    """A clinician opens the chart of the load data's densest patient: the page's server time (in process, no
+    network), against the SELECTs the page sends replayed on the runtime role (its database work alone)."""
+    patient_id = densest_chart_patient(subject.organization_id)
+    client = clinician_client(subject)
+    path = chart_path(patient_id)
+    statements: list[Statement] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connections[RUNTIME].execute_wrapper(record):
+        timed_get(client, path)
+    reads = [(sql, params) for sql, params in statements if sql.lstrip().upper().startswith("SELECT")]
+    page, sql = _interleaved(
+        lambda: timed_get(client, path),
+        lambda: replay(RUNTIME, subject, reads),
+        runs,
+        warmup,
+    )
+    met = statistics.median(page) < CHART_TARGET_MS
+    extra = {"path": path, "queries": len(statements)}
+    return [
+        Result(
+            "chart", "clinician opens the densest chart", page, sql, f"median < {CHART_TARGET_MS:.0f} ms", met, extra
+        )
+    ]
 
 
 # --- ingestion --------------------------------------------------------------------------------------------

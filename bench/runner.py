@@ -44,7 +44,7 @@ def settle() -> None:
         cursor.execute(f"VACUUM (ANALYZE) {', '.join(WRITTEN_TABLES)}")
 
 
-GROUPS = ("rls", "api", "search", "ingestion")
+GROUPS = ("rls", "api", "search", "chart", "ingestion", "fhir")
 
 
 def run(
@@ -60,6 +60,7 @@ def run(
         ("rls", "RLS overhead", lambda: cases.run_rls(subject, runs, warmup)),
         ("api", "API vs SQL", lambda: cases.run_api(subject, runs, warmup)),
         ("search", "search", lambda: cases.run_search(subject, runs, warmup)),
+        ("chart", "the chart", lambda: cases.run_chart(subject, runs, warmup)),
         ("ingestion", "ingestion", lambda: cases.run_ingestion(subject, max(3, runs // 4), 1, batch)),
         ("fhir", "FHIR", lambda: cases.run_fhir(subject, runs, warmup)),
     ):

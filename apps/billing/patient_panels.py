@@ -26,6 +26,7 @@ def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
             title="Billing",
             template="billing/patient_panel.html",
             context={"balances": balances, "patient": patient},
-            order=50,
+            order=60,
+            anchor="billing",
         )
     ]

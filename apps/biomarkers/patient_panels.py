@@ -1,4 +1,4 @@
-"""The biomarker charts on the admin patient page: each metric's trend over a chosen period, drawn from
+"""The biomarker charts on the patient's chart: each metric's trend over a chosen period, drawn from
 bucketed data (one query for every metric), with its reference band. RLS decides which metrics a role sees:
 a coach gets the wellness charts and never a CLINICAL_PHI one."""
 
@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from apps.organizations.admin_base import may
+from apps.patients import phi_reads
+from apps.patients.models import PHIAccessLog
 from apps.patients.panels import PatientPanel
 
 from . import catalog, charts, selectors
@@ -45,6 +47,14 @@ def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     series = selectors.biomarker_patient_buckets(patient_id=patient.pk, start=start, end=end, bucket=PERIODS[days])
     if not series and not BiomarkerLog.objects.filter(patient_id=patient.pk).exists():
         return []
+    # Summaries of a PHI metric are a read of its readings: a row per bucket drawn.
+    phi_buckets = [
+        b
+        for code, buckets in series.items()
+        if code in catalog.METRICS and catalog.METRICS[code].is_phi
+        for b in buckets
+    ]
+    phi_reads.mark(record_type=PHIAccessLog.RecordType.BIOMARKER_READING, patient_ids=[patient.pk] * len(phi_buckets))
     drawn = [
         charts.draw(metric, series[code], start, end) for code, metric in catalog.METRICS.items() if code in series
     ]
@@ -55,4 +65,12 @@ def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
         "periods": list(PERIODS),
         "parameter": PERIOD_PARAMETER,
     }
-    return [PatientPanel(title="Biomarkers", template="biomarkers/patient_panel.html", context=context, order=50)]
+    return [
+        PatientPanel(
+            title="Biomarkers",
+            template="biomarkers/patient_panel.html",
+            context=context,
+            order=45,
+            anchor="biomarkers",
+        )
+    ]

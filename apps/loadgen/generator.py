@@ -216,7 +216,7 @@ _PATIENT_SQL = """
 INSERT INTO patients_patient (
     id, organization_id, created_at, updated_at, mrn, given_name, family_name, preferred_name, date_of_birth,
     sex_at_birth, gender_identity, email, phone, address_line1, address_line2, city, region, postal_code,
-    country, status, ssn, deleted_at)
+    country, status, reminder_opt_out, ssn, deleted_at)
 SELECT gen_random_uuid(), %(org)s, now() - (g %% 730) * interval '1 day', now(),
        'L' || lpad(g::text, 8, '0'),
        (ARRAY['Ada','Ben','Cleo','Dan','Eva','Finn','Gia','Hal','Ivy','Jon','Kai','Lea','Max','Nia','Oli',
@@ -226,7 +226,7 @@ SELECT gen_random_uuid(), %(org)s, now() - (g %% 730) * interval '1 day', now(),
            [1 + (g * 7) %% 25],
        '', DATE '1940-01-01' + (g * 37) %% 25000,
        (ARRAY['female','male','intersex','unknown'])[1 + g %% 4], '', '',
-       '+1555' || lpad((g %% 10000000)::text, 7, '0'), '', '', '', '', '', 'US', 'active', '', NULL
+       '+1555' || lpad((g %% 10000000)::text, 7, '0'), '', '', '', '', '', 'US', 'active', false, '', NULL
 FROM generate_series(%(first)s, %(last)s) AS g
 """
 

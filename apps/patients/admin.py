@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.cache import add_never_cache_headers
@@ -20,8 +20,8 @@ from apps.organizations.admin_base import TenantInline, TenantModelAdmin, guarde
 
 from . import selectors, services
 from .admin_mixins import PHIAccessLoggedAdmin, SearchesByPatient
+from .chart import patient_chart
 from .models import Consent, Patient, PHIAccessLog
-from .panels import patient_panels
 from .permissions import CONSENT, PATIENT, PHI_ACCESS_LOG
 from .selectors import patient_search_condition
 
@@ -207,7 +207,12 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
             guarded_view(self.admin_site, self.ssn_reveal_view, PATIENT, "reveal_ssn"),
             name="patients_patient_ssn_reveal",
         )
-        return [reveal, *super().get_urls()]
+        demographics = path(
+            "<uuid:patient_id>/demographics/",
+            guarded_view(self.admin_site, self.demographics_page, PATIENT, "view"),
+            name="patients_patient_demographics",
+        )
+        return [reveal, demographics, *super().get_urls()]
 
     def ssn_reveal_view(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
         """POST only: show one patient's full SSN to a permitted role and log the reveal."""
@@ -238,10 +243,48 @@ class PatientAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
+        """Opening a patient shows the chart; the form (a POST here too) is the demographics page."""
+        if request.method in ("GET", "HEAD"):
+            return self.chart_view(request, object_id)
+        return self.demographics_view(request, object_id, form_url, extra_context)
+
+    def chart_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The patient's chart: header, then the sections the caller's role may see (each read logged)."""
         patient = self.get_object(request, object_id)
-        panels = patient_panels(request, patient) if patient is not None else []
-        # PHIAccessLoggedAdmin logs the read.
-        return super().change_view(request, object_id, form_url, {**(extra_context or {}), "patient_panels": panels})
+        if patient is None or not self.has_view_permission(request, patient):
+            raise Http404  # another organization's patient and a missing one alike
+        self.log_phi_read(request, [patient])
+        chart = patient_chart(request, patient)
+        page = {
+            **self.admin_site.each_context(request),
+            "title": "Chart",
+            "subtitle": patient.display_name,
+            "chart": chart,
+            "patient": patient,
+            "opts": self.opts,
+            "has_change_permission": self.has_change_permission(request, patient),
+        }
+        response = TemplateResponse(request, "admin/patients/patient/chart.html", page)
+        add_never_cache_headers(response)
+        return response
+
+    def demographics_page(self, request: HttpRequest, patient_id: uuid.UUID) -> HttpResponse:
+        return self.demographics_view(request, str(patient_id))
+
+    def demographics_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        """Demographics, contact, identifiers and consents: Django's change form (PHIAccessLoggedAdmin logs it)."""
+        if self.get_object(request, object_id) is None:
+            raise Http404  # another organization's patient and a missing one alike
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def response_change(self, request: HttpRequest, obj: Patient) -> HttpResponse:
+        # "Save" goes back to the chart, where the reader came from, rather than to the list.
+        response = super().response_change(request, obj)
+        if "_continue" not in request.POST and "_addanother" not in request.POST:
+            return HttpResponseRedirect(reverse("admin:patients_patient_change", args=[obj.pk]))
+        return response
 
     def patient_id_of(self, obj: Patient) -> Any:
         return obj.pk

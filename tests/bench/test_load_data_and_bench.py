@@ -234,6 +234,7 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
     expected |= {("ingestion", "bulk endpoint 200 readings vs COPY")}
     expected |= {("search", f"patient search: {kind}") for kind in (*cases.SEARCH_KINDS, "every kind of term")}
     expected |= {("fhir", cases.EVERYTHING_CASE)}
+    expected |= {("chart", "clinician opens the densest chart")}
     assert {(r["group"], r["case"]) for r in record["results"]} == expected
     runs_per_case = {"ingestion": 3, "patient search: every kind of term": 2 * len(cases.SEARCH_KINDS)}
     for result in record["results"]:
@@ -243,6 +244,10 @@ def test_bench_smoke_run_records_every_case(small_dataset: dict[str, dict[str, i
             assert isinstance(result[key], float), (result["case"], key)
             assert result[key] > 0, (result["case"], key)
         assert isinstance(result["met"], bool)
+    chart = next(r for r in record["results"] if r["group"] == "chart")
+    densest = cases.densest_chart_patient(organization_id("load-00"))
+    assert chart["path"] == f"/admin/patients/patient/{densest}/change/"
+    assert chart["target"] == "median < 300 ms"
     ingestion = next(r for r in record["results"] if r["group"] == "ingestion")
     assert ingestion["readings"] == 200
     assert ingestion["readings_per_second"] > 0

@@ -81,9 +81,10 @@ def test_biomarker_charts_draw_one_point_per_day_with_out_of_range_markers(clini
     depression = charts.filter(has_text="Voice depression score")
     assert depression.locator("polyline.mean").get_attribute("points").count(",") == 2
 
-    # Another period redraws the chart from the server: a week shows the readings of the last seven days.
+    # Another period redraws the chart from the server: a week shows the readings of the last seven days, and
+    # the page comes back to the charts, not to the top of the chart.
     panel.get_by_role("link", name="7 days").click()
-    page.wait_for_url("**?biomarker_days=7")
+    page.wait_for_url("**?biomarker_days=7#biomarkers")
     screenshot(page, "week")
     week = page.locator("figure.kura-biomarker-chart", has_text="Steps")
     assert week.locator("figcaption").inner_text().startswith("Steps (count) — 6 readings")

@@ -51,7 +51,7 @@ def test_first_login_enrols_the_second_factor_then_the_chart_shows(clinics, open
     page.click("#continue")
     page.wait_for_url(f"**/admin/patients/patient/{clinic.patient.pk}/change/")
     screenshot(page, "chart")
-    assert page.input_value("#id_family_name") == "Quillfeather"
+    assert page.inner_text(".kura-chart-header h1") == "Quillfeather, Alma"
     assert page.inner_text("#kura-organization") == "Clinic org-a · Clinician"
     panels = page.locator("section.kura-panel h2").all_inner_texts()
     assert {"Clinical summary", "Billing", "Biomarkers"} <= set(panels)

@@ -46,7 +46,7 @@ def test_patient_list_shows_the_clinics_patients_and_search_narrows_it(clinics, 
     assert "ORG-A-001" in page.locator("#result_list tbody tr").inner_text()
 
 
-def test_patient_page_shows_demographics_and_every_panel(clinics, open_page, screenshot):
+def test_patient_page_shows_the_chart_with_every_panel_then_the_demographics(clinics, open_page, screenshot):
     clinic = clinics["org-a"]
     page = open_page(clinic.users[Role.OWNER])
     page.goto("/admin/patients/patient/")
@@ -55,8 +55,7 @@ def test_patient_page_shows_demographics_and_every_panel(clinics, open_page, scr
     page.wait_for_url(f"**/admin/patients/patient/{clinic.patient.pk}/change/")
     screenshot(page, "patient")
 
-    assert page.input_value("#id_family_name") == "Quillfeather"
-    assert page.input_value("#id_given_name") == "Alma"
+    assert page.inner_text(".kura-chart-header h1") == "Quillfeather, Alma"
     panels = page.locator("section.kura-panel h2").all_inner_texts()
     assert {"Clinical summary", "Billing", "Biomarkers"} <= set(panels)
 
@@ -68,14 +67,20 @@ def test_patient_page_shows_demographics_and_every_panel(clinics, open_page, scr
     assert billing.locator("tbody tr").inner_text().split("\t") == ["USD", "0.00", "430.00", "0.00", "430.00"]
     assert not any(name in page.content() for name in ORG_B_NAMES)
 
+    # Demographics are one click away.
+    page.locator(".kura-chart-links a", has_text="Demographics and consents").click()
+    page.wait_for_url(f"**/admin/patients/patient/{clinic.patient.pk}/demographics/")
+    screenshot(page, "demographics")
+    assert page.input_value("#id_family_name") == "Quillfeather"
+    assert page.input_value("#id_given_name") == "Alma"
+
 
 def test_another_organizations_patient_page_is_not_shown(clinics, open_page, screenshot):
     page = open_page(clinics["org-a"].users[Role.OWNER])
     other = clinics["org-b"].patient
-    page.goto(f"/admin/patients/patient/{other.pk}/change/")
+    response = page.goto(f"/admin/patients/patient/{other.pk}/change/")
     screenshot(page, "other-org-patient")
 
-    # The admin answers as for a missing record: back to the index with a notice, no data of org-b.
-    assert page.url.endswith("/admin/")
-    assert "doesn’t exist" in page.inner_text(".messagelist")
+    # Answered as for a missing record: not found, no data of org-b.
+    assert response.status == 404
     assert not any(name in page.content() for name in (*ORG_B_NAMES, "ORG-B-001"))

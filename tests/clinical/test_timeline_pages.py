@@ -1,4 +1,4 @@
-"""The patient page's timeline, adherence and assessment panels (with the score trend), admin lists, demo data."""
+"""The chart's timeline, adherence and assessment panels (with the score trend), admin lists, demo data."""
 
 import io
 import uuid
@@ -38,7 +38,8 @@ def test_clinician_sees_timeline_adherence_and_assessment_history_with_a_trend_p
     assert "Health timeline" in html
     assert "Medication adherence, last 7 days" in html
     assert "<strong>100.0%</strong>" in html
-    assert "mood: calm" in html
+    assert "Mood: calm, confidence 7/10" in html
+    assert "Medication: dose taken" in html
     assert "Assessments" in html
     assert html.count("<polyline") == 2  # one line per instrument: GAD-7 and PHQ-9
     assert "GAD-7 (latest 7)" in html
@@ -50,9 +51,9 @@ def test_coach_sees_wellness_events_only_and_no_assessments(clinics):
     a = clinics["org-a"]
     html = page(a["coach"], a["patient"])
     assert "Health timeline" in html
-    assert "mood: calm" in html
-    assert "symptoms: [&#x27;fatigue&#x27;]" in html
-    assert "medication / scheduled" not in html
+    assert "Mood: calm, confidence 7/10" in html
+    assert "Symptoms: fatigue, severity 4/10" in html
+    assert "Medication:" not in html
     assert "Medication adherence" not in html
     assert "Assessments" not in html
     assert "Needs review" not in html

@@ -37,16 +37,18 @@ def test_lists_pickers_titles_and_documents_name_the_patient_and_never_another_c
         "/admin/autocomplete/",
         {"app_label": "clinical", "model_name": "encounter", "field_name": "patient", "term": "Okafor"},
     ).json()
-    change_page = front_desk.get(f"/admin/patients/patient/{patient.pk}/change/").content.decode()
+    change_page = front_desk.get(f"/admin/patients/patient/{patient.pk}/demographics/").content.decode()
+    chart = front_desk.get(f"/admin/patients/patient/{patient.pk}/change/").content.decode()
     ledger = billing.get(reverse("admin:billing_patient_ledger", args=[patient.pk])).content.decode()
     superbill = billing.get(reverse("admin:billing_superbill", args=[patient.pk])).content.decode()
 
     assert NAMED in consents
     assert [row["text"] for row in picker["results"]] == [NAMED]
     assert f"<title>{NAMED} | Change patient" in change_page
+    assert f"<title>{NAMED} | Chart" in chart
     assert f"<title>Ledger of {NAMED} |" in ledger
     assert NAMED in superbill
-    for page in (consents, change_page, ledger, superbill):
+    for page in (consents, change_page, chart, ledger, superbill):
         assert "B-1003" not in page
         assert "Patient HAR-1003" not in page
 

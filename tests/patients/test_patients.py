@@ -246,16 +246,28 @@ def test_the_admin_patient_page_logs_the_read_and_shows_consents_and_clinical_su
     with as_tenant(org_b):
         other = PatientFactory()
     client = logged_in(owner)
-    page = client.get(f"/admin/patients/patient/{patient.pk}/change/")
-    assert page.status_code == 200
-    assert b"Clinical summary" in page.content
-    assert b"Initial psychiatric evaluation" in page.content
-    assert b"Treatment" in page.content
-    assert client.get(f"/admin/patients/patient/{other.pk}/change/").status_code == 302  # not found here
+    chart_path = f"/admin/patients/patient/{patient.pk}/change/"
+    demographics_path = f"/admin/patients/patient/{patient.pk}/demographics/"
+    chart = client.get(chart_path)
+    demographics = client.get(demographics_path)
+    assert (chart.status_code, demographics.status_code) == (200, 200)
+    assert b"Clinical summary" in chart.content
+    assert b"Initial psychiatric evaluation" in chart.content
+    assert b"Treatment" in demographics.content  # the consents
+    for page in ("change", "demographics"):
+        assert client.get(f"/admin/patients/patient/{other.pk}/{page}/").status_code == 404  # not found here
     with as_tenant(org_a):
-        assert list(PHIAccessLog.objects.values_list("patient_id", "record_type", "user_id")) == [
-            (patient.pk, "patient", owner.pk)
-        ]
+        logged = PHIAccessLog.objects.values_list("patient_id", "record_type", "user_id", "path")
+        # The chart logs each kind of record it shows (the demographics, the consent its header checks, the
+        # clinical event); the demographics page its patient record.
+        assert sorted(logged) == sorted(
+            [
+                (patient.pk, "patient", owner.pk, chart_path),
+                (patient.pk, "clinical_event", owner.pk, chart_path),
+                (patient.pk, "consent", owner.pk, chart_path),
+                (patient.pk, "patient", owner.pk, demographics_path),
+            ]
+        )
     log_page = client.get("/admin/patients/phiaccesslog/", {"patient__id__exact": str(patient.pk)})
     assert log_page.status_code == 200
     assert f"/admin/patients/patient/{patient.pk}/change/".encode() in log_page.content

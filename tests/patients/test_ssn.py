@@ -30,7 +30,7 @@ def test_the_reveal_roles_are_declared_once():
 def test_every_role_sees_only_the_masked_ssn_on_the_patient_page_and_in_the_api(org_a, org_b, role):
     patient, _ = _patients(org_a, org_b)
     client = logged_in(add_member(org_a, role))
-    page = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    page = client.get(f"/admin/patients/patient/{patient.pk}/demographics/")
     detail = client.get(f"/api/v1/patients/{patient.pk}/")
     listed = client.get("/api/v1/patients/")
     for answer in (page, detail, listed):
@@ -62,7 +62,7 @@ def test_a_permitted_role_reveals_the_ssn_with_a_post_logged_once(org_a, org_b, 
 def test_the_admin_page_offers_a_reveal_button_that_posts_and_logs(org_a, org_b):
     patient, other = _patients(org_a, org_b)
     client = logged_in(add_member(org_a, Role.BILLING))
-    page = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    page = client.get(f"/admin/patients/patient/{patient.pk}/demographics/")
     reveal = f"/admin/patients/patient/{patient.pk}/ssn/reveal/"
     assert f'formaction="{reveal}"'.encode() in page.content
     assert client.get(reveal).status_code == 405
@@ -79,7 +79,7 @@ def test_the_admin_page_offers_a_reveal_button_that_posts_and_logs(org_a, org_b)
 def test_roles_outside_the_reveal_set_are_refused_and_nothing_is_logged(org_a, org_b, role):
     patient, _ = _patients(org_a, org_b)
     client = logged_in(add_member(org_a, role))
-    page = client.get(f"/admin/patients/patient/{patient.pk}/change/")
+    page = client.get(f"/admin/patients/patient/{patient.pk}/demographics/")
     assert b"/ssn/reveal/" not in page.content
     before = phi_access_log(org_a)
     api = client.post(f"/api/v1/patients/{patient.pk}/ssn/reveal/")
