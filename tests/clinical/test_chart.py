@@ -262,7 +262,7 @@ def test_a_missing_or_lapsed_treatment_consent_is_an_alert(clinic):
             "assessment",
             "phq9",
             {"response_id": str(uuid.uuid4()), "instrument": "phq9", "total": 14, "severity": "moderate"},
-            "PHQ-9: score 14, moderate",
+            "PHQ-9 total 14 (moderate)",
         ),
         ("vital", "blood_pressure", {"systolic": 128, "diastolic": 82}, "Blood pressure: 128/82 mmHg"),
         ("treatment", "therapy_session", {"name": "CBT"}, "Therapy session: CBT"),

@@ -52,7 +52,7 @@ def test_titles_name_the_patient_and_the_content_not_an_id(records):
     day = f"{timezone.localdate():%Y-%m-%d}"
     assert (
         symptom
-        == f"Symptoms: bloating, nausea, severity 4/10, {timezone.localtime(a['symptom'].occurred_at):%Y-%m-%d %H:%M}"
+        == f"Side effect: bloating, nausea, severity 4/10, {timezone.localtime(a['symptom'].occurred_at):%Y-%m-%d %H:%M}"
     )
     assert response == f"PHQ-9 total 14 (moderate), {day} · {a['name']}"
     assert flag == f"Flag {day} · {a['name']}"
@@ -65,7 +65,7 @@ def test_timeline_responses_and_flags_lists_read_in_words_with_names(records):
     a, b = records["org-a"], records["org-b"]
 
     events = client.get(reverse("admin:clinical_healthevent_changelist")).content.decode()
-    assert "Symptoms: bloating, nausea, severity 4/10" in events
+    assert "Side effect: bloating, nausea, severity 4/10" in events
     assert "PHQ-9 total 14 (moderate)" in events
     assert "[&#x27;bloating&#x27;" not in events
     assert a["name"] in events
@@ -104,10 +104,10 @@ def test_timeline_responses_and_flags_lists_read_in_words_with_names(records):
                 "status": "late",
                 "time": "08:40",
             },
-            "Sertraline 50 mg: late at 08:40",
+            "Medication: Sertraline 50 mg late at 08:40",
         ),
-        ("vital", "blood_pressure", {"systolic": 128, "diastolic": 82}, "Blood pressure 128/82"),
-        ("vital", "weight", {"value": 70.5, "unit": "kg"}, "Weight 70.5 kg"),
+        ("vital", "blood_pressure", {"systolic": 128, "diastolic": 82}, "Blood pressure: 128/82 mmHg"),
+        ("vital", "weight", {"value": 70.5, "unit": "kg"}, "Weight: 70.5 kg"),
         (
             "assessment",
             "gad7",
@@ -118,7 +118,7 @@ def test_timeline_responses_and_flags_lists_read_in_words_with_names(records):
             "treatment",
             "therapy",
             {"name": "CBT session", "note": "Homework set"},
-            "Treatment: CBT session, note: Homework set",
+            "Therapy: CBT session: Homework set",
         ),
     ],
 )
