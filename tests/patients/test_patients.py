@@ -94,8 +94,9 @@ def test_soft_delete_hides_and_restore_brings_back_but_not_across_organizations(
 def test_search_by_name_mrn_and_birth_date():
     org_a, org_b = make_organization("org-a"), make_organization("org-b")
     with as_tenant(org_a):
-        PatientFactory(mrn="H-77", family_name="Lindqvist", date_of_birth=date(1984, 3, 14))
-        PatientFactory(mrn="H-78", family_name="Okafor", date_of_birth=date(1991, 11, 2))
+        # Given names fixed: a made-up one such as "Linda" is a near match for "lindq", as it should be.
+        PatientFactory(mrn="H-77", family_name="Lindqvist", given_name="Astrid", date_of_birth=date(1984, 3, 14))
+        PatientFactory(mrn="H-78", family_name="Okafor", given_name="Mateo", date_of_birth=date(1991, 11, 2))
     with as_tenant(org_b):
         PatientFactory(mrn="H-77", family_name="Lindqvist", date_of_birth=date(1984, 3, 14))
     client = api_client(issue_key(org_a))
