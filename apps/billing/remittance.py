@@ -403,10 +403,13 @@ class _Poster:
                 adjusted_cents=line.total(ADJUSTMENT_GROUPS),
                 patient_cents=line.total((PATIENT_GROUP,)),
             )
-            RemittanceLine.objects.filter(pk__in=[r.pk for r in reversals[claim_line.pk]], reposted_at=None).update(
-                reposted_at=now
-            )
-            Denial.objects.filter(claim_line=claim_line, resolved_at=None).update(resolved_at=now)
+        # The debits of earlier reversals are adjudicated from now on; the lines' open denials are answered.
+        reopened = [r.pk for found in reversals.values() for r in found if r.reposted_at is None]
+        if reopened:
+            RemittanceLine.objects.filter(pk__in=reopened).update(reposted_at=now)
+        Denial.objects.filter(claim_line__in=[claim_line for claim_line, _ in posted], resolved_at=None).update(
+            resolved_at=now
+        )
         note = (
             f"835 {self.head.trace_number} from {self.head.payer_name or 'the payer'}, claim {claim.submitter_claim_id}"
         )
