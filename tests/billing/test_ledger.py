@@ -371,9 +371,16 @@ def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
     assert "billing_ledgerentry" in tables
     assert "billing_historicalledgerentry" in tables
     assert "billing_insurancepolicy" in tables
-    # 11 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
-    # files came with the claim lifecycle, the clearinghouse connection with the SFTP exchange)
-    assert len(tables) == 22
+    # 15 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
+    # files came with the claim lifecycle, the clearinghouse connection with the SFTP exchange, the remittance
+    # lines and the denial, unmatched and provider-adjustment queues with 835 posting)
+    assert len(tables) == 30
+    assert {
+        "billing_remittanceline",
+        "billing_denial",
+        "billing_unmatchedremittance",
+        "billing_provideradjustment",
+    } <= set(tables)
     assert {"billing_claimline", "billing_clearinghousefile", "billing_historicalclaimline"} <= set(tables)
     # The clearinghouse connection (its SFTP account and key) is for owner and billing alone.
     connection_tables = {"billing_clearinghouseconnection", "billing_historicalclearinghouseconnection"}
