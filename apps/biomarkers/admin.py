@@ -24,8 +24,9 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "source",
         "captured_at",
         "data_classification",
+        "voided_at",
     ]
-    list_filter = ["source", "metric_type", "data_classification"]
+    list_filter = ["source", "metric_type", "data_classification", ("voided_at", admin.EmptyFieldListFilter)]
     list_select_related = ["patient"]
     date_hierarchy = "captured_at"
     resource = READING
@@ -40,4 +41,5 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "raw_payload",
         "captured_at",
         "data_classification",
+        "voided_at",
     ]
