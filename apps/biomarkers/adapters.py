@@ -207,6 +207,11 @@ SLEEP_STAGE_NUMBERS = {
 HEALTHKIT_IDENTITY = ("type", "sourceName", "startDate", "endDate", "value", "unit")
 
 
+def healthkit_maps(sample_type: object) -> bool:
+    """Whether the HealthKit type has a metric here (an export holds many that have none)."""
+    return sample_type == HEALTHKIT_SLEEP or sample_type in HEALTHKIT_TYPES
+
+
 def healthkit_reading_id(record: Mapping[str, Any]) -> str:
     """The record's `uuid`, or an id derived from what it says (export.xml records have no uuid)."""
     if record.get("uuid") not in (None, ""):

@@ -85,10 +85,10 @@ def test_import_command_imports_once_with_a_progress_bar(tmp_path):
     again = io.StringIO()
     call_command("import_biomarkers", *args, stdout=again, stderr=io.StringIO())
 
-    assert "2500 record(s): 2500 reading(s) stored, 0 already present." in out.getvalue()
+    assert "2500 record(s): 2500 reading(s) stored, 0 already present, 0 corrected." in out.getvalue()
     assert "\r[" + "#" * 30 + "] 2500/2500 records" in err.getvalue()
     assert "1000/2500 records" in err.getvalue()
-    assert "2500 record(s): 0 reading(s) stored, 2500 already present." in again.getvalue()
+    assert "2500 record(s): 0 reading(s) stored, 2500 already present, 0 corrected." in again.getvalue()
     with as_tenant(org_a):
         assert BiomarkerLog.objects.count() == 2500
     with as_tenant(org_b):

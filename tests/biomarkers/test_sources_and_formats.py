@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from django.core.management import CommandError, call_command
 
 from apps.biomarkers import adapters, catalog
 from apps.biomarkers.models import BiomarkerLog
 from apps.organizations.roles import Scope
 from tests.biomarkers.factories import reading
-from tests.conftest import api_client, as_tenant, issue_key
+from tests.conftest import api_client, as_tenant, issue_key, make_organization
 from tests.factories import PatientFactory
 
 READINGS = "/api/v1/biomarkers/readings/"
@@ -274,3 +276,76 @@ def test_dexcom_estimated_glucose_values_import_with_phi_access_only(clinic):
     assert wrong_unit.json()["error"]["fields"] == {"records[0].unit": ["Expected mg/dL."]}
     assert accepted.status_code == 201
     assert stored(clinic["org"])[0] == [("dexcom", "egv-1", "blood_glucose", 142.0)]
+
+
+# --- export.xml itself, through the import command ---------------------------------------------------------------
+
+EXPORT_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<HealthData locale="en_US">
+ <ExportDate value="2025-03-03 08:00:00 -0600"/>
+ <Me HKCharacteristicTypeIdentifierBiologicalSex="HKBiologicalSexFemale"/>
+ <Record type="HKQuantityTypeIdentifierStepCount" sourceName="Ana's iPhone" unit="count" value="412"
+  creationDate="2025-03-02 09:10:00 -0600" startDate="2025-03-02 09:00:00 -0600" endDate="2025-03-02 09:10:00 -0600"/>
+ <Record type="HKQuantityTypeIdentifierHeartRate" sourceName="Ana's Apple Watch" unit="count/min" value="64"
+  startDate="2025-03-02 09:05:00 -0600" endDate="2025-03-02 09:05:00 -0600">
+  <MetadataEntry key="HKMetadataKeyHeartRateMotionContext" value="0"/>
+ </Record>
+ <Record type="HKCategoryTypeIdentifierSleepAnalysis" sourceName="Ana's Apple Watch"
+  value="HKCategoryValueSleepAnalysisAsleepDeep" startDate="2025-03-02 00:15:00 -0600"
+  endDate="2025-03-02 01:00:00 -0600"/>
+ <Record type="HKQuantityTypeIdentifierDietaryWater" sourceName="WaterMinder" unit="mL" value="250"
+  startDate="2025-03-02 10:00:00 -0600" endDate="2025-03-02 10:00:00 -0600"/>
+ <Workout workoutActivityType="HKWorkoutActivityTypeWalking" duration="30" durationUnit="min"
+  startDate="2025-03-02 17:00:00 -0600" endDate="2025-03-02 17:30:00 -0600"/>
+</HealthData>
+"""
+
+
+@pytest.mark.usefixtures("committed")
+def test_the_import_command_reads_an_export_xml_once_and_leaves_out_types_without_a_metric(tmp_path):
+    org, other = make_organization("org-a"), make_organization("org-b")
+    with as_tenant(org):
+        PatientFactory(mrn="HK-1")
+    path = tmp_path / "export.xml"
+    path.write_text(EXPORT_XML, encoding="utf-8")
+    args = [str(path), "--organization", "org-a", "--patient", "HK-1", "--format", "apple_health_kit", "--no-progress"]
+    first, again = io.StringIO(), io.StringIO()
+
+    call_command("import_biomarkers", *args, stdout=first)
+    after_first = stored(org)
+    call_command("import_biomarkers", *args, stdout=again)
+
+    assert "3 record(s): 3 reading(s) stored, 0 already present, 0 corrected. 1 record(s) of types without a metric " \
+        "left out." in first.getvalue()  # fmt: skip
+    assert "3 record(s): 0 reading(s) stored, 3 already present, 0 corrected." in again.getvalue()
+    assert stored(org) == after_first
+    assert [(metric, value) for _s, _id, metric, value in after_first[0]] == [
+        ("sleep_deep", 0.75),
+        ("steps", 412.0),
+        ("heart_rate", 64.0),
+    ]
+    assert stored(other) == ([], 0)
+
+
+@pytest.mark.usefixtures("committed")
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (EXPORT_XML.replace("</HealthData>", ""), r"export\.xml: not well-formed XML \(line 19\)\."),
+        (
+            '<?xml version="1.0"?><!DOCTYPE HealthData [<!ENTITY a "aaaa">]><HealthData>&a;</HealthData>',
+            r"export\.xml: entity declarations are not accepted in an export\.",
+        ),
+    ],
+)
+def test_a_malformed_export_xml_stores_nothing(tmp_path, content, message):
+    org = make_organization("org-a")
+    with as_tenant(org):
+        PatientFactory(mrn="HK-1")
+    path = tmp_path / "export.xml"
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(CommandError, match=message):
+        call_command("import_biomarkers", str(path), "--organization", "org-a", "--patient", "HK-1",
+                     "--format", "apple_health_kit", "--no-progress")  # fmt: skip
+    assert stored(org) == ([], 0)
