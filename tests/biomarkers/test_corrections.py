@@ -12,7 +12,7 @@ from apps.biomarkers.models import BiomarkerLog
 from apps.events.models import DomainEvent
 from apps.organizations.roles import Role, Scope
 from tests.biomarkers.factories import depression_reading, reading
-from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in
+from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, phi_access_log
 from tests.factories import PatientFactory
 
 URL = "/api/v1/biomarkers/readings/"
@@ -247,3 +247,26 @@ def test_void_refused_to_other_organizations_callers_without_phi_or_write_change
     assert state(clinic["org"]) == before
     assert events(clinic["org"], "biomarker_reading.voided") == []
     assert events(clinic["other_org"], "biomarker_reading.voided") == []
+
+
+def test_the_history_of_a_phi_reading_is_a_logged_read_and_hidden_from_callers_without_phi(clinic):
+    post(clinic["phi_partner"], {"readings": [depression_reading(clinic["patient"].pk, source_reading_id="dep-1")]})
+    post(
+        clinic["phi_partner"],
+        {"readings": [depression_reading(clinic["patient"].pk, source_reading_id="dep-1", value_numeric=16.0)]},
+    )
+    depression = _stored(clinic["org"], "dep-1")
+    url = f"/api/v1/biomarkers/readings/{depression.pk}/history/"
+    coach = logged_in(add_member(clinic["org"], Role.COACH))
+
+    assert coach.get(url).status_code == 404
+    assert clinic["partner"].get(url).status_code == 404
+    answer = clinic["phi_partner"].get(url)
+
+    assert answer.status_code == 200
+    assert [(v["value_numeric"], v["change"]) for v in answer.json()["versions"]] == [
+        (14.0, "stored"),
+        (16.0, "corrected"),
+    ]
+    assert phi_access_log(clinic["org"]) == [(clinic["patient"].pk, "biomarker_reading", 1, url)]
+    assert phi_access_log(clinic["other_org"]) == []
