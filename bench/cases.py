@@ -49,10 +49,14 @@ from apps.organizations.ids import uuid7
 from apps.organizations.local_dates import format_local_date
 from apps.organizations.models import Membership
 from apps.organizations.roles import Role, Scope
+from apps.organizations.time_zones import zone_named
 from apps.patients import selectors as patient_selectors
 from apps.patients.models import Patient
 
 from . import urls as bench_urls
+
+# Day buckets are the clinic's days; the plan and the cost of the statement do not depend on the zone.
+BUCKET_ZONE = zone_named("UTC")
 
 RUNTIME, OWNER = "default", "owner"
 PREPARE_THRESHOLD = settings.DATABASES[RUNTIME].get("OPTIONS", {}).get("prepare_threshold")
@@ -280,6 +284,7 @@ def rls_calls(subject: Subject) -> dict[str, Callable[[], object]]:
             start=subject.start,
             end=subject.end,
             bucket="day",
+            zone=BUCKET_ZONE,
         )
 
     def search_page() -> object:
@@ -360,7 +365,12 @@ def api_cases(subject: Subject) -> dict[str, tuple[str, Callable[[], list[tuple[
     def bucketed() -> list[tuple[str, Any]]:
         return [
             biomarker_selectors.bucketed_series_sql(
-                patient_id=patient, metric_type=metric, start=subject.start, end=subject.end, bucket="day"
+                patient_id=patient,
+                metric_type=metric,
+                start=subject.start,
+                end=subject.end,
+                bucket="day",
+                zone=BUCKET_ZONE,
             )
         ]
 

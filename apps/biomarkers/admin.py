@@ -24,8 +24,9 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "source",
         "captured_at",
         "data_classification",
+        "voided_at",
     ]
-    list_filter = ["source", "metric_type", "data_classification"]
+    list_filter = ["source", "metric_type", "data_classification", ("voided_at", admin.EmptyFieldListFilter)]
     list_select_related = ["patient"]
     date_hierarchy = "captured_at"
     ordering = ["-captured_at", "-id"]  # the latest readings first
@@ -41,4 +42,5 @@ class BiomarkerLogAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         "raw_payload",
         "captured_at",
         "data_classification",
+        "voided_at",
     ]

@@ -5,9 +5,9 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,11 +16,13 @@ from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
 from apps.organizations.parsers import BatchJSONParser
 from apps.organizations.rendering import OutputSerializer
+from apps.organizations.time_zones import organization_zone, validate_time_zone, zone_named
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
-from config.openapi import error_response
+from config.openapi import Error, error_response
 
 from . import adapters, catalog, selectors, services
+from .models import BiomarkerLog
 from .permissions import READING
 
 MAX_RAW_PAGE = 5000
@@ -54,11 +56,12 @@ class ReadingOutput(phi_reads.MarksReads, OutputSerializer):
 
 
 class BucketOutput(OutputSerializer):
-    start = serializers.DateTimeField()
+    start = serializers.DateTimeField(help_text="The bucket's first instant: a local hour, midnight or Monday in `tz`.")
     count = serializers.IntegerField()
     min = serializers.FloatField()
     max = serializers.FloatField()
     mean = serializers.FloatField()
+    sum = serializers.FloatField(help_text="The values added up (daily steps, minutes asleep).")
 
 
 class SeriesOutput(serializers.Serializer):
@@ -66,6 +69,7 @@ class SeriesOutput(serializers.Serializer):
     bucket = serializers.CharField()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
+    tz = serializers.CharField(help_text="The time zone of the buckets (and of the times shown): the clinic's or `tz`.")
     points = ReadingOutput(many=True, required=False, help_text="raw points (bucket=raw)")
     next_cursor = serializers.CharField(allow_null=True, required=False)
     buckets = BucketOutput(many=True, required=False, help_text="hour, day or week buckets")
@@ -74,7 +78,11 @@ class SeriesOutput(serializers.Serializer):
 class IngestOutput(serializers.Serializer):
     received = serializers.IntegerField()
     created = serializers.IntegerField()
-    duplicates = serializers.IntegerField()
+    duplicates = serializers.IntegerField(help_text="Readings already stored with the same value and time: skipped.")
+    corrected = serializers.IntegerField(
+        help_text="Readings already stored (same source and id) that took a new value or time; the old value "
+        "stays in the reading's history."
+    )
 
 
 def _ingest_response(result: services.IngestResult) -> Response:
@@ -95,7 +103,9 @@ class BatchRowsField(serializers.ListField):
 
 
 class ReadingBulkCreateApi(APIView):
-    """Up to 10,000 readings, all-or-nothing; a reading already stored (same source and id) is skipped."""
+    """Up to 10,000 readings, all-or-nothing. A reading already stored (same source and `source_reading_id`) is
+    skipped when unchanged, and corrected when its value or time changed (the old value stays in its history);
+    one stored for another patient or metric type is refused, naming the row. A voided reading stays voided."""
 
     resource = READING
     parser_classes = [BatchJSONParser]
@@ -178,6 +188,18 @@ class MetricListApi(APIView):
 DEFAULT_PERIOD = timedelta(days=30)
 
 
+class TimeZoneField(serializers.CharField):
+    """An IANA time zone name (`America/Chicago`); absent, the clinic's zone."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("max_length", 64)
+        kwargs.setdefault(
+            "help_text", "An IANA time zone name (e.g. `America/Chicago`) for buckets; default: the clinic's zone."
+        )
+        super().__init__(validators=[validate_time_zone], **kwargs)
+
+
 class PeriodInput(serializers.Serializer):
     start = serializers.DateTimeField(required=False)
     end = serializers.DateTimeField(required=False)
@@ -207,37 +229,52 @@ class SeriesApi(APIView):
     class Input(PeriodInput):
         metric_type = serializers.ChoiceField(choices=sorted(catalog.METRICS))
         bucket = serializers.ChoiceField(choices=["raw", *selectors.BUCKETS], default="raw")
-        cursor = serializers.CharField(required=False)
+        cursor = serializers.CharField(required=False, max_length=200)
         limit = serializers.IntegerField(min_value=1, max_value=MAX_RAW_PAGE, default=500)
+        tz = TimeZoneField()
 
-    @extend_schema(parameters=[Input], responses=SeriesOutput, summary="A patient's metric series, raw or bucketed")
+    @extend_schema(
+        parameters=[Input],
+        responses=SeriesOutput,
+        summary="A patient's metric series, raw or bucketed",
+        description="Raw points a page at a time (`cursor`, `limit`), or hour, day or ISO-week buckets with count, "
+        "min, max, mean and sum. Buckets are calendar hours, days and weeks of the clinic's time zone, or of `tz`: "
+        "a day is midnight to midnight there (23 or 25 hours across a DST change). Voided readings are left out.",
+    )
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = object_or_404(Patient.objects.active(), patient_id)
         data = self.Input(data=request.query_params)
         data.is_valid(raise_exception=True)
         query = data.validated_data
+        zone = zone_named(query["tz"]) if query.get("tz") else organization_zone()
         period = {"start": query["start"], "end": query["end"]}
         body: dict[str, Any] = {"metric_type": query["metric_type"], "bucket": query["bucket"], **period}
-        if query["bucket"] == "raw":
-            try:
-                page = selectors.biomarker_series_raw(
+        body["tz"] = zone.key
+        with timezone.override(zone):  # times shown in the series' zone
+            if query["bucket"] == "raw":
+                try:
+                    page = selectors.biomarker_series_raw(
+                        patient_id=patient.pk,
+                        metric_type=query["metric_type"],
+                        limit=query["limit"],
+                        cursor=query.get("cursor"),
+                        **period,
+                    )
+                except selectors.InvalidCursorError:
+                    raise ValidationError({"cursor": ["Invalid cursor."]}) from None
+                body["points"] = ReadingOutput(page.points, many=True).data
+                body["next_cursor"] = page.next_cursor
+            else:
+                buckets = selectors.biomarker_series_bucketed(
                     patient_id=patient.pk,
                     metric_type=query["metric_type"],
-                    limit=query["limit"],
-                    cursor=query.get("cursor"),
+                    bucket=query["bucket"],
+                    zone=zone,
                     **period,
                 )
-            except selectors.InvalidCursorError:
-                raise ValidationError({"cursor": ["Invalid cursor."]}) from None
-            body["points"] = ReadingOutput(page.points, many=True).data
-            body["next_cursor"] = page.next_cursor
-        else:
-            buckets = selectors.biomarker_series_bucketed(
-                patient_id=patient.pk, metric_type=query["metric_type"], bucket=query["bucket"], **period
-            )
-            if catalog.METRICS[query["metric_type"]].is_phi:  # summaries of a PHI metric: a row per bucket
-                phi_reads.mark(record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets))
-            body["buckets"] = BucketOutput(buckets, many=True).data
+                if catalog.METRICS[query["metric_type"]].is_phi:  # summaries of a PHI metric: a row per bucket
+                    phi_reads.mark(record_type=READING_RECORD, patient_ids=[patient.pk] * len(buckets))
+                body["buckets"] = BucketOutput(buckets, many=True).data
         return Response(body)
 
 
@@ -251,20 +288,148 @@ class LatestApi(APIView):
         return Response(ReadingOutput(readings, many=True).data)
 
 
+class ReadingPageOutput(serializers.Serializer):
+    results = ReadingOutput(many=True)
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="Pass as `cursor` for the next page; null at the end."
+    )
+    next = serializers.URLField(allow_null=True, help_text="The next page's URL; null at the end.")
+
+
 class OutOfReferenceApi(APIView):
-    """Readings outside their reference range in a period, optionally for one patient (at most 500)."""
+    """Readings outside their reference range in a period, optionally for one patient, oldest first, a page at a
+    time (`cursor`, `limit`)."""
 
     resource = READING
 
     class Input(PeriodInput):
         patient_id = serializers.UUIDField(required=False)
+        cursor = serializers.CharField(required=False, max_length=200, help_text="The `next_cursor` of a page.")
+        limit = serializers.IntegerField(min_value=1, max_value=MAX_RAW_PAGE, default=500)
 
-    @extend_schema(parameters=[Input], responses=ReadingOutput(many=True), summary="Out-of-reference readings")
+    @extend_schema(
+        parameters=[Input],
+        responses=ReadingPageOutput,
+        summary="Out-of-reference readings",
+        description="Every reading outside its metric's reference range (or in an abnormal category) in [start, "
+        "end), oldest first, `limit` per page: follow `next_cursor` (or `next`) until it is null. Keyset paging: "
+        "a reading stored while paging shows up if it sorts after the page read last. Voided readings are left out.",
+    )
     def get(self, request: Request) -> Response:
         data = self.Input(data=request.query_params)
         data.is_valid(raise_exception=True)
         query = data.validated_data
-        readings = selectors.biomarker_out_of_reference(
-            start=query["start"], end=query["end"], patient_id=query.get("patient_id")
+        try:
+            page = selectors.biomarker_out_of_reference(
+                start=query["start"],
+                end=query["end"],
+                patient_id=query.get("patient_id"),
+                limit=query["limit"],
+                cursor=query.get("cursor"),
+            )
+        except selectors.InvalidCursorError:
+            raise ValidationError({"cursor": ["Not a cursor this list gave; use a `next_cursor`."]}) from None
+        next_url = None
+        if page.next_cursor:
+            next_query = request.query_params.copy()
+            next_query["cursor"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{next_query.urlencode()}")
+        return Response(
+            {
+                "results": ReadingOutput(page.readings, many=True).data,
+                "next_cursor": page.next_cursor,
+                "next": next_url,
+            }
         )
-        return Response(ReadingOutput(readings, many=True).data)
+
+
+# --- Void and history ---------------------------------------------------------------------------------------
+
+
+class ReadingVoided(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+    default_detail = "This reading is already voided."
+
+
+class VoidedReadingOutput(ReadingOutput):
+    voided_at = serializers.DateTimeField()
+
+
+class ReadingVoidApi(APIView):
+    """Withdraw a reading (sent in error, a wrong device, a wrong patient)."""
+
+    resource = READING
+
+    class Input(serializers.Serializer):
+        class Meta:
+            ref_name = "ReadingVoidInput"
+
+        reason = serializers.CharField(
+            max_length=services.VOID_REASON_MAX, help_text="Why the reading is withdrawn; kept in its history."
+        )
+
+    @extend_schema(
+        request=Input,
+        responses={
+            200: VoidedReadingOutput,
+            409: OpenApiResponse(
+                response=Error,
+                description="The reading is already voided (or a request with this Idempotency-Key is still being "
+                "processed).",
+            ),
+        },
+        summary="Void a reading",
+        description="The reading leaves every result (series, buckets, latest, out of reference) and stays, with "
+        "its history (who voided it, when and why). Its source and `source_reading_id` stay taken: a retried batch "
+        "that still holds the reading does not bring it back. Records a `biomarker_reading.voided` event.",
+    )
+    @idempotent_post
+    def post(self, request: Request, reading_id: uuid.UUID) -> Response:
+        reading = object_or_404(BiomarkerLog.objects.all(), reading_id)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            voided = services.biomarker_reading_void(reading=reading, reason=data.validated_data["reason"])
+        except services.ReadingAlreadyVoidedError:
+            raise ReadingVoided from None
+        return Response(VoidedReadingOutput(voided).data)
+
+
+class ReadingVersionOutput(OutputSerializer):
+    value_numeric = serializers.FloatField(allow_null=True)
+    value_text = serializers.CharField(allow_null=True)
+    unit = serializers.CharField()
+    captured_at = serializers.DateTimeField()
+    voided_at = serializers.DateTimeField(allow_null=True)
+    changed_at = serializers.DateTimeField(source="history_date")
+    change = serializers.SerializerMethodField(help_text="`stored`, `corrected` or `voided`.")
+    reason = serializers.CharField(source="history_change_reason", allow_null=True)
+
+    def get_change(self, version: Any) -> str:
+        # A voided reading takes no correction, so the one change that sets `voided_at` is the void.
+        if version.history_type == "+":
+            return "stored"
+        return "voided" if version.voided_at is not None else "corrected"
+
+
+class ReadingHistoryOutput(serializers.Serializer):
+    reading = ReadingOutput()
+    versions = ReadingVersionOutput(many=True, help_text="Oldest first: as stored, each correction, the void.")
+
+
+class ReadingHistoryApi(APIView):
+    resource = READING
+
+    @extend_schema(
+        responses=ReadingHistoryOutput,
+        summary="A reading and its versions",
+        description="The reading as it is now (voided or not) and every version it had: the value first stored, "
+        "each correction by its source (`corrected`), and the void.",
+    )
+    def get(self, request: Request, reading_id: uuid.UUID) -> Response:
+        reading = object_or_404(BiomarkerLog.objects.all(), reading_id)
+        versions = selectors.biomarker_reading_history(reading_id=reading.pk)
+        return Response(
+            {"reading": ReadingOutput(reading).data, "versions": ReadingVersionOutput(versions, many=True).data}
+        )

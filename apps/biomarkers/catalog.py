@@ -21,10 +21,20 @@ from apps.organizations.roles import DataClassification
 
 
 class Source(models.TextChoices):
+    """Where a reading comes from: the partner that sends it, or a person. The one registry of sources: the
+    model's `source` takes these values (a database check too), and each metric below names those that report it."""
+
     KINTSUGI_VOICE = "kintsugi_voice", "Kintsugi voice analysis"
     APPLE_HEALTH_KIT = "apple_health_kit", "Apple HealthKit"
     OURA_API = "oura_api", "Oura"
     MANUAL_INPUT = "manual_input", "Manual entry"
+    FITBIT = "fitbit", "Fitbit"
+    GARMIN = "garmin", "Garmin"
+    WHOOP = "whoop", "Whoop"
+    DEXCOM = "dexcom", "Dexcom continuous glucose monitor"
+    WITHINGS = "withings", "Withings"
+    # Any other device (a scale, a cuff, a ring) a partner relays as is; it may report every device metric.
+    GENERIC_DEVICE = "generic_device", "Other device"
 
 
 class Kind(models.TextChoices):
@@ -34,7 +44,34 @@ class Kind(models.TextChoices):
 
 PHI = DataClassification.CLINICAL_PHI.value
 WELLNESS = DataClassification.GENERAL_WELLNESS.value
-WEARABLES = (Source.APPLE_HEALTH_KIT.value, Source.OURA_API.value, Source.MANUAL_INPUT.value)
+
+
+def _sources(*sources: Source) -> tuple[str, ...]:
+    """Sources of a metric, as stored: every metric a device reports may also be entered by hand or relayed by a
+    generic device."""
+    return (*(source.value for source in sources), Source.GENERIC_DEVICE.value, Source.MANUAL_INPUT.value)
+
+
+HK, OURA, FITBIT, GARMIN, WHOOP, WITHINGS = (
+    Source.APPLE_HEALTH_KIT,
+    Source.OURA_API,
+    Source.FITBIT,
+    Source.GARMIN,
+    Source.WHOOP,
+    Source.WITHINGS,
+)
+# What each device reports, by what it measures (the partners' own APIs: a Whoop counts no steps, a Withings
+# scale weighs, a Dexcom sensor only measures glucose).
+ACTIVITY = _sources(HK, OURA, FITBIT, GARMIN, WITHINGS)
+HEART = _sources(HK, OURA, FITBIT, GARMIN, WHOOP, WITHINGS)
+HRV_RMSSD = _sources(OURA, FITBIT, WHOOP)
+HRV_SDNN = _sources(HK, GARMIN)
+SLEEP = _sources(HK, OURA, FITBIT, GARMIN, WHOOP, WITHINGS)
+TEMPERATURE = _sources(HK, OURA, FITBIT, WHOOP)
+WEIGHT = _sources(HK, FITBIT, GARMIN, WITHINGS)
+ENERGY = _sources(HK, OURA, FITBIT, GARMIN, WHOOP)
+SCORES = _sources(OURA, GARMIN, WHOOP)
+GLUCOSE = _sources(HK, Source.DEXCOM)
 
 
 @dataclass(frozen=True)
@@ -78,36 +115,59 @@ class Metric:
 METRICS: dict[str, Metric] = {
     metric.code: metric
     for metric in [
-        Metric("steps", "Steps", "count", WELLNESS, WEARABLES, allowed_min=0, allowed_max=150_000, reference_low=5000),
+        Metric("steps", "Steps", "count", WELLNESS, ACTIVITY, allowed_min=0, allowed_max=150_000, reference_low=5000),
         Metric(
-            "heart_rate", "Heart rate", "bpm", WELLNESS, WEARABLES,
-            allowed_min=20, allowed_max=250, reference_low=50, reference_high=100,
+            "active_energy", "Active energy burned", "kcal", WELLNESS, ENERGY, allowed_min=0, allowed_max=20_000,
         ),
         Metric(
-            "resting_heart_rate", "Resting heart rate", "bpm", WELLNESS, WEARABLES,
-            allowed_min=20, allowed_max=200, reference_low=40, reference_high=90,
-        ),
-        Metric(
-            "hrv_rmssd", "Heart-rate variability (RMSSD)", "ms", WELLNESS, WEARABLES,
-            allowed_min=1, allowed_max=300, reference_low=20, reference_high=150,
-        ),
-        Metric(
-            "hrv_sdnn", "Heart-rate variability (SDNN)", "ms", WELLNESS, WEARABLES,
-            allowed_min=1, allowed_max=300, reference_low=30, reference_high=150,
-        ),
-        Metric(
-            "readiness_score", "Readiness score", "score", WELLNESS, (Source.OURA_API.value, Source.MANUAL_INPUT.value),
+            "activity_score", "Activity score", "score", WELLNESS, SCORES,
             allowed_min=0, allowed_max=100, reference_low=70, reference_high=100,
         ),
         Metric(
-            "temperature_deviation", "Body temperature deviation", "degC", WELLNESS, WEARABLES,
-            allowed_min=-5, allowed_max=5, reference_low=-0.5, reference_high=0.5,
+            "heart_rate", "Heart rate", "bpm", WELLNESS, HEART,
+            allowed_min=20, allowed_max=250, reference_low=50, reference_high=100,
         ),
         Metric(
-            "sleep_duration", "Sleep duration", "h", WELLNESS, WEARABLES,
+            "resting_heart_rate", "Resting heart rate", "bpm", WELLNESS, HEART,
+            allowed_min=20, allowed_max=200, reference_low=40, reference_high=90,
+        ),
+        Metric(
+            "hrv_rmssd", "Heart-rate variability (RMSSD)", "ms", WELLNESS, HRV_RMSSD,
+            allowed_min=1, allowed_max=300, reference_low=20, reference_high=150,
+        ),
+        Metric(
+            "hrv_sdnn", "Heart-rate variability (SDNN)", "ms", WELLNESS, HRV_SDNN,
+            allowed_min=1, allowed_max=300, reference_low=30, reference_high=150,
+        ),
+        Metric(
+            "readiness_score", "Readiness score", "score", WELLNESS, SCORES,
+            allowed_min=0, allowed_max=100, reference_low=70, reference_high=100,
+        ),
+        Metric(
+            "temperature_deviation", "Body temperature deviation", "degC", WELLNESS, TEMPERATURE,
+            allowed_min=-5, allowed_max=5, reference_low=-0.5, reference_high=0.5,
+        ),
+        # A night's total sleep (Oura, Fitbit, Garmin, Whoop, Withings report it per night).
+        Metric(
+            "sleep_duration", "Sleep duration", "h", WELLNESS, SLEEP,
             allowed_min=0, allowed_max=24, reference_low=7, reference_high=9,
         ),
-        Metric("body_weight", "Body weight", "kg", WELLNESS, WEARABLES, allowed_min=1, allowed_max=500),
+        # Sleep by stage: a device that reports intervals (HealthKit's sleep analysis) gives one reading per
+        # interval, at its start, lasting this long; Oura gives a night's total per stage. Summed per day they
+        # make the night (asleep = light + deep + REM + unspecified asleep).
+        Metric("sleep_in_bed", "Time in bed", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("sleep_awake", "Awake during sleep", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("sleep_light", "Light (core) sleep", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("sleep_deep", "Deep sleep", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("sleep_rem", "REM sleep", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("sleep_asleep", "Asleep (stage not reported)", "h", WELLNESS, SLEEP, allowed_min=0, allowed_max=24),
+        Metric("body_weight", "Body weight", "kg", WELLNESS, WEIGHT, allowed_min=1, allowed_max=500),
+        # Interstitial glucose as a CGM reports it every 5 minutes (Dexcom's EGV range is 40-400 mg/dL): the
+        # reading of a medical device that tells of a condition, so clinical PHI, like the voice scores.
+        Metric(
+            "blood_glucose", "Glucose", "mg/dL", PHI, GLUCOSE,
+            allowed_min=20, allowed_max=600, reference_low=70, reference_high=180,
+        ),
         Metric(
             "mood_score", "Mood (self-reported)", "score", WELLNESS, (Source.MANUAL_INPUT.value,),
             allowed_min=1, allowed_max=10, reference_low=4, reference_high=10,

@@ -127,4 +127,6 @@ def seed(*, slug: str) -> None:
         key = f"{slug}:{patient.mrn}"
         rng = random.Random(key)  # noqa: S311 - demo data, deterministic on purpose
         for format_name, records in _records(rng, key, today).items():
+            if not records:  # a format the demo does not show
+                continue
             services.biomarker_records_import(format_name=format_name, records=records, patient_id=patient.pk)

@@ -46,6 +46,9 @@ class BiomarkerLog(ClassifiedTenantModel):
     unit = models.CharField(max_length=20)
     raw_payload = models.JSONField(default=dict, blank=True)
     captured_at = models.DateTimeField()
+    # A voided reading (the source or a clinician withdrew it) leaves every result but stays, with its history,
+    # and keeps its (source, id): a retried batch that still holds it does not bring it back.
+    voided_at = models.DateTimeField(null=True, blank=True)
 
     # Readings arrive 10,000 at a time, each with an audit row, so the audit table is as large as this one and
     # every index on it is paid per reading. A reading's history is looked up by its id (the admin's history

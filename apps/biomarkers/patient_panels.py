@@ -12,6 +12,7 @@ from django.utils import timezone
 from apps.organizations.admin_base import may
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
+from apps.organizations.time_zones import organization_zone
 from apps.patients.panels import PatientPanel
 
 from . import catalog, charts, selectors
@@ -44,8 +45,10 @@ def panels(request: HttpRequest, patient: Patient) -> list[PatientPanel]:
     days = chosen_days(request)
     end = timezone.now()
     start = end - timedelta(days=days)
-    series = selectors.biomarker_patient_buckets(patient_id=patient.pk, start=start, end=end, bucket=PERIODS[days])
-    if not series and not BiomarkerLog.objects.filter(patient_id=patient.pk).exists():
+    series = selectors.biomarker_patient_buckets(
+        patient_id=patient.pk, start=start, end=end, bucket=PERIODS[days], zone=organization_zone()
+    )
+    if not series and not BiomarkerLog.objects.filter(patient_id=patient.pk, voided_at__isnull=True).exists():
         return []
     # Summaries of a PHI metric are a read of its readings: a row per bucket drawn.
     phi_buckets = [

@@ -8,8 +8,11 @@ How a batch is stored (and why):
 2. The rows are staged with binary COPY in a temporary table and inserted set-based with one ``INSERT ...
    SELECT``. The unique key (organization, source, source_reading_id) makes a retried batch, or two partners'
    retries racing each other, never store a reading twice: a new batch is inserted as it is; if it meets a
-   reading already stored (or committed meanwhile by another request), it is inserted again with ``ON
-   CONFLICT DO NOTHING``, skipping those.
+   reading already stored (or committed meanwhile by another request), the batch is stored again in three
+   set-based steps: a known id sent for another patient or metric is refused (naming the row); a known id
+   with a new value or time is a **correction**: the stored reading takes the new value and its history keeps
+   the old one (a voided reading stays voided); the rest is inserted with ``ON CONFLICT DO NOTHING``, skipping
+   the readings stored unchanged (duplicates).
 3. Readings are clinical records, so the audit trail needs them: the same statement writes a history row
    ('+', actor from the tenant context, exactly the columns simple-history writes) for each row the insert
    returned, i.e. only for readings really inserted. (simple-history's ``bulk_create_with_history(
@@ -46,7 +49,7 @@ from apps.organizations.input_checks import DATETIME_RANGE_MESSAGE, in_utc
 from apps.patients.models import Patient
 
 from . import adapters, catalog
-from .models import SOURCE_READING_UNIQUE
+from .models import SOURCE_READING_UNIQUE, BiomarkerLog
 
 MAX_BATCH = 10_000
 # Looked up once per reading: a set, not the enum's `values` list rebuilt on every access.
@@ -74,6 +77,7 @@ class IngestResult:
     received: int
     created: int
     duplicates: int
+    corrected: int = 0
 
 
 class _RowErrors:
@@ -330,11 +334,11 @@ WITH inserted AS (
 ), audited AS (
     INSERT INTO biomarkers_historicalbiomarkerlog (
         id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
-        metric_type, value_numeric, value_text, unit, raw_payload, captured_at, history_date,
+        metric_type, value_numeric, value_text, unit, raw_payload, captured_at, voided_at, history_date,
         history_change_reason, history_type, history_user_id, history_api_key_id)
     SELECT id, organization_id, created_at, updated_at, data_classification, patient_id, source,
-           source_reading_id, metric_type, value_numeric, value_text, unit, raw_payload, captured_at, %(now)s,
-           NULL, '+', %(user)s, %(api_key)s
+           source_reading_id, metric_type, value_numeric, value_text, unit, raw_payload, captured_at, voided_at,
+           %(now)s, NULL, '+', %(user)s, %(api_key)s
     FROM inserted
     RETURNING 1
 )
@@ -347,9 +351,69 @@ SELECT count(*) FROM audited
 _STORE_NEW_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="")
 _STORE_SKIPPING_SQL = _STORE_SQL_TEMPLATE.format(on_conflict="ON CONFLICT DO NOTHING")
 
+# A staged reading whose (source, id) is stored for another patient or metric: a partner's mistake, refused.
+_MISMATCHED_SQL = """
+SELECT s.source, s.source_reading_id
+FROM biomarker_ingest_rows s
+JOIN biomarkers_biomarkerlog b
+  ON b.organization_id = %(organization)s AND b.source = s.source AND b.source_reading_id = s.source_reading_id
+WHERE b.patient_id <> s.patient_id OR b.metric_type <> s.metric_type
+"""
+# A staged reading whose (source, id) is stored, not voided, with another value or time corrects it: the row
+# takes the new value, time and native record; its history gets a '~' row (the old value stays in the rows
+# before it). Rows are locked by the update, so two corrections of one reading apply one after the other.
+CORRECTION_REASON = "Corrected by the source"
+_CORRECT_SQL = """
+WITH corrected AS (
+    UPDATE biomarkers_biomarkerlog b
+    SET value_numeric = s.value_numeric, value_text = s.value_text, captured_at = s.captured_at,
+        raw_payload = s.raw_payload::jsonb, updated_at = %(now)s
+    FROM biomarker_ingest_rows s
+    WHERE b.organization_id = %(organization)s AND b.source = s.source AND b.source_reading_id = s.source_reading_id
+      AND b.patient_id = s.patient_id AND b.metric_type = s.metric_type AND b.voided_at IS NULL
+      AND (b.value_numeric IS DISTINCT FROM s.value_numeric OR b.value_text IS DISTINCT FROM s.value_text
+           OR b.captured_at <> s.captured_at)
+    RETURNING b.*
+), audited AS (
+    INSERT INTO biomarkers_historicalbiomarkerlog (
+        id, organization_id, created_at, updated_at, data_classification, patient_id, source, source_reading_id,
+        metric_type, value_numeric, value_text, unit, raw_payload, captured_at, voided_at, history_date,
+        history_change_reason, history_type, history_user_id, history_api_key_id)
+    SELECT id, organization_id, created_at, updated_at, data_classification, patient_id, source,
+           source_reading_id, metric_type, value_numeric, value_text, unit, raw_payload, captured_at, voided_at,
+           %(now)s, %(reason)s, '~', %(user)s, %(api_key)s
+    FROM corrected
+)
+SELECT id, patient_id, metric_type, data_classification FROM corrected ORDER BY id
+"""
 
-def _store(logs: list[ValidatedReading]) -> int:
-    """Insert the validated readings and their history rows; how many readings were new."""
+
+class Corrected(NamedTuple):
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    metric_type: str
+    data_classification: str
+
+
+@dataclass
+class Stored:
+    created: int
+    corrected: list[Corrected]
+
+
+def _refuse_mismatched(cursor: Any, params: dict[str, Any], logs: list[ValidatedReading], errors: _RowErrors) -> None:
+    cursor.execute(_MISMATCHED_SQL, params)
+    mismatched = set(cursor.fetchall())
+    if not mismatched:
+        return
+    for index, log in enumerate(logs):
+        if (log.source, log.source_reading_id) in mismatched:
+            errors.add(index, "source_reading_id", "Already stored for another patient or metric type.")
+    errors.raise_if_any()
+
+
+def _store(logs: list[ValidatedReading], errors: _RowErrors) -> Stored:
+    """Insert the validated readings and their history rows, correcting the known ones whose value changed."""
     organization_id = context.current_organization_id()
     if organization_id is None:
         raise RuntimeError("Readings are stored inside a tenant context.")
@@ -364,7 +428,9 @@ def _store(logs: list[ValidatedReading]) -> int:
             "now": timezone.now(),
             "user": context.current_user_id(),
             "api_key": context.current_api_key_id(),
+            "reason": CORRECTION_REASON,
         }
+        corrected: list[Corrected] = []
         try:
             with transaction.atomic():
                 cursor.execute(_STORE_NEW_SQL, params)
@@ -375,41 +441,58 @@ def _store(logs: list[ValidatedReading]) -> int:
                 or cause.diag.constraint_name != SOURCE_READING_UNIQUE
             ):
                 raise
+            _refuse_mismatched(cursor, params, logs, errors)
+            cursor.execute(_CORRECT_SQL, params)
+            corrected = [Corrected(*row) for row in cursor.fetchall()]
             cursor.execute(_STORE_SKIPPING_SQL, params)
         (created,) = cursor.fetchone()
-        return int(created)
+        return Stored(created=int(created), corrected=corrected)
 
 
-def _batch_events(logs: list[ValidatedReading]) -> None:
-    """The outbox events of a stored batch: one per classification it held, so a caller that may not read PHI
-    still learns of the wellness readings. Ids, metric types and counts only, never a value."""
-    batch_id = uuid.uuid4()
-    by_classification: dict[str, list[ValidatedReading]] = {}
-    for log in logs:
-        by_classification.setdefault(log.data_classification, []).append(log)
-    for classification, rows in sorted(by_classification.items()):
-        patient_ids = sorted({row.patient_id for row in rows}, key=str)
+def _batch_events(
+    event_type: str, batch_id: uuid.UUID, rows: Sequence[ValidatedReading | Corrected], with_ids: bool = False
+) -> None:
+    """The outbox events of a stored (or corrected) batch: one per classification it held, so a caller that may
+    not read PHI still learns of the wellness readings. Ids, metric types and counts only, never a value."""
+    by_classification: dict[str, list[ValidatedReading | Corrected]] = {}
+    for row in rows:
+        by_classification.setdefault(row.data_classification, []).append(row)
+    for classification, group in sorted(by_classification.items()):
+        patient_ids = sorted({row.patient_id for row in group}, key=str)
+        data: dict[str, Any] = {
+            "patient_ids": [str(patient_id) for patient_id in patient_ids],
+            "metric_types": sorted({row.metric_type for row in group}),
+            "readings": len(group),
+        }
+        if with_ids:
+            data["reading_ids"] = [str(row.id) for row in group if isinstance(row, Corrected)]
         event_record(
-            event_type=event_types.BIOMARKER_BATCH_STORED,
+            event_type=event_type,
             subject_id=batch_id,
             patient_id=patient_ids[0] if len(patient_ids) == 1 else None,
             data_classification=classification,
-            data={
-                "patient_ids": [str(patient_id) for patient_id in patient_ids],
-                "metric_types": sorted({row.metric_type for row in rows}),
-                "readings": len(rows),
-            },
+            data=data,
         )
 
 
 def biomarker_readings_ingest(*, readings: Sequence[Any], row_names: Sequence[str] | None = None) -> IngestResult:
-    """Store a batch of readings all-or-nothing; readings already stored (same source and id) are skipped."""
+    """Store a batch of readings all-or-nothing. A reading already stored (same source and id) is skipped when
+    unchanged and corrected when its value or time changed; one stored for another patient or metric is refused."""
     logs = biomarker_readings_validate(readings=readings, row_names=row_names)
     with transaction.atomic():
-        created = _store(logs)
-        if created:
-            _batch_events(logs)
-    return IngestResult(received=len(logs), created=created, duplicates=len(logs) - created)
+        stored = _store(logs, _RowErrors(row_names))
+        batch_id = uuid.uuid4()
+        if stored.created:
+            _batch_events(event_types.BIOMARKER_BATCH_STORED, batch_id, logs)
+        if stored.corrected:
+            _batch_events(event_types.BIOMARKER_BATCH_CORRECTED, batch_id, stored.corrected, with_ids=True)
+    corrected = len(stored.corrected)
+    return IngestResult(
+        received=len(logs),
+        created=stored.created,
+        duplicates=len(logs) - stored.created - corrected,
+        corrected=corrected,
+    )
 
 
 def biomarker_records_import(
@@ -431,3 +514,35 @@ def biomarker_records_import(
     if len(adapted.readings) > MAX_BATCH:
         raise ValidationError({"records": [f"These records make more than {MAX_BATCH} readings; send fewer."]})
     return biomarker_readings_ingest(readings=adapted.readings, row_names=adapted.row_names)
+
+
+VOID_REASON_MAX = 100  # the history's change reason column
+
+
+class ReadingAlreadyVoidedError(Exception):
+    """The reading was voided before; voiding is done once."""
+
+
+def biomarker_reading_void(*, reading: BiomarkerLog, reason: str) -> BiomarkerLog:
+    """Take a reading out of every result (series, buckets, latest, out of reference), keeping it and its history:
+    the history's '~' row records when, by whom and why (`reason`). Its (source, id) stays taken, so a retried
+    batch that still holds the reading does not bring it back."""
+    with transaction.atomic():
+        locked = BiomarkerLog.objects.select_for_update().get(pk=reading.pk)
+        if locked.voided_at is not None:
+            raise ReadingAlreadyVoidedError
+        locked.voided_at = timezone.now()
+        locked._change_reason = reason  # simple-history's per-save reason
+        locked.save(update_fields=["voided_at", "updated_at"])
+        event_record(
+            event_type=event_types.BIOMARKER_READING_VOIDED,
+            subject_id=locked.pk,
+            patient_id=locked.patient_id,
+            data_classification=locked.data_classification,
+            data={
+                "metric_type": locked.metric_type,
+                "source": locked.source,
+                "source_reading_id": locked.source_reading_id,
+            },
+        )
+    return locked

@@ -42,6 +42,8 @@ ENCOUNTER_CREATED = "encounter.created"
 ASSESSMENT_COMPLETED = "assessment.completed"
 FLAG_RAISED = "flag.raised"
 BIOMARKER_BATCH_STORED = "biomarker_batch.stored"
+BIOMARKER_BATCH_CORRECTED = "biomarker_batch.corrected"
+BIOMARKER_READING_VOIDED = "biomarker_reading.voided"
 LEDGER_ENTRY_CREATED = "ledger_entry.created"
 INSTALLMENT_FAILED = "installment.failed"
 NOTE_SIGNED = "note.signed"
@@ -95,6 +97,23 @@ EVENT_TYPES: dict[str, EventType] = {
             Record.BIOMARKER_READING,
             "A batch of readings was stored. Data: `patient_ids`, `metric_types` and `readings` (how many of this "
             "classification the batch held). A batch with wellness and PHI readings gives one event for each.",
+        ),
+        EventType(
+            BIOMARKER_BATCH_CORRECTED,
+            "biomarker_batch",
+            READING,
+            Record.BIOMARKER_READING,
+            "Readings of a batch corrected readings already stored (same source and id, a new value or time); the "
+            "old values stay in each reading's history. Data: `patient_ids`, `metric_types`, `readings` and "
+            "`reading_ids` (of this classification), never a value.",
+        ),
+        EventType(
+            BIOMARKER_READING_VOIDED,
+            "biomarker_reading",
+            READING,
+            Record.BIOMARKER_READING,
+            "A reading was voided: it leaves every result and stays in its history. Data: `metric_type`, `source`, "
+            "`source_reading_id`.",
         ),
         EventType(
             LEDGER_ENTRY_CREATED,

@@ -7,6 +7,7 @@ import json
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db.models import Count
 
 from apps.biomarkers import adapters, demo
 from apps.biomarkers.models import BiomarkerLog
@@ -84,10 +85,10 @@ def test_import_command_imports_once_with_a_progress_bar(tmp_path):
     again = io.StringIO()
     call_command("import_biomarkers", *args, stdout=again, stderr=io.StringIO())
 
-    assert "2500 record(s): 2500 reading(s) stored, 0 already present." in out.getvalue()
+    assert "2500 record(s): 2500 reading(s) stored, 0 already present, 0 corrected." in out.getvalue()
     assert "\r[" + "#" * 30 + "] 2500/2500 records" in err.getvalue()
     assert "1000/2500 records" in err.getvalue()
-    assert "2500 record(s): 0 reading(s) stored, 2500 already present." in again.getvalue()
+    assert "2500 record(s): 0 reading(s) stored, 2500 already present, 0 corrected." in again.getvalue()
     with as_tenant(org_a):
         assert BiomarkerLog.objects.count() == 2500
     with as_tenant(org_b):
@@ -113,7 +114,7 @@ def test_demo_seed_adds_months_of_readings_from_every_source_once(org_a, org_b):
     with as_tenant(org_a):
         PatientFactory(mrn="DEMO-1")
         demo.seed(slug="org-a")
-        by_source = {s: BiomarkerLog.objects.filter(source=s).count() for s in BiomarkerLog.Source.values}
+        by_source = dict(BiomarkerLog.objects.values_list("source").annotate(n=Count("id")).order_by())
         span = BiomarkerLog.objects.order_by("captured_at").values_list("captured_at", flat=True)
         days = (span.last() - span.first()).days
         demo.seed(slug="org-a")

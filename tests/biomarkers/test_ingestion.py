@@ -58,9 +58,9 @@ def test_a_retried_batch_stores_nothing_twice(clinic):
     retry = post(clinic["partner"], {"readings": batch})
 
     assert first.status_code == 201
-    assert first.json() == {"received": 3, "created": 3, "duplicates": 0}
+    assert first.json() == {"received": 3, "created": 3, "duplicates": 0, "corrected": 0}
     assert retry.status_code == 200
-    assert retry.json() == {"received": 3, "created": 0, "duplicates": 3}
+    assert retry.json() == {"received": 3, "created": 0, "duplicates": 3, "corrected": 0}
     readings, history = stored(clinic["org"])
     assert readings == [(f"hk-{i}", "steps", 1000.0 + i) for i in range(3)]
     assert history == 3
@@ -72,7 +72,7 @@ def test_a_partly_new_batch_stores_only_the_new_readings(clinic):
 
     response = post(clinic["partner"], {"readings": [old, reading(clinic["patient"].pk, source_reading_id="hk-new")]})
 
-    assert response.json() == {"received": 2, "created": 1, "duplicates": 1}
+    assert response.json() == {"received": 2, "created": 1, "duplicates": 1, "corrected": 0}
     assert [r[0] for r in stored(clinic["org"])[0]] == ["hk-new", "hk-old"]
     assert stored(clinic["org"])[1] == 2
 
@@ -97,7 +97,7 @@ FUTURE = (timezone.now() + dt.timedelta(days=2)).isoformat()
     ("overrides", "field", "message"),
     [
         ({"metric_type": "blood_sugar"}, "metric_type", "Unknown metric type."),
-        ({"source": "fitbit"}, "source", "Unknown source"),
+        ({"source": "polar"}, "source", "Unknown source"),
         ({"unit": "kcal"}, "unit", "Must be 'count'"),
         ({"value_numeric": "NaN"}, "value_numeric", "Must be a finite number."),
         ({"value_numeric": "12"}, "value_numeric", "Must be a finite number."),
@@ -164,7 +164,7 @@ def test_a_batch_at_the_limit_is_stored_with_its_history(clinic):
     response = post(clinic["partner"], {"readings": batch})
 
     assert response.status_code == 201
-    assert response.json() == {"received": 10_000, "created": 10_000, "duplicates": 0}
+    assert response.json() == {"received": 10_000, "created": 10_000, "duplicates": 0, "corrected": 0}
     with as_tenant(clinic["org"]):
         assert BiomarkerLog.objects.count() == 10_000
         assert BiomarkerLog.history.filter(history_type="+").count() == 10_000
@@ -229,7 +229,7 @@ def test_the_same_reading_id_in_two_organizations_is_two_readings(clinic):
         clinic["other_partner"], {"readings": [reading(clinic["other_patient"].pk, source_reading_id="shared-id")]}
     )
 
-    assert response.json() == {"received": 1, "created": 1, "duplicates": 0}
+    assert response.json() == {"received": 1, "created": 1, "duplicates": 0, "corrected": 0}
     assert stored(clinic["org"])[0] == [("shared-id", "steps", 6500.0)]
     assert stored(clinic["other_org"])[0] == [("shared-id", "steps", 6500.0)]
 
@@ -257,7 +257,7 @@ def test_native_records_are_imported_through_their_adapter_keeping_the_original(
     response = post(clinic["partner"], body, url=IMPORT_URL)
 
     assert response.status_code == 201
-    assert response.json() == {"received": 3, "created": 3, "duplicates": 0}
+    assert response.json() == {"received": 3, "created": 3, "duplicates": 0, "corrected": 0}
     with as_tenant(clinic["org"]):
         rows = list(
             BiomarkerLog.objects.order_by("metric_type").values_list(

@@ -7,6 +7,7 @@ reading uncommitted until the request is seen waiting on it.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import uuid
@@ -38,12 +39,13 @@ def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
 
     with owner_connection() as holder, owner_connection() as watcher:
         watcher.autocommit = True
-        # Another transaction stores race-1 and keeps it uncommitted.
+        # Another transaction stores race-1 as the batch holds it (another request of the same retried batch) and
+        # keeps it uncommitted.
         now = timezone.now()
         holder.execute(
             "INSERT INTO biomarkers_biomarkerlog (id, organization_id, created_at, updated_at, data_classification, "
             "patient_id, source, source_reading_id, metric_type, value_numeric, unit, raw_payload, captured_at) "
-            "VALUES (%s, %s, %s, %s, 'GENERAL_WELLNESS', %s, %s, 'race-1', %s, 1.0, %s, '{}', %s)",
+            "VALUES (%s, %s, %s, %s, 'GENERAL_WELLNESS', %s, %s, 'race-1', %s, %s, %s, '{}', %s)",
             [
                 uuid.uuid4(),
                 org.pk,
@@ -52,8 +54,9 @@ def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
                 patient.pk,
                 batch[1]["source"],
                 batch[1]["metric_type"],
+                batch[1]["value_numeric"],
                 batch[1]["unit"],
-                now,
+                dt.datetime.fromisoformat(batch[1]["captured_at"]),
             ],
         )
         holder_pid = holder.info.backend_pid
@@ -76,12 +79,12 @@ def test_a_batch_meeting_a_reading_committed_meanwhile_stores_the_rest_once():
     assert len(responses) == 1
     response = responses[0]
     assert response.status_code == 201
-    assert response.json() == {"received": 3, "created": 2, "duplicates": 1}
+    assert response.json() == {"received": 3, "created": 2, "duplicates": 1, "corrected": 0}
     with as_tenant(org):
         stored = sorted(BiomarkerLog.objects.values_list("source_reading_id", "value_numeric"))
         history = sorted(BiomarkerLog.history.values_list("source_reading_id", flat=True))
-    # race-1 is the other transaction's row (value 1.0), once; the batch's history names only what it stored.
-    assert stored == [("race-0", 6500.0), ("race-1", 1.0), ("race-2", 6500.0)]
+    # race-1 is the other transaction's row, once; the batch's history names only what it stored.
+    assert stored == [("race-0", 6500.0), ("race-1", 6500.0), ("race-2", 6500.0)]
     assert history == ["race-0", "race-2"]
     with as_tenant(other_org):
         assert BiomarkerLog.objects.count() == 0

@@ -54,7 +54,7 @@ def metrics_seen(client, patient):
     assert (latest.status_code, flagged.status_code, series.status_code) == (200, 200, 200)
     return (
         sorted(r["metric_type"] for r in latest.json()),
-        sorted(r["metric_type"] for r in flagged.json()),
+        sorted(r["metric_type"] for r in flagged.json()["results"]),
         [p["value_numeric"] for p in series.json()["points"]],
     )
 
@@ -79,7 +79,7 @@ def test_another_organization_sees_nothing_of_a_patient(clinics, who):
     assert (
         client.get(f"/api/v1/biomarkers/patients/{b_patient.pk}/series/", {"metric_type": "steps"}).status_code == 404
     )
-    flagged = client.get("/api/v1/biomarkers/out-of-reference/").json()
+    flagged = client.get("/api/v1/biomarkers/out-of-reference/").json()["results"]
     assert {r["patient_id"] for r in flagged} == {str(clinics["org-a"]["patient"].pk)}
     assert {r["source_reading_id"] for r in flagged} == {"org-a-steps", "org-a-voice"}
 

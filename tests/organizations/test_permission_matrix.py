@@ -32,6 +32,7 @@ from apps.billing import clearinghouse, x12, x12_answers
 from apps.billing.models import ClaimBatch, ClearinghouseConnection, InsurancePolicy, LedgerEntry, Payer
 from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
+from apps.biomarkers.models import BiomarkerLog
 from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, ClinicalNote, Encounter
 from apps.clinical.notes import services as note_services
 from apps.clinical.permissions import ASSESSMENT, ASSESSMENT_FLAG
@@ -177,6 +178,7 @@ def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
             "instrument": "phq9",
             "batch_id": str(_first(ClaimBatch).pk),
             "appointment_id": str(_first(Appointment).pk),
+            "reading_id": str(_first(BiomarkerLog, data_classification="GENERAL_WELLNESS").pk),
         }
         owner = Membership.objects.filter(organization=org, role=Role.OWNER).get().user
         if not Invitation.objects.exists():
