@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING
 from django.utils import timezone
 
 from apps.organizations.admin_base import may
+from apps.organizations.time_zones import organization_zone
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
-from apps.organizations.time_zones import organization_zone
 from apps.patients.panels import PatientPanel
 
 from . import catalog, charts, selectors
