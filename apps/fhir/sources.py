@@ -165,7 +165,8 @@ CLINICAL_OBSERVATIONS = Source(
 READINGS = Source(
     "Observation",
     permissions.OBSERVATION,
-    lambda: BiomarkerLog.objects.all(),
+    # A voided reading is out of every result, as in the REST API (its history keeps it).
+    lambda: BiomarkerLog.objects.filter(voided_at__isnull=True),
     "captured_at",
     r.reading,
     prefix=r.READING,

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from apps.billing import services as billing_services
 from apps.biomarkers import services as biomarker_services
+from apps.biomarkers.models import BiomarkerLog
 from apps.clinical import services as clinical_services
 from apps.clinical.timeline import services as timeline_services
 from apps.organizations.models import Organization
@@ -455,3 +456,17 @@ def test_writes_are_refused_and_change_nothing(two_clinics: Any) -> None:
         )
         assert (response.status_code, response.json()["issue"][0]["code"]) == (405, "not-supported")
     assert _get(client, f"/fhir/R4/Patient/{mine['patient']}")[1] == before
+
+
+def test_a_voided_reading_leaves_the_observations(two_clinics: Any) -> None:
+    org_a, org_b, mine, _theirs = two_clinics
+    client = api_client(issue_key(org_a, scopes=FHIR_ONLY, phi_access=True))
+    path = "/fhir/R4/Observation"
+    before = {o["id"] for o in _all_pages(client, path, patient=mine["patient"])}
+    with as_tenant(org_a):
+        steps = BiomarkerLog.objects.get(patient_id=mine["patient"], metric_type="steps")
+        biomarker_services.biomarker_reading_void(reading=steps, reason="Duplicate from a second phone")
+    after = {o["id"] for o in _all_pages(client, path, patient=mine["patient"])}
+    assert before - after == {f"reading-{steps.pk}"}
+    with as_tenant(org_b):
+        assert BiomarkerLog.objects.filter(voided_at__isnull=True).count() == 2  # theirs untouched
