@@ -50,10 +50,8 @@ def test_titles_name_the_patient_and_the_content_not_an_id(records):
     a = records["org-a"]
     symptom, response, flag = a["titles"]
     day = f"{timezone.localdate():%Y-%m-%d}"
-    assert (
-        symptom
-        == f"Side effect: bloating, nausea, severity 4/10, {timezone.localtime(a['symptom'].occurred_at):%Y-%m-%d %H:%M}"
-    )
+    occurred = timezone.localtime(a["symptom"].occurred_at)
+    assert symptom == f"Side effect: bloating, nausea, severity 4/10, {occurred:%Y-%m-%d %H:%M}"
     assert response == f"PHQ-9 total 14 (moderate), {day} · {a['name']}"
     assert flag == f"Flag {day} · {a['name']}"
     for title, obj in zip(a["titles"], (a["symptom"], a["response"], a["flag"]), strict=True):
