@@ -145,9 +145,17 @@ class KuraAutoSchema(AutoSchema):
             }
         return headers
 
-    def get_description(self) -> str:  # type: ignore[override]
-        own = super().get_description() or ""
-        summary = self.get_summary() or ""
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        operation = super().get_operation(*args, **kwargs)
+        if operation is not None:
+            operation["description"] = self._full_description(operation)
+        return operation
+
+    def _full_description(self, operation: dict[str, Any]) -> str:
+        """The operation's own description (`extend_schema` or docstring), else its summary; then how to page,
+        sync and retry it."""
+        own = operation.get("description") or ""
+        summary = operation.get("summary") or ""
         parts = [own or (f"{summary}." if summary and not summary.endswith(".") else summary)]
         if self.method == "GET" and self._is_list_view() and self._get_paginator() is not None:
             parts.append(
@@ -185,7 +193,7 @@ def body_variants(
     """A request body documented as one shape per value of its `field` (a transaction type, an import format, an
     event type): `base`'s fields with `field` fixed to the value and the variant's own fields in place of the
     base's. The schema then types what the server checks per value; the view still validates with `base`."""
-    shapes = []
+    shapes: dict[str, serializers.Serializer | type[serializers.Serializer]] = {}
     for value, fields in variants.items():
         variant = f"{name}{_camel(value)}"
         meta = type("Meta", (), {"ref_name": variant})
@@ -194,7 +202,7 @@ def body_variants(
             **fields,
             "Meta": meta,
         }
-        shapes.append(type(variant, (base,), attributes))
+        shapes[value] = type(variant, (base,), attributes)
     return PolymorphicProxySerializer(
         component_name=name,
         serializers=shapes,

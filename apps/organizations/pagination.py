@@ -270,3 +270,7 @@ class ListPagination(BasePagination):
                 "schema": {"type": "integer", "minimum": 0},
             },
         ]
+
+
+# The earlier name, for code written before lists paged by cursor: the same class.
+BoundedLimitOffsetPagination = ListPagination

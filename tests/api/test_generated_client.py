@@ -34,7 +34,7 @@ from tests.factories import PatientFactory
 from tests.live import LiveServer, key_headers, session_headers
 from tests.scheduling.factories import make_clinic
 
-pytestmark = pytest.mark.usefixtures("committed")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("committed")]
 
 CONFIG = Path(__file__).with_name("openapi-python-client.yaml")
 PACKAGE = "kura_client"
