@@ -21,13 +21,15 @@ from rest_framework.views import APIView
 from apps.clinical.models import Encounter
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.pagination import ListPagination
 from apps.organizations.rendering import OutputSerializer
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
+from config.openapi import body_variants
 
 from . import selectors, services
 from .codes import ISO_4217
+from .metadata_formats import CHARGE_EXAMPLES, CHARGE_METADATA, PAYMENT_EXAMPLES, CreditMetadata
 from .models import CREDIT_KINDS, EntryKind, InsurancePolicy, InsuranceType, LedgerEntry, PaymentStatus, TransactionType
 from .permissions import INSTALLMENT_PLAN, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
 from .selectors import AGING_BUCKETS
@@ -86,7 +88,7 @@ class EntryOutput(OutputSerializer):
 
 
 class EntryListApi(BaseBillingApi):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
 
     class EntryFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
@@ -128,8 +130,20 @@ def _known(
 
 
 class PaymentAllocationInput(serializers.Serializer):
-    charge_id = serializers.UUIDField()
-    amount_cents = CentsField()
+    charge_id = serializers.UUIDField(help_text="A charge of the same patient.")
+    amount_cents = CentsField(help_text="At most what the charge still owes.")
+
+
+@extend_schema_field(PaymentAllocationInput(many=True))
+class AllocationsField(serializers.ListField):
+    """`[{charge_id, amount_cents}, ...]`: typed in the schema, each item checked by `_allocations` (naming it)."""
+
+    child = serializers.DictField()
+
+
+@extend_schema_field(CreditMetadata)
+class CreditMetadataField(serializers.DictField):
+    """A payment's, adjustment's or refund's metadata: typed in the schema, checked by `codes.credit_metadata`."""
 
 
 def _patient(patient_id: uuid.UUID) -> Patient:
@@ -166,7 +180,23 @@ class ChargeCreateApi(BaseBillingApi):
         encounter_id = serializers.UUIDField(required=False, allow_null=True)
         insurance_policy_id = serializers.UUIDField(required=False, allow_null=True)
 
-    @extend_schema(request=ChargeInput, responses={201: EntryOutput}, summary="Record a charge")
+    @extend_schema(
+        request=body_variants(
+            ChargeInput,
+            name="ChargeBody",
+            field="transaction_type",
+            variants={
+                str(kind): {"metadata": metadata(required=False, help_text=f"The metadata of a {kind} charge.")}
+                for kind, metadata in CHARGE_METADATA.items()
+            },
+        ),
+        responses={201: EntryOutput},
+        summary="Record a charge",
+        description="A charge to a patient; `metadata` depends on `transaction_type` (each shape is documented): "
+        "a clinical service carries its CPT code and ICD-10-CM diagnoses, a retail sale its SKU, a program "
+        "enrollment its program. A key without PHI access may not record clinical metadata.",
+        examples=CHARGE_EXAMPLES,
+    )
     @idempotent_post
     def post(self, request: Request) -> Response:
         data = self.ChargeInput(data=request.data)
@@ -201,10 +231,10 @@ class PaymentCreateApi(BaseBillingApi):
         kind = serializers.ChoiceField(choices=[str(k) for k in CREDIT_KINDS], default="payment")
         amount_cents = CentsField()
         currency = serializers.ChoiceField(choices=sorted(ISO_4217), default="USD")
-        allocations = serializers.ListField(child=serializers.DictField(), required=False, default=list)
+        allocations = AllocationsField(required=False, default=list)
         allow_credit = serializers.BooleanField(default=False)
         transaction_type = serializers.ChoiceField(choices=TransactionType.values, required=False)
-        metadata = serializers.DictField(required=False, default=dict)
+        metadata = CreditMetadataField(required=False, default=dict)
         external_reference = serializers.CharField(max_length=100, required=False, default="")
         received_on = serializers.DateField(required=False)
 
@@ -212,6 +242,9 @@ class PaymentCreateApi(BaseBillingApi):
         request=PaymentInput,
         responses={201: EntryOutput},
         summary="Post a payment, insurance payment or adjustment applied to charges",
+        description="The amount is applied to the charges in `allocations`; what is left over is the patient's "
+        "credit only with `allow_credit`.",
+        examples=PAYMENT_EXAMPLES,
     )
     @idempotent_post
     def post(self, request: Request) -> Response:
@@ -346,7 +379,7 @@ def _plan_detail(plan_id: uuid.UUID) -> Response:
 
 
 class PlanListCreateApi(BaseBillingApi):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = INSTALLMENT_PLAN
 
     class PlanFilterInput(serializers.Serializer):
@@ -444,6 +477,7 @@ class InstallmentOutcomeApi(BaseBillingApi):
 
 
 class FailedInstallmentListApi(BaseBillingApi):
+    pagination_class = ListPagination
     resource = INSTALLMENT_PLAN
 
     class FailedOutput(InstallmentOutput):
@@ -452,8 +486,10 @@ class FailedInstallmentListApi(BaseBillingApi):
 
     @extend_schema(responses=FailedOutput(many=True), summary="Installments whose last payment failed (follow-up)")
     def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
         applied = selectors.installment_outstanding(selectors.failed_installments())
-        return Response(self.FailedOutput(applied, many=True).data)
+        page = paginator.paginate_queryset(applied, request, view=self)
+        return paginator.get_paginated_response(self.FailedOutput(page, many=True).data)
 
 
 # --- payers, insurance policies, the billing provider ---------------------------------------------------------
@@ -471,7 +507,7 @@ class PayerOutput(OutputSerializer):
 
 class PayerListCreateApi(BaseBillingApi):
     resource = PAYER
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
 
     class PayerInput(serializers.Serializer):
         name = serializers.CharField(max_length=60)
@@ -523,7 +559,7 @@ class PolicyOutput(OutputSerializer):
 
 class PolicyListCreateApi(BaseBillingApi):
     resource = INSURANCE_POLICY
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
 
     class PolicyFilterInput(serializers.Serializer):
         patient = serializers.UUIDField(required=False)
@@ -658,7 +694,7 @@ class RefundCreateApi(BaseBillingApi):
     class RefundInput(serializers.Serializer):
         payment_id = serializers.UUIDField()
         amount_cents = CentsField(help_text="At most the payment's unapplied credit.")
-        metadata = serializers.DictField(required=False, default=dict)
+        metadata = CreditMetadataField(required=False, default=dict)
         external_reference = serializers.CharField(max_length=100, required=False, default="")
 
     @extend_schema(
@@ -687,7 +723,7 @@ class ApplicationOutput(OutputSerializer):
 class CreditApplyApi(BaseBillingApi):
     class CreditApplyInput(serializers.Serializer):
         credit_id = serializers.UUIDField(help_text="A payment with unapplied credit (the patient's prepayment).")
-        allocations = serializers.ListField(child=serializers.DictField(), min_length=1)
+        allocations = AllocationsField(min_length=1)
 
     class CreditApplyOutput(serializers.Serializer):
         applications = ApplicationOutput(many=True)

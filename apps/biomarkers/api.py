@@ -5,7 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.request import Request
@@ -19,11 +19,12 @@ from apps.organizations.rendering import OutputSerializer
 from apps.organizations.time_zones import organization_zone, validate_time_zone, zone_named
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
-from config.openapi import Error, error_response
+from config.openapi import Error, body_variants, error_response
 
 from . import adapters, catalog, selectors, services
 from .models import BiomarkerLog
 from .permissions import READING
+from .record_formats import RECORD_FORMATS
 
 MAX_RAW_PAGE = 5000
 
@@ -102,6 +103,62 @@ class BatchRowsField(serializers.ListField):
         return list(data)
 
 
+class ReadingInput(serializers.Serializer):
+    """One reading as `POST /biomarkers/readings/` takes it (documentation: the service checks each row)."""
+
+    patient_id = serializers.UUIDField()
+    source = serializers.ChoiceField(choices=catalog.Source.choices)  # type: ignore[assignment]
+    source_reading_id = serializers.CharField(
+        max_length=200, help_text="The source's id of the reading: with `source`, what makes a retry safe."
+    )
+    metric_type = serializers.ChoiceField(choices=sorted(catalog.METRICS), help_text="See /biomarkers/metrics/.")
+    value_numeric = serializers.FloatField(
+        required=False, allow_null=True, help_text="For a numeric metric, within its allowed range."
+    )
+    value_text = serializers.CharField(
+        required=False, allow_null=True, help_text="For a categorical metric: one of its choices."
+    )
+    unit = serializers.CharField(help_text="The metric's unit in the catalog.")
+    captured_at = serializers.DateTimeField(help_text="With a UTC offset; not in the future.")
+    raw_payload = serializers.DictField(
+        required=False,
+        help_text=f"The source's record, kept as sent (at most {services.MAX_PAYLOAD_CHARS} characters).",
+    )
+
+
+@extend_schema_field(ReadingInput(many=True))
+class ReadingRowsField(BatchRowsField):
+    """A batch of readings: typed in the schema, checked row by row by the service."""
+
+
+READINGS_EXAMPLE = OpenApiExample(
+    "Two readings",
+    request_only=True,
+    value={
+        "readings": [
+            {
+                "patient_id": "3f0c6a53-1d2b-4c59-9a64-0b7f1b2f8e11",
+                "source": "oura_api",
+                "source_reading_id": "sleep:2f1c:average_hrv",
+                "metric_type": "hrv_rmssd",
+                "value_numeric": 48.5,
+                "unit": "ms",
+                "captured_at": "2024-03-10T07:12:00Z",
+            },
+            {
+                "patient_id": "3f0c6a53-1d2b-4c59-9a64-0b7f1b2f8e11",
+                "source": "apple_health_kit",
+                "source_reading_id": "9B2E6C1A-6F1D-4C1B-9E0A-3C5D7F8A9B10",
+                "metric_type": "steps",
+                "value_numeric": 8123,
+                "unit": "count",
+                "captured_at": "2024-03-10T23:59:00Z",
+            },
+        ]
+    },
+)
+
+
 class ReadingBulkCreateApi(APIView):
     """Up to 10,000 readings, all-or-nothing. A reading already stored (same source and `source_reading_id`) is
     skipped when unchanged, and corrected when its value or time changed (the old value stays in its history);
@@ -115,12 +172,17 @@ class ReadingBulkCreateApi(APIView):
             ref_name = "ReadingBatchInput"
 
         # Rows are checked by the service (fast, per row, naming row and field), not by a nested serializer.
-        readings = BatchRowsField(allow_empty=False, max_length=services.MAX_BATCH)
+        readings = ReadingRowsField(allow_empty=False, max_length=services.MAX_BATCH)
 
     @extend_schema(
         request=Input,
         responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
         summary="Ingest readings",
+        description=f"Up to {services.MAX_BATCH} readings, all or nothing: a bad row is a 400 naming it "
+        "(`readings[3].unit`) and nothing is stored. A reading already stored (same `source` and "
+        "`source_reading_id`) is counted as a duplicate and skipped: 201 when something was created, 200 when all "
+        "were duplicates.",
+        examples=[READINGS_EXAMPLE],
     )
     @idempotent_post
     def post(self, request: Request) -> Response:
@@ -144,9 +206,39 @@ class RecordImportApi(APIView):
         records = BatchRowsField(allow_empty=False, max_length=services.MAX_BATCH)
 
     @extend_schema(
-        request=Input,
+        request=body_variants(
+            Input,
+            name="RecordImportBody",
+            field="format",
+            variants={
+                name: {"records": serializers.ListField(child=record(), min_length=1, max_length=services.MAX_BATCH)}
+                for name, record in RECORD_FORMATS.items()
+            },
+        ),
         responses={201: IngestOutput, 200: IngestOutput, 413: error_response(413)},
         summary="Import native records",
+        description="One patient's records in a partner's own format (`format` says which, and each format's "
+        "record is documented): each is mapped to catalog readings, then stored as by `POST /biomarkers/readings/` "
+        "(all or nothing, duplicates skipped). A bad record is a 400 naming it (`records[2].score`).",
+        examples=[
+            OpenApiExample(
+                "Oura readiness",
+                request_only=True,
+                value={
+                    "format": "oura_daily_readiness",
+                    "patient_id": "3f0c6a53-1d2b-4c59-9a64-0b7f1b2f8e11",
+                    "records": [
+                        {
+                            "id": "8f2d",
+                            "day": "2024-03-10",
+                            "timestamp": "2024-03-10T07:00:00+00:00",
+                            "score": 82,
+                            "temperature_deviation": -0.1,
+                        }
+                    ],
+                },
+            )
+        ],
     )
     @idempotent_post
     def post(self, request: Request) -> Response:
@@ -201,8 +293,12 @@ class TimeZoneField(serializers.CharField):
 
 
 class PeriodInput(serializers.Serializer):
-    start = serializers.DateTimeField(required=False)
-    end = serializers.DateTimeField(required=False)
+    captured_since = serializers.DateTimeField(
+        required=False, source="start", help_text=f"Captured at or after (default: {DEFAULT_PERIOD.days} days before)."
+    )
+    captured_before = serializers.DateTimeField(
+        required=False, source="end", help_text="Captured before (default: now)."
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         attrs.setdefault("end", timezone.now())
@@ -211,10 +307,14 @@ class PeriodInput(serializers.Serializer):
                 attrs["start"] = attrs["end"] - DEFAULT_PERIOD
             except OverflowError:  # an end in the first days of year 1
                 raise ValidationError(
-                    {"end": [f"Give a start: {DEFAULT_PERIOD.days} days before end is out of range."]}
+                    {
+                        "captured_before": [
+                            f"Give captured_since: {DEFAULT_PERIOD.days} days before captured_before is out of range."
+                        ]
+                    }
                 ) from None
         if attrs["start"] >= attrs["end"]:
-            raise ValidationError({"start": ["Must be before end."]})
+            raise ValidationError({"captured_since": ["Must be before captured_before."]})
         return attrs
 
 

@@ -13,14 +13,16 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.pagination import ListPagination
 from apps.patients.selectors import patient_list
+from config.openapi import body_variants
 
 from . import selectors, services
 from .filters import ClinicalEventFilter, EncounterFilter
 from .models import ClinicalEvent
 from .permissions import CLINICAL_EVENT, ENCOUNTER
 from .serializers import (
+    SPOKE_INPUTS,
     ClinicalEventInput,
     ClinicalEventOutput,
     EncounterInput,
@@ -32,7 +34,7 @@ from .serializers import (
 
 
 class EncounterListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = ENCOUNTER
 
     @extend_schema(
@@ -65,7 +67,7 @@ class EncounterDetailApi(APIView):
 
 
 class ClinicalEventListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = CLINICAL_EVENT
 
     @extend_schema(
@@ -123,7 +125,12 @@ class ManualEntryApi(APIView):
     resource_actions = {"POST": "manual_entry"}
 
     @extend_schema(
-        request=ManualEntryInput,
+        request=body_variants(
+            ManualEntryInput,
+            name="ManualEntryBody",
+            field="detail_type",
+            variants={name: {"values": serializer()} for name, serializer in sorted(SPOKE_INPUTS.items())},
+        ),
         responses={201: ClinicalEventOutput},
         summary="Record one detail row entered by hand (creates its synthetic hub event)",
     )

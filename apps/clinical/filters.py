@@ -9,12 +9,12 @@ from .models import SPOKES, ClinicalEvent, Encounter
 class EncounterFilter(django_filters.FilterSet):
     patient = django_filters.UUIDFilter(field_name="patient_id")
     encounter_type = django_filters.ChoiceFilter(choices=Encounter.Type.choices)
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_since = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Encounter
-        fields = ["patient", "encounter_type", "started_after", "started_before"]
+        fields = ["patient", "encounter_type", "started_since", "started_before"]
 
 
 class ClinicalEventFilter(django_filters.FilterSet):
@@ -32,12 +32,20 @@ class ClinicalEventFilter(django_filters.FilterSet):
         method="filter_detail_type",
         help_text="events with such rows",
     )
-    date_from = django_filters.IsoDateTimeFilter(field_name="event_date", lookup_expr="gte")
-    date_to = django_filters.IsoDateTimeFilter(field_name="event_date", lookup_expr="lt")
+    event_date_since = django_filters.IsoDateTimeFilter(field_name="event_date", lookup_expr="gte")
+    event_date_before = django_filters.IsoDateTimeFilter(field_name="event_date", lookup_expr="lt")
 
     class Meta:
         model = ClinicalEvent
-        fields = ["patient", "encounter", "activity_type", "purpose", "detail_type", "date_from", "date_to"]
+        fields = [
+            "patient",
+            "encounter",
+            "activity_type",
+            "purpose",
+            "detail_type",
+            "event_date_since",
+            "event_date_before",
+        ]
 
     def filter_purpose(self, queryset: QuerySet[ClinicalEvent], name: str, value: str) -> QuerySet[ClinicalEvent]:
         return queryset.filter(clinical_purposes__contains=[value])

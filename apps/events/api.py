@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
+from apps.organizations.pagination import ListPagination
 from apps.organizations.rendering import OutputSerializer
 
 from . import selectors, services
@@ -21,19 +22,18 @@ from .serializers import EventOutput
 from .types import EVENT_TYPES
 
 MAX_PAGE_SIZE = 500
-MAX_DELIVERIES = 100
 
 
 class EventPageOutput(serializers.Serializer):
     results = EventOutput(many=True)
     next_cursor = serializers.CharField(
-        help_text="Pass as `after` to read on; when `results` is empty, poll again later with the same cursor."
+        help_text="Pass as `cursor` to read on; when `results` is empty, poll again later with the same cursor."
     )
     has_more = serializers.BooleanField(help_text="More events are ready now.")
 
 
 class EventFeedQuery(serializers.Serializer):
-    after = serializers.CharField(required=False, max_length=100, help_text="The `next_cursor` of the last page.")
+    cursor = serializers.CharField(required=False, max_length=100, help_text="The `next_cursor` of the last page.")
     types = serializers.ListField(
         child=serializers.CharField(max_length=60),
         required=False,
@@ -42,7 +42,7 @@ class EventFeedQuery(serializers.Serializer):
     )
     limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=100)
 
-    def validate_after(self, value: str) -> selectors.FeedPosition:
+    def validate_cursor(self, value: str) -> selectors.FeedPosition:
         try:
             return selectors.FeedPosition.decode(value)
         except selectors.MalformedCursorError:
@@ -70,7 +70,7 @@ class EventFeedApi(APIView):
         summary="Domain events in commit-safe order, after a cursor",
         description=(
             "Changes partners care about, in one order that never skips or repeats an event while the clinic "
-            "writes: page with `after=<next_cursor>` until `has_more` is false, keep the last cursor, and poll "
+            "writes: page with `cursor=<next_cursor>` until `has_more` is false, keep the last cursor, and poll "
             "with it later. A key sees the event types whose subject its scopes may read, and CLINICAL_PHI "
             "events only with PHI access. Types: "
             + "; ".join(f"`{name}`: {event_type.description}" for name, event_type in EVENT_TYPES.items())
@@ -80,7 +80,7 @@ class EventFeedApi(APIView):
         query = EventFeedQuery(data=_query_params(request))
         query.is_valid(raise_exception=True)
         params = query.validated_data
-        after: selectors.FeedPosition | None = params.get("after")
+        after: selectors.FeedPosition | None = params.get("cursor")
         limit = params["limit"]
         events = selectors.event_feed(after=after, types=params.get("types", ()), limit=limit + 1)
         page = events[:limit]
@@ -161,11 +161,14 @@ def _endpoint(endpoint_id: uuid.UUID) -> WebhookEndpoint:
 
 
 class WebhookEndpointListApi(APIView):
+    pagination_class = ListPagination
     resource = WEBHOOK_ENDPOINT
 
     @extend_schema(responses=WebhookEndpointOutput(many=True), summary="The caller's webhook endpoints")
     def get(self, request: Request) -> Response:
-        return Response(WebhookEndpointOutput(selectors.webhook_endpoint_list(), many=True).data)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.webhook_endpoint_list(), request, view=self)
+        return paginator.get_paginated_response(WebhookEndpointOutput(page, many=True).data)
 
     @extend_schema(
         request=WebhookEndpointInput,
@@ -208,16 +211,19 @@ class WebhookEndpointDetailApi(APIView):
 
 
 class WebhookDeliveryListApi(APIView):
+    pagination_class = ListPagination
     resource = WEBHOOK_DELIVERY
 
     @extend_schema(
         responses=WebhookDeliveryOutput(many=True),
-        summary="An endpoint's latest deliveries and their attempts",
-        description=f"The {MAX_DELIVERIES} newest; each attempt with its status code, time and class of failure.",
+        summary="An endpoint's deliveries and their attempts, newest first",
+        description="Each attempt with its status code, time and class of failure.",
     )
     def get(self, request: Request, endpoint_id: uuid.UUID) -> Response:
-        deliveries = selectors.webhook_delivery_list(endpoint=_endpoint(endpoint_id))[:MAX_DELIVERIES]
-        return Response(WebhookDeliveryOutput(deliveries, many=True).data)
+        paginator = self.pagination_class()
+        deliveries = selectors.webhook_delivery_list(endpoint=_endpoint(endpoint_id))
+        page = paginator.paginate_queryset(deliveries, request, view=self)
+        return paginator.get_paginated_response(WebhookDeliveryOutput(page, many=True).data)
 
 
 class WebhookDeliveryReplayApi(APIView):

@@ -54,6 +54,14 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return out
 
 
+def fields_message(fields: dict[str, list[str]]) -> str:
+    """The error message for field errors: `name: messages; ...` (messages without a field stand alone)."""
+    return "; ".join(
+        f"{name}: {' '.join(messages)}" if name != "non_field_errors" else " ".join(messages)
+        for name, messages in fields.items()
+    )
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF exception handler producing Kura's error shape."""
     if isinstance(exc, DjangoValidationError):
@@ -69,10 +77,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         fields = _flatten(exc.detail)
-        message = "; ".join(
-            f"{name}: {' '.join(messages)}" if name != "non_field_errors" else " ".join(messages)
-            for name, messages in fields.items()
-        )
+        message = fields_message(fields)
         response.data = error_body(response.status_code, "invalid", message or "Invalid input.", fields)
     else:
         detail = getattr(exc, "detail", None)

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.pagination import ListPagination
 from apps.organizations.rendering import OutputSerializer
 
 from . import phi_reads, selectors, services
@@ -86,7 +86,7 @@ class PatientRegistrationInput(PatientInput):
 
 
 class PatientListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = PATIENT
 
     @extend_schema(
@@ -178,7 +178,7 @@ class ConsentInput(serializers.Serializer):
 
 
 class PatientConsentListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = CONSENT
 
     @extend_schema(

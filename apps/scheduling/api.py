@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 from apps.organizations.access import object_or_404
 from apps.organizations.filtering import filter_parameters, filter_queryset
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.pagination import ListPagination
 from apps.patients import phi_reads
 from apps.patients.models import PHIAccessLog
 from apps.patients.selectors import patient_list
@@ -100,7 +100,7 @@ def _parties(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class AppointmentTypeListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = APPOINTMENT_TYPE
 
     @extend_schema(responses=AppointmentTypeOutput(many=True), summary="List appointment types")
@@ -111,7 +111,7 @@ class AppointmentTypeListApi(APIView):
 
 
 class ProviderListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = PROVIDER
 
     @extend_schema(responses=SchedulingProviderOutput(many=True), summary="List providers who take bookings")
@@ -149,7 +149,7 @@ class FreeSlotListApi(APIView):
 
 
 class AppointmentListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = APPOINTMENT
 
     @extend_schema(

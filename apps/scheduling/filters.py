@@ -9,9 +9,9 @@ class AppointmentFilter(django_filters.FilterSet):
     provider = django_filters.UUIDFilter(field_name="provider_id")
     patient = django_filters.UUIDFilter(field_name="patient_id")
     status = django_filters.ChoiceFilter(choices=AppointmentStatus.choices)
-    starts_from = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
+    starts_since = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="gte")
     starts_before = django_filters.IsoDateTimeFilter(field_name="starts_at", lookup_expr="lt")
 
     class Meta:
         model = Appointment
-        fields = ["provider", "patient", "status", "starts_from", "starts_before"]
+        fields = ["provider", "patient", "status", "starts_since", "starts_before"]

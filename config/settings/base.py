@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "apps.organizations.middleware.TenantContextMiddleware",
     # The organization's time zone for everything the request shows or reads (storage stays UTC).
     "apps.organizations.time_zones.OrganizationTimeZoneMiddleware",
+    # A 400 naming an undocumented query parameter; deprecated parameter names read as their new names.
+    "apps.organizations.query_params.QueryParameterMiddleware",
     # Writes the PHI access log of the rows the response showed (inside the request's transaction).
     "apps.patients.phi_reads.PHIReadLogMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -337,12 +339,10 @@ REST_FRAMEWORK = {
         "apps.organizations.authentication.VerifiedSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["apps.organizations.permissions.TenantAccess"],
-    "DEFAULT_PARSER_CLASSES": [
-        "apps.organizations.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-    "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.BoundedLimitOffsetPagination",
+    # JSON only: the schema then offers one body type per operation (a generated client picked multipart when
+    # form bodies were offered too, and form encoding cannot carry the nested objects most bodies hold).
+    "DEFAULT_PARSER_CLASSES": ["apps.organizations.parsers.JSONParser"],
+    "DEFAULT_PAGINATION_CLASS": "apps.organizations.pagination.ListPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "config.openapi.KuraAutoSchema",
@@ -365,6 +365,8 @@ SPECTACULAR_SETTINGS = {
         "MedicationStatusEnum": "apps.clinical.models.events.Medication.Status",
         "ConditionSeverityEnum": "apps.clinical.models.events.SEVERITY_CHOICES",
         "AllergySeverityEnum": "apps.clinical.models.events.Allergy.Severity",
+        "BiomarkerSourceEnum": "apps.biomarkers.catalog.Source",
+        "HealthEventSourceEnum": "apps.clinical.timeline.vocabulary.Source",
     },
 }
 

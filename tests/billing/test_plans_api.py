@@ -115,14 +115,14 @@ def test_failed_outcome_marks_the_installment_and_lists_it_for_follow_up(clinics
     assert body["plan"]["installments"][1]["payment_status"] == "failed"
     assert body["plan"]["remaining_cents"] == 100_001
 
-    follow_up = a["client"].get("/api/v1/billing/installments/failed/").json()
+    follow_up = a["client"].get("/api/v1/billing/installments/failed/").json()["results"]
     assert [(f["plan_id"], f["number"], f["outstanding_cents"]) for f in follow_up] == [(plan["id"], 2, 25_000)]
 
     paid = post(a["client"], url, {"succeeded": True, "external_reference": "pi_ok_2"})
     assert paid.status_code == 201
     assert paid.json()["payment"]["payment_status"] == "paid"
     assert paid.json()["plan"]["remaining_cents"] == 75_001
-    assert a["client"].get("/api/v1/billing/installments/failed/").json() == []
+    assert a["client"].get("/api/v1/billing/installments/failed/").json()["results"] == []
     # Paying it again is refused: nothing is owed on it.
     again = post(a["client"], url, {"succeeded": True, "external_reference": "pi_ok_3"})
     assert again.status_code == 400
@@ -134,7 +134,7 @@ def test_failed_outcome_marks_the_installment_and_lists_it_for_follow_up(clinics
             .values_list("external_reference", "payment_status")
         )
         assert statuses == [("pi_fail_2", PaymentStatus.FAILED), ("pi_ok_2", PaymentStatus.PAID)]
-    assert len(b["client"].get("/api/v1/billing/installments/failed/").json()) == 1
+    assert len(b["client"].get("/api/v1/billing/installments/failed/").json()["results"]) == 1
 
 
 def test_outcome_for_an_unknown_installment_number_names_the_field(clinics):

@@ -186,8 +186,16 @@ def test_the_series_api_rejects_a_bad_cursor_and_an_unknown_metric(series, org_a
     [
         # Found by the longer fuzzing run: the default start was computed even when a start was given, and
         # 30 days before the first day of year 1 overflowed (a 500).
-        ({"start": "0001-01-01T01:01:01+00:00", "end": "0001-01-01T01:01:01+00:00"}, "start", "Must be before end."),
-        ({"end": "0001-01-02T00:00:00+00:00"}, "end", "Give a start: 30 days before end is out of range."),
+        (
+            {"start": "0001-01-01T01:01:01+00:00", "end": "0001-01-01T01:01:01+00:00"},
+            "start",
+            "Must be before captured_before.",
+        ),
+        (
+            {"end": "0001-01-02T00:00:00+00:00"},
+            "end",
+            "Give captured_since: 30 days before captured_before is out of range.",
+        ),
     ],
 )
 def test_a_period_at_the_edge_of_the_calendar_is_a_400_naming_the_field(series, org_a, period, field, message):

@@ -185,7 +185,7 @@ def test_a_receiver_that_is_down_then_up_gets_each_event_once_signed(receiver):
     assert {json.loads(b)["subject_id"] for _h, b in delivered} >= {str(first.pk), str(second.pk)}
 
     # The attempts log: status, time and class of failure, never a body.
-    log = json.loads(client.get(f"{ENDPOINTS}{endpoint['id']}/deliveries/").content)
+    log = json.loads(client.get(f"{ENDPOINTS}{endpoint['id']}/deliveries/").content)["results"]
     assert [
         (d["status"], [(a["status_code"], a["error_class"], a["succeeded"]) for a in d["attempts"]]) for d in log
     ] == [("delivered", [(500, "HTTP 500", False), (200, "", True)])] * 3
@@ -287,9 +287,9 @@ def test_a_partner_sees_and_changes_only_its_own_endpoints(receiver):
     mine, theirs = api_client(issue_key(org, scopes=PARTNER_SCOPES)), api_client(issue_key(org, scopes=PARTNER_SCOPES))
     endpoint = _register(mine, receiver.url, ["patient.created"])
 
-    assert [e["id"] for e in json.loads(mine.get(ENDPOINTS).content)] == [endpoint["id"]]
+    assert [e["id"] for e in json.loads(mine.get(ENDPOINTS).content)["results"]] == [endpoint["id"]]
     assert "secret" not in json.loads(mine.get(f"{ENDPOINTS}{endpoint['id']}/").content)
-    assert json.loads(theirs.get(ENDPOINTS).content) == []
+    assert json.loads(theirs.get(ENDPOINTS).content)["results"] == []
     patch = theirs.patch(f"{ENDPOINTS}{endpoint['id']}/", {"is_active": False}, content_type="application/json")
     assert patch.status_code == 404
     with as_tenant(org):

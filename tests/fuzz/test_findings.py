@@ -12,7 +12,7 @@ from rest_framework.test import APIRequestFactory
 
 from apps.clinical.models import ClinicalEvent, Encounter
 from apps.organizations import services
-from apps.organizations.pagination import MAX_PAGE_SIZE, BoundedLimitOffsetPagination
+from apps.organizations.pagination import MAX_PAGE_SIZE, ListPagination
 from apps.organizations.roles import DataClassification, Role
 from tests.conftest import add_member, api_client, as_tenant, issue_key, logged_in, make_organization
 from tests.factories import ClinicalEventFactory, PatientFactory
@@ -152,9 +152,11 @@ def test_a_huge_limit_gives_the_largest_page_of_the_callers_rows(clinics, path):
         assert [row["id"] for row in first.json()["results"]] == [str(clinics["a"]["patient"].pk)]
 
 
-def test_the_page_size_is_capped_at_the_largest_page():
+def test_the_page_size_is_capped_at_the_largest_page(db):
     request = Request(APIRequestFactory().get("/", {"limit": "13865685799175996657631232"}))
-    assert BoundedLimitOffsetPagination().get_limit(request) == MAX_PAGE_SIZE == 500
+    paginator = ListPagination()
+    paginator.paginate_queryset(Encounter.objects.none(), request)
+    assert paginator.limit == MAX_PAGE_SIZE == 500
 
 
 # --- Findings: schema mismatches ------------------------------------------------------------------------------
@@ -198,9 +200,9 @@ def test_paginated_lists_are_documented_with_their_envelope_and_pagination_param
     ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     envelope = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
 
-    assert set(body) == {"count", "next", "previous", "results"}
-    assert set(envelope["properties"]) == {"count", "next", "previous", "results"}
-    assert {"limit", "offset"} <= {p["name"] for p in operation["parameters"]}
+    assert set(body) == {"count", "next", "previous", "next_cursor", "results"}
+    assert set(envelope["properties"]) == {"count", "next", "previous", "next_cursor", "results"}
+    assert {"cursor", "limit", "updated_since", "offset"} <= {p["name"] for p in operation["parameters"]}
 
 
 def test_envelopes_that_are_not_paginated_are_documented_as_returned(clinics, schema):

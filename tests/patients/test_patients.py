@@ -208,7 +208,7 @@ def test_a_partner_list_page_logs_one_row_per_patient_shown_with_the_key_and_rol
     with as_tenant(org_b):
         PatientFactory()
     before = timezone.now()
-    assert api_client(raw_key).get("/api/v1/patients/?limit=10&ordering=mrn").status_code == 200
+    assert api_client(raw_key).get("/api/v1/patients/?limit=10").status_code == 200
     with as_tenant(org_a):
         rows = list(
             PHIAccessLog.objects.values(

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
-from apps.organizations.pagination import BoundedLimitOffsetPagination
+from apps.organizations.pagination import ListPagination
 
 from .. import selectors as clinical_selectors
 from ..permissions import CLINICAL_NOTE
@@ -26,7 +26,7 @@ def _note(note_id: uuid.UUID) -> NoteOutput:
 
 
 class EncounterNoteListApi(APIView):
-    pagination_class = BoundedLimitOffsetPagination
+    pagination_class = ListPagination
     resource = CLINICAL_NOTE
 
     @extend_schema(responses=NoteOutput(many=True), summary="The notes of an encounter, newest first")

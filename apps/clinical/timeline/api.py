@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,11 +17,13 @@ from rest_framework.views import APIView
 
 from apps.organizations.access import object_or_404
 from apps.organizations.idempotency import idempotent_post
+from apps.organizations.pagination import ListPagination
 from apps.organizations.rendering import OutputSerializer
 from apps.organizations.roles import DataClassification
 from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 from apps.patients.selectors import patient_list
+from config.openapi import body_variants
 
 from ..models import AssessmentFlag
 from ..permissions import (
@@ -32,7 +34,8 @@ from ..permissions import (
     MEDICATION_ADHERENCE,
 )
 from . import scoring, selectors, services
-from .vocabulary import EventType, Source
+from .openapi import EVENT_DATA, POSTABLE_TYPES
+from .vocabulary import EVENT_SUBTYPES, EventType, Source
 
 MAX_PAGE_SIZE = 200
 
@@ -67,10 +70,13 @@ class TimelinePageOutput(serializers.Serializer):
 
 class TimelineQuery(serializers.Serializer):
     type = serializers.ListField(child=serializers.CharField(max_length=20), required=False, max_length=20)
-    since = serializers.DateTimeField(required=False)
-    until = serializers.DateTimeField(required=False)
-    cursor = serializers.CharField(required=False, max_length=200)
-    page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)
+    occurred_since = serializers.DateTimeField(required=False, source="since", help_text="Occurred at or after.")
+    occurred_before = serializers.DateTimeField(required=False, source="until", help_text="Occurred before.")
+    updated_since = serializers.DateTimeField(
+        required=False, help_text="Only events recorded or changed at or after this instant."
+    )
+    cursor = serializers.CharField(required=False, max_length=200, help_text="The `next_cursor` of the last page.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)
     include_superseded = serializers.BooleanField(required=False, default=False)
 
     def validate_type(self, value: list[str]) -> list[str]:
@@ -80,7 +86,7 @@ class TimelineQuery(serializers.Serializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
-            raise serializers.ValidationError({"until": "Must be after since."})
+            raise serializers.ValidationError({"occurred_before": "Must be after occurred_since."})
         return attrs
 
 
@@ -122,7 +128,9 @@ class HealthEventListApi(APIView):
             until=params.get("until"),
             include_superseded=params["include_superseded"],
         )
-        page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["page_size"])
+        if params.get("updated_since") is not None:
+            events = events.filter(updated_at__gte=params["updated_since"])
+        page = selectors.health_event_page(events, cursor=params.get("cursor"), size=params["limit"])
         next_url = None
         if page.next_cursor:
             next_query = request.query_params.copy()
@@ -136,7 +144,37 @@ class HealthEventListApi(APIView):
             }
         )
 
-    @extend_schema(request=HealthEventInput, responses={201: HealthEventOutput}, summary="Record a health event")
+    @extend_schema(
+        request=body_variants(
+            HealthEventInput,
+            name="HealthEventBody",
+            field="event_type",
+            variants={
+                event_type: {
+                    "event_subtype": serializers.ChoiceField(choices=list(EVENT_SUBTYPES[event_type])),
+                    "event_data": EVENT_DATA[event_type](),
+                }
+                for event_type in POSTABLE_TYPES
+            },
+        ),
+        responses={201: HealthEventOutput},
+        summary="Record a health event",
+        description="One entry of the patient's timeline. `event_data` depends on `event_type` (each shape is "
+        "documented; an unknown key is a 400 naming it). The timeline is append-only: to correct an event, "
+        "record a new one with `supersedes` set to the old one's id.",
+        examples=[
+            OpenApiExample(
+                "A mood check-in",
+                request_only=True,
+                value={
+                    "event_type": "mood",
+                    "event_subtype": "daily_checkin",
+                    "event_data": {"mood": "calm", "confidence": 7, "anxiety_level": 2},
+                    "occurred_at": "2024-03-10T08:30:00Z",
+                },
+            )
+        ],
+    )
     @idempotent_post
     def post(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
@@ -254,25 +292,40 @@ class AssessmentResponseOutput(phi_reads.MarksReads, OutputSerializer):
         return bool(response.flags.all())
 
 
+@extend_schema_field(serializers.ListField(child=serializers.IntegerField(min_value=0)))
+class AnswersField(serializers.JSONField):
+    """One whole-number answer per item, in the instrument's order (the scoring rules check count and range)."""
+
+
+class BandInput(serializers.Serializer):
+    min = serializers.IntegerField(min_value=0)
+    max = serializers.IntegerField(min_value=0)
+    label = serializers.CharField(max_length=50)  # type: ignore[assignment]  # a field, not Field.label
+
+
+@extend_schema_field(BandInput(many=True))
+class BandsField(serializers.JSONField):
+    """Severity bands by total score, together covering every possible total (checked by the service)."""
+
+
 class AssessmentInput(serializers.Serializer):
-    instrument = serializers.CharField(max_length=50)
-    answers = serializers.JSONField()
+    instrument = serializers.CharField(max_length=50, help_text="phq4, gad7, phq9, or a custom instrument's code.")
+    answers = AnswersField()
     completed_at = serializers.DateTimeField(required=False)
     source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
 
 
-class AssessmentResponseListOutput(serializers.Serializer):
-    results = AssessmentResponseOutput(many=True)
-
-
 class AssessmentListApi(APIView):
+    pagination_class = ListPagination
     resource = ASSESSMENT
 
-    @extend_schema(responses=AssessmentResponseListOutput, summary="A patient's completed assessments")
+    @extend_schema(responses=AssessmentResponseOutput(many=True), summary="A patient's completed assessments")
     def get(self, request: Request, patient_id: uuid.UUID) -> Response:
         patient = _patient(patient_id)
-        responses = list(selectors.assessment_response_list(patient=patient).prefetch_related("flags")[:200])
-        return Response({"results": AssessmentResponseOutput(responses, many=True).data})
+        paginator = self.pagination_class()
+        responses = selectors.assessment_response_list(patient=patient).prefetch_related("flags")
+        page = paginator.paginate_queryset(responses, request, view=self)
+        return paginator.get_paginated_response(AssessmentResponseOutput(page, many=True).data)
 
     @extend_schema(request=AssessmentInput, responses={201: AssessmentResponseOutput}, summary="Complete an assessment")
     @idempotent_post
@@ -314,7 +367,7 @@ class AssessmentDefinitionInput(serializers.Serializer):
     items = serializers.ListField(child=serializers.CharField(max_length=500), min_length=1, max_length=50)
     min_answer = serializers.IntegerField(min_value=0, max_value=99, default=0)
     max_answer = serializers.IntegerField(min_value=1, max_value=100)
-    bands = serializers.JSONField()
+    bands = BandsField()
 
 
 class InstrumentListOutput(serializers.Serializer):
@@ -361,17 +414,15 @@ class FlagReviewInput(serializers.Serializer):
     comment = serializers.CharField(max_length=services.REVIEW_COMMENT_MAX_LENGTH)
 
 
-class AssessmentFlagListOutput(serializers.Serializer):
-    results = AssessmentFlagOutput(many=True)
-
-
 class AssessmentFlagListApi(APIView):
+    pagination_class = ListPagination
     resource = ASSESSMENT_FLAG
 
-    @extend_schema(responses=AssessmentFlagListOutput, summary="Patients needing review (open flags)")
+    @extend_schema(responses=AssessmentFlagOutput(many=True), summary="Patients needing review (open flags)")
     def get(self, request: Request) -> Response:
-        flags = list(selectors.assessment_flag_open_list()[:500])
-        return Response({"results": AssessmentFlagOutput(flags, many=True).data})
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(selectors.assessment_flag_open_list(), request, view=self)
+        return paginator.get_paginated_response(AssessmentFlagOutput(page, many=True).data)
 
 
 class AssessmentFlagReviewApi(APIView):
