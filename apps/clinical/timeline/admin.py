@@ -23,6 +23,7 @@ from apps.patients.admin_mixins import PHIAccessLoggedAdmin
 from apps.patients.models import PHIAccessLog
 
 from ..models import AssessmentDefinition, AssessmentFlag, AssessmentResponse, HealthEvent
+from ..notes.serializers import person_name
 from ..permissions import ASSESSMENT, ASSESSMENT_FLAG, HEALTH_EVENT, INSTRUMENT
 from . import selectors, services
 from .administer import administer_view, answered_items
@@ -113,14 +114,18 @@ class AssessmentFlagAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     phi_rows_only = True
 
     resource = ASSESSMENT_FLAG
-    list_display = ["patient", "reason", "raised_at", "response_summary", "reviewed_at", "review"]
+    list_display = ["patient", "reason", "raised_at", "response_summary", "reviewed_at", "reviewer", "review"]
     list_filter = [ReviewStatusFilter]
-    list_select_related = ["patient", "response"]
+    list_select_related = ["patient", "response", "reviewed_by"]
     ordering = ["raised_at", "id"]
 
     @admin.display(description="Response")
     def response_summary(self, flag: AssessmentFlag) -> str:
         return flag.response.summary
+
+    @admin.display(description="Reviewed by")
+    def reviewer(self, flag: AssessmentFlag) -> str:
+        return person_name(flag.reviewed_by) if flag.reviewed_by is not None else "—"
 
     @admin.display(description="Review")
     def review(self, flag: AssessmentFlag) -> SafeString:
