@@ -23,7 +23,7 @@ a reversal, and the payment total (BPR02) must equal the claims' payments less t
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -226,6 +226,9 @@ class _Poster:
         self.file = file
         self.head = head
         self.totals: dict[str, int] = defaultdict(int)
+        # Payments posted per claim in this file: a claim answered twice in one file (paid again after its
+        # reversal) gets a second reference, as a reference is posted once per payer and patient.
+        self.payments_per_claim: Counter[str] = Counter()
         self.outcome: dict[str, Any] = {
             "paid": [],
             "partly_paid": [],
@@ -416,6 +419,9 @@ class _Poster:
         paid = [a for claim_line, line in posted if line.paid for a in allocate(claim_line, line.paid)]
         if paid:
             total = sum(a.amount_cents for a in paid)
+            self.payments_per_claim[claim.submitter_claim_id] += 1
+            nth = self.payments_per_claim[claim.submitter_claim_id]
+            reference = f"{self.head.trace_number}/{claim.submitter_claim_id}" + (f"/{nth}" if nth > 1 else "")
             services.payment_post(
                 patient=claim.patient,
                 kind=EntryKind.INSURANCE_PAYMENT,
@@ -423,8 +429,9 @@ class _Poster:
                 currency=claim.currency,
                 allocations=paid,
                 metadata={"method": "insurance", "note": note},
-                external_reference=f"{self.head.trace_number}/{claim.submitter_claim_id}"[:100],
+                external_reference=reference[:100],
                 received_on=self.head.paid_on,
+                payer=claim.payer,
             )
             self.totals["paid"] += total
         # One adjustment entry per group and reason code (CO-45, OA-23, PI-96, ...), applied to the lines it names.
