@@ -3,6 +3,8 @@
 * Sending (`claim_batch_send`): the ready claims become one 837P batch (`x12.claim_batch_export`, test data until
   the billing provider is live) and the file is put in the clearinghouse's inbound folder, in one transaction:
   when the server cannot be reached or is not the pinned one, the batch is not kept and the claims stay ready.
+* Eligibility questions (`eligibility_checks_send`): each 270 not yet sent is put in the same inbound folder; its
+  271 comes back with the other answers.
 * Receiving (`clearinghouse_answers_receive`): every answer file of the clearinghouse's outbound folder is read
   and imported through `x12_answers.clearinghouse_file_import` (validated by pyx12, applied once, each file on its
   own); only after the import has committed are the imported files moved to the processed folder (or removed).
@@ -23,8 +25,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import sftp, x12, x12_answers
-from .models import ClaimBatch, ClearinghouseConnection
+from . import eligibility, sftp, x12, x12_answers
+from .models import ClaimBatch, ClearinghouseConnection, EligibilityCheck
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +131,14 @@ def claim_batch_send(*, now: dt.datetime | None = None) -> ClaimBatch | None:
         batch.uploaded_at = now
         batch.save(update_fields=["uploaded_at", "updated_at"])
     return batch
+
+
+def eligibility_checks_send(*, now: dt.datetime | None = None) -> list[EligibilityCheck]:
+    """Put the active organization's eligibility questions (270s) not yet sent on the clearinghouse's server; a
+    file that cannot be put there leaves its check (and the ones after it) waiting for the next attempt."""
+    target = account(_connection_or_refuse())
+    with transaction.atomic():
+        return eligibility.eligibility_checks_send(target=target, now=now)
 
 
 @dataclass

@@ -544,6 +544,7 @@ class ClearinghouseFile(TenantModel):
         ACKNOWLEDGEMENT_999 = "999", "999 implementation acknowledgement"
         CLAIM_ACKNOWLEDGEMENT_277CA = "277CA", "277CA claim acknowledgement"
         REMITTANCE_835 = "835", "835 remittance advice"
+        ELIGIBILITY_271 = "271", "271 eligibility answer"
 
     kind = models.CharField(max_length=5, choices=Kind.choices)
     sha256 = models.CharField(max_length=64, editable=False)
@@ -565,7 +566,9 @@ class ClearinghouseFile(TenantModel):
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["organization", "sha256"], name="clearinghousefile_once_per_org"),
-            models.CheckConstraint(condition=Q(kind__in=["999", "277CA", "835"]), name="clearinghousefile_kind_valid"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["999", "277CA", "835", "271"]), name="clearinghousefile_kind_valid"
+            ),
             models.UniqueConstraint(
                 fields=["organization", "trace_originator", "trace_number"],
                 condition=~Q(trace_number=""),
@@ -928,3 +931,73 @@ class LedgerApplication(TenantModel):
 
     def __str__(self) -> str:
         return f"Application {self.amount_cents / 100:.2f}"
+
+
+class EligibilityStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for the payer's answer"
+    ACTIVE = "active", "Active coverage"
+    INACTIVE = "inactive", "Inactive coverage"
+    UNKNOWN = "unknown", "Unknown (the payer could not say)"
+
+
+class EligibilityCheck(TenantModel):
+    """One question to a payer about a policy (a 270 sent through the clearinghouse) and its answer (the 271
+    whose TRN echoes the question's trace number). Money in cents; coinsurance as a percentage (20 = 20 %)."""
+
+    policy = models.ForeignKey(
+        InsurancePolicy, on_delete=models.PROTECT, related_name="eligibility_checks", db_constraint=False
+    )
+    # Per organization 1, 2, 3...: the 270's interchange and group control number and, as "E<number>", its trace.
+    number = models.PositiveIntegerField(editable=False)
+    trace_number = models.CharField(max_length=50, editable=False)
+    asked_at = models.DateTimeField(editable=False)
+    request_content = models.TextField(editable=False)
+    # When the 270 was put on the clearinghouse's server (empty until the send job has run).
+    uploaded_at = models.DateTimeField(null=True, blank=True, editable=False)
+    answered_at = models.DateTimeField(null=True, blank=True, editable=False)
+    answer_file = models.ForeignKey(
+        ClearinghouseFile,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="eligibility_checks",
+        db_constraint=False,
+        editable=False,
+    )
+    status = models.CharField(
+        max_length=10, choices=EligibilityStatus.choices, default=EligibilityStatus.PENDING, editable=False
+    )
+    copay_cents = models.BigIntegerField(null=True, blank=True, editable=False)
+    coinsurance_percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, editable=False)
+    deductible_remaining_cents = models.BigIntegerField(null=True, blank=True, editable=False)
+
+    history = TenantHistoricalRecords(excluded_fields=["request_content"])
+
+    class Meta:
+        ordering = ["-asked_at", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "number"], name="eligibilitycheck_number_once"),
+            models.UniqueConstraint(fields=["organization", "trace_number"], name="eligibilitycheck_trace_once"),
+            models.CheckConstraint(
+                condition=Q(number__gte=1, number__lte=999_999_999), name="eligibilitycheck_number_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["pending", "active", "inactive", "unknown"]),
+                name="eligibilitycheck_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(copay_cents__isnull=True) | Q(copay_cents__gte=0), name="eligibilitycheck_copay_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(deductible_remaining_cents__isnull=True) | Q(deductible_remaining_cents__gte=0),
+                name="eligibilitycheck_deductible_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(coinsurance_percent__isnull=True)
+                | Q(coinsurance_percent__gte=0, coinsurance_percent__lte=100),
+                name="eligibilitycheck_coinsurance_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Eligibility check {self.trace_number}"

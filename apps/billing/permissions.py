@@ -44,6 +44,9 @@ CLAIM = declare(
     admin_read_only=True,
 )
 
+# Eligibility checks (270 asked, 271 answered): seen at check-in and asked again by the people who take the money.
+ELIGIBILITY = declare("billing.eligibility", read=POSTERS, ask=Rule(POSTERS))
+
 # Answers from the clearinghouse (999, 277CA, 835): importing them moves claims and posts money, so it is for
 # owner and billing.
 CLEARINGHOUSE_FILE = declare("billing.clearinghouse_file", read=MANAGERS, upload=Rule(MANAGERS), admin_read_only=True)

@@ -27,6 +27,7 @@ from .models import (
     BillingProvider,
     Claim,
     ClaimBatch,
+    EligibilityCheck,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -473,3 +474,30 @@ def remaining_cents(entry: LedgerEntry) -> int:
     credit not yet applied to charges nor refunded."""
     amount, applied = LedgerEntry.objects.filter(pk=entry.pk).values_list("amount_cents", "applied_cents").get()
     return int(amount - applied)
+
+
+@dataclass(frozen=True)
+class EligibilityAtCheckIn:
+    """The patient's current policy (primary first), its latest answered eligibility check, and a later question
+    still waiting for the payer's answer."""
+
+    policy: InsurancePolicy | None
+    answer: EligibilityCheck | None
+    waiting: EligibilityCheck | None
+
+
+def eligibility_at_check_in(*, patient_id: uuid.UUID) -> EligibilityAtCheckIn:
+    policy = (
+        InsurancePolicy.objects.filter(patient_id=patient_id, is_active=True)
+        .select_related("payer")
+        .order_by("priority")
+        .first()
+    )
+    if policy is None:
+        return EligibilityAtCheckIn(None, None, None)
+    checks = EligibilityCheck.objects.for_current_organization().filter(policy=policy)
+    answer = checks.filter(answered_at__isnull=False).order_by("-asked_at", "-number").first()
+    waiting = checks.filter(answered_at__isnull=True)
+    if answer is not None:
+        waiting = waiting.filter(number__gt=answer.number)
+    return EligibilityAtCheckIn(policy, answer, waiting.order_by("-number").first())

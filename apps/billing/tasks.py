@@ -1,5 +1,5 @@
-"""The billing app's jobs: the exchange with the clearinghouse (claim batches sent on request, answers fetched
-every ten minutes from organizations whose connection is active)."""
+"""The billing app's jobs: the exchange with the clearinghouse (claim batches and eligibility questions sent on
+request, answers fetched every ten minutes from organizations whose connection is active)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ def clearinghouse_send(*, organization_id: uuid.UUID) -> None:
     clearinghouse.claim_batch_send()
 
 
+@tenant_job(role=Role.BILLING)
+def eligibility_send(*, organization_id: uuid.UUID) -> None:
+    """Send the organization's eligibility questions (270s) to its clearinghouse (retried when it fails)."""
+    clearinghouse.eligibility_checks_send()
+
+
 # One attempt: the next tick tries again.
 @tenant_job(role=Role.BILLING, retry=0)
 def clearinghouse_receive(*, organization_id: uuid.UUID) -> None:
@@ -41,6 +47,11 @@ def _defer_once(task: Task[Any, Any, Any], lock: str, organization_id: str) -> N
 def clearinghouse_send_request(*, organization_id: uuid.UUID) -> None:
     """Queue a send of the organization's ready claims (once, however often asked before it runs)."""
     _defer_once(clearinghouse_send, f"clearinghouse-send-{organization_id}", str(organization_id))
+
+
+def eligibility_send_request(*, organization_id: uuid.UUID) -> None:
+    """Queue a send of the organization's eligibility questions (once, however often asked before it runs)."""
+    _defer_once(eligibility_send, f"eligibility-send-{organization_id}", str(organization_id))
 
 
 def clearinghouse_receive_request(*, organization_id: uuid.UUID) -> None:

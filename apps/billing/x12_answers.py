@@ -13,6 +13,8 @@ applied twice, which a unique constraint holds even for two imports at the same 
 * 835: posted by `remittance.apply_835` (payments, adjustments, patient responsibility, denials, reversals,
   provider-level adjustments, the unmatched work queue); the check or EFT trace number (TRN02, with its payer's
   TRN03) is unique per organization, so a remittance arriving again in another file posts nothing either.
+* 271: the answer to an eligibility check (`eligibility.apply_271`, matched by its trace number). pyx12 cannot
+  validate it (it has no 005010X279A1 map), so `eligibility.answer_271_errors` checks its structure instead.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from . import claims, remittance
+from . import claims, eligibility, remittance
 from .models import Claim, ClaimBatch, ClaimStatus, ClearinghouseFile
 
 ACCEPTED_CATEGORIES = frozenset({"A1", "A2", "A5"})
@@ -41,6 +43,7 @@ KINDS: dict[tuple[str, str], str] = {
     ("999", "005010X231"): ClearinghouseFile.Kind.ACKNOWLEDGEMENT_999,
     ("277", "005010X214"): ClearinghouseFile.Kind.CLAIM_ACKNOWLEDGEMENT_277CA,
     ("835", ""): ClearinghouseFile.Kind.REMITTANCE_835,
+    ("271", eligibility.VERSION): ClearinghouseFile.Kind.ELIGIBILITY_271,
 }
 MAX_ERRORS_SHOWN = 10
 
@@ -125,7 +128,9 @@ def _kind(parsed: list[Segment]) -> str:
         raise ValidationError({"file": "The file has no transaction set (ST segment)."})
     kind = KINDS.get((st.element(1), st.element(3)))
     if kind is None:
-        raise ValidationError({"file": "Only 999, 277CA (005010X214) and 835 files can be imported."})
+        raise ValidationError(
+            {"file": "Only 999, 277CA (005010X214), 835 and 271 (005010X279A1) files can be imported."}
+        )
     return kind
 
 
@@ -198,14 +203,15 @@ class ImportResult:
 
 
 def clearinghouse_file_import(*, content: bytes) -> ImportResult:
-    """Validate and apply one 999, 277CA or 835 file for the active organization, once."""
+    """Validate and apply one 999, 277CA, 835 or 271 file for the active organization, once."""
     try:
         text = content.decode("ascii")
     except UnicodeDecodeError:
         raise ValidationError({"file": "Not an X12 file: it holds characters outside ASCII."}) from None
     parsed = segments(text)
     kind = _kind(parsed)
-    errors = pyx12_errors(text)
+    # pyx12 has no map for the 271 (005010X279A1): its envelope and the elements read are checked here instead.
+    errors = eligibility.answer_271_errors(parsed) if kind == "271" else pyx12_errors(text)
     if errors:
         shown = errors[:MAX_ERRORS_SHOWN]
         if len(errors) > MAX_ERRORS_SHOWN:
@@ -226,6 +232,8 @@ def clearinghouse_file_import(*, content: bytes) -> ImportResult:
             )
             if kind == "835":
                 record.outcome = remittance.apply_835(parsed, file=record)
+            elif kind == "271":
+                record.outcome = eligibility.apply_271(parsed, file=record)
             else:
                 record.outcome = {"999": _apply_999, "277CA": _apply_277ca}[kind](parsed)
             record.save(update_fields=["outcome", "payer_name", "payment_cents", "paid_on", "updated_at"])

@@ -19,8 +19,11 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from apps.billing import eligibility, tasks
+from apps.billing import selectors as billing_selectors
+from apps.billing.permissions import ELIGIBILITY
 from apps.organizations.access import object_or_404
-from apps.organizations.admin_base import guarded_view, may
+from apps.organizations.admin_base import guarded_view, may, request_organization_id
 from apps.organizations.time_zones import organization_zone
 from apps.patients import phi_reads
 from apps.patients.admin_mixins import patient_picker
@@ -110,6 +113,11 @@ class CalendarPages:
             path("today/", view(self.today, "read"), name="scheduling_today"),
             path("book/", view(self.book, "write"), name="scheduling_book"),
             path("<uuid:appointment_id>/check-in/", view(self.check_in, "check_in"), name="scheduling_check_in"),
+            path(
+                "<uuid:appointment_id>/eligibility/",
+                guarded_view(self.admin_site, self.eligibility_ask, ELIGIBILITY, "ask"),
+                name="scheduling_eligibility_ask",
+            ),
             path("<uuid:appointment_id>/cancel/", view(self.cancel, "write"), name="scheduling_cancel"),
             path("<uuid:appointment_id>/reschedule/", view(self.reschedule, "write"), name="scheduling_reschedule"),
             path("<uuid:appointment_id>/status/", view(self.status, "write"), name="scheduling_status"),
@@ -334,7 +342,30 @@ class CalendarPages:
             status=selectors.check_in_status(patient=appointment.patient),
             encounter=encounter,
             may_check_in=appointment.status in services.NOT_YET_ARRIVED,
+            eligibility=(
+                billing_selectors.eligibility_at_check_in(patient_id=appointment.patient_id)
+                if may(request, ELIGIBILITY, "read")
+                else None
+            ),
+            may_ask_eligibility=may(request, ELIGIBILITY, "ask"),
         )
+
+    def eligibility_ask(self, request: HttpRequest, appointment_id: uuid.UUID) -> HttpResponse:
+        """Ask the payer again whether the patient's policy is active (a 270 sent by the send job)."""
+        appointment = self._appointment(appointment_id)
+        if request.method == "POST":
+            policy = billing_selectors.eligibility_at_check_in(patient_id=appointment.patient_id).policy
+            if policy is None:
+                messages.error(request, "No active insurance policy is on file to ask about.")
+            else:
+                try:
+                    eligibility.eligibility_check_request(policy=policy)
+                except ValidationError as error:
+                    messages.error(request, " ".join(error.messages))
+                else:
+                    tasks.eligibility_send_request(organization_id=request_organization_id(request))
+                    messages.success(request, "Eligibility asked; the payer's answer shows here when it arrives.")
+        return redirect("admin:scheduling_check_in", appointment_id)
 
 
 def calendar_urls(admin_site: admin.AdminSite) -> list[URLPattern]:

@@ -170,7 +170,7 @@ def test_invalid_file_is_refused_with_pyx12_segment_and_line_storing_nothing(sen
         ("ISA*Lucía".encode(), "Not an X12 file: it holds characters outside ASCII."),
         (
             build_999(group_control_number=1).replace("ST*999", "ST*835").encode(),
-            "Only 999, 277CA (005010X214) and 835 files can be imported.",
+            "Only 999, 277CA (005010X214), 835 and 271 (005010X279A1) files can be imported.",
         ),
     ],
 )

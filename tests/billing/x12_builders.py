@@ -91,3 +91,40 @@ def build_277ca(answers: list[ClaimAnswer], *, control_number: int = 601) -> str
         body=_transaction("277", "005010X214", inner),
         control_number=control_number,
     )
+
+
+def build_271(
+    *,
+    trace: str,
+    active: bool = True,
+    copay_cents: int | None = None,
+    coinsurance: str | None = None,
+    deductible_remaining_cents: int | None = None,
+    control_number: int = 701,
+) -> str:
+    """A 271 (005010X279A1) answering the 270 with that trace: active (EB*1) or inactive (EB*6) coverage, a copay
+    (EB*B, EB07), coinsurance (EB*A, EB08 as a fraction: "0.2") and the deductible remaining (EB*C, EB06 29)."""
+    inner = [
+        "BHT*0022*11*" + trace + "*20250303*0900",
+        "HL*1**20*1",
+        "NM1*PR*2*ACME HEALTH*****PI*ACME1",
+        "HL*2*1*21*1",
+        "NM1*1P*2*KURA CLINIC*****XX*1234567893",
+        "HL*3*2*22*0",
+        f"TRN*2*{trace}*9123456789",
+        "NM1*IL*1*DOE*JANE****MI*XJ1234567",
+        "DTP*346*D8*20250101",
+        "EB*1**30" if active else "EB*6**30",
+    ]
+    if copay_cents is not None:
+        inner.append(f"EB*B**30****{_amount(copay_cents)}")
+    if coinsurance is not None:
+        inner.append(f"EB*A**30*****{coinsurance}")
+    if deductible_remaining_cents is not None:
+        inner.append(f"EB*C**30***29*{_amount(deductible_remaining_cents)}")
+    return interchange(
+        functional_id="HB",
+        version="005010X279A1",
+        body=_transaction("271", "005010X279A1", inner),
+        control_number=control_number,
+    )

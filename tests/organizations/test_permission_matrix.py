@@ -30,7 +30,15 @@ from django.utils import timezone
 
 from apps.billing import clearinghouse, x12, x12_answers
 from apps.billing.models import ClaimBatch, ClearinghouseConnection, InsurancePolicy, LedgerEntry, Payer
-from apps.billing.permissions import BILLING_DATABASE_ROLES, CLAIM, INSURANCE_POLICY, LEDGER, PAYER, PROVIDER
+from apps.billing.permissions import (
+    BILLING_DATABASE_ROLES,
+    CLAIM,
+    ELIGIBILITY,
+    INSURANCE_POLICY,
+    LEDGER,
+    PAYER,
+    PROVIDER,
+)
 from apps.billing.permissions import INSTALLMENT_PLAN as PLAN
 from apps.biomarkers.models import BiomarkerLog
 from apps.clinical.models import AssessmentDefinition, AssessmentFlag, ClinicalEvent, ClinicalNote, Encounter
@@ -648,6 +656,9 @@ def test_sql_role_functions_agree_with_the_map(world: World) -> None:
     assert billing == BILLING_DATABASE_ROLES
     # The staff roles the billing policy admits are those the billing resources let read something.
     readers = set().union(
-        *(r.roles("read") | r.roles("write") for r in (LEDGER, PLAN, INSURANCE_POLICY, PAYER, PROVIDER, CLAIM))
+        *(
+            r.roles("read") | r.roles("write")
+            for r in (LEDGER, PLAN, INSURANCE_POLICY, PAYER, PROVIDER, CLAIM, ELIGIBILITY)
+        )
     )
     assert readers == BILLING_DATABASE_ROLES & STAFF_ROLES
