@@ -322,7 +322,8 @@ READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 
 class SeriesApi(APIView):
-    """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
+    """One patient's metric over [captured_since, captured_before): raw points (cursor-paginated) or hour/day/week
+    buckets."""
 
     resource = READING
 
@@ -398,7 +399,12 @@ class ReadingPageOutput(serializers.Serializer):
 
 class OutOfReferenceApi(APIView):
     """Readings outside their reference range in a period, optionally for one patient, oldest first, a page at a
-    time (`cursor`, `limit`)."""
+    time (`cursor`, `limit`).
+
+    The API's lists page with `ListPagination`; this one keeps its own keyset page, like the timeline and the
+    series: its rows come from one SQL statement over the catalog's reference ranges (`selectors`), not from a
+    queryset the shared pager could order and count, and its cursor is the position (captured_at, id) of the
+    last reading read. It uses the convention's names (`cursor`, `limit`, `next_cursor`, `next`)."""
 
     resource = READING
 
@@ -410,10 +416,13 @@ class OutOfReferenceApi(APIView):
     @extend_schema(
         parameters=[Input],
         responses=ReadingPageOutput,
+        operation_id="biomarkers_out_of_reference_list",
         summary="Out-of-reference readings",
-        description="Every reading outside its metric's reference range (or in an abnormal category) in [start, "
-        "end), oldest first, `limit` per page: follow `next_cursor` (or `next`) until it is null. Keyset paging: "
-        "a reading stored while paging shows up if it sorts after the page read last. Voided readings are left out.",
+        description="Every reading outside its metric's reference range (or in an abnormal category) captured in "
+        "[`captured_since`, `captured_before`), oldest first, `limit` per page: follow `next_cursor` (or `next`) "
+        "until it is null. Keyset paging: a reading stored while paging shows up if it sorts after the page read "
+        "last. Voided readings are left out. Like the timeline and the series, a page is `{results, next_cursor, "
+        "next}` without `count`: the rows come from one statement over the reference ranges, not a counted list.",
     )
     def get(self, request: Request) -> Response:
         data = self.Input(data=request.query_params)
