@@ -180,8 +180,10 @@ class ReadingBulkCreateApi(APIView):
         summary="Ingest readings",
         description=f"Up to {services.MAX_BATCH} readings, all or nothing: a bad row is a 400 naming it "
         "(`readings[3].unit`) and nothing is stored. A reading already stored (same `source` and "
-        "`source_reading_id`) is counted as a duplicate and skipped: 201 when something was created, 200 when all "
-        "were duplicates.",
+        "`source_reading_id`) is skipped when unchanged (a duplicate) and corrected when its value or time changed "
+        "(the old value stays in its history); one stored for another patient or metric type is refused. 201 when "
+        "something was created, 200 when nothing was (duplicates and corrections only). A voided reading stays "
+        "voided.",
         examples=[READINGS_EXAMPLE],
     )
     @idempotent_post
@@ -219,7 +221,8 @@ class RecordImportApi(APIView):
         summary="Import native records",
         description="One patient's records in a partner's own format (`format` says which, and each format's "
         "record is documented): each is mapped to catalog readings, then stored as by `POST /biomarkers/readings/` "
-        "(all or nothing, duplicates skipped). A bad record is a 400 naming it (`records[2].score`).",
+        "(all or nothing, duplicates skipped, corrections applied). A bad record is a 400 naming it "
+        "(`records[2].score`).",
         examples=[
             OpenApiExample(
                 "Oura readiness",
