@@ -180,8 +180,10 @@ class ReadingBulkCreateApi(APIView):
         summary="Ingest readings",
         description=f"Up to {services.MAX_BATCH} readings, all or nothing: a bad row is a 400 naming it "
         "(`readings[3].unit`) and nothing is stored. A reading already stored (same `source` and "
-        "`source_reading_id`) is counted as a duplicate and skipped: 201 when something was created, 200 when all "
-        "were duplicates.",
+        "`source_reading_id`) is skipped when unchanged (a duplicate) and corrected when its value or time changed "
+        "(the old value stays in its history); one stored for another patient or metric type is refused. 201 when "
+        "something was created, 200 when nothing was (duplicates and corrections only). A voided reading stays "
+        "voided.",
         examples=[READINGS_EXAMPLE],
     )
     @idempotent_post
@@ -219,7 +221,8 @@ class RecordImportApi(APIView):
         summary="Import native records",
         description="One patient's records in a partner's own format (`format` says which, and each format's "
         "record is documented): each is mapped to catalog readings, then stored as by `POST /biomarkers/readings/` "
-        "(all or nothing, duplicates skipped). A bad record is a 400 naming it (`records[2].score`).",
+        "(all or nothing, duplicates skipped, corrections applied). A bad record is a 400 naming it "
+        "(`records[2].score`).",
         examples=[
             OpenApiExample(
                 "Oura readiness",
@@ -322,7 +325,8 @@ READING_RECORD = PHIAccessLog.RecordType.BIOMARKER_READING
 
 
 class SeriesApi(APIView):
-    """One patient's metric over [start, end): raw points (cursor-paginated) or hour/day/week buckets."""
+    """One patient's metric over [captured_since, captured_before): raw points (cursor-paginated) or hour/day/week
+    buckets."""
 
     resource = READING
 
@@ -398,7 +402,12 @@ class ReadingPageOutput(serializers.Serializer):
 
 class OutOfReferenceApi(APIView):
     """Readings outside their reference range in a period, optionally for one patient, oldest first, a page at a
-    time (`cursor`, `limit`)."""
+    time (`cursor`, `limit`).
+
+    The API's lists page with `ListPagination`; this one keeps its own keyset page, like the timeline and the
+    series: its rows come from one SQL statement over the catalog's reference ranges (`selectors`), not from a
+    queryset the shared pager could order and count, and its cursor is the position (captured_at, id) of the
+    last reading read. It uses the convention's names (`cursor`, `limit`, `next_cursor`, `next`)."""
 
     resource = READING
 
@@ -410,10 +419,13 @@ class OutOfReferenceApi(APIView):
     @extend_schema(
         parameters=[Input],
         responses=ReadingPageOutput,
+        operation_id="biomarkers_out_of_reference_list",
         summary="Out-of-reference readings",
-        description="Every reading outside its metric's reference range (or in an abnormal category) in [start, "
-        "end), oldest first, `limit` per page: follow `next_cursor` (or `next`) until it is null. Keyset paging: "
-        "a reading stored while paging shows up if it sorts after the page read last. Voided readings are left out.",
+        description="Every reading outside its metric's reference range (or in an abnormal category) captured in "
+        "[`captured_since`, `captured_before`), oldest first, `limit` per page: follow `next_cursor` (or `next`) "
+        "until it is null. Keyset paging: a reading stored while paging shows up if it sorts after the page read "
+        "last. Voided readings are left out. Like the timeline and the series, a page is `{results, next_cursor, "
+        "next}` without `count`: the rows come from one statement over the reference ranges, not a counted list.",
     )
     def get(self, request: Request) -> Response:
         data = self.Input(data=request.query_params)

@@ -11,6 +11,11 @@ Every list answers `{"count", "next", "previous", "next_cursor", "results"}` and
   come again, never fewer: compare by id);
 * `offset`: deprecated (the previous pagination); still answered, with `previous`, until clients move to `cursor`.
 
+Four lists keep a keyset page of their own under the same names (`cursor`, `limit`, `next_cursor`): the event
+feed (its cursor is a position in commit order), a patient's timeline and biomarker series (a position in time),
+and the out-of-reference readings (a position in time, over rows one SQL statement finds: no queryset to order
+and count here).
+
 Unbounded, a huge `limit` overflowed PostgreSQL's bigint LIMIT (a 500) and let one request read a whole table;
 an `offset` past the end gives an empty page without reaching SQL.
 """

@@ -270,9 +270,28 @@ def test_a_generated_client_calls_every_operation_as_documented(generated: LiveS
             {"format": "oura_daily_readiness", "patient_id": str(patient_id), "records": [readiness]},
         ),
     )
+    call(
+        "biomarkers_patients_series_retrieve",
+        patient_id=patient_id,
+        metric_type="steps",
+        bucket="day",
+        tz="America/Chicago",
+    )
     call("biomarkers_patients_series_retrieve", patient_id=patient_id, metric_type="readiness_score")
-    call("biomarkers_patients_latest_list", patient_id=patient_id)
-    call("biomarkers_out_of_reference_list", patient_id=patient_id)
+    latest = call("biomarkers_patients_latest_list", patient_id=patient_id)
+    (steps,) = [row for row in latest if row.metric_type == "steps"]
+    first = call("biomarkers_out_of_reference_list", patient_id=patient_id, limit=1)
+    second = call("biomarkers_out_of_reference_list", patient_id=patient_id, limit=1, cursor=first.next_cursor)
+    assert second.next_cursor is None
+    assert {row.metric_type for row in [*first.results, *second.results]} == {"steps", "readiness_score"}
+    voided = call(
+        "biomarkers_readings_void_create",
+        reading_id=steps.id,
+        body=call.body("ReadingVoidInputRequest", {"reason": "Counted on the wrong phone."}),
+    )
+    assert voided.voided_at is not None
+    history = call("biomarkers_readings_history_retrieve", reading_id=steps.id)
+    assert [version.change for version in history.versions] == ["stored", "voided"]
 
     # Scheduling.
     call("appointment_types_list")

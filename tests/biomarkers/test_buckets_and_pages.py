@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from apps.biomarkers.models import BiomarkerLog
+from apps.organizations.query_params import documented_query_parameters
 from apps.organizations.roles import Scope
 from tests.biomarkers.factories import reading
 from tests.conftest import api_client, as_tenant, issue_key
@@ -23,7 +24,7 @@ STEPS_AROUND_DST = [
     ("2025-03-10T04:30:00Z", 5000),  # Sun 9 Mar 23:30 CDT
     ("2025-03-10T05:30:00Z", 6000),  # Mon 10 Mar 00:30 CDT: a 24-hour day from Sunday's midnight would keep it
 ]
-PERIOD = {"start": "2025-03-07T00:00:00Z", "end": "2025-03-12T00:00:00Z"}
+PERIOD = {"captured_since": "2025-03-07T00:00:00Z", "captured_before": "2025-03-12T00:00:00Z"}
 
 
 def post(client, body):
@@ -169,3 +170,34 @@ def test_a_malformed_cursor_is_a_400_naming_cursor(clinic, cursor):
 
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["cursor"]
+
+
+def test_out_of_reference_reads_its_deprecated_start_and_end_and_refuses_what_it_does_not_document(clinic):
+    current = clinic["partner"].get(OUT_OF_REFERENCE, PERIOD)
+    deprecated = clinic["partner"].get(
+        OUT_OF_REFERENCE, {"start": PERIOD["captured_since"], "end": PERIOD["captured_before"]}
+    )
+    both = clinic["partner"].get(OUT_OF_REFERENCE, {**PERIOD, "start": PERIOD["captured_since"]})
+    unknown = clinic["partner"].get(OUT_OF_REFERENCE, {**PERIOD, "tz": "UTC", "offset": 2})
+
+    assert [r["source_reading_id"] for r in current.json()["results"]] == ["fb-0", "fb-1", "fb-2", "fb-3"]
+    assert deprecated.json() == current.json()
+    assert both.status_code == 400
+    assert both.json()["error"]["fields"] == {
+        "start": ["Deprecated alias of `captured_since`: give one of them, not both."]
+    }
+    assert unknown.status_code == 400
+    assert set(unknown.json()["error"]["fields"]) == {"tz", "offset"}
+
+
+def test_the_series_documents_tz_and_the_deprecated_start_and_end(clinic):
+    accepted = documented_query_parameters()[("/api/v1/biomarkers/patients/{patient_id}/series/", "GET")]
+    url = f"/api/v1/biomarkers/patients/{clinic['patient'].pk}/series/"
+    query = {"metric_type": "steps", "bucket": "day", "tz": "UTC"}
+    deprecated = clinic["partner"].get(
+        url, {**query, "start": PERIOD["captured_since"], "end": PERIOD["captured_before"]}
+    )
+
+    assert {"tz", "captured_since", "captured_before", "start", "end"} <= accepted
+    assert deprecated.status_code == 200
+    assert deprecated.json()["buckets"] == clinic["partner"].get(url, {**query, **PERIOD}).json()["buckets"]
