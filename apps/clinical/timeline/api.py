@@ -103,7 +103,7 @@ class HealthEventInput(serializers.Serializer):
     event_subtype = serializers.CharField(max_length=30)
     event_data = serializers.JSONField()
     occurred_at = serializers.DateTimeField()
-    source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
     data_classification = serializers.CharField(required=False, max_length=20)
     supersedes = serializers.UUIDField(required=False)
 
@@ -312,7 +312,7 @@ class AssessmentInput(serializers.Serializer):
     instrument = serializers.CharField(max_length=50, help_text="phq4, gad7, phq9, or a custom instrument's code.")
     answers = AnswersField()
     completed_at = serializers.DateTimeField(required=False)
-    source = serializers.ChoiceField(choices=Source.values, required=False)  # type: ignore[assignment]
+    source = serializers.ChoiceField(choices=Source.choices, required=False)  # type: ignore[assignment]
 
 
 class AssessmentListApi(APIView):
