@@ -113,8 +113,9 @@ def open_page(browser: Browser, live_url: str) -> Iterator[Callable[..., Page]]:
         page.wait_for_url("**/account/second-factor/**")
         page.fill("#id_code", totp_code(device))
         page.click("input[type=submit]")
-        # The admin's home: the index, or the today board for the front desk.
-        page.wait_for_url(re.compile(rf"^{re.escape(live_url)}/admin/(scheduling/appointment/today/)?$"))
+        # The role's home: the home page, the today board for the front desk, the billing desk for billing.
+        homes = "(scheduling/appointment/today/|billing/ledgerentry/desk/)?"
+        page.wait_for_url(re.compile(rf"^{re.escape(live_url)}/admin/{homes}$"))
         return page
 
     yield login

@@ -17,7 +17,7 @@ def test_each_role_logs_in_and_sees_its_own_organization_only(clinics, open_page
     screenshot(page, "index")
 
     body = page.inner_text("body")
-    assert "Clinic administration" in body
+    assert "Kura clinic administration" in body  # the header of every page, the home of each role below it
     assert page.inner_text("#kura-organization") == f"Clinic org-a · {Role(role).label}"
     assert "Clinic org-b" not in body
     # The billing section is offered to the roles that may see billing and to nobody else.
