@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from asgiref.sync import SyncToAsync
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connections
 from django.test import Client
@@ -35,6 +36,9 @@ def django_db_setup(django_test_environment: None, django_db_blocker: Any) -> It
     yield
     with django_db_blocker.unblock():
         default.close()
+        # A connection opened in asgiref's thread for thread-sensitive calls (job runner passes) would keep a
+        # session on the test database.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         owner.creation.destroy_test_db(original_name, verbosity=0)
 
 

@@ -13,7 +13,6 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -30,7 +29,6 @@ from apps.billing.models import (
     LedgerEntry,
     TransactionType,
 )
-from apps.organizations.jobs import worker_app
 from apps.organizations.models import Organization
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
@@ -38,6 +36,7 @@ from tests.billing.sftp_server import Account, LoopbackSFTPServer, new_key, publ
 from tests.billing.x12_builders import ClaimAnswer, ClaimRemit, LineRemit, build_277ca, build_835, build_999
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.factories import PatientFactory
+from tests.worker import run_worker
 
 CLINICAL = TransactionType.CLINICAL_SERVICE
 CHANGE = "/admin/billing/clearinghouseconnection/{}/change/"
@@ -96,12 +95,6 @@ def _statuses() -> dict[str, tuple[str, str]]:
 
 def _isa(content: str) -> list[str]:
     return content.split("~", 1)[0].split("*")
-
-
-def run_worker() -> None:
-    """One pass of the job runner's worker (every job that is due), as tests/organizations/test_jobs.py does."""
-    worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def _jobs(task: str) -> list[tuple[str, str]]:

@@ -24,10 +24,11 @@ from apps.patients.models import Patient
 from apps.scheduling.models import Appointment
 from tests.billing import factories as bf
 from tests.billing.sftp_server import LoopbackSFTPServer
-from tests.billing.test_clearinghouse_sftp import _connect, _drop, _jobs, run_worker
+from tests.billing.test_clearinghouse_sftp import _connect, _drop, _jobs
 from tests.billing.x12_builders import build_271
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.scheduling.factories import Clinic, make_clinic
+from tests.worker import run_worker
 
 CHECK_IN = "/admin/scheduling/appointment/{}/check-in/"
 ASK = "/admin/scheduling/appointment/{}/eligibility/"

@@ -16,7 +16,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
 from django.core import mail
 from django.db import connections
 from django.test import override_settings
@@ -25,7 +24,6 @@ from django.utils import timezone
 from apps.biomarkers import services as biomarker_services
 from apps.events import services, tasks
 from apps.events.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from apps.organizations.jobs import worker_app
 from apps.organizations.models import Organization
 from apps.organizations.roles import Role, Scope
 from apps.patients import services as patient_services
@@ -40,6 +38,7 @@ from tests.conftest import (
     make_organization,
     phi_access_log,
 )
+from tests.worker import run_worker
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -111,12 +110,6 @@ def _new_patient(org: Organization) -> Any:
 def _deliveries(org: Organization) -> list[WebhookDelivery]:
     with as_tenant(org):
         return list(WebhookDelivery.objects.select_related("event").order_by("event__transaction_id", "event__id"))
-
-
-def run_worker() -> None:
-    """One pass of the job runner's worker (every job that is due), as tests/organizations/test_jobs.py does."""
-    worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def _jobs() -> list[tuple[str, str]]:

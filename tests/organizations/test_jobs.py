@@ -10,7 +10,6 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from asgiref.sync import SyncToAsync
 from django.apps import apps
 from django.contrib import admin
 from django.core.management import call_command
@@ -25,6 +24,7 @@ from apps.patients.models import Patient
 from apps.patients.tasks import purge_expired_records
 from tests.conftest import as_tenant, make_organization
 from tests.factories import PatientFactory
+from tests.worker import run_worker
 
 pytestmark = pytest.mark.usefixtures("committed")
 
@@ -64,14 +64,6 @@ def note_the_connection(*, using: str) -> None:
 # Every worker pass defers the cron-scheduled jobs that fell due in the last minutes (reminders at minute 7 of
 # each hour, webhook deliveries every minute): what a pass deferred by schedule depends on the clock, so these
 # tests, which are about the jobs they defer themselves, leave those out.
-
-
-def run_worker() -> None:
-    """One worker pass: runs every job that is due, then returns."""
-    worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
-    # The pass leaves a connection in asgiref's one thread for thread-sensitive calls; close it as the test
-    # database must have no session left when it is dropped.
-    SyncToAsync.single_thread_executor.submit(connections.close_all).result()
 
 
 def jobs() -> list[tuple[str, str, int]]:

@@ -20,6 +20,7 @@ from apps.scheduling.models import Appointment, AppointmentReason, AppointmentSt
 from apps.scheduling.tasks import send_appointment_reminders
 from tests.conftest import as_tenant, make_organization
 from tests.factories import PatientFactory
+from tests.worker import run_worker
 
 from .factories import Clinic, make_clinic
 
@@ -51,10 +52,6 @@ def inbox(settings: object) -> Iterator[Inbox]:
         yield handler
     finally:
         controller.stop()
-
-
-def run_worker() -> None:
-    worker_app().run_worker(wait=False, install_signal_handlers=False, listen_notify=False)
 
 
 def visit(clinic: Clinic, day: dt.date, hour: int, **patient_fields: object) -> Appointment:
