@@ -58,17 +58,13 @@ def _search_text(expression: F | Value) -> Func:
 
 
 # Search: one implementation for the admin's list and pickers and the API's list. Names, the ends of MRNs and
-# phone numbers are matched by `kura_patient_search_ids` (migration 0010) through trigram indexes: a narrow
+# phone numbers are matched by `kura_patient_search_ids` (migrations 0011, 0013) through indexes: a narrow
 # SECURITY DEFINER function, because under row-level security PostgreSQL reads no index through pg_trgm's
 # operators. A birth date is an ordinary condition on the (organization, date of birth) index. The SSN is
 # encrypted and never searched.
 _SEARCH_IDS = "SELECT kura_patient_search_ids(%s, %s, %s)"
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
 PHONE_MIN_DIGITS = 7
-
-
-def _like_escaped(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def patient_search_condition(term: str) -> Q:
@@ -87,7 +83,7 @@ def patient_search_condition(term: str) -> Q:
     else:
         words = " ".join(re.split(r"[\s,;]+", term))
     # A constant statement; the values are bound.
-    return Q(pk__in=RawSQL(_SEARCH_IDS, [words, _like_escaped(term), phone_digits]))  # noqa: S611
+    return Q(pk__in=RawSQL(_SEARCH_IDS, [words, term, phone_digits]))  # noqa: S611
 
 
 def consent_list(*, at: datetime | None = None) -> QuerySet[Consent]:

@@ -42,12 +42,14 @@ EXPECTED = {
     "1991-11-02": ["HAR-1003"],
     "503 555 01": ["HAR-1004", "HAR-1003"],
     # Must not match: another person's given name with this family name, a number no MRN ends with, a day
-    # nobody was born, a phone number nobody has, a wildcard.
+    # nobody was born, a phone number nobody has, wildcards (taken as the characters they are).
     "Okafor Lucia": [],
     "2003": [],
     "12/02/1991": [],
     "(503) 555-0100": [],
     "%": [],
+    "_003": [],
+    "HAR\\1003": [],
 }
 
 
@@ -152,8 +154,9 @@ def test_each_kind_of_term_reads_its_index_under_row_level_security():
         cursor.execute(f"PREPARE search_ids(text, text, text) AS {body}")
         plans = {}
         for term, arguments in (
-            ("Okafor, Mateo", "('okafor mateo', 'okafor, mateo', NULL)"),
+            ("Okafor, Mateo", "('okafor mateo', 'Okafor, Mateo', NULL)"),
             ("(503) 555-0142", "(NULL, '(503) 555-0142', '5035550142')"),
+            ("1003", "(NULL, '1003', NULL)"),
         ):
             cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE search_ids{arguments}")
             plans[term] = json.dumps(cursor.fetchone()[0])
@@ -167,8 +170,8 @@ def test_each_kind_of_term_reads_its_index_under_row_level_security():
 
     for plan in plans.values():
         assert '"Node Type": "Seq Scan"' not in plan
-    for index in ("patient_search_name_trgm_idx", "patient_search_mrn_trgm_idx"):
+    for index in ("patient_search_name_trgm_idx", "patient_search_mrn_end_idx"):
         assert f'"Index Name": "{index}"' in plans["Okafor, Mateo"]
-    for index in ("patient_search_mrn_trgm_idx", "patient_search_phone_trgm_idx"):
+    for index in ("patient_search_mrn_end_idx", "patient_search_phone_trgm_idx"):
         assert f'"Index Name": "{index}"' in plans["(503) 555-0142"]
     assert '"Index Name": "patients_pa_organiz_0880de_idx"' in plans["11/02/1991"]
