@@ -11,7 +11,8 @@ Every tenant table (and its history table) gets RLS *enabled and forced* and the
 * ``role_restriction`` (restrictive, only when ``roles`` is given): rows only for those values of
   ``app.user_role``. The billing tables, the only ones given roles, have had it folded into their tenant policy
   since billing migration 0006 (``organization_id = (SELECT kura_current_org_for_roles(...))``), which the
-  planner estimates like a plain organization filter.
+  planner estimates like a plain organization filter; their newer tables get that folded policy directly
+  (``roles_in_tenant_policy=True``).
 
 The sub-selects make PostgreSQL evaluate each setting once per query (an InitPlan), so the
 ``organization_id`` indexes stay usable.
@@ -88,6 +89,14 @@ def refuse_runtime_role_bypassing_rls(sender: Any, connection: BaseDatabaseWrapp
         )
 
 
+def _policy(name: str, table: str, kind: str, condition: sql.Composable) -> str:
+    """CREATE POLICY `name` (PERMISSIVE or RESTRICTIVE, for all commands) with `condition` for reads and writes."""
+    statement = sql.SQL("CREATE POLICY {} ON {} AS {} FOR ALL USING ({}) WITH CHECK ({})").format(
+        sql.Identifier(name), sql.Identifier(table), sql.SQL(kind), condition, condition
+    )
+    return statement.as_string(None)
+
+
 class EnableTenantRLS(Operation):
     """Enable and force RLS with Kura's policies on a model's table and on its history table."""
 
@@ -103,13 +112,17 @@ class EnableTenantRLS(Operation):
         member_column: str | None = None,
         history: bool = True,
         roles: tuple[str, ...] = (),
+        roles_in_tenant_policy: bool = False,
     ) -> None:
+        if roles_in_tenant_policy and not roles:
+            raise ValueError("roles_in_tenant_policy needs the roles.")
         self.model_name = model_name
         self.org_column = org_column
         self.classified = classified
         self.member_column = member_column
         self.history = history
         self.roles = tuple(roles)
+        self.roles_in_tenant_policy = roles_in_tenant_policy
 
     def deconstruct(self) -> tuple[str, list[Any], dict[str, Any]]:
         kwargs: dict[str, Any] = {"org_column": self.org_column, "classified": self.classified}
@@ -119,6 +132,8 @@ class EnableTenantRLS(Operation):
             kwargs["history"] = False
         if self.roles:
             kwargs["roles"] = self.roles
+        if self.roles_in_tenant_policy:
+            kwargs["roles_in_tenant_policy"] = True
         return self.__class__.__name__, [self.model_name], kwargs
 
     def state_forwards(self, app_label: str, state: ProjectState) -> None:
@@ -139,43 +154,34 @@ class EnableTenantRLS(Operation):
         from_state: ProjectState,
         to_state: ProjectState,
     ) -> None:
-        tenant = "{org} = (SELECT kura_current_org())"
-        phi = "data_classification <> 'CLINICAL_PHI' OR (SELECT kura_phi_allowed())"
+        roles = sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, self.roles)))
+        org = sql.Identifier(self.org_column)
+        if self.roles_in_tenant_policy:
+            tenant = sql.SQL("{} = (SELECT kura_current_org_for_roles({}))").format(org, roles)
+        else:
+            tenant = sql.SQL("{} = (SELECT kura_current_org())").format(org)
+        allowed = sql.SQL("(SELECT kura_current_role()) = ANY ({})").format(roles)
+        phi = sql.SQL("data_classification <> 'CLINICAL_PHI' OR (SELECT kura_phi_allowed())")
         for table, is_history in self._tables(app_label, to_state):
-            names = {"table": table, "org": self.org_column, "runtime": runtime_role()}
-            statements = [
-                "ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
-                "ALTER TABLE {table} FORCE ROW LEVEL SECURITY",
-                f"CREATE POLICY tenant_isolation ON {{table}} AS PERMISSIVE FOR ALL "
-                f"USING ({tenant}) WITH CHECK ({tenant})",
-            ]
+            names = {"table": table, "runtime": runtime_role()}
+            schema_editor.execute(ddl("ALTER TABLE {table} ENABLE ROW LEVEL SECURITY", **names))
+            schema_editor.execute(ddl("ALTER TABLE {table} FORCE ROW LEVEL SECURITY", **names))
+            schema_editor.execute(_policy("tenant_isolation", table, "PERMISSIVE", tenant))
             if self.classified:
-                statements.append(
-                    f"CREATE POLICY phi_restriction ON {{table}} AS RESTRICTIVE FOR ALL "
-                    f"USING ({phi}) WITH CHECK ({phi})"
-                )
+                schema_editor.execute(_policy("phi_restriction", table, "RESTRICTIVE", phi))
+            if self.roles and not self.roles_in_tenant_policy:
+                schema_editor.execute(_policy("role_restriction", table, "RESTRICTIVE", allowed))
             if self.member_column and not is_history:
-                names["member"] = self.member_column
-                statements.append(
+                statement = (
                     "CREATE POLICY own_memberships ON {table} AS PERMISSIVE FOR SELECT "
                     "USING ({member} = (SELECT kura_current_user_id()))"
                 )
+                schema_editor.execute(ddl(statement, member=self.member_column, **names))
             if is_history:
                 # The audit trail is append-only for the app; only the user link may be nulled when a
                 # user is deleted (Django's SET_NULL).
-                statements.append("REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {runtime}")
-                statements.append("GRANT UPDATE (history_user_id) ON {table} TO {runtime}")
-            for statement in statements:
-                schema_editor.execute(ddl(statement, **names))
-            if self.roles:
-                allowed = sql.SQL("(SELECT kura_current_role()) = ANY ({})").format(
-                    sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, self.roles)))
-                )
-                schema_editor.execute(
-                    sql.SQL("CREATE POLICY role_restriction ON {} AS RESTRICTIVE FOR ALL USING ({}) WITH CHECK ({})")
-                    .format(sql.Identifier(table), allowed, allowed)
-                    .as_string(None)
-                )
+                schema_editor.execute(ddl("REVOKE UPDATE, DELETE, TRUNCATE ON {table} FROM {runtime}", **names))
+                schema_editor.execute(ddl("GRANT UPDATE (history_user_id) ON {table} TO {runtime}", **names))
 
     def database_backwards(
         self,

@@ -18,7 +18,6 @@ import django.utils.timezone
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
-from psycopg import sql
 
 import apps.billing.codes
 import apps.organizations.context
@@ -26,45 +25,6 @@ from apps.organizations.rls import AddCompositeForeignKey, EnableTenantRLS
 
 # Keep in step with apps.billing.permissions.BILLING_DATABASE_ROLES (tests/organizations/test_permission_matrix.py).
 BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
-CLAIM_LINE_TABLES = ("billing_claimline", "billing_historicalclaimline")
-
-
-def _tenant_for_billing_roles() -> sql.Composable:
-    roles = sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, BILLING_DB_ROLES)))
-    return sql.SQL("organization_id = (SELECT kura_current_org_for_roles({}))").format(roles)
-
-
-def fold_roles_into_tenant_policy(apps, schema_editor):
-    tenant = _tenant_for_billing_roles()
-    for table in CLAIM_LINE_TABLES:
-        schema_editor.execute(
-            sql.SQL("DROP POLICY role_restriction ON {}").format(sql.Identifier(table)).as_string(None)
-        )
-        schema_editor.execute(
-            sql.SQL("ALTER POLICY tenant_isolation ON {} USING ({}) WITH CHECK ({})")
-            .format(sql.Identifier(table), tenant, tenant)
-            .as_string(None)
-        )
-
-
-def unfold_roles(apps, schema_editor):
-    allowed = sql.SQL("(SELECT kura_current_role()) = ANY (ARRAY[{}]::text[])").format(
-        sql.SQL(", ").join(map(sql.Literal, BILLING_DB_ROLES))
-    )
-    for table in CLAIM_LINE_TABLES:
-        schema_editor.execute(
-            sql.SQL(
-                "ALTER POLICY tenant_isolation ON {} USING (organization_id = (SELECT kura_current_org())) "
-                "WITH CHECK (organization_id = (SELECT kura_current_org()))"
-            )
-            .format(sql.Identifier(table))
-            .as_string(None)
-        )
-        schema_editor.execute(
-            sql.SQL("CREATE POLICY role_restriction ON {} AS RESTRICTIVE FOR ALL USING ({}) WITH CHECK ({})")
-            .format(sql.Identifier(table), allowed, allowed)
-            .as_string(None)
-        )
 
 
 def same_org_fk(model: str, column: str, to_model: str) -> AddCompositeForeignKey:
@@ -600,8 +560,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(model_name="claim", name="status", field=STATUS_READY),
         migrations.AlterField(model_name="historicalclaim", name="status", field=STATUS_READY),
-        EnableTenantRLS("claimline", roles=BILLING_DB_ROLES),
-        migrations.RunPython(fold_roles_into_tenant_policy, unfold_roles),
+        EnableTenantRLS("claimline", roles=BILLING_DB_ROLES, roles_in_tenant_policy=True),
         same_org_fk("claimline", "claim_id", "claim"),
         same_org_fk("claimline", "charge_id", "ledgerentry"),
         same_org_fk("claim", "original_claim_id", "claim"),

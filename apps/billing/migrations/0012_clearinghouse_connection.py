@@ -12,7 +12,6 @@ import django.utils.timezone
 import simple_history.models
 from django.conf import settings
 from django.db import migrations, models
-from psycopg import sql
 
 import apps.billing.sftp
 import apps.organizations.context
@@ -21,42 +20,6 @@ from apps.organizations.rls import EnableTenantRLS
 
 # Keep in step with apps.billing.permissions.CLEARINGHOUSE_CONNECTION_DATABASE_ROLES.
 CONNECTION_DB_ROLES = ("owner", "billing")
-TABLES = ("billing_clearinghouseconnection", "billing_historicalclearinghouseconnection")
-
-
-def _roles() -> sql.Composable:
-    return sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, CONNECTION_DB_ROLES)))
-
-
-def fold_roles_into_tenant_policy(apps, schema_editor):
-    tenant = sql.SQL("organization_id = (SELECT kura_current_org_for_roles({}))").format(_roles())
-    for table in TABLES:
-        schema_editor.execute(
-            sql.SQL("DROP POLICY role_restriction ON {}").format(sql.Identifier(table)).as_string(None)
-        )
-        schema_editor.execute(
-            sql.SQL("ALTER POLICY tenant_isolation ON {} USING ({}) WITH CHECK ({})")
-            .format(sql.Identifier(table), tenant, tenant)
-            .as_string(None)
-        )
-
-
-def unfold_roles(apps, schema_editor):
-    allowed = sql.SQL("(SELECT kura_current_role()) = ANY ({})").format(_roles())
-    for table in TABLES:
-        schema_editor.execute(
-            sql.SQL(
-                "ALTER POLICY tenant_isolation ON {} USING (organization_id = (SELECT kura_current_org())) "
-                "WITH CHECK (organization_id = (SELECT kura_current_org()))"
-            )
-            .format(sql.Identifier(table))
-            .as_string(None)
-        )
-        schema_editor.execute(
-            sql.SQL("CREATE POLICY role_restriction ON {} AS RESTRICTIVE FOR ALL USING ({}) WITH CHECK ({})")
-            .format(sql.Identifier(table), allowed, allowed)
-            .as_string(None)
-        )
 
 
 class Migration(migrations.Migration):
@@ -324,6 +287,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
-        EnableTenantRLS("clearinghouseconnection", roles=CONNECTION_DB_ROLES),
-        migrations.RunPython(fold_roles_into_tenant_policy, unfold_roles),
+        EnableTenantRLS("clearinghouseconnection", roles=CONNECTION_DB_ROLES, roles_in_tenant_policy=True),
     ]
