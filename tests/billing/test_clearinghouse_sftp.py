@@ -4,11 +4,8 @@ once, then moved off the server; a server whose host key is not the pinned one r
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 import socket
 import time
-from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -32,6 +29,7 @@ from apps.billing.models import (
 from apps.organizations.models import Organization
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
+from tests.billing.exchange import connect, drop_answer, jobs
 from tests.billing.sftp_server import Account, LoopbackSFTPServer, new_key, public_key_text
 from tests.billing.x12_builders import ClaimAnswer, ClaimRemit, LineRemit, build_277ca, build_835, build_999
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
@@ -42,13 +40,6 @@ CLINICAL = TransactionType.CLINICAL_SERVICE
 CHANGE = "/admin/billing/clearinghouseconnection/{}/change/"
 ADD = "/admin/billing/clearinghouseconnection/add/"
 LIST = "/admin/billing/clearinghouseconnection/"
-
-
-@pytest.fixture
-def server(tmp_path: Any) -> Iterator[LoopbackSFTPServer]:
-    running = LoopbackSFTPServer(tmp_path)
-    yield running
-    running.close()
 
 
 def _clinic(org: Organization, visits: int, **provider: Any) -> None:
@@ -64,31 +55,6 @@ def _clinic(org: Organization, visits: int, **provider: Any) -> None:
             )
 
 
-def _connect(org: Organization, server: LoopbackSFTPServer, account: Account, **overrides: Any) -> None:
-    fields: dict[str, Any] = {
-        "host": "127.0.0.1",
-        "port": server.port,
-        "username": account.username,
-        "private_key": account.private_key,
-        "host_key": server.host_key,
-        "outbound_folder": "inbound",
-        "inbound_folder": "outbound",
-        "processed_folder": "processed",
-        # Fetched by the tests' own jobs, not by the ten-minute tick a worker pass may also run.
-        "is_active": False,
-    }
-    with as_tenant(org, Role.OWNER):
-        clearinghouse.clearinghouse_connection_save(**{**fields, **overrides})
-
-
-def _drop(account: Account, name: str, content: str, minute: int = 0) -> None:
-    """An answer the clearinghouse leaves in the account's outbound folder (mtime orders the answers)."""
-    path = account.folder("outbound") / name
-    path.write_text(content)
-    stamp = dt.datetime(2025, 3, 3, 9, minute, tzinfo=dt.UTC).timestamp()
-    os.utime(path, (stamp, stamp))
-
-
 def _statuses() -> dict[str, tuple[str, str]]:
     return {c.submitter_claim_id: (c.status, c.payer_claim_control_number) for c in Claim.objects.all()}
 
@@ -97,29 +63,19 @@ def _isa(content: str) -> list[str]:
     return content.split("~", 1)[0].split("*")
 
 
-def _jobs(task: str) -> list[tuple[str, str]]:
-    """(organization id, status) of the jobs of one clearinghouse task, in order."""
-    with connections["default"].cursor() as cursor:
-        cursor.execute(
-            "SELECT args->>'organization_id', status::text FROM procrastinate_jobs WHERE task_name = %s ORDER BY id",
-            [f"apps.billing.tasks.{task}"],
-        )
-        return list(cursor.fetchall())
-
-
 @pytest.mark.usefixtures("committed")
 def test_claims_go_out_and_answers_come_back_through_the_jobs_once_each(server):
     org, other = make_organization("org-a"), make_organization("org-b")
     account, other_account = server.add_account("clinic-a"), server.add_account("clinic-b")
     _clinic(org, visits=2)
     _clinic(other, visits=1)
-    _connect(org, server, account)
-    _connect(other, server, other_account)
+    connect(org, server, account)
+    connect(other, server, other_account)
 
     # The send job: the ready claims as one test batch, on the organization's own account only.
     tasks.clearinghouse_send.defer(organization_id=str(org.pk))
     run_worker()
-    assert _jobs("clearinghouse_send") == [(str(org.pk), "succeeded")]
+    assert jobs("clearinghouse_send") == [(str(org.pk), "succeeded")]
     with as_tenant(org, Role.BILLING):
         batch = ClaimBatch.objects.get()
         assert account.files("inbound") == {"837P-000000001-TEST.x12": batch.file_bytes()}
@@ -137,8 +93,8 @@ def test_claims_go_out_and_answers_come_back_through_the_jobs_once_each(server):
 
     # The clearinghouse answers the test batch like any other: 999, 277CA, then the payer's 835.
     ack = build_999(group_control_number=1)
-    _drop(account, "ack-1.999", ack, minute=1)
-    _drop(
+    drop_answer(account, "ack-1.999", ack, minute=1)
+    drop_answer(
         account,
         "claims-1.277",
         build_277ca(
@@ -150,13 +106,13 @@ def test_claims_go_out_and_answers_come_back_through_the_jobs_once_each(server):
         minute=2,
     )
     remittance = [ClaimRemit("K000000001", "1", "ICN0001", [LineRemit("K000000001-1", "90837:95", 9_000, 9_000, [])])]
-    _drop(account, "era-1.835", build_835(remittance), minute=3)
+    drop_answer(account, "era-1.835", build_835(remittance), minute=3)
     # The other organization's answer names the same claim id, in its own folder.
-    _drop(other_account, "claims-9.277", build_277ca([ClaimAnswer("K000000001", 9_000, category="A7")]))
+    drop_answer(other_account, "claims-9.277", build_277ca([ClaimAnswer("K000000001", 9_000, category="A7")]))
 
     tasks.clearinghouse_receive.defer(organization_id=str(org.pk))
     run_worker()
-    assert _jobs("clearinghouse_receive") == [(str(org.pk), "succeeded")]
+    assert jobs("clearinghouse_receive") == [(str(org.pk), "succeeded")]
     with as_tenant(org, Role.BILLING):
         assert _statuses() == {"K000000001": ("paid", "ICN0001"), "K000000002": ("rejected", "")}
         assert ClaimBatch.objects.get().acknowledgement == "accepted"
@@ -172,7 +128,7 @@ def test_claims_go_out_and_answers_come_back_through_the_jobs_once_each(server):
     assert list(other_account.files("outbound")) == ["claims-9.277"]
 
     # The same 999 delivered again is not applied twice; it is moved off the server all the same.
-    _drop(account, "ack-1-again.999", ack, minute=4)
+    drop_answer(account, "ack-1-again.999", ack, minute=4)
     tasks.clearinghouse_receive.defer(organization_id=str(org.pk))
     run_worker()
     with as_tenant(org, Role.BILLING):
@@ -194,11 +150,11 @@ def test_claims_go_out_and_answers_come_back_through_the_jobs_once_each(server):
 @pytest.mark.usefixtures("committed")
 def test_the_tick_fetches_answers_for_active_connections_only(server):
     active, inactive, unconnected = (make_organization(slug) for slug in ("org-a", "org-b", "org-c"))
-    _connect(active, server, server.add_account("clinic-a"), is_active=True)
-    _connect(inactive, server, server.add_account("clinic-b"), is_active=False)
+    connect(active, server, server.add_account("clinic-a"), is_active=True)
+    connect(inactive, server, server.add_account("clinic-b"), is_active=False)
     tasks.clearinghouse_tick(timestamp=int(timezone.now().timestamp()))
     tasks.clearinghouse_tick(timestamp=int(timezone.now().timestamp()))  # queued once until it runs
-    assert [org_id for org_id, _status in _jobs("clearinghouse_receive")] == [str(active.pk)]
+    assert [org_id for org_id, _status in jobs("clearinghouse_receive")] == [str(active.pk)]
     assert unconnected.pk != active.pk
 
 
@@ -206,9 +162,9 @@ def test_a_server_with_another_host_key_is_refused_and_nothing_changes(server, o
     account, other_account = server.add_account("clinic-a"), server.add_account("clinic-b")
     _clinic(org_a, visits=2)
     _clinic(org_b, visits=1)
-    _connect(org_a, server, account, host_key=public_key_text(new_key()))
-    _connect(org_b, server, other_account)
-    _drop(account, "ack-1.999", build_999(group_control_number=1))
+    connect(org_a, server, account, host_key=public_key_text(new_key()))
+    connect(org_b, server, other_account)
+    drop_answer(account, "ack-1.999", build_999(group_control_number=1))
     with as_tenant(org_a, Role.BILLING):
         with pytest.raises(sftp.ExchangeError, match="host key is not the one pinned for this connection"):
             clearinghouse.claim_batch_send()
@@ -229,7 +185,7 @@ def test_a_server_with_another_host_key_is_refused_and_nothing_changes(server, o
 def test_an_account_the_server_does_not_know_is_refused_with_a_clear_error(server, org_a):
     account = server.add_account("clinic-a")
     _clinic(org_a, visits=1)
-    _connect(org_a, server, account, private_key=new_key().export_private_key("openssh").decode("ascii"))
+    connect(org_a, server, account, private_key=new_key().export_private_key("openssh").decode("ascii"))
     with as_tenant(org_a, Role.BILLING):
         with pytest.raises(sftp.ExchangeError, match="The server refused the account"):
             clearinghouse.claim_batch_send()
@@ -239,7 +195,7 @@ def test_an_account_the_server_does_not_know_is_refused_with_a_clear_error(serve
 def test_a_live_organization_sends_production_data(server, org_a):
     account = server.add_account("clinic-a")
     _clinic(org_a, visits=1, is_live=True)
-    _connect(org_a, server, account)
+    connect(org_a, server, account)
     with as_tenant(org_a, Role.BILLING):
         batch = clearinghouse.claim_batch_send()
         assert batch is not None
@@ -255,12 +211,12 @@ def test_a_refused_answer_stays_on_the_server_and_the_others_are_imported(
 ):
     account = server.add_account("clinic-a")
     _clinic(org_a, visits=1)
-    _connect(org_a, server, account, processed_folder="")
+    connect(org_a, server, account, processed_folder="")
     with as_tenant(org_a, Role.BILLING):
         assert clearinghouse.claim_batch_send() is not None
-    _drop(account, "broken.999", build_999(group_control_number=1).replace("AK9*A*1*1*1", "AK9*A*1*1"), minute=1)
-    _drop(account, "ack-1.999", build_999(group_control_number=1), minute=2)
-    _drop(account, "notes.txt", "not X12 at all", minute=3)
+    drop_answer(account, "broken.999", build_999(group_control_number=1).replace("AK9*A*1*1*1", "AK9*A*1*1"), minute=1)
+    drop_answer(account, "ack-1.999", build_999(group_control_number=1), minute=2)
+    drop_answer(account, "notes.txt", "not X12 at all", minute=3)
     with django_capture_on_commit_callbacks(execute=True), as_tenant(org_a, Role.BILLING):
         report = clearinghouse.clearinghouse_answers_receive()
         assert report.imported == ["ack-1.999"]
@@ -277,8 +233,8 @@ def test_the_private_key_is_ciphertext_rotated_with_the_other_identifiers_and_ab
     org = make_organization("org-a")
     account = server.add_account("clinic-a")
     _clinic(org, visits=1)
-    _connect(org, server, account)
-    _connect(org, server, account, port=server.port)  # saved twice: two history rows
+    connect(org, server, account)
+    connect(org, server, account, port=server.port)  # saved twice: two history rows
 
     def stored() -> list[str]:
         with connections["owner"].cursor() as cursor:
@@ -419,7 +375,7 @@ def test_bad_connection_settings_are_form_errors_naming_the_field_and_store_noth
 
 def test_billing_staff_see_the_connection_but_only_the_owner_changes_it(server, org_a):
     account = server.add_account("clinic-a")
-    _connect(org_a, server, account)
+    connect(org_a, server, account)
     with as_tenant(org_a):
         connection = ClearinghouseConnection.objects.get()
     billing = logged_in(add_member(org_a, Role.BILLING))
@@ -436,7 +392,7 @@ def test_billing_staff_see_the_connection_but_only_the_owner_changes_it(server, 
 
 def test_testing_the_connection_names_what_is_wrong(server, org_a):
     account = server.add_account("clinic-a")
-    _connect(org_a, server, account)
+    connect(org_a, server, account)
     with as_tenant(org_a):
         connection = ClearinghouseConnection.objects.get()
     billing = logged_in(add_member(org_a, Role.BILLING))
@@ -444,7 +400,7 @@ def test_testing_the_connection_names_what_is_wrong(server, org_a):
     response = billing.post(LIST, body, follow=True)
     assert "Connected: the server is the pinned one and every folder is there." in response.content.decode()
 
-    _connect(org_a, server, account, host_key=public_key_text(new_key()))
+    connect(org_a, server, account, host_key=public_key_text(new_key()))
     response = billing.post(LIST, body, follow=True)
     assert "The connection does not work: The server&#x27;s host key is not the one pinned" in (
         response.content.decode()
@@ -454,7 +410,7 @@ def test_testing_the_connection_names_what_is_wrong(server, org_a):
 def test_sending_from_the_admin_queues_the_job_and_production_asks_first(server, org_a):
     account = server.add_account("clinic-a")
     _clinic(org_a, visits=1, is_live=True)
-    _connect(org_a, server, account)
+    connect(org_a, server, account)
     with as_tenant(org_a):
         connection = ClearinghouseConnection.objects.get()
     billing = logged_in(add_member(org_a, Role.BILLING))
@@ -462,10 +418,10 @@ def test_sending_from_the_admin_queues_the_job_and_production_asks_first(server,
     asked = billing.post(LIST, body)
     assert asked.status_code == 200
     assert "Send a production claim batch?" in asked.content.decode()
-    assert _jobs("clearinghouse_send") == []
+    assert jobs("clearinghouse_send") == []
     sent = billing.post(LIST, {**body, "confirm_production": "yes"}, follow=True)
     assert "The ready claims will be sent to the clearinghouse in a moment." in sent.content.decode()
-    assert _jobs("clearinghouse_send") == [(str(org_a.pk), "todo")]
+    assert jobs("clearinghouse_send") == [(str(org_a.pk), "todo")]
     # Asked again before it ran: still one job.
     billing.post(LIST, {**body, "confirm_production": "yes"})
-    assert _jobs("clearinghouse_send") == [(str(org_a.pk), "todo")]
+    assert jobs("clearinghouse_send") == [(str(org_a.pk), "todo")]

@@ -8,9 +8,7 @@ and IEA01, control numbers matching)."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -23,8 +21,7 @@ from apps.organizations.roles import Role
 from apps.patients.models import Patient
 from apps.scheduling.models import Appointment
 from tests.billing import factories as bf
-from tests.billing.sftp_server import LoopbackSFTPServer
-from tests.billing.test_clearinghouse_sftp import _connect, _drop, _jobs
+from tests.billing.exchange import connect, drop_answer, jobs
 from tests.billing.x12_builders import build_271
 from tests.conftest import add_member, as_tenant, logged_in, make_organization
 from tests.scheduling.factories import Clinic, make_clinic
@@ -32,13 +29,6 @@ from tests.worker import run_worker
 
 CHECK_IN = "/admin/scheduling/appointment/{}/check-in/"
 ASK = "/admin/scheduling/appointment/{}/eligibility/"
-
-
-@pytest.fixture
-def server(tmp_path: Any) -> Iterator[LoopbackSFTPServer]:
-    running = LoopbackSFTPServer(tmp_path)
-    yield running
-    running.close()
 
 
 def _insured_visit(org: Organization, member_id: str = "XJ1234567") -> tuple[Clinic, Appointment, InsurancePolicy]:
@@ -110,8 +100,8 @@ def test_eligibility_round_trip_through_the_clearinghouse_shows_the_answer_at_ch
     account, other_account = server.add_account("clinic-a"), server.add_account("clinic-b")
     clinic, appointment, policy = _insured_visit(org)
     _, other_appointment, _ = _insured_visit(other, member_id="ZZ7654321")
-    _connect(org, server, account)
-    _connect(other, server, other_account)
+    connect(org, server, account)
+    connect(other, server, other_account)
     desk = logged_in(add_member(org, Role.FRONT_DESK))
 
     page = desk.get(CHECK_IN.format(appointment.pk)).content.decode()
@@ -121,9 +111,9 @@ def test_eligibility_round_trip_through_the_clearinghouse_shows_the_answer_at_ch
     # Asked from check-in: the check is recorded and the send job queued; the job puts the 270 on the server.
     asked = desk.post(ASK.format(appointment.pk))
     assert (asked.status_code, asked["Location"]) == (302, CHECK_IN.format(appointment.pk))
-    assert _jobs("eligibility_send") == [(str(org.pk), "todo")]
+    assert jobs("eligibility_send") == [(str(org.pk), "todo")]
     run_worker()
-    assert _jobs("eligibility_send") == [(str(org.pk), "succeeded")]
+    assert jobs("eligibility_send") == [(str(org.pk), "succeeded")]
     with as_tenant(org, Role.BILLING):
         check = EligibilityCheck.objects.get()
         assert (check.policy_id, check.trace_number, check.uploaded_at is not None) == (policy.pk, "E1", True)
@@ -145,13 +135,13 @@ def test_eligibility_round_trip_through_the_clearinghouse_shows_the_answer_at_ch
     assert other_account.files("inbound") == {}  # the other organization's account holds nothing of it
 
     # The payer answers; the receive job imports the 271 (and one naming an unknown trace, which changes nothing).
-    _drop(
+    drop_answer(
         account,
         "elig-1.271",
         build_271(trace="E1", copay_cents=2_500, coinsurance="0.2", deductible_remaining_cents=75_000),
         minute=1,
     )
-    _drop(account, "elig-9.271", build_271(trace="E9", active=False, control_number=709), minute=2)
+    drop_answer(account, "elig-9.271", build_271(trace="E9", active=False, control_number=709), minute=2)
     from apps.billing import tasks
 
     tasks.clearinghouse_receive.defer(organization_id=str(org.pk))
