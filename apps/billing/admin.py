@@ -48,6 +48,7 @@ from .models import (
     ClearinghouseConnection,
     ClearinghouseFile,
     Denial,
+    EligibilityCheck,
     InstallmentPlan,
     InsurancePolicy,
     LedgerEntry,
@@ -61,6 +62,7 @@ from .permissions import (
     CLAIM,
     CLEARINGHOUSE_CONNECTION,
     CLEARINGHOUSE_FILE,
+    ELIGIBILITY,
     INSTALLMENT_PLAN,
     INSURANCE_POLICY,
     LEDGER,
@@ -445,6 +447,57 @@ class DenialAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     @admin.display(description="state")
     def state(self, obj: Denial) -> str:
         return f"resolved {obj.resolved_at:%Y-%m-%d}" if obj.resolved_at else "open"
+
+
+@admin.register(EligibilityCheck)
+class EligibilityCheckAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
+    """Eligibility checks, newest first: each 270 asked (from check-in) and what the payer's 271 answered. Asked
+    and answered through the clearinghouse, never edited here."""
+
+    resource = ELIGIBILITY
+    record_type = PHIAccessLog.RecordType.PATIENT
+    list_display = [
+        "patient",
+        "payer",
+        "member_id",
+        "asked_at",
+        "status",
+        "copay",
+        "coinsurance",
+        "deductible_remaining",
+        "answered_at",
+    ]
+    list_filter = ["status"]
+    list_select_related = ["policy__patient", "policy__payer"]
+    date_hierarchy = "asked_at"
+    fields = readonly_fields = (*list_display, "trace_number", "uploaded_at")
+
+    def patient_id_of(self, obj: EligibilityCheck) -> Any:
+        return obj.policy.patient_id
+
+    @admin.display(description="patient")
+    def patient(self, obj: EligibilityCheck) -> str:
+        return obj.policy.patient.display_name
+
+    @admin.display(description="payer")
+    def payer(self, obj: EligibilityCheck) -> str:
+        return obj.policy.payer.name
+
+    @admin.display(description="member id")
+    def member_id(self, obj: EligibilityCheck) -> str:
+        return obj.policy.member_id_masked
+
+    @admin.display(description="copay")
+    def copay(self, obj: EligibilityCheck) -> str:
+        return cents(obj.copay_cents)
+
+    @admin.display(description="coinsurance")
+    def coinsurance(self, obj: EligibilityCheck) -> str:
+        return "" if obj.coinsurance_percent is None else f"{obj.coinsurance_percent.normalize():f} %"
+
+    @admin.display(description="deductible left")
+    def deductible_remaining(self, obj: EligibilityCheck) -> str:
+        return cents(obj.deductible_remaining_cents)
 
 
 @admin.register(UnmatchedRemittance)

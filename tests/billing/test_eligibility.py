@@ -23,7 +23,7 @@ from apps.scheduling.models import Appointment
 from tests.billing import factories as bf
 from tests.billing.exchange import connect, drop_answer, jobs
 from tests.billing.x12_builders import build_271
-from tests.conftest import add_member, as_tenant, logged_in, make_organization
+from tests.conftest import add_member, as_tenant, logged_in, make_organization, phi_access_log
 from tests.scheduling.factories import Clinic, make_clinic
 from tests.worker import run_worker
 
@@ -302,3 +302,49 @@ def test_asking_is_for_owner_front_desk_and_billing_and_a_denied_ask_changes_not
         assert logged_in(add_member(org_a, role)).post(ASK.format(appointment.pk)).status_code == 302
     with as_tenant(org_a, Role.BILLING):
         assert [c.trace_number for c in EligibilityCheck.objects.order_by("number")] == ["E1", "E2", "E3"]
+
+
+ELIGIBILITY_LIST = "/admin/billing/eligibilitycheck/"
+
+
+def test_the_eligibility_list_shows_each_check_and_its_answer_to_the_people_who_take_the_money(org_a, org_b):
+    clinic_a, _, policy_a = _insured_visit(org_a, member_id="XJ1234567")
+    clinic_b, _, policy_b = _insured_visit(org_b, member_id="ZZ7654321")
+    with as_tenant(org_a, Role.FRONT_DESK):
+        eligibility.eligibility_check_request(policy=policy_a)
+    with as_tenant(org_b, Role.FRONT_DESK):
+        eligibility.eligibility_check_request(policy=policy_b)
+    with as_tenant(org_a, Role.BILLING):
+        answer = build_271(trace="E1", copay_cents=2500, coinsurance="0.2", deductible_remaining_cents=40000)
+        x12_answers.clearinghouse_file_import(content=answer.encode("ascii"))
+        patient_a = Patient.objects.get(pk=clinic_a.patient.pk)
+    with as_tenant(org_b):
+        name_b = Patient.objects.get(pk=clinic_b.patient.pk).display_name
+
+    for role in (Role.BILLING, Role.FRONT_DESK, Role.OWNER):
+        page = logged_in(add_member(org_a, role)).get(ELIGIBILITY_LIST)
+        assert page.status_code == 200
+        rows = [
+            (c.policy.patient.display_name, c.status, c.copay_cents, c.deductible_remaining_cents)
+            for c in page.context["cl"].result_list
+        ]
+        assert rows == [(patient_a.display_name, "active", 2500, 40000)]
+        html = page.content.decode()
+        for shown in ("*****4567", "25.00", "20 %", "400.00", "Acme Health"):
+            assert shown in html
+        assert "XJ1234567" not in html
+        assert name_b not in html
+        assert "7654321" not in html
+    # Reading it is a read of the patient's record.
+    assert phi_access_log(org_a)[-1][:3] == (patient_a.pk, "patient", 1)
+
+    # Clinicians do not take the money; nobody adds or edits a check by hand.
+    assert logged_in(add_member(org_a, Role.CLINICIAN)).get(ELIGIBILITY_LIST).status_code == 403
+    billing = logged_in(add_member(org_a, Role.BILLING))
+    assert billing.get(ELIGIBILITY_LIST + "add/").status_code == 403
+    with as_tenant(org_a, Role.BILLING):
+        check = EligibilityCheck.objects.get()
+    change = billing.post(f"{ELIGIBILITY_LIST}{check.pk}/change/", {"status": "inactive"})
+    assert change.status_code == 403
+    with as_tenant(org_a, Role.BILLING):
+        assert EligibilityCheck.objects.get().status == "active"

@@ -28,8 +28,15 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from apps.billing import clearinghouse, x12, x12_answers
-from apps.billing.models import ClaimBatch, ClearinghouseConnection, InsurancePolicy, LedgerEntry, Payer
+from apps.billing import clearinghouse, eligibility, x12, x12_answers
+from apps.billing.models import (
+    ClaimBatch,
+    ClearinghouseConnection,
+    EligibilityCheck,
+    InsurancePolicy,
+    LedgerEntry,
+    Payer,
+)
 from apps.billing.permissions import (
     BILLING_DATABASE_ROLES,
     CLAIM,
@@ -127,14 +134,16 @@ def _admin_object(org: Organization, model: type) -> Any:
 
 
 def _build(org: Organization) -> tuple[dict[str, str], dict[type, Any]]:
-    """Sample path parameters and one object per admin model; the demo lacks a claim file, and maybe a review
-    flag and a PHI access log row."""
+    """Sample path parameters and one object per admin model; the demo lacks a claim file and an eligibility
+    check, and maybe a review flag and a PHI access log row."""
     with context.tenant_context(org.id, Role.BILLING):
         if not ClaimBatch.objects.exists():
             batch = x12.claim_batch_export()
             assert batch is not None  # the demo has unclaimed pending-insurance charges
             answer = build_999(group_control_number=batch.interchange_control_number)
             assert x12_answers.clearinghouse_file_import(content=answer.encode("ascii")).created
+        if not EligibilityCheck.objects.exists():
+            eligibility.eligibility_check_request(policy=_first(InsurancePolicy))
     with context.tenant_context(org.id, Role.OWNER):
         if not ClearinghouseConnection.objects.exists():
             clearinghouse.clearinghouse_connection_save(
