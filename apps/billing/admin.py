@@ -234,6 +234,11 @@ class ClaimBatchAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
 
     logs_list_rows = False  # the list shows names and dates of files, no claim
 
+    def get_list_display(self, request: HttpRequest) -> Sequence[str]:
+        """The download link only for those who may download (owner and billing)."""
+        shown = super().get_list_display(request)
+        return shown if may(request, CLAIM, "download") else [name for name in shown if name != "download_link"]
+
     def log_phi_read(self, request: HttpRequest, records: Sequence[Any]) -> None:
         patient_ids = Claim.objects.filter(batch__in=records).values_list("patient_id", flat=True)
         phi_reads.mark(record_type=self.record_type, patient_ids=list(patient_ids))
