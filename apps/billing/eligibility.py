@@ -29,7 +29,7 @@ from apps.patients.models import PHIAccessLog
 
 from . import sftp
 from .models import BillingProvider, ClearinghouseFile, EligibilityCheck, EligibilityStatus, InsurancePolicy
-from .x12 import COMPONENT, REPETITION, _demographics, _segment, x12_text
+from .x12 import COMPONENT, REPETITION, _demographics, _segment, interchange_control_number, x12_text
 
 if TYPE_CHECKING:
     from .x12_answers import Segment
@@ -88,7 +88,8 @@ def _request_segments(check: EligibilityCheck, policy: InsurancePolicy, provider
 
 def _interchange(check: EligibilityCheck, provider: BillingProvider, body: list[str]) -> str:
     asked = timezone.localtime(check.asked_at)
-    control = f"{check.number:09d}"
+    assert check.interchange_control_number is not None  # drawn before the file is written
+    control = f"{check.interchange_control_number:09d}"
     envelope = [
         _segment(
             "ISA",
@@ -116,12 +117,12 @@ def _interchange(check: EligibilityCheck, provider: BillingProvider, body: list[
             provider.receiver_id,
             asked.strftime("%Y%m%d"),
             asked.strftime("%H%M"),
-            str(check.number),
+            str(check.interchange_control_number),
             "X",
             VERSION,
         ),
         *body,
-        _segment("GE", "1", str(check.number)),
+        _segment("GE", "1", str(check.interchange_control_number)),
         _segment("IEA", "1", control),
     ]
     return "\n".join(envelope) + "\n"
@@ -145,9 +146,10 @@ def eligibility_check_request(*, policy: InsurancePolicy, now: dt.datetime | Non
         last = EligibilityCheck.objects.for_current_organization().aggregate(m=Max("number"))["m"]
         number = (last or 0) + 1
         check = EligibilityCheck(policy=policy, number=number, trace_number=f"E{number}", asked_at=now)
-        check.request_content = _interchange(check, provider, _request_segments(check, policy, provider))
         try:
             with transaction.atomic():
+                check.interchange_control_number = interchange_control_number()
+                check.request_content = _interchange(check, provider, _request_segments(check, policy, provider))
                 check.save()
         except IntegrityError:
             if attempt == _NUMBER_ATTEMPTS - 1:

@@ -328,6 +328,25 @@ class ClearinghouseConnection(TenantModel):
         return f"SFTP {self.username}@{self.host}"
 
 
+class InterchangeCounter(TenantModel):
+    """The last interchange control number (ISA13, and GS06) of the organization's outbound X12 files: 837P
+    batches and 270 eligibility requests draw from this one counter (`x12.interchange_control_number`), so no two
+    files the organization sends share a number. One row per organization, locked while a number is drawn."""
+
+    last_number = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="interchangecounter_one_per_org"),
+            models.CheckConstraint(
+                condition=Q(last_number__gte=0, last_number__lte=999_999_999), name="interchangecounter_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Interchange control number {self.last_number:09d}"
+
+
 class InstallmentPlan(TenantModel):
     """A program enrollment paid in installments; each installment is a ledger charge created with the plan."""
 
@@ -947,8 +966,11 @@ class EligibilityCheck(TenantModel):
     policy = models.ForeignKey(
         InsurancePolicy, on_delete=models.PROTECT, related_name="eligibility_checks", db_constraint=False
     )
-    # Per organization 1, 2, 3...: the 270's interchange and group control number and, as "E<number>", its trace.
+    # Per organization 1, 2, 3...: as "E<number>", the 270's trace.
     number = models.PositiveIntegerField(editable=False)
+    # The 270's interchange and group control number, from the organization's one outbound counter (empty on
+    # checks asked before there was one: their number was their control number).
+    interchange_control_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     trace_number = models.CharField(max_length=50, editable=False)
     asked_at = models.DateTimeField(editable=False)
     request_content = models.TextField(editable=False)
@@ -978,6 +1000,9 @@ class EligibilityCheck(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"], name="eligibilitycheck_number_once"),
             models.UniqueConstraint(fields=["organization", "trace_number"], name="eligibilitycheck_trace_once"),
+            models.UniqueConstraint(
+                fields=["organization", "interchange_control_number"], name="eligibilitycheck_control_number_once"
+            ),
             models.CheckConstraint(
                 condition=Q(number__gte=1, number__lte=999_999_999), name="eligibilitycheck_number_range"
             ),

@@ -26,7 +26,17 @@ from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 
 from . import claims
-from .models import BillingProvider, Claim, ClaimBatch, ClaimLine, ClaimStatus, InsurancePolicy, LedgerEntry
+from .models import (
+    BillingProvider,
+    Claim,
+    ClaimBatch,
+    ClaimLine,
+    ClaimStatus,
+    EligibilityCheck,
+    InsurancePolicy,
+    InterchangeCounter,
+    LedgerEntry,
+)
 
 ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
 DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
@@ -35,6 +45,39 @@ DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
 BASIC_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=") - DELIMITERS
 # Letters that Unicode does not decompose into a base letter and a mark.
 _LETTERS = {"Æ": "AE", "Ø": "O", "Œ": "OE", "Ł": "L", "Đ": "D", "Ð": "D", "Þ": "TH", "Ħ": "H", "Ŧ": "T", "ß": "SS"}
+
+
+MAX_CONTROL_NUMBER = 999_999_999  # ISA13 is nine digits
+
+
+def _highest_control_number_used() -> int:
+    """The highest interchange control number the active organization's files carried before it had a counter."""
+    batches = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
+    checks = EligibilityCheck.objects.for_current_organization().aggregate(
+        number=Max("number"), control=Max("interchange_control_number")
+    )
+    return max(batches or 0, checks["number"] or 0, checks["control"] or 0)
+
+
+def interchange_control_number() -> int:
+    """The next interchange control number (ISA13, GS06) of the active organization's outbound X12 files, whatever
+    their kind (837P, 270): drawn from the organization's counter row, locked until the caller's transaction ends,
+    so two files never share one. Call it inside the transaction that stores the file."""
+    with transaction.atomic():
+        counters = InterchangeCounter.objects.for_current_organization().select_for_update()
+        counter = counters.first()
+        if counter is None:
+            # The first number drawn: start after whatever the organization sent before (a concurrent first
+            # draw inserts nothing here and waits on the other's row).
+            InterchangeCounter.objects.bulk_create(
+                [InterchangeCounter(last_number=_highest_control_number_used())], ignore_conflicts=True
+            )
+            counter = counters.get()
+        if counter.last_number >= MAX_CONTROL_NUMBER:
+            raise ValidationError({"interchange_control_number": "The organization's control numbers are used up."})
+        counter.last_number += 1
+        counter.save(update_fields=["last_number", "updated_at"])
+        return counter.last_number
 
 
 def x12_text(value: str, length: int | None = None) -> str:
@@ -299,8 +342,7 @@ def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False)
             record_type=PHIAccessLog.RecordType.CLAIM_FILE,
             patient_ids=[claim.patient_id for claim in ready for _ in lines[claim.pk]],
         )
-        last = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
-        icn = (last or 0) + 1
+        icn = interchange_control_number()
         usage = "T" if preview else provider.usage_indicator
         date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
         body: list[str] = [
