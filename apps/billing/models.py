@@ -453,6 +453,10 @@ CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# A claim the payer has answered (an 835 paid, partly paid or denied it): what a secondary claim may follow.
+ADJUDICATED_STATUSES = (ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.DENIED)
+
+
 class ClaimFrequency(models.TextChoices):
     """837P CLM05-3, the claim frequency type code."""
 
@@ -492,6 +496,17 @@ class Claim(TenantModel):
     frequency_code = models.CharField(max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL)
     original_claim = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements", db_constraint=False
+    )
+    # A secondary claim (billed to the patient's secondary policy once the primary payer has adjudicated) names
+    # the primary claim whose 835 answer its file carries as the other payer's (loops 2320, 2330 and 2430).
+    primary_claim = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="secondary_claims",
+        db_constraint=False,
+        editable=False,
     )
     # The payer's own number for the claim (its ICN/DCN, from the 277CA or 835 CLP07): what corrections name.
     payer_claim_control_number = models.CharField(max_length=50, blank=True)
@@ -629,6 +644,10 @@ class RemittanceLine(TenantModel):
     paid_cents = models.BigIntegerField(default=0)
     adjusted_cents = models.BigIntegerField(default=0)
     patient_cents = models.BigIntegerField(default=0)
+    # The payer's adjustments as it sent them, [group, CARC, cents] each ("CO", "45", 3000): the line's CAS and
+    # the claim-level CAS of the same answer (CLP), which a secondary claim passes on to the next payer.
+    adjustments = models.JSONField(default=list, blank=True, editable=False)
+    claim_adjustments = models.JSONField(default=list, blank=True, editable=False)
     debit = models.ForeignKey(
         "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
     )
@@ -675,6 +694,9 @@ class Denial(TenantModel):
     amount_cents = models.BigIntegerField(help_text="What was billed for the line and not paid.")
     reason_codes = models.JSONField(default=list)
     remark_codes = models.JSONField(default=list)
+    # As on `RemittanceLine`: the line's and the claim's adjustments with their amounts, [group, CARC, cents] each.
+    adjustments = models.JSONField(default=list, blank=True, editable=False)
+    claim_adjustments = models.JSONField(default=list, blank=True, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     history = TenantHistoricalRecords()
