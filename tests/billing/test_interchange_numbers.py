@@ -3,14 +3,17 @@ one organization never share an ISA13, and each organization counts on its own."
 
 from __future__ import annotations
 
-from django.db import connection
+import threading
+
+import pytest
+from django.db import connection, connections
 
 from apps.billing import eligibility, x12
 from apps.billing.models import ClaimBatch, InterchangeCounter, TransactionType
 from apps.organizations.roles import Role
 from tests.billing import factories as bf
 from tests.billing.x12_validation import validate_x12
-from tests.conftest import as_tenant
+from tests.conftest import as_tenant, make_organization
 from tests.factories import PatientFactory
 
 
@@ -90,3 +93,41 @@ def test_a_coach_cannot_read_or_draw_the_counter(org_a):
         assert cursor.rowcount == 0
     with as_tenant(org_a, Role.BILLING):
         assert list(InterchangeCounter.objects.values_list("last_number", flat=True)) == [1]
+
+
+@pytest.mark.usefixtures("committed")
+def test_concurrent_270s_and_an_837_of_one_organization_never_share_a_number():
+    """The first draws race to create the counter, then queue on its row: five files, five numbers."""
+    org = make_organization("race-org")
+    with as_tenant(org, Role.BILLING):
+        policy = _insured()
+    drawn: list[int] = []
+    barrier = threading.Barrier(5)
+
+    def ask() -> None:
+        try:
+            barrier.wait()
+            with as_tenant(org, Role.FRONT_DESK):
+                check = eligibility.eligibility_check_request(policy=policy)
+            drawn.append(int(_isa13(check.request_content)))
+        finally:
+            connections.close_all()
+
+    def send() -> None:
+        try:
+            barrier.wait()
+            with as_tenant(org, Role.BILLING):
+                batch = x12.claim_batch_export()
+            assert batch is not None
+            drawn.append(int(_isa13(batch.content)))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=ask) for _ in range(4)] + [threading.Thread(target=send)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(drawn) == [1, 2, 3, 4, 5]
+    with as_tenant(org, Role.BILLING):
+        assert list(InterchangeCounter.objects.values_list("last_number", flat=True)) == [5]
