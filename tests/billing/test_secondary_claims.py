@@ -202,6 +202,18 @@ def test_the_secondary_payers_835_posts_to_the_secondary_claim_through_the_same_
             "K000000001",
             "K000000002",
         ]
+        # A corrected secondary claim is billed to the secondary payer again, with the primary's answer.
+        corrected = claims.claim_correct(claim=secondary)
+        assert (corrected.frequency_code, corrected.primary_claim, corrected.policy.priority) == ("7", primary, "S")
+        assert set(LedgerEntry.objects.filter(kind="charge").values_list("claim_id", flat=True)) == {primary.pk}
+        batch = x12.claim_batch_export()
+        assert batch is not None
+        assert_valid_x12(batch.content)
+        loop = _claim_loop(batch.content, corrected.submitter_claim_id)
+        assert loop[0] == f"CLM*{corrected.submitter_claim_id}*195.5***11:B:7*Y*A*Y*Y"
+        assert loop[1] == "REF*F8*BS0002"
+        assert loop[loop.index("SBR*P*18*GRP-1******CI") :][:2] == ["SBR*P*18*GRP-1******CI", "AMT*D*100"]
+        assert [s for s in loop if s.startswith("SVD*")] == ["SVD*ACME1*100*HC:90837:95**1", "SVD*ACME1*0*HC:96127**2"]
 
 
 def test_a_claim_denied_whole_passes_its_claim_level_adjustments_on(org_a):
