@@ -27,6 +27,7 @@ from apps.patients.models import Patient, PHIAccessLog
 
 from . import claims
 from .models import (
+    ADJUDICATED_STATUSES,
     BillingProvider,
     Claim,
     ClaimBatch,
@@ -411,6 +412,23 @@ def _replace_dot(code: str) -> str:
     return code.replace(".", "")
 
 
+def _primary_answers(ready: Sequence[Claim]) -> dict[uuid.UUID, claims.PrimaryAdjudication]:
+    """The primary payer's answer as it stands now, per secondary claim among `ready`. A secondary claim whose
+    primary has no answer to pass on (its adjudication reversed, the payer's new answer awaited) is left out of
+    the batch and stays ready, to go with the new answer."""
+    answers = {}
+    for claim in ready:
+        if claim.primary_claim is None:
+            continue
+        if claim.primary_claim.status not in ADJUDICATED_STATUSES:
+            continue
+        try:
+            answers[claim.pk] = claims.primary_adjudication(primary=claim.primary_claim)
+        except ValidationError:
+            continue
+    return answers
+
+
 def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False) -> ClaimBatch | None:
     """Send the active organization's ready claims (unclaimed pending-insurance charges are made into claims
     first) as one 837P batch: the claims become submitted. Test data (ISA15 T) until the billing provider is
@@ -429,12 +447,8 @@ def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False)
             .select_related("patient", "policy__payer", "original_claim", "primary_claim__policy__payer")
             .order_by("number")
         )
-        # A secondary claim passes on the primary payer's answer as it stands now.
-        primaries = {
-            claim.pk: claims.primary_adjudication(primary=claim.primary_claim)
-            for claim in ready
-            if claim.primary_claim is not None
-        }
+        primaries = _primary_answers(ready)
+        ready = [claim for claim in ready if claim.primary_claim is None or claim.pk in primaries]
         if not ready:
             if preview:
                 transaction.set_rollback(True)  # a preview leaves no claim made

@@ -349,3 +349,41 @@ def test_admin_action_makes_the_secondary_claim_and_front_desk_may_not(org_a):
     assert "has a secondary claim already (K000000002)" in again.content.decode()
     with as_tenant(org_a, Role.BILLING):
         assert Claim.objects.count() == 2
+
+
+def test_a_secondary_claim_waits_while_its_primarys_answer_is_reversed_and_goes_with_the_new_one(org_a):
+    with as_tenant(org_a, Role.BILLING):
+        primary = _clinic()
+        _remit(LINE_LEVEL)
+        secondary = claims.claim_create_secondary(claim=primary)
+        _remit(LINE_LEVEL.reversed(), trace="CHK2")
+        primary.refresh_from_db()
+        assert primary.status == ClaimStatus.ACCEPTED
+        patient = primary.patient
+        other_visit = bf.encounter(patient)
+        bf.charge(patient, 9_000, transaction_type=CLINICAL, insurance_policy=primary.policy, encounter=other_visit)
+        batch = x12.claim_batch_export()
+        assert batch is not None
+        assert_valid_x12(batch.content)
+        assert [s.split("*")[1] for s in _segments(batch.content) if s.startswith("CLM*")] == ["K000000003"]
+        secondary.refresh_from_db()
+        assert secondary.status == ClaimStatus.READY
+        # The payer's new answer: line 1 paid 120.00 this time, line 2 still denied.
+        _remit(
+            ClaimRemit(
+                "K000000001",
+                "1",
+                "ICN0001",
+                [
+                    LineRemit("K000000001-1", "90837:95", 15_000, 12_000, [("CO", "45", 1_000), ("PR", "2", 2_000)]),
+                    LineRemit("K000000001-2", "96127", 4_550, 0, [("CO", "50", 4_550)]),
+                ],
+            ),
+            trace="CHK3",
+        )
+        batch = x12.claim_batch_export()
+        assert batch is not None
+        assert_valid_x12(batch.content)
+        loop = _claim_loop(batch.content, "K000000002")
+        assert loop[loop.index("SBR*P*18*GRP-1******CI") + 1] == "AMT*D*120"
+        assert loop[loop.index("SVD*ACME1*120*HC:90837:95**1") + 1] == "CAS*CO*45*10"
