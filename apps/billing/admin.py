@@ -297,7 +297,7 @@ class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
         return money(obj.total_cents, obj.currency)
 
     inlines = [ClaimLineInline]
-    actions = ["correct_claims", "void_claims"]
+    actions = ["correct_claims", "void_claims", "create_secondary_claims"]
 
     def has_correct_permission(self, request: HttpRequest) -> bool:
         return may(request, self.resource, "correct")
@@ -321,6 +321,12 @@ class ClaimAdmin(PHIAccessLoggedAdmin, TenantModelAdmin):
     @admin.action(description="Void: make a void claim (frequency 8)", permissions=["correct"])
     def void_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
         self._replace(request, queryset, claims.claim_void, "void")
+
+    @admin.action(
+        description="Create secondary claim: bill the secondary policy after the primary's 835", permissions=["correct"]
+    )
+    def create_secondary_claims(self, request: HttpRequest, queryset: QuerySet[Claim]) -> None:
+        self._replace(request, queryset, claims.claim_create_secondary, "secondary")
 
 
 class ClearinghouseFileForm(forms.Form):

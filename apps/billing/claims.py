@@ -25,12 +25,17 @@ from apps.events.services import event_record
 from apps.organizations.roles import DataClassification
 
 from .models import (
+    ADJUDICATED_STATUSES,
     BillingProvider,
     Claim,
     ClaimFrequency,
     ClaimLine,
     ClaimStatus,
+    Denial,
+    InsurancePolicy,
     LedgerEntry,
+    RemittanceLine,
+    RemittanceLineKind,
 )
 
 MAX_LINES_PER_CLAIM = 50  # 837P loop 2400 repeats at most 50 times
@@ -82,9 +87,12 @@ def _claim_create(
     charges: Sequence[LedgerEntry],
     frequency_code: str = ClaimFrequency.ORIGINAL,
     original_claim: Claim | None = None,
+    policy: InsurancePolicy | None = None,
+    primary_claim: Claim | None = None,
 ) -> Claim:
-    """A ready claim of these charges (of one patient and policy), one line each, numbered."""
-    policy = charges[0].insurance_policy
+    """A ready claim of these charges (of one patient), one line each, numbered: billed to the charges' policy, or
+    to `policy` for a secondary claim of `primary_claim` (which leaves the charges naming the primary claim)."""
+    policy = policy or charges[0].insurance_policy
     assert policy is not None  # callers pass claimed or claimable charges, which are billed to a policy
     number = _next_number()
     claim = Claim.objects.create(
@@ -99,6 +107,7 @@ def _claim_create(
         currency=charges[0].currency,
         frequency_code=frequency_code,
         original_claim=original_claim,
+        primary_claim=primary_claim,
     )
     for line_number, charge in enumerate(charges, start=1):
         ClaimLine.objects.create(
@@ -107,7 +116,7 @@ def _claim_create(
             line_number=line_number,
             control_number=f"{claim.submitter_claim_id}-{line_number}",
         )
-        if frequency_code != ClaimFrequency.VOID:
+        if frequency_code != ClaimFrequency.VOID and primary_claim is None:
             charge.claim = claim
             charge.save(update_fields=["claim", "updated_at"])
     return claim
@@ -214,7 +223,13 @@ def _replace(*, claim: Claim, status: str, frequency_code: str) -> Claim:
         ]
         if not charges:
             raise ValidationError({"claim": "The claim has no lines to send again."})
-        replacement = _claim_create(charges=charges, frequency_code=frequency_code, original_claim=locked)
+        replacement = _claim_create(
+            charges=charges,
+            frequency_code=frequency_code,
+            original_claim=locked,
+            policy=locked.policy,
+            primary_claim=locked.primary_claim,
+        )
         locked.status = status
         locked.save()
         _claim_event(locked)
@@ -243,3 +258,179 @@ def claims_mark_submitted(*, claims: Sequence[Claim], batch_id: uuid.UUID, at: d
         claim.submitted_at = at
         claim.save(update_fields=["status", "batch", "submitted_at", "updated_at"])
         _claim_event(claim)
+
+
+# --- secondary claims -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """One adjustment of the primary payer: group (CO, OA, PI, PR), reason (CARC) and amount in cents."""
+
+    group: str
+    reason: str
+    cents: int
+
+
+@dataclass(frozen=True)
+class LineAdjudication:
+    """The primary payer's answer for one service line (837P loop 2430)."""
+
+    paid_cents: int
+    adjustments: tuple[Adjustment, ...]
+    adjudicated_on: dt.date
+
+
+@dataclass(frozen=True)
+class PrimaryAdjudication:
+    """What the primary payer decided on a claim, as a secondary claim passes it on (loops 2320, 2330A/B, 2430):
+    per line (by charge) its payment and adjustments; the claim-level adjustments; what it paid in all.
+
+    When the payer answered at claim level only (a claim denied whole, with no line adjustments), `lines` is empty
+    and the claim-level adjustments carry the amounts."""
+
+    policy: InsurancePolicy
+    paid_cents: int
+    adjustments: tuple[Adjustment, ...]
+    lines: dict[uuid.UUID, LineAdjudication]
+    adjudicated_on: dt.date
+
+
+def _adjustments(stored: Iterable[Sequence[object]]) -> tuple[Adjustment, ...]:
+    return tuple(Adjustment(str(group), str(reason), int(str(cents))) for group, reason, cents in stored)
+
+
+def primary_adjudication(*, primary: Claim) -> PrimaryAdjudication:
+    """The primary payer's current answer on each line of `primary` (a posting not reversed, else an open denial),
+    as its remittances stored them; refused when a line has none or an answer does not balance (the billed amount
+    is the payment plus the adjustments), which a secondary payer would reject."""
+    lines = list(ClaimLine.objects.filter(claim=primary).select_related("charge").order_by("line_number"))
+    postings = {
+        row.claim_line_id: row
+        for row in RemittanceLine.objects.filter(
+            claim=primary, kind=RemittanceLineKind.POSTING, reversed_by__isnull=True
+        )
+        .select_related("file")
+        .order_by("created_at")
+    }
+    denials = {
+        row.claim_line_id: row
+        for row in Denial.objects.filter(claim=primary, resolved_at__isnull=True)
+        .select_related("file")
+        .order_by("created_at")
+    }
+    answers: list[tuple[ClaimLine, RemittanceLine | Denial]] = []
+    for line in lines:
+        answer: RemittanceLine | Denial | None = postings.get(line.pk) or denials.get(line.pk)
+        if answer is None:
+            raise ValidationError(
+                {
+                    "claim": f"Line {line.line_number} of claim {primary.submitter_claim_id} has no answer from the "
+                    "primary payer yet."
+                }
+            )
+        answers.append((line, answer))
+    # Claim-level adjustments, once per remittance that answered the claim.
+    by_file: dict[uuid.UUID, tuple[Adjustment, ...]] = {}
+    for _, answer in answers:
+        by_file.setdefault(answer.file_id, _adjustments(answer.claim_adjustments))
+    claim_adjustments = tuple(adj for found in by_file.values() for adj in found)
+    claim_level_only = all(isinstance(a, Denial) and not a.adjustments for _, a in answers) and claim_adjustments
+    dates = [answer.file.paid_on or answer.file.created_at.date() for _, answer in answers]
+    adjudicated_on = max(dates) if dates else primary.service_date
+    if claim_level_only:
+        if sum(adj.cents for adj in claim_adjustments) != primary.total_cents:
+            raise _unbalanced(primary, "the claim")
+        return PrimaryAdjudication(
+            policy=primary.policy,
+            paid_cents=0,
+            adjustments=claim_adjustments,
+            lines={},
+            adjudicated_on=adjudicated_on,
+        )
+    per_line: dict[uuid.UUID, LineAdjudication] = {}
+    for (line, answer), on in zip(answers, dates, strict=True):
+        paid = answer.paid_cents if isinstance(answer, RemittanceLine) else 0
+        adjustments = _adjustments(answer.adjustments)
+        if paid + sum(adj.cents for adj in adjustments) != line.charge.amount_cents:
+            raise _unbalanced(primary, f"line {line.line_number}")
+        per_line[line.charge_id] = LineAdjudication(paid_cents=paid, adjustments=adjustments, adjudicated_on=on)
+    return PrimaryAdjudication(
+        policy=primary.policy,
+        paid_cents=sum(a.paid_cents for a in per_line.values()) - sum(adj.cents for adj in claim_adjustments),
+        adjustments=claim_adjustments,
+        lines=per_line,
+        adjudicated_on=adjudicated_on,
+    )
+
+
+def _unbalanced(primary: Claim, what: str) -> ValidationError:
+    return ValidationError(
+        {
+            "claim": f"The primary payer's answer for {what} of claim {primary.submitter_claim_id} does not add up "
+            "to what was billed (payment plus adjustments), or was posted before adjustments were kept: bill the "
+            "secondary payer outside Kura."
+        }
+    )
+
+
+def secondary_policy(*, claim: Claim) -> InsurancePolicy | None:
+    """The patient's active secondary policy, which a secondary claim of `claim` is billed to."""
+    return (
+        InsurancePolicy.objects.for_current_organization()
+        .filter(patient_id=claim.patient_id, priority=InsurancePolicy.Priority.SECONDARY, is_active=True)
+        .select_related("payer")
+        .first()
+    )
+
+
+def claim_create_secondary(*, claim: Claim) -> Claim:
+    """A ready secondary claim of a primary claim the primary payer has adjudicated (paid, partly paid or denied,
+    by an imported 835), billed to the patient's active secondary policy with the same lines; its file carries
+    the primary payer's answer (loops 2320, 2330A/B and 2430). Refused, storing nothing, for a claim not yet
+    adjudicated, not billed to the primary policy, already followed by a secondary claim, or of a patient
+    without a secondary policy."""
+    with transaction.atomic():
+        lock_claims()
+        locked = (
+            Claim.objects.for_current_organization()
+            .select_for_update()
+            .select_related("policy__payer")
+            .filter(pk=claim.pk)
+            .first()
+        )
+        if locked is None:
+            raise ValidationError({"claim": "No such claim."})
+        if locked.primary_claim_id is not None or locked.policy.priority != InsurancePolicy.Priority.PRIMARY:
+            raise ValidationError(
+                {"claim": "Only a claim billed to the patient's primary policy has a secondary claim."}
+            )
+        if locked.status not in ADJUDICATED_STATUSES:
+            raise ValidationError(
+                {
+                    "claim": f"Claim {locked.submitter_claim_id} is {locked.get_status_display().lower()}: the "
+                    "primary payer's remittance (835) is needed before the secondary payer is billed."
+                }
+            )
+        existing = (
+            Claim.objects.for_current_organization()
+            .filter(primary_claim=locked, frequency_code=ClaimFrequency.ORIGINAL)
+            .exclude(status=ClaimStatus.VOIDED)
+            .first()
+        )
+        if existing is not None:
+            raise ValidationError(
+                {
+                    "claim": f"Claim {locked.submitter_claim_id} has a secondary claim already "
+                    f"({existing.submitter_claim_id})."
+                }
+            )
+        policy = secondary_policy(claim=locked)
+        if policy is None:
+            raise ValidationError({"policy": "The patient has no active secondary policy."})
+        primary_adjudication(primary=locked)  # refused when the answer cannot be passed on
+        charges = [
+            line.charge
+            for line in ClaimLine.objects.filter(claim=locked).select_related("charge").order_by("line_number")
+        ]
+        return _claim_create(charges=charges, policy=policy, primary_claim=locked)

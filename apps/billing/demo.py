@@ -1,6 +1,6 @@
 """Demo billing data for `seed_demo`: months of insurance services sent as claims and answered by the payers'
-835 remittances (payments, contractual adjustments, patient responsibility, a denial), retail sales and a program
-on installments.
+835 remittances (payments, contractual adjustments, patient responsibility, a denial) and a secondary claim after
+one of them, retail sales and a program on installments.
 
 Idempotent: an organization that already has a billing provider is left as it is. Runs inside the
 organization's tenant context; entries are back-dated (`recorded_at`) so aging and as-of reports have history.
@@ -16,8 +16,8 @@ from apps.clinical import services as clinical_services
 from apps.clinical.models import Encounter
 from apps.patients.models import Patient
 
-from . import services, x12, x12_answers
-from .models import BillingProvider, LedgerEntry, TransactionType
+from . import claims, services, x12, x12_answers
+from .models import BillingProvider, InsurancePolicy, LedgerEntry, TransactionType
 from .services import Allocation
 from .x12_builder import ClaimRemit, LineRemit, ProviderAdjustmentRemit, build_835
 
@@ -100,6 +100,16 @@ def seed(*, slug: str) -> None:
         )
         charges.append((cpt, modifiers, charge))
     _remittances(charges)
+    # The second patient also has a secondary plan: the visit her primary payer left to her deductible is billed
+    # to it, with the primary's answer (a ready secondary claim).
+    services.insurance_policy_create(
+        patient=patients[1], payer=acme, member_id="ACM77700042", priority=InsurancePolicy.Priority.SECONDARY,
+        address_line1="400 Oak Avenue", city="Salem", state="OR", postal_code="97301",
+    )  # fmt: skip
+    deductible_visit = charges[3][2]
+    deductible_visit.refresh_from_db()
+    assert deductible_visit.claim is not None  # sent and answered by `_remittances`
+    claims.claim_create_secondary(claim=deductible_visit.claim)
     # Retail sales: most paid at the counter, one still open.
     for days_ago, sku, name, price, paid in [(90, "MAG-400", "Magnesium glycinate", 2_800, True),
                                               (33, "OM3-60", "Omega-3 capsules", 3_600, True),

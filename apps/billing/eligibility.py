@@ -20,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -29,7 +29,7 @@ from apps.patients.models import PHIAccessLog
 
 from . import sftp
 from .models import BillingProvider, ClearinghouseFile, EligibilityCheck, EligibilityStatus, InsurancePolicy
-from .x12 import COMPONENT, REPETITION, _demographics, _segment, x12_text
+from .x12 import COMPONENT, REPETITION, _demographics, _segment, interchange_control_number, x12_text
 
 if TYPE_CHECKING:
     from .x12_answers import Segment
@@ -43,7 +43,6 @@ DEDUCTIBLE_REMAINING = "29"  # EB06 time period qualifier: remaining
 MAX_CENTS = 10**12
 _AMOUNT = re.compile(r"^\d{1,10}(?:\.\d{0,2})?$|^\.\d{1,2}$")
 _FRACTION = re.compile(r"^(?:0?\.\d{1,4}|[01](?:\.0{0,4})?)$")
-_NUMBER_ATTEMPTS = 3
 
 
 def _request_segments(check: EligibilityCheck, policy: InsurancePolicy, provider: BillingProvider) -> list[str]:
@@ -88,7 +87,8 @@ def _request_segments(check: EligibilityCheck, policy: InsurancePolicy, provider
 
 def _interchange(check: EligibilityCheck, provider: BillingProvider, body: list[str]) -> str:
     asked = timezone.localtime(check.asked_at)
-    control = f"{check.number:09d}"
+    assert check.interchange_control_number is not None  # drawn before the file is written
+    control = f"{check.interchange_control_number:09d}"
     envelope = [
         _segment(
             "ISA",
@@ -116,12 +116,12 @@ def _interchange(check: EligibilityCheck, provider: BillingProvider, body: list[
             provider.receiver_id,
             asked.strftime("%Y%m%d"),
             asked.strftime("%H%M"),
-            str(check.number),
+            str(check.interchange_control_number),
             "X",
             VERSION,
         ),
         *body,
-        _segment("GE", "1", str(check.number)),
+        _segment("GE", "1", str(check.interchange_control_number)),
         _segment("IEA", "1", control),
     ]
     return "\n".join(envelope) + "\n"
@@ -141,20 +141,22 @@ def eligibility_check_request(*, policy: InsurancePolicy, now: dt.datetime | Non
     now = now or timezone.now()
     # The patient's name, birth date and member id leave for the payer: a PHI read.
     phi_reads.mark(record_type=PHIAccessLog.RecordType.CLAIM_FILE, patient_ids=[policy.patient_id])
-    for attempt in range(_NUMBER_ATTEMPTS):
+    with transaction.atomic():
+        # Drawing the control number locks the organization's counter until the check is stored, so checks (and
+        # every other outbound file) are numbered one at a time: the next number is free.
+        control_number = interchange_control_number()
         last = EligibilityCheck.objects.for_current_organization().aggregate(m=Max("number"))["m"]
         number = (last or 0) + 1
-        check = EligibilityCheck(policy=policy, number=number, trace_number=f"E{number}", asked_at=now)
+        check = EligibilityCheck(
+            policy=policy,
+            number=number,
+            trace_number=f"E{number}",
+            asked_at=now,
+            interchange_control_number=control_number,
+        )
         check.request_content = _interchange(check, provider, _request_segments(check, policy, provider))
-        try:
-            with transaction.atomic():
-                check.save()
-        except IntegrityError:
-            if attempt == _NUMBER_ATTEMPTS - 1:
-                raise
-            continue  # another check took the number in the meantime
-        return check
-    raise AssertionError("unreachable")
+        check.save()
+    return check
 
 
 def eligibility_checks_send(*, target: sftp.Account, now: dt.datetime | None = None) -> list[EligibilityCheck]:

@@ -328,6 +328,25 @@ class ClearinghouseConnection(TenantModel):
         return f"SFTP {self.username}@{self.host}"
 
 
+class InterchangeCounter(TenantModel):
+    """The last interchange control number (ISA13, and GS06) of the organization's outbound X12 files: 837P
+    batches and 270 eligibility requests draw from this one counter (`x12.interchange_control_number`), so no two
+    files the organization sends share a number. One row per organization, locked while a number is drawn."""
+
+    last_number = models.PositiveIntegerField(default=0, editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["organization"], name="interchangecounter_one_per_org"),
+            models.CheckConstraint(
+                condition=Q(last_number__gte=0, last_number__lte=999_999_999), name="interchangecounter_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Interchange control number {self.last_number:09d}"
+
+
 class InstallmentPlan(TenantModel):
     """A program enrollment paid in installments; each installment is a ledger charge created with the plan."""
 
@@ -434,6 +453,10 @@ CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
 }
 
 
+# A claim the payer has answered (an 835 paid, partly paid or denied it): what a secondary claim may follow.
+ADJUDICATED_STATUSES = (ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.DENIED)
+
+
 class ClaimFrequency(models.TextChoices):
     """837P CLM05-3, the claim frequency type code."""
 
@@ -473,6 +496,17 @@ class Claim(TenantModel):
     frequency_code = models.CharField(max_length=1, choices=ClaimFrequency.choices, default=ClaimFrequency.ORIGINAL)
     original_claim = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replacements", db_constraint=False
+    )
+    # A secondary claim (billed to the patient's secondary policy once the primary payer has adjudicated) names
+    # the primary claim whose 835 answer its file carries as the other payer's (loops 2320, 2330 and 2430).
+    primary_claim = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="secondary_claims",
+        db_constraint=False,
+        editable=False,
     )
     # The payer's own number for the claim (its ICN/DCN, from the 277CA or 835 CLP07): what corrections name.
     payer_claim_control_number = models.CharField(max_length=50, blank=True)
@@ -610,6 +644,10 @@ class RemittanceLine(TenantModel):
     paid_cents = models.BigIntegerField(default=0)
     adjusted_cents = models.BigIntegerField(default=0)
     patient_cents = models.BigIntegerField(default=0)
+    # The payer's adjustments as it sent them, [group, CARC, cents] each ("CO", "45", 3000): the line's CAS and
+    # the claim-level CAS of the same answer (CLP), which a secondary claim passes on to the next payer.
+    adjustments = models.JSONField(default=list, blank=True, editable=False)
+    claim_adjustments = models.JSONField(default=list, blank=True, editable=False)
     debit = models.ForeignKey(
         "billing.LedgerEntry", on_delete=models.PROTECT, null=True, blank=True, related_name="+", db_constraint=False
     )
@@ -656,6 +694,9 @@ class Denial(TenantModel):
     amount_cents = models.BigIntegerField(help_text="What was billed for the line and not paid.")
     reason_codes = models.JSONField(default=list)
     remark_codes = models.JSONField(default=list)
+    # As on `RemittanceLine`: the line's and the claim's adjustments with their amounts, [group, CARC, cents] each.
+    adjustments = models.JSONField(default=list, blank=True, editable=False)
+    claim_adjustments = models.JSONField(default=list, blank=True, editable=False)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     history = TenantHistoricalRecords()
@@ -947,8 +988,11 @@ class EligibilityCheck(TenantModel):
     policy = models.ForeignKey(
         InsurancePolicy, on_delete=models.PROTECT, related_name="eligibility_checks", db_constraint=False
     )
-    # Per organization 1, 2, 3...: the 270's interchange and group control number and, as "E<number>", its trace.
+    # Per organization 1, 2, 3...: as "E<number>", the 270's trace.
     number = models.PositiveIntegerField(editable=False)
+    # The 270's interchange and group control number, from the organization's one outbound counter (empty on
+    # checks asked before there was one: their number was their control number).
+    interchange_control_number = models.PositiveIntegerField(null=True, blank=True, editable=False)
     trace_number = models.CharField(max_length=50, editable=False)
     asked_at = models.DateTimeField(editable=False)
     request_content = models.TextField(editable=False)
@@ -978,6 +1022,9 @@ class EligibilityCheck(TenantModel):
         constraints = [
             models.UniqueConstraint(fields=["organization", "number"], name="eligibilitycheck_number_once"),
             models.UniqueConstraint(fields=["organization", "trace_number"], name="eligibilitycheck_trace_once"),
+            models.UniqueConstraint(
+                fields=["organization", "interchange_control_number"], name="eligibilitycheck_control_number_once"
+            ),
             models.CheckConstraint(
                 condition=Q(number__gte=1, number__lte=999_999_999), name="eligibilitycheck_number_range"
             ),

@@ -12,6 +12,8 @@ else the line of the same procedure, modifiers and service date), in the one tra
 * a reversal (CLP02 22) takes back every posting of the claim: a debit per line of what was paid and adjusted
   (`RemittanceLine`), the claim accepted again, waiting for the payer's new answer; its open denials resolved;
 * provider-level adjustments (PLB) are recorded per file (`ProviderAdjustment`), not on patients' ledgers;
+* on a secondary claim, the secondary payer's OA-23 (the primary payer's payment and adjustments, posted by the
+  primary's remittance) is not posted again;
 * the claim becomes paid (every line posted), partly paid (some) or denied (none posted, some denied), with the
   payer's claim control number (CLP07).
 
@@ -52,6 +54,7 @@ if TYPE_CHECKING:
 
 ADJUSTMENT_GROUPS = ("CO", "OA", "PI")
 PATIENT_GROUP = "PR"
+PRIOR_PAYER_IMPACT = ("OA", "23")  # CARC 23: the impact of prior payers' adjudication
 DENIED, REVERSAL = "4", "22"
 MAX_CENTS = 100_000_000_00
 # The claims a remittance may answer: sent and accepted ones, and adjudicated ones not fully paid (the rest of a
@@ -308,6 +311,11 @@ class _Poster:
         return matched, missing
 
     def post(self, claim: Claim, remit: _ClaimRemit) -> None:
+        if claim.primary_claim_id is not None:
+            # A secondary payer's OA-23 is what the primary payer already paid and adjusted: posted by the primary's
+            # remittance, not again.
+            for remit_line in remit.lines:
+                remit_line.adjustments = [a for a in remit_line.adjustments if (a[0], a[1]) != PRIOR_PAYER_IMPACT]
         if remit.status != DENIED and any(amount for group, _, amount in remit.adjustments if group != PATIENT_GROUP):
             self.unmatched(remit, Reason.CLAIM_ADJUSTMENT, claim=claim)
             return
@@ -349,6 +357,8 @@ class _Poster:
                 amount_cents=line.charge,
                 reason_codes=line.codes or [f"{g}-{r}" for g, r, _ in remit.adjustments],
                 remark_codes=[*line.remarks, *remit.remarks],
+                adjustments=_stored(line.adjustments),
+                claim_adjustments=_stored(remit.adjustments),
             )
         if posted:
             self._post_lines(claim, remit, posted, now=now)
@@ -405,6 +415,8 @@ class _Poster:
                 paid_cents=line.paid,
                 adjusted_cents=line.total(ADJUSTMENT_GROUPS),
                 patient_cents=line.total((PATIENT_GROUP,)),
+                adjustments=_stored(line.adjustments),
+                claim_adjustments=_stored(remit.adjustments),
             )
         # The debits of earlier reversals are adjudicated from now on; the lines' open denials are answered.
         reopened = [r.pk for found in reversals.values() for r in found if r.reposted_at is None]
@@ -506,6 +518,11 @@ class _Poster:
             services.charge_status_refresh(charge=posting.charge)
         claims.claim_status_set(claim=claim, status=ClaimStatus.ACCEPTED)
         self.outcome["reversed"].append(remit.claim_id)
+
+
+def _stored(adjustments: Sequence[tuple[str, str, int]]) -> list[list[Any]]:
+    """Adjustments as kept on a remittance line or denial: [group, CARC, cents] each, in the payer's order."""
+    return [[group, reason, amount] for group, reason, amount in adjustments]
 
 
 def _denied(line: _Line) -> bool:

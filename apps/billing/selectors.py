@@ -16,17 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from apps.organizations import replica
 
 from .models import (
+    ADJUDICATED_STATUSES,
     PAYMENT_KINDS,
     BillingProvider,
     Claim,
     ClaimBatch,
+    ClaimFrequency,
+    ClaimStatus,
     EligibilityCheck,
     EntryKind,
     InstallmentPlan,
@@ -382,6 +385,27 @@ def claim_list(*, status: str | None = None) -> QuerySet[Claim]:
     """Claims of the active organization, newest first, optionally in one status."""
     claims = Claim.objects.for_current_organization().order_by("-created_at", "-id")
     return claims if status is None else claims.filter(status=status)
+
+
+def claims_ready_for_secondary() -> QuerySet[Claim]:
+    """Claims the primary payer has adjudicated whose patient has an active secondary policy and which have no
+    secondary claim yet (a voided one does not count), newest first: the secondary payer is to be billed."""
+    secondary_policies = InsurancePolicy.objects.filter(
+        patient_id=OuterRef("patient_id"), priority=InsurancePolicy.Priority.SECONDARY, is_active=True
+    )
+    secondary_claims = Claim.objects.filter(
+        primary_claim=OuterRef("pk"), frequency_code=ClaimFrequency.ORIGINAL
+    ).exclude(status=ClaimStatus.VOIDED)
+    return (
+        claim_list()
+        .filter(
+            status__in=ADJUDICATED_STATUSES,
+            primary_claim__isnull=True,
+            policy__priority=InsurancePolicy.Priority.PRIMARY,
+        )
+        .filter(Exists(secondary_policies))
+        .exclude(Exists(secondary_claims))
+    )
 
 
 def payment_list() -> QuerySet[LedgerEntry]:

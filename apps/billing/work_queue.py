@@ -21,7 +21,7 @@ from apps.organizations.access_map import Resource
 from . import adjustment_codes
 from .models import Claim, ClaimStatus, Denial, UnmatchedRemittance
 from .permissions import CLAIM, CLEARINGHOUSE_FILE, INSTALLMENT_PLAN, LEDGER
-from .selectors import claim_list, failed_installments, patients_owing
+from .selectors import claim_list, claims_ready_for_secondary, failed_installments, patients_owing
 
 # How many items of each source the home page lists (the count covers them all).
 SHOWN_PER_SOURCE = 10
@@ -73,6 +73,13 @@ def claims_ready() -> tuple[int, list[QueueItem]]:
 def claims_rejected() -> tuple[int, list[QueueItem]]:
     """Claims the clearinghouse or payer rejected (999, 277CA): to fix and send again."""
     claims = _claims(ClaimStatus.REJECTED)
+    return claims.count(), [_claim_item(c) for c in claims[:SHOWN_PER_SOURCE]]
+
+
+def claims_for_secondary() -> tuple[int, list[QueueItem]]:
+    """Claims the primary payer has adjudicated whose patient has a secondary policy: the secondary payer is
+    to be billed (the claim's "Create secondary claim" action)."""
+    claims = claims_ready_for_secondary().select_related("patient", "payer")
     return claims.count(), [_claim_item(c) for c in claims[:SHOWN_PER_SOURCE]]
 
 
@@ -176,6 +183,7 @@ class Source:
 SOURCES: list[Source] = [
     Source("claims_ready", "Claims ready to send", claims_ready, (CLAIM, "read")),
     Source("rejections", "Rejected claims", claims_rejected, (CLAIM, "read")),
+    Source("secondary", "Ready for secondary", claims_for_secondary, (CLAIM, "correct")),
     Source("denials", "Denials", denials, (CLEARINGHOUSE_FILE, "read")),
     Source("unmatched", "Unmatched remittance lines", unmatched_remittance_lines, (CLEARINGHOUSE_FILE, "read")),
     Source("failed_installments", "Failed installments", failed_installments_to_follow_up, (INSTALLMENT_PLAN, "read")),

@@ -26,7 +26,18 @@ from apps.patients import phi_reads
 from apps.patients.models import Patient, PHIAccessLog
 
 from . import claims
-from .models import BillingProvider, Claim, ClaimBatch, ClaimLine, ClaimStatus, InsurancePolicy, LedgerEntry
+from .models import (
+    ADJUDICATED_STATUSES,
+    BillingProvider,
+    Claim,
+    ClaimBatch,
+    ClaimLine,
+    ClaimStatus,
+    EligibilityCheck,
+    InsurancePolicy,
+    InterchangeCounter,
+    LedgerEntry,
+)
 
 ELEMENT, COMPONENT, REPETITION, SEGMENT = "*", ":", "^", "~"
 DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
@@ -35,6 +46,39 @@ DELIMITERS = frozenset((ELEMENT, COMPONENT, REPETITION, SEGMENT))
 BASIC_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 !\"&'()+,-./;?=") - DELIMITERS
 # Letters that Unicode does not decompose into a base letter and a mark.
 _LETTERS = {"Æ": "AE", "Ø": "O", "Œ": "OE", "Ł": "L", "Đ": "D", "Ð": "D", "Þ": "TH", "Ħ": "H", "Ŧ": "T", "ß": "SS"}
+
+
+MAX_CONTROL_NUMBER = 999_999_999  # ISA13 is nine digits
+
+
+def _highest_control_number_used() -> int:
+    """The highest interchange control number the active organization's files carried before it had a counter."""
+    batches = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
+    checks = EligibilityCheck.objects.for_current_organization().aggregate(
+        number=Max("number"), control=Max("interchange_control_number")
+    )
+    return max(batches or 0, checks["number"] or 0, checks["control"] or 0)
+
+
+def interchange_control_number() -> int:
+    """The next interchange control number (ISA13, GS06) of the active organization's outbound X12 files, whatever
+    their kind (837P, 270): drawn from the organization's counter row, locked until the caller's transaction ends,
+    so two files never share one. Call it inside the transaction that stores the file."""
+    with transaction.atomic():
+        counters = InterchangeCounter.objects.for_current_organization().select_for_update()
+        counter = counters.first()
+        if counter is None:
+            # The first number drawn: start after whatever the organization sent before (a concurrent first
+            # draw inserts nothing here and waits on the other's row).
+            InterchangeCounter.objects.bulk_create(
+                [InterchangeCounter(last_number=_highest_control_number_used())], ignore_conflicts=True
+            )
+            counter = counters.get()
+        if counter.last_number >= MAX_CONTROL_NUMBER:
+            raise ValidationError({"interchange_control_number": "The organization's control numbers are used up."})
+        counter.last_number += 1
+        counter.save(update_fields=["last_number", "updated_at"])
+        return counter.last_number
 
 
 def x12_text(value: str, length: int | None = None) -> str:
@@ -84,10 +128,107 @@ def _required(value: str, claim: Claim, what: str) -> str:
     return value
 
 
+def _cas(adjustments: Sequence[claims.Adjustment]) -> list[str]:
+    """CAS segments: one per group (in the payer's order), at most six reasons each, at most five in all."""
+    groups: dict[str, list[claims.Adjustment]] = {}
+    for adjustment in adjustments:
+        groups.setdefault(adjustment.group, []).append(adjustment)
+    out: list[str] = []
+    for group, found in groups.items():
+        for start in range(0, len(found), 6):
+            elements = [e for a in found[start : start + 6] for e in (a.reason, _amount(a.cents), "")]
+            out.append(_segment("CAS", group, *elements))
+    if len(out) > 5:
+        raise ValidationError({"claim": "The primary payer's adjustments are more than a claim file can carry."})
+    return out
+
+
+def _other_payer_segments(claim: Claim, primary: claims.PrimaryAdjudication) -> list[str]:
+    """Loops 2320 (the other subscriber's coverage, what the primary payer paid and adjusted at claim level),
+    2330A (the other subscriber) and 2330B (the other payer) of a secondary claim."""
+    policy, patient = primary.policy, claim.patient
+    is_self = policy.subscriber_relationship == InsurancePolicy.Relationship.SELF
+    family, given = (
+        (patient.family_name, patient.given_name)
+        if is_self
+        else (policy.subscriber_family_name, policy.subscriber_given_name)
+    )
+    out = [
+        _segment(
+            "SBR",
+            policy.priority,
+            policy.subscriber_relationship,
+            x12_text(policy.group_number, 50),
+            "",
+            "",
+            "",
+            "",
+            "",
+            policy.claim_filing_indicator,
+        ),
+        *_cas(primary.adjustments),
+        _segment("AMT", "D", _amount(primary.paid_cents)),
+        _segment("OI", "", "", "Y", "", "", "Y"),
+        _segment(
+            "NM1",
+            "IL",
+            "1",
+            _required(x12_text(family, 60), claim, "other subscriber's family name"),
+            x12_text(given, 35),
+            "",
+            "",
+            "",
+            "MI",
+            _required(x12_text(policy.member_id, 80), claim, "other subscriber's member id"),
+        ),
+        _segment(
+            "NM1",
+            "PR",
+            "2",
+            _required(x12_text(policy.payer.name, 60), claim, "other payer's name"),
+            "",
+            "",
+            "",
+            "",
+            "PI",
+            policy.payer.payer_id,
+        ),
+    ]
+    if not primary.lines:
+        # Adjudicated at claim level only: the date of the answer goes with the other payer, not with lines.
+        out.append(_segment("DTP", "573", "D8", primary.adjudicated_on.strftime("%Y%m%d")))
+    return out
+
+
+def _line_adjudication_segments(line: ClaimLine, procedure: str, primary: claims.PrimaryAdjudication) -> list[str]:
+    """Loop 2430 of a secondary claim's line: what the primary payer paid and adjusted on it, and when."""
+    answer = primary.lines.get(line.charge_id)
+    if answer is None:
+        return []
+    return [
+        _segment(
+            "SVD",
+            primary.policy.payer.payer_id,
+            _amount(answer.paid_cents),
+            procedure,
+            "",
+            str(line.charge.metadata.get("units", 1)),
+        ),
+        *_cas(answer.adjustments),
+        _segment("DTP", "573", "D8", answer.adjudicated_on.strftime("%Y%m%d")),
+    ]
+
+
 def _claim_segments(
-    claim: Claim, lines: Sequence[ClaimLine], hl_parent: int, hl_next: int, provider: BillingProvider
+    claim: Claim,
+    lines: Sequence[ClaimLine],
+    hl_parent: int,
+    hl_next: int,
+    provider: BillingProvider,
+    primary: claims.PrimaryAdjudication | None = None,
 ) -> tuple[list[str], int]:
-    """Segments of loops 2000B-2400 for one claim; returns them and the next free HL number."""
+    """Segments of loops 2000B-2400 for one claim (with the primary payer's answer on a secondary claim); returns
+    them and the next free HL number."""
     policy, patient = claim.policy, claim.patient
     charges = [line.charge for line in lines]
     is_self = policy.subscriber_relationship == InsurancePolicy.Relationship.SELF
@@ -203,6 +344,8 @@ def _claim_segments(
             )
         )
         out.append(_segment("PRV", "PE", "PXC", rendering.taxonomy_code))
+    if primary is not None:
+        out.extend(_other_payer_segments(claim, primary))
     for line in lines:
         charge, meta = line.charge, line.charge.metadata
         procedure = COMPONENT.join(("HC", meta["cpt_code"], *meta.get("modifiers", [])))
@@ -227,6 +370,8 @@ def _claim_segments(
         )
         out.append(_segment("DTP", "472", "D8", charge.service_date.strftime("%Y%m%d")))
         out.append(_segment("REF", "6R", line.control_number))
+        if primary is not None:
+            out.extend(_line_adjudication_segments(line, procedure, primary))
     return out, hl_next
 
 
@@ -267,6 +412,23 @@ def _replace_dot(code: str) -> str:
     return code.replace(".", "")
 
 
+def _primary_answers(ready: Sequence[Claim]) -> dict[uuid.UUID, claims.PrimaryAdjudication]:
+    """The primary payer's answer as it stands now, per secondary claim among `ready`. A secondary claim whose
+    primary has no answer to pass on (its adjudication reversed, the payer's new answer awaited) is left out of
+    the batch and stays ready, to go with the new answer."""
+    answers = {}
+    for claim in ready:
+        if claim.primary_claim is None:
+            continue
+        if claim.primary_claim.status not in ADJUDICATED_STATUSES:
+            continue
+        try:
+            answers[claim.pk] = claims.primary_adjudication(primary=claim.primary_claim)
+        except ValidationError:
+            continue
+    return answers
+
+
 def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False) -> ClaimBatch | None:
     """Send the active organization's ready claims (unclaimed pending-insurance charges are made into claims
     first) as one 837P batch: the claims become submitted. Test data (ISA15 T) until the billing provider is
@@ -282,9 +444,11 @@ def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False)
         ready = list(
             Claim.objects.for_current_organization()
             .filter(status=ClaimStatus.READY)
-            .select_related("patient", "policy__payer", "original_claim")
+            .select_related("patient", "policy__payer", "original_claim", "primary_claim__policy__payer")
             .order_by("number")
         )
+        primaries = _primary_answers(ready)
+        ready = [claim for claim in ready if claim.primary_claim is None or claim.pk in primaries]
         if not ready:
             if preview:
                 transaction.set_rollback(True)  # a preview leaves no claim made
@@ -299,8 +463,7 @@ def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False)
             record_type=PHIAccessLog.RecordType.CLAIM_FILE,
             patient_ids=[claim.patient_id for claim in ready for _ in lines[claim.pk]],
         )
-        last = ClaimBatch.objects.for_current_organization().aggregate(m=Max("interchange_control_number"))["m"]
-        icn = (last or 0) + 1
+        icn = interchange_control_number()
         usage = "T" if preview else provider.usage_indicator
         date8, date6, time4 = now.strftime("%Y%m%d"), now.strftime("%y%m%d"), now.strftime("%H%M")
         body: list[str] = [
@@ -320,7 +483,7 @@ def claim_batch_export(*, now: dt.datetime | None = None, preview: bool = False)
         ]
         hl_next = 2
         for claim in ready:
-            segments, hl_next = _claim_segments(claim, lines[claim.pk], 1, hl_next, provider)
+            segments, hl_next = _claim_segments(claim, lines[claim.pk], 1, hl_next, provider, primaries.get(claim.pk))
             body.extend(segments)
         body.append(_segment("SE", str(len(body) + 1), "0001"))
         envelope = [

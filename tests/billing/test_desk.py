@@ -97,6 +97,8 @@ def test_the_work_queue_counts_and_lists_each_source_of_the_organization_only(de
     assert {key: section.count for key, section in sections.items()} == {
         "claims_ready": 2,
         "rejections": 1,
+        # No patient of the denied claim has a secondary policy (tests/billing/test_secondary_claims.py).
+        "secondary": 0,
         "denials": 1,
         "unmatched": 2,
         "failed_installments": 1,
@@ -123,13 +125,15 @@ def test_each_queue_source_is_one_function_in_the_desks_order():
     assert [source.key for source in work_queue.SOURCES] == [
         "claims_ready",
         "rejections",
+        "secondary",
         "denials",
         "unmatched",
         "failed_installments",
         "statements_due",
     ]
-    assert work_queue.SOURCES[2].items is work_queue.denials
-    assert work_queue.SOURCES[3].items is work_queue.unmatched_remittance_lines
+    assert work_queue.SOURCES[2].items is work_queue.claims_for_secondary
+    assert work_queue.SOURCES[3].items is work_queue.denials
+    assert work_queue.SOURCES[4].items is work_queue.unmatched_remittance_lines
 
 
 def test_front_desk_sees_the_sources_it_may_work(desks, org_a):

@@ -220,8 +220,12 @@ def test_demo_seed_is_idempotent_and_has_mixed_activity(org_a, org_b):
             ("835", "BLUE RIDGE MUTUAL"),
         ]
         assert sorted(Claim.objects.values_list("status", flat=True)) == sorted(
-            [ClaimStatus.PAID] * 4 + [ClaimStatus.DENIED] + [ClaimStatus.SUBMITTED] * 2
+            [ClaimStatus.PAID] * 4 + [ClaimStatus.DENIED] + [ClaimStatus.SUBMITTED] * 2 + [ClaimStatus.READY]
         )
+        # The visit the primary payer left to the deductible is billed to the patient's secondary plan.
+        secondary = Claim.objects.get(primary_claim__isnull=False)
+        assert (secondary.status, secondary.policy.priority, secondary.payer.payer_id) == ("ready", "S", "ACME1")
+        assert (secondary.primary_claim.status, secondary.primary_claim.payer.payer_id) == ("paid", "BRM22")
         assert [(d.reason_codes, d.remark_codes) for d in Denial.objects.all()] == [(["CO-197"], ["N130"])]
         assert sorted(RemittanceLine.objects.values_list("patient_cents", flat=True)) == [1_400, 1_800, 2_500, 18_000]
         # A claim of the former billing system in the unmatched queue; interest paid on the whole payment.

@@ -374,10 +374,11 @@ def test_tenant_policy_of_every_billing_table_admits_only_the_billing_roles(db):
     # 16 tables and their history (idempotency records moved out in migration 0007; claim lines and clearinghouse
     # files came with the claim lifecycle, the clearinghouse connection with the SFTP exchange, the remittance
     # lines and the denial, unmatched and provider-adjustment queues with 835 posting, eligibility checks with
-    # the 270/271 exchange)
-    assert len(tables) == 32
+    # the 270/271 exchange, the interchange control number counter without one)
+    assert len(tables) == 33
     assert {
         "billing_eligibilitycheck",
+        "billing_interchangecounter",
         "billing_remittanceline",
         "billing_denial",
         "billing_unmatchedremittance",
