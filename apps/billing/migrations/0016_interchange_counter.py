@@ -9,45 +9,12 @@ import uuid
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
-from psycopg import sql
 
 import apps.organizations.context
 from apps.organizations.rls import EnableTenantRLS
 
 # Keep in step with apps.billing.permissions.BILLING_DATABASE_ROLES (tests/organizations/test_permission_matrix.py).
 BILLING_DB_ROLES = ("owner", "billing", "front_desk", "clinician", "partner", "partner_phi")
-TABLE = "billing_interchangecounter"
-
-
-def _roles() -> sql.Composable:
-    return sql.SQL("ARRAY[{}]::text[]").format(sql.SQL(", ").join(map(sql.Literal, BILLING_DB_ROLES)))
-
-
-def fold_roles_into_tenant_policy(apps, schema_editor):
-    tenant = sql.SQL("organization_id = (SELECT kura_current_org_for_roles({}))").format(_roles())
-    schema_editor.execute(sql.SQL("DROP POLICY role_restriction ON {}").format(sql.Identifier(TABLE)).as_string(None))
-    schema_editor.execute(
-        sql.SQL("ALTER POLICY tenant_isolation ON {} USING ({}) WITH CHECK ({})")
-        .format(sql.Identifier(TABLE), tenant, tenant)
-        .as_string(None)
-    )
-
-
-def unfold_roles(apps, schema_editor):
-    allowed = sql.SQL("(SELECT kura_current_role()) = ANY ({})").format(_roles())
-    schema_editor.execute(
-        sql.SQL(
-            "ALTER POLICY tenant_isolation ON {} USING (organization_id = (SELECT kura_current_org())) "
-            "WITH CHECK (organization_id = (SELECT kura_current_org()))"
-        )
-        .format(sql.Identifier(TABLE))
-        .as_string(None)
-    )
-    schema_editor.execute(
-        sql.SQL("CREATE POLICY role_restriction ON {} AS RESTRICTIVE FOR ALL USING ({}) WITH CHECK ({})")
-        .format(sql.Identifier(TABLE), allowed, allowed)
-        .as_string(None)
-    )
 
 
 class Migration(migrations.Migration):
@@ -104,6 +71,5 @@ class Migration(migrations.Migration):
                 name="interchangecounter_range",
             ),
         ),
-        EnableTenantRLS("interchangecounter", history=False, roles=BILLING_DB_ROLES),
-        migrations.RunPython(fold_roles_into_tenant_policy, unfold_roles),
+        EnableTenantRLS("interchangecounter", history=False, roles=BILLING_DB_ROLES, roles_in_tenant_policy=True),
     ]
