@@ -195,7 +195,14 @@ class DeskPages:
         ]
 
     def _render(self, request: HttpRequest, template: str, title: str, status: int = 200, **extra: Any) -> HttpResponse:
-        context = {**self.admin_site.each_context(request), "title": title, "opts": LedgerEntry._meta, **extra}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": LedgerEntry._meta,
+            # The desk's pages name the desk in their breadcrumbs only for those who may open it.
+            "can_use_desk": may(request, LEDGER, "desk"),
+            **extra,
+        }
         return TemplateResponse(request, f"admin/billing/{template}", context, status=status)
 
     @staticmethod

@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.contrib.auth import get_user_model
@@ -177,6 +178,20 @@ class TenantInline(MembersOnlyUserChoices, StorableInputs, MapPermissions, admin
     extra = 0
 
 
+_PLAIN = "plain_"
+
+
+def _plain_display(field: Any) -> Callable[[Model], str]:
+    """A read-only field showing the related row's name without a link."""
+
+    def shown(obj: Model) -> str:
+        related = getattr(obj, field.name)
+        return "" if related is None else str(related)
+
+    shown.short_description = field.verbose_name  # type: ignore[attr-defined]
+    return shown
+
+
 class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, SimpleHistoryAdmin):
     """Rows come filtered by PostgreSQL; what a role may do is the map's answer for `resource`.
 
@@ -187,8 +202,42 @@ class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, S
 
     has_history: ClassVar[bool] = True
 
+    def __init__(self, model: type[Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
+        for field in model._meta.get_fields():
+            if field.many_to_one and field.concrete:
+                setattr(self, _PLAIN + field.name, _plain_display(field))
+
+    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
+        """On a page that only shows a row, a related row the caller may not open is named, not linked (Django
+        links every read-only foreign key to its change page, which would answer 403)."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None or self.has_change_permission(request, obj) or hasattr(request, "kura_form_of_a_version"):
+            return fieldsets
+        return [(title, {**options, "fields": self._shown(request, options["fields"])}) for title, options in fieldsets]
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any) -> Any:
+        """The form of the fields above, without the names shown in place of a related row (no form field)."""
+        fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
+        if fields is not None:
+            kwargs["fields"] = [name for name in fields if not name.startswith(_PLAIN)]
+        return super().get_form(request, obj, change, **kwargs)
+
+    def _shown(self, request: HttpRequest, names: Any) -> Any:
+        if isinstance(names, list | tuple):
+            return type(names)(self._shown(request, name) for name in names)
+        field = next((f for f in self.model._meta.concrete_fields if f.name == names and f.many_to_one), None)
+        if field is None:
+            return names
+        related = self.admin_site._registry.get(field.related_model)
+        return names if related is not None and related.has_view_permission(request) else _PLAIN + names
+
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BoundedChangeList
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        context["has_history"] = self.has_history  # no History link to a page that is 404
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def response_action(self, request: HttpRequest, queryset: QuerySet[Any]) -> HttpResponseBase | None:
         """An action on rows named by ids the primary key cannot hold (a forged form) changes nothing and says
@@ -218,6 +267,7 @@ class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, S
         require(request, self.resource, "view")
         if not self.has_history:
             raise Http404
+        request.kura_form_of_a_version = True  # type: ignore[attr-defined]  # simple-history's own form: as declared
         return super().history_form_view(request, object_id, version_id, extra_context)
 
     # Django's LogEntry table is not tenant-scoped and would keep object names (possibly patient names) and
