@@ -93,54 +93,61 @@ def _claims(patient_ids: list[uuid.UUID], first_number: int) -> list[Claim]:
         )
         for patient_id in patient_ids
     )
-    charges = LedgerEntry.objects.bulk_create(
-        LedgerEntry(
-            patient_id=policy.patient_id,
-            kind=EntryKind.CHARGE,
-            transaction_type=TransactionType.CLINICAL_SERVICE,
-            payment_status=PaymentStatus.PENDING_INSURANCE,
-            amount_cents=FEE_CENTS,
-            metadata={"cpt_code": "90837", "modifiers": [], "units": 1, "diagnosis_codes": ["F41.1"]},
-            service_date=SERVICE_DATE,
-            insurance_policy=policy,
-        )
-        for policy in policies
-        for _ in range(LINES_PER_CLAIM)
-    )
     batch = ClaimBatch.objects.create(
         interchange_control_number=999_999_000 + first_number % 1000, content="", usage_indicator="T"
     )
     now = timezone.now()
     claims = Claim.objects.bulk_create(
-        Claim(
-            batch=batch,
-            patient_id=policy.patient_id,
-            payer=payer,
-            policy=policy,
-            service_date=SERVICE_DATE,
-            number=first_number + index,
-            submitter_claim_id=f"L{first_number + index:09d}",
-            total_cents=FEE_CENTS * LINES_PER_CLAIM,
-            status=ClaimStatus.SUBMITTED,
-            submitted_at=now,
-        )
-        for index, policy in enumerate(policies)
-    )
-    lines = []
-    for index, claim in enumerate(claims):
-        for number in range(1, LINES_PER_CLAIM + 1):
-            charge = charges[index * LINES_PER_CLAIM + number - 1]
-            charge.claim = claim
-            lines.append(
-                ClaimLine(
-                    claim=claim,
-                    charge=charge,
-                    line_number=number,
-                    control_number=f"{claim.submitter_claim_id}-{number}",
-                )
+        (
+            Claim(
+                batch=batch,
+                patient_id=policy.patient_id,
+                payer=payer,
+                policy=policy,
+                service_date=SERVICE_DATE,
+                number=first_number + index,
+                submitter_claim_id=f"L{first_number + index:09d}",
+                total_cents=FEE_CENTS * LINES_PER_CLAIM,
+                status=ClaimStatus.SUBMITTED,
+                submitted_at=now,
             )
-    ClaimLine.objects.bulk_create(lines)
-    LedgerEntry.objects.bulk_update(charges, ["claim"])
+            for index, policy in enumerate(policies)
+        ),
+        batch_size=1_000,
+    )
+    # The charges name their claim from the start (one UPDATE of 20,000 charges would outlast the statement
+    # timeout of the runtime role).
+    charges = LedgerEntry.objects.bulk_create(
+        (
+            LedgerEntry(
+                patient_id=claim.patient_id,
+                kind=EntryKind.CHARGE,
+                transaction_type=TransactionType.CLINICAL_SERVICE,
+                payment_status=PaymentStatus.PENDING_INSURANCE,
+                amount_cents=FEE_CENTS,
+                metadata={"cpt_code": "90837", "modifiers": [], "units": 1, "diagnosis_codes": ["F41.1"]},
+                service_date=SERVICE_DATE,
+                insurance_policy_id=claim.policy_id,
+                claim=claim,
+            )
+            for claim in claims
+            for _ in range(LINES_PER_CLAIM)
+        ),
+        batch_size=2_000,
+    )
+    ClaimLine.objects.bulk_create(
+        (
+            ClaimLine(
+                claim=claim,
+                charge=charges[index * LINES_PER_CLAIM + number - 1],
+                line_number=number,
+                control_number=f"{claim.submitter_claim_id}-{number}",
+            )
+            for index, claim in enumerate(claims)
+            for number in range(1, LINES_PER_CLAIM + 1)
+        ),
+        batch_size=2_000,
+    )
     return claims
 
 

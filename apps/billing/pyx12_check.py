@@ -18,6 +18,7 @@ import json
 import logging
 import multiprocessing
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 import pyx12.params
@@ -89,6 +90,7 @@ class Pyx12Check:
 
     def __init__(self, content: str, *, apart: bool) -> None:
         self.apart = apart
+        self._content = content
         self._errors: list[str] | None = None
         self._pool: ProcessPoolExecutor | None = None
         self._future: Future[list[str]] | None = None
@@ -107,6 +109,9 @@ class Pyx12Check:
             assert self._pool is not None
             try:
                 self._errors = self._future.result()
+            except BrokenProcessPool:
+                # The validating process died (killed, out of memory): the file is validated here instead.
+                self._errors = pyx12_errors(self._content)
             finally:
                 self._pool.shutdown()
         return self._errors
