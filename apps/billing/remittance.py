@@ -268,12 +268,14 @@ class _Poster:
         }
         claim_ids = [claim.pk for claim in self.claims.values()]
         self.lines: dict[Any, list[ClaimLine]] = defaultdict(list)
-        for line in ClaimLine.objects.filter(claim_id__in=claim_ids).order_by("claim_id", "line_number"):
+        for line in ClaimLine.objects.filter(claim_id__in=services.id_set(claim_ids)).order_by(
+            "claim_id", "line_number"
+        ):
             self.lines[line.claim_id].append(line)
         # Per claim line: its postings not reversed (one at most), and its reversals' debits, oldest first.
         self.posting: dict[Any, RemittanceLine] = {}
         self.reversals: dict[Any, list[RemittanceLine]] = defaultdict(list)
-        for row in RemittanceLine.objects.filter(claim_id__in=claim_ids).order_by("created_at"):
+        for row in RemittanceLine.objects.filter(claim_id__in=services.id_set(claim_ids)).order_by("created_at"):
             if row.kind == RemittanceLineKind.POSTING and row.reversed_by_id is None:
                 self.posting[row.claim_line_id] = row
             elif row.kind == RemittanceLineKind.REVERSAL and row.debit_id is not None:
@@ -286,7 +288,7 @@ class _Poster:
         self.ledger: dict[Any, LedgerEntry] = {
             entry.pk: entry
             for entry in LedgerEntry.objects.select_for_update()
-            .filter(pk__in=sorted(entry_ids, key=str))
+            .filter(pk__in=services.id_set(entry_ids))
             .order_by("pk")
         }
         for lines in self.lines.values():
@@ -294,7 +296,9 @@ class _Poster:
                 line.charge = self.ledger[line.charge_id]
         self.open_cents = {pk: entry.open_cents for pk, entry in self.ledger.items()}
         self.denials: dict[Any, list[Denial]] = defaultdict(list)  # open denials per claim line
-        for denial in Denial.objects.filter(claim_id__in=claim_ids, resolved_at=None).order_by("created_at"):
+        for denial in Denial.objects.filter(claim_id__in=services.id_set(claim_ids), resolved_at=None).order_by(
+            "created_at"
+        ):
             self.denials[denial.claim_line_id].append(denial)
 
     # --- the queues ----------------------------------------------------------------------------------------
