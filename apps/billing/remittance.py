@@ -252,7 +252,10 @@ class _Poster:
         self.resolved_denials: dict[Any, Denial] = {}
         self.unmatched_rows: list[UnmatchedRemittance] = []
         self.claim_steps: list[Claim] = []
-        self.refresh: set[Any] = set()  # charges whose status follows from what the file posted
+        # Charges whose status follows from what the file did: answered by a posting (adjudicated, what is open
+        # known here), or their posting reversed (read again from the database).
+        self.answered: dict[Any, LedgerEntry] = {}
+        self.refresh: set[Any] = set()
         self._load(remits)
 
     # --- reading what the file may touch -------------------------------------------------------------------
@@ -516,7 +519,10 @@ class _Poster:
                 claim, EntryKind.ADJUSTMENT, allocations, {"reason_code": f"{group}-{reason}", "note": note}
             )
         # Every entry of the lines is adjudicated now, a line left all to the patient as well.
-        self.refresh.update(entry.pk for entries in items.values() for entry in entries)
+        for entries in items.values():
+            for entry in entries:
+                self.answered[entry.pk] = entry
+                self.refresh.discard(entry.pk)
 
     def reverse(self, claim: Claim, remit: _ClaimRemit) -> None:
         line_ids = [line.pk for line in self.lines[claim.pk]]
@@ -564,6 +570,7 @@ class _Poster:
             self.totals["reversed"] += settled
             # A posting that left it all to the patient no longer adjudicates the charge.
             self.refresh.add(posting.charge_id)
+            self.answered.pop(posting.charge_id, None)
         self._resolve_denials(line_ids)
         self._status(claim, ClaimStatus.ACCEPTED)
         self.outcome["reversed"].append(remit.claim_id)
@@ -599,6 +606,9 @@ class _Poster:
         _bulk_update(Denial, list(self.resolved_denials.values()), ["resolved_at"], self.now)
         _bulk_create(UnmatchedRemittance, self.unmatched_rows)
         claims.claims_status_save(steps=self.claim_steps)
+        services.charge_statuses_set(
+            charges=[(entry, self.open_cents[pk], True) for pk, entry in self.answered.items()]
+        )
         services.charge_statuses_refresh(charge_ids=self.refresh)
 
 

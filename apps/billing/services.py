@@ -241,14 +241,21 @@ def _charge_status(charge: LedgerEntry, *, remaining: int, adjudicated: bool) ->
 
 def charge_statuses_refresh(*, charge_ids: Iterable[Any]) -> None:
     """`charge_status_refresh` for many charges in a few statements: one read of what is owed and adjudicated,
-    one UPDATE per new status, the history rows in bulk."""
-    changed: dict[str, list[LedgerEntry]] = defaultdict(list)
+    then `charge_statuses_set`."""
     charges = LedgerEntry.objects.filter(pk__in=id_set(charge_ids)).annotate(
         insured=Exists(LedgerApplication.objects.filter(target=OuterRef("pk"), source__kind__in=INSURANCE_KINDS)),
         remitted=Exists(RemittanceLine.objects.filter(RemittanceLine.adjudicating(OuterRef("pk")))),
     )
-    for charge in charges:
-        status = _charge_status(charge, remaining=charge.open_cents, adjudicated=charge.insured or charge.remitted)
+    charge_statuses_set(charges=[(c, c.open_cents, c.insured or c.remitted) for c in charges])
+
+
+def charge_statuses_set(*, charges: Sequence[tuple[LedgerEntry, int, bool]]) -> None:
+    """Set the status of many charges from (charge, cents still owed, adjudicated by insurance), as
+    `charge_status_refresh` sets one: one UPDATE per new status, the history rows of the changed ones in bulk. The
+    caller knows what is owed (it has the charges locked and applied to them) and whether insurance answered."""
+    changed: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for charge, remaining, adjudicated in charges:
+        status = _charge_status(charge, remaining=remaining, adjudicated=adjudicated)
         if status != charge.payment_status:
             charge.payment_status = status
             changed[status].append(charge)

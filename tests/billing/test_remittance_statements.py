@@ -80,7 +80,7 @@ def test_the_statements_of_an_835_import_do_not_grow_with_its_claims(org_a):
         _clinic()
         two = _statements(_remittance(range(1, 3), "CHK2"))
         twenty = _statements(_remittance(range(3, 23), "CHK20"))
-        # Posted claim by claim, these files cost 83 and 1,055 statements (54 more per claim); set-based, 35 each.
+        # Posted claim by claim, these files cost 83 and 1,055 statements (54 more per claim); set-based, a few dozen.
         assert twenty == two
         assert two <= 60
         statuses = dict(Claim.objects.values_list("submitter_claim_id", "status"))
