@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from apps.events import types as event_types
-from apps.events.services import event_record
+from apps.events.services import event_record, event_record_many
 from apps.organizations.roles import DataClassification
 
 from .models import (
@@ -173,13 +174,28 @@ def _claim_event(claim: Claim) -> None:
         subject_id=claim.pk,
         patient_id=claim.patient_id,
         data_classification=DataClassification.GENERAL_WELLNESS,
-        data={"status": claim.status, "number": claim.number, "frequency_code": claim.frequency_code},
+        data=_claim_event_data(claim),
     )
+
+
+def _claim_event_data(claim: Claim) -> dict[str, object]:
+    return {"status": claim.status, "number": claim.number, "frequency_code": claim.frequency_code}
 
 
 def claim_status_set(*, claim: Claim, status: str, payer_claim_control_number: str = "") -> Claim:
     """Move a claim along its lifecycle (an acknowledgement, a remittance, a resubmission after a rejection),
     recording the payer's claim control number when one comes with the answer."""
+    with transaction.atomic():
+        locked = _locked(claim)
+        claim_status_change(claim=locked, status=status, payer_claim_control_number=payer_claim_control_number)
+        locked.save()
+        _claim_event(locked)
+    return locked
+
+
+def claim_status_change(*, claim: Claim, status: str, payer_claim_control_number: str = "") -> None:
+    """The change `claim_status_set` makes, on a claim the caller has locked, not saved: for `claims_status_save`,
+    which saves the changes of many claims at once."""
     if status not in ClaimStatus.values:
         raise ValidationError({"status": "Unknown claim status."})
     if payer_claim_control_number and not PAYER_CLAIM_CONTROL_NUMBER.match(payer_claim_control_number):
@@ -187,19 +203,37 @@ def claim_status_set(*, claim: Claim, status: str, payer_claim_control_number: s
     if status in (ClaimStatus.SUBMITTED, ClaimStatus.CORRECTED, ClaimStatus.VOIDED):
         # These follow from sending a batch or a corrected or void claim, never from a bare status change.
         raise ValidationError({"status": "Send, correct or void the claim instead."})
+    if not claim.may_become(status):
+        raise _refuse_transition(claim, status)
+    claim.status = status
+    if status == ClaimStatus.READY:
+        claim.batch = None
+        claim.submitted_at = None
+    if payer_claim_control_number:
+        claim.payer_claim_control_number = payer_claim_control_number
+
+
+SAVED_ON_STATUS_CHANGE = ("status", "payer_claim_control_number", "batch", "submitted_at", "updated_at")
+
+
+def claims_status_save(*, steps: Sequence[Claim]) -> None:
+    """Save status changes made by `claim_status_change` to many claims at once: `steps` holds a copy of a claim
+    after each change, in order (a claim may change twice, accepted then paid). Each claim's last state is
+    written in bulk; every step gets its history row and outbox event, as `claim_status_set` writes them."""
+    if not steps:
+        return
+    now = timezone.now()
+    latest = {claim.pk: claim for claim in steps}
+    for claim in steps:
+        claim.updated_at = now
     with transaction.atomic():
-        locked = _locked(claim)
-        if not locked.may_become(status):
-            raise _refuse_transition(locked, status)
-        locked.status = status
-        if status == ClaimStatus.READY:
-            locked.batch = None
-            locked.submitted_at = None
-        if payer_claim_control_number:
-            locked.payer_claim_control_number = payer_claim_control_number
-        locked.save()
-        _claim_event(locked)
-    return locked
+        Claim.objects.bulk_update(list(latest.values()), list(SAVED_ON_STATUS_CHANGE), batch_size=1_000)
+        Claim.history.bulk_history_create(list(steps), update=True, batch_size=2_000)
+        event_record_many(
+            event_type=event_types.CLAIM_STATUS_CHANGED,
+            data_classification=DataClassification.GENERAL_WELLNESS,
+            subjects=[(claim.pk, claim.patient_id, _claim_event_data(claim)) for claim in steps],
+        )
 
 
 def _replace(*, claim: Claim, status: str, frequency_code: str) -> Claim:

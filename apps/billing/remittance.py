@@ -24,6 +24,7 @@ a reversal, and the payment total (BPR02) must equal the claims' payments less t
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
 from . import claims, services
 from .models import (
@@ -223,11 +225,15 @@ def _read(parsed: Sequence[Segment]) -> tuple[list[_ClaimRemit], list[_ProviderA
 
 
 class _Poster:
-    """Posts one 835 file's claims for the active organization."""
+    """Posts one 835 file's claims for the active organization, set-based: the claims, lines, postings and
+    denials the file may touch are read (and the claims and charges locked) in a few queries, each claim is
+    answered in memory in the file's order, and what it posts is written at the end in bulk (`write`), with its
+    history rows and outbox events. The statements a file costs do not grow with its claims."""
 
-    def __init__(self, *, file: ClearinghouseFile, head: Header) -> None:
+    def __init__(self, *, file: ClearinghouseFile, head: Header, remits: Sequence[_ClaimRemit]) -> None:
         self.file = file
         self.head = head
+        self.now = timezone.now()
         self.totals: dict[str, int] = defaultdict(int)
         # Payments posted per claim in this file: a claim answered twice in one file (paid again after its
         # reversal) gets a second reference, as a reference is posted once per payer and patient.
@@ -240,6 +246,66 @@ class _Poster:
             "unmatched_claims": [],
             "unmatched_lines": [],
         }
+        # What the file writes, in bulk at the end.
+        self.entries: list[LedgerEntry] = []
+        self.applications: list[tuple[LedgerEntry, LedgerEntry, int]] = []
+        self.new_remittance_lines: list[RemittanceLine] = []
+        self.changed_remittance_lines: dict[Any, RemittanceLine] = {}
+        self.new_denials: list[Denial] = []
+        self.resolved_denials: dict[Any, Denial] = {}
+        self.unmatched_rows: list[UnmatchedRemittance] = []
+        self.claim_steps: list[Claim] = []
+        # Charges whose status follows from what the file did: answered by a posting (adjudicated, what is open
+        # known here), or their posting reversed (read again from the database).
+        self.answered: dict[Any, LedgerEntry] = {}
+        self.refresh: set[Any] = set()
+        self._load(remits)
+
+    # --- reading what the file may touch -------------------------------------------------------------------
+
+    def _load(self, remits: Sequence[_ClaimRemit]) -> None:
+        ids = sorted({remit.claim_id for remit in remits})
+        self.claims = {
+            claim.submitter_claim_id: claim
+            for claim in Claim.objects.for_current_organization()
+            .select_for_update()
+            .filter(submitter_claim_id__in=ids)
+            .order_by("pk")
+        }
+        claim_ids = [claim.pk for claim in self.claims.values()]
+        self.lines: dict[Any, list[ClaimLine]] = defaultdict(list)
+        for line in ClaimLine.objects.filter(claim_id__in=services.id_set(claim_ids)).order_by(
+            "claim_id", "line_number"
+        ):
+            self.lines[line.claim_id].append(line)
+        # Per claim line: its postings not reversed (one at most), and its reversals' debits, oldest first.
+        self.posting: dict[Any, RemittanceLine] = {}
+        self.reversals: dict[Any, list[RemittanceLine]] = defaultdict(list)
+        for row in RemittanceLine.objects.filter(claim_id__in=services.id_set(claim_ids)).order_by("created_at"):
+            if row.kind == RemittanceLineKind.POSTING and row.reversed_by_id is None:
+                self.posting[row.claim_line_id] = row
+            elif row.kind == RemittanceLineKind.REVERSAL and row.debit_id is not None:
+                self.reversals[row.claim_line_id].append(row)
+        # The charges and reversal debits payments may settle, locked (in a fixed order) as `payment_post` locks
+        # them, with what is open on them now.
+        entry_ids = {line.charge_id for lines in self.lines.values() for line in lines} | {
+            row.debit_id for rows in self.reversals.values() for row in rows
+        }
+        self.ledger: dict[Any, LedgerEntry] = {
+            entry.pk: entry
+            for entry in LedgerEntry.objects.select_for_update()
+            .filter(pk__in=services.id_set(entry_ids))
+            .order_by("pk")
+        }
+        for lines in self.lines.values():
+            for line in lines:
+                line.charge = self.ledger[line.charge_id]
+        self.open_cents = {pk: entry.open_cents for pk, entry in self.ledger.items()}
+        self.denials: dict[Any, list[Denial]] = defaultdict(list)  # open denials per claim line
+        for denial in Denial.objects.filter(claim_id__in=services.id_set(claim_ids), resolved_at=None).order_by(
+            "created_at"
+        ):
+            self.denials[denial.claim_line_id].append(denial)
 
     # --- the queues ----------------------------------------------------------------------------------------
 
@@ -247,31 +313,39 @@ class _Poster:
         """Claim (or these lines of it) into the unmatched work queue."""
         rows: list[_Line | None] = [*(lines or remit.lines)] or [None]
         for line in rows:
-            UnmatchedRemittance.objects.create(
-                file=self.file,
-                claim=claim,
-                submitter_claim_id=remit.claim_id[:38],
-                control_number=(line.control_number if line else "")[:50],
-                procedure=(" ".join((line.procedure, *line.modifiers)) if line else "")[:60],
-                service_date=line.service_date if line else None,
-                charge_cents=abs(line.charge if line else remit.charge),
-                paid_cents=abs(line.paid if line else remit.paid),
-                reason=reason,
+            self.unmatched_rows.append(
+                UnmatchedRemittance(
+                    file=self.file,
+                    claim=claim,
+                    submitter_claim_id=remit.claim_id[:38],
+                    control_number=(line.control_number if line else "")[:50],
+                    procedure=(" ".join((line.procedure, *line.modifiers)) if line else "")[:60],
+                    service_date=line.service_date if line else None,
+                    charge_cents=abs(line.charge if line else remit.charge),
+                    paid_cents=abs(line.paid if line else remit.paid),
+                    reason=reason,
+                )
             )
         if lines:
             self.outcome["unmatched_lines"] += [line.control_number or remit.claim_id for line in lines]
         else:
             self.outcome["unmatched_claims"].append(remit.claim_id)
 
+    def _resolve_denials(self, claim_line_ids: Sequence[Any]) -> None:
+        for claim_line_id in claim_line_ids:
+            for denial in self.denials.pop(claim_line_id, []):
+                denial.resolved_at = self.now
+                if not denial._state.adding:
+                    self.resolved_denials[denial.pk] = denial
+
+    def _status(self, claim: Claim, status: str, payer_claim_control_number: str = "") -> None:
+        claims.claim_status_change(claim=claim, status=status, payer_claim_control_number=payer_claim_control_number)
+        self.claim_steps.append(copy.copy(claim))
+
     # --- one claim -----------------------------------------------------------------------------------------
 
     def claim(self, remit: _ClaimRemit) -> None:
-        claim = (
-            Claim.objects.for_current_organization()
-            .select_for_update()
-            .filter(submitter_claim_id=remit.claim_id)
-            .first()
-        )
+        claim = self.claims.get(remit.claim_id)
         if claim is None:
             self.unmatched(remit, Reason.NO_CLAIM, claim=None)
         elif remit.status == REVERSAL:
@@ -284,7 +358,7 @@ class _Poster:
     def _match(self, claim: Claim, remit: _ClaimRemit) -> tuple[list[tuple[ClaimLine, _Line]], list[_Line]]:
         """Each remittance line with its claim line: by control number (REF*6R), else by procedure, modifiers and
         date among the lines not matched yet."""
-        lines = list(ClaimLine.objects.filter(claim=claim).select_related("charge").order_by("line_number"))
+        lines = self.lines[claim.pk]
         by_number = {line.control_number: line for line in lines}
         taken: set[Any] = set()
         matched: list[tuple[ClaimLine, _Line]] = []
@@ -330,27 +404,21 @@ class _Poster:
                     control_number=line.control_number,
                     service_date=line.charge.service_date,
                 )
-                for line in ClaimLine.objects.filter(claim=claim).select_related("charge").order_by("line_number")
+                for line in self.lines[claim.pk]
             ]
         matched, missing = self._match(claim, remit)
         if missing:
             self.unmatched(remit, Reason.NO_LINE, claim=claim, lines=missing)
-        answered = set(
-            RemittanceLine.objects.filter(
-                claim=claim, kind=RemittanceLineKind.POSTING, reversed_by__isnull=True
-            ).values_list("claim_line_id", flat=True)
-        )
-        already = [remit_line for claim_line, remit_line in matched if claim_line.pk in answered]
+        already = [remit_line for claim_line, remit_line in matched if claim_line.pk in self.posting]
         if already:
             self.unmatched(remit, Reason.ALREADY_ANSWERED, claim=claim, lines=already)
-        matched = [(claim_line, line) for claim_line, line in matched if claim_line.pk not in answered]
+        matched = [(claim_line, line) for claim_line, line in matched if claim_line.pk not in self.posting]
         denied = [(c, line) for c, line in matched if remit.status == DENIED or _denied(line)]
         posted = [(c, line) for c, line in matched if not (remit.status == DENIED or _denied(line))]
-        now = timezone.now()
         for claim_line, line in denied:
             # The payer's latest answer is the one to work: an earlier denial of the line is superseded.
-            Denial.objects.filter(claim_line=claim_line, resolved_at=None).update(resolved_at=now)
-            Denial.objects.create(
+            self._resolve_denials([claim_line.pk])
+            denial = Denial(
                 file=self.file,
                 claim=claim,
                 claim_line=claim_line,
@@ -360,53 +428,59 @@ class _Poster:
                 adjustments=_stored(line.adjustments),
                 claim_adjustments=_stored(remit.adjustments),
             )
+            self.new_denials.append(denial)
+            self.denials[claim_line.pk].append(denial)
         if posted:
-            self._post_lines(claim, remit, posted, now=now)
+            self._post_lines(claim, remit, posted)
         if not matched:
             return
         if claim.status == ClaimStatus.SUBMITTED:
-            claim = claims.claim_status_set(claim=claim, status=ClaimStatus.ACCEPTED)
-        target = _claim_outcome(claim)
+            self._status(claim, ClaimStatus.ACCEPTED)
+        target = self._claim_outcome(claim)
         if target is not None and target != claim.status:
-            claims.claim_status_set(
-                claim=claim, status=target, payer_claim_control_number=remit.payer_claim_control_number
-            )
+            self._status(claim, target, remit.payer_claim_control_number)
         if target is not None:
             self.outcome[target].append(remit.claim_id)
 
-    def _post_lines(self, claim: Claim, remit: _ClaimRemit, posted: list[tuple[ClaimLine, _Line]], *, now: Any) -> None:
-        # What each line owes now: its charge, and the debits of earlier reversals of it (those first).
-        reversals: dict[Any, list[RemittanceLine]] = {claim_line.pk: [] for claim_line, _ in posted}
-        for reversal in (
-            RemittanceLine.objects.filter(
-                claim_line__in=list(reversals), kind=RemittanceLineKind.REVERSAL, debit__isnull=False
-            )
-            .select_related("debit")
-            .order_by("created_at")
-        ):
-            reversals[reversal.claim_line_id].append(reversal)
+    def _allocate(self, entries: list[LedgerEntry], amount: int) -> list[services.Allocation]:
+        """`amount` applied to these entries in order, each up to what is open on it."""
+        out = []
+        for entry in entries:
+            take = min(amount, self.open_cents[entry.pk])
+            if take:
+                out.append(services.Allocation(charge=entry, amount_cents=take))
+                self.open_cents[entry.pk] -= take
+                amount -= take
+        if amount:
+            raise ValidationError({"allocations": "More than what is owed on a charge."})
+        return out
+
+    def _credit(
+        self, claim: Claim, kind: str, allocations: list[services.Allocation], metadata: dict[str, str], **extra: Any
+    ) -> int:
+        total = sum(a.amount_cents for a in allocations)
+        credit = services.insurance_credit_entry(
+            patient_id=claim.patient_id,
+            kind=kind,
+            amount_cents=total,
+            currency=claim.currency,
+            allocations=allocations,
+            metadata=metadata,
+            received_on=self.head.paid_on,
+            **extra,
+        )
+        self.entries.append(credit)
+        self.applications += [(credit, a.charge, a.amount_cents) for a in allocations]
+        return total
+
+    def _post_lines(self, claim: Claim, remit: _ClaimRemit, posted: list[tuple[ClaimLine, _Line]]) -> None:
+        # What each line owes now: the debits of earlier reversals of it (those first), and its charge.
         items: dict[Any, list[LedgerEntry]] = {
-            claim_line.pk: [*(r.debit for r in reversals[claim_line.pk] if r.debit), claim_line.charge]
+            claim_line.pk: [*(self.ledger[r.debit_id] for r in self.reversals[claim_line.pk]), claim_line.charge]
             for claim_line, _ in posted
         }
-        open_cents = {entry.pk: entry.open_cents for entries in items.values() for entry in entries}
-        touched: set[Any] = set()  # entries the payment or an adjustment applies to (which refresh their status)
-
-        def allocate(claim_line: ClaimLine, amount: int) -> list[services.Allocation]:
-            out = []
-            for entry in items[claim_line.pk]:
-                take = min(amount, open_cents[entry.pk])
-                if take:
-                    touched.add(entry.pk)
-                    out.append(services.Allocation(charge=entry, amount_cents=take))
-                    open_cents[entry.pk] -= take
-                    amount -= take
-            if amount:
-                raise ValidationError({"allocations": "More than what is owed on a charge."})
-            return out
-
         for claim_line, line in posted:
-            RemittanceLine.objects.create(
+            row = RemittanceLine(
                 file=self.file,
                 claim=claim,
                 claim_line=claim_line,
@@ -418,90 +492,79 @@ class _Poster:
                 adjustments=_stored(line.adjustments),
                 claim_adjustments=_stored(remit.adjustments),
             )
-        # The debits of earlier reversals are adjudicated from now on; the lines' open denials are answered.
-        reopened = [r.pk for found in reversals.values() for r in found if r.reposted_at is None]
-        if reopened:
-            RemittanceLine.objects.filter(pk__in=reopened).update(reposted_at=now)
-        Denial.objects.filter(claim_line__in=[claim_line for claim_line, _ in posted], resolved_at=None).update(
-            resolved_at=now
-        )
+            self.new_remittance_lines.append(row)
+            self.posting[claim_line.pk] = row
+            # The debits of earlier reversals are adjudicated from now on.
+            for reversal in self.reversals[claim_line.pk]:
+                if reversal.reposted_at is None:
+                    reversal.reposted_at = self.now
+                    if not reversal._state.adding:
+                        self.changed_remittance_lines[reversal.pk] = reversal
+        # The lines' open denials are answered.
+        self._resolve_denials([claim_line.pk for claim_line, _ in posted])
         note = (
             f"835 {self.head.trace_number} from {self.head.payer_name or 'the payer'}, claim {claim.submitter_claim_id}"
         )
-        paid = [a for claim_line, line in posted if line.paid for a in allocate(claim_line, line.paid)]
+        paid = [a for claim_line, line in posted if line.paid for a in self._allocate(items[claim_line.pk], line.paid)]
         if paid:
-            total = sum(a.amount_cents for a in paid)
             self.payments_per_claim[claim.submitter_claim_id] += 1
             nth = self.payments_per_claim[claim.submitter_claim_id]
             reference = f"{self.head.trace_number}/{claim.submitter_claim_id}" + (f"/{nth}" if nth > 1 else "")
-            services.payment_post(
-                patient=claim.patient,
-                kind=EntryKind.INSURANCE_PAYMENT,
-                amount_cents=total,
-                currency=claim.currency,
-                allocations=paid,
-                metadata={"method": "insurance", "note": note},
+            self.totals["paid"] += self._credit(
+                claim,
+                EntryKind.INSURANCE_PAYMENT,
+                paid,
+                {"method": "insurance", "note": note},
                 external_reference=reference[:100],
-                received_on=self.head.paid_on,
-                payer=claim.payer,
+                payer_id=claim.payer_id,
             )
-            self.totals["paid"] += total
         # One adjustment entry per group and reason code (CO-45, OA-23, PI-96, ...), applied to the lines it names.
         by_reason: dict[tuple[str, str], list[services.Allocation]] = defaultdict(list)
         for claim_line, line in posted:
             for group, reason, amount in line.adjustments:
                 if group in ADJUSTMENT_GROUPS and amount:
-                    by_reason[(group, reason)] += allocate(claim_line, amount)
+                    by_reason[(group, reason)] += self._allocate(items[claim_line.pk], amount)
                 elif group == PATIENT_GROUP:
                     self.totals[PATIENT_GROUP] += amount
         for (group, reason), allocations in by_reason.items():
-            total = sum(a.amount_cents for a in allocations)
-            services.payment_post(
-                patient=claim.patient,
-                kind=EntryKind.ADJUSTMENT,
-                amount_cents=total,
-                currency=claim.currency,
-                allocations=allocations,
-                metadata={"reason_code": f"{group}-{reason}", "note": note},
-                received_on=self.head.paid_on,
+            self.totals[group] += self._credit(
+                claim, EntryKind.ADJUSTMENT, allocations, {"reason_code": f"{group}-{reason}", "note": note}
             )
-            self.totals[group] += total
-        # A line the payer left to the patient with nothing paid or adjusted is adjudicated all the same.
+        # Every entry of the lines is adjudicated now, a line left all to the patient as well.
         for entries in items.values():
             for entry in entries:
-                if entry.pk not in touched:
-                    services.charge_status_refresh(charge=entry)
+                self.answered[entry.pk] = entry
+                self.refresh.discard(entry.pk)
 
     def reverse(self, claim: Claim, remit: _ClaimRemit) -> None:
-        postings = list(
-            RemittanceLine.objects.filter(claim=claim, kind=RemittanceLineKind.POSTING, reversed_by__isnull=True)
-            .select_related("charge", "claim_line")
-            .order_by("created_at")
+        line_ids = [line.pk for line in self.lines[claim.pk]]
+        postings = sorted(
+            (self.posting[pk] for pk in line_ids if pk in self.posting), key=lambda posting: posting.created_at
         )
-        open_denials = Denial.objects.filter(claim=claim, resolved_at=None)
-        if claim.status not in REVERSIBLE or not (postings or open_denials.exists()):
+        has_open_denials = any(self.denials.get(pk) for pk in line_ids)
+        if claim.status not in REVERSIBLE or not (postings or has_open_denials):
             self.unmatched(remit, Reason.NOTHING_TO_REVERSE, claim=claim)
             return
         if -remit.paid != sum(p.paid_cents for p in postings):
             self.unmatched(remit, Reason.REVERSAL_DIFFERS, claim=claim)
             return
-        now = timezone.now()
         for posting in postings:
             settled = posting.paid_cents + posting.adjusted_cents
-            debit = (
-                services.insurance_reversal_debit(
-                    charge=posting.charge,
+            debit = None
+            if settled:
+                debit = services.reversal_debit_entry(
+                    charge=self.ledger[posting.charge_id],
                     amount_cents=settled,
                     description=f"Insurance reversal, claim {claim.submitter_claim_id}",
                 )
-                if settled
-                else None
-            )
-            reversal = RemittanceLine.objects.create(
+                self.entries.append(debit)
+                self.ledger[debit.pk] = debit
+                self.open_cents[debit.pk] = settled
+            reversal = RemittanceLine(
                 file=self.file,
                 claim=claim,
-                claim_line=posting.claim_line,
-                charge=posting.charge,
+                claim_line_id=posting.claim_line_id,
+                charge_id=posting.charge_id,
                 kind=RemittanceLineKind.REVERSAL,
                 claim_status_code=remit.status,
                 paid_cents=posting.paid_cents,
@@ -509,15 +572,68 @@ class _Poster:
                 patient_cents=posting.patient_cents,
                 debit=debit,
             )
+            self.new_remittance_lines.append(reversal)
+            if debit is not None:
+                self.reversals[posting.claim_line_id].append(reversal)
             posting.reversed_by = reversal
-            posting.save(update_fields=["reversed_by", "updated_at"])
+            if not posting._state.adding:
+                self.changed_remittance_lines[posting.pk] = posting
+            del self.posting[posting.claim_line_id]
             self.totals["reversed"] += settled
-        open_denials.update(resolved_at=now)
-        for posting in postings:
             # A posting that left it all to the patient no longer adjudicates the charge.
-            services.charge_status_refresh(charge=posting.charge)
-        claims.claim_status_set(claim=claim, status=ClaimStatus.ACCEPTED)
+            self.refresh.add(posting.charge_id)
+            self.answered.pop(posting.charge_id, None)
+        self._resolve_denials(line_ids)
+        self._status(claim, ClaimStatus.ACCEPTED)
         self.outcome["reversed"].append(remit.claim_id)
+
+    def _claim_outcome(self, claim: Claim) -> str | None:
+        """Paid (every line posted), partly paid (some), denied (none posted, some denied), or None (no answer)."""
+        line_ids = [line.pk for line in self.lines[claim.pk]]
+        posted = [pk for pk in line_ids if pk in self.posting]
+        if len(posted) == len(line_ids):
+            return ClaimStatus.PAID
+        if posted:
+            return ClaimStatus.PARTLY_PAID
+        if any(self.denials.get(pk) for pk in line_ids):
+            return ClaimStatus.DENIED
+        return None
+
+    # --- writing -------------------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        """Everything the file posts, in bulk: ledger entries and applications, remittance lines, denials, the
+        unmatched queue, the claims' statuses and the charges' statuses, each with its history rows."""
+        payments = [e for e in self.entries if e.kind == EntryKind.INSURANCE_PAYMENT]
+        if services.insurance_references_taken(
+            references=[(e.payer_id, e.patient_id, e.external_reference) for e in payments]
+        ):
+            raise ValidationError({"external_reference": services.DUPLICATE_REFERENCE_MESSAGE})
+        services.ledger_entries_insert(entries=self.entries, applications=self.applications)
+        _bulk_create(RemittanceLine, self.new_remittance_lines)
+        _bulk_update(
+            RemittanceLine, list(self.changed_remittance_lines.values()), ["reversed_by", "reposted_at"], self.now
+        )
+        _bulk_create(Denial, self.new_denials)
+        _bulk_update(Denial, list(self.resolved_denials.values()), ["resolved_at"], self.now)
+        _bulk_create(UnmatchedRemittance, self.unmatched_rows)
+        claims.claims_status_save(steps=self.claim_steps)
+        services.charge_statuses_set(
+            charges=[(entry, self.open_cents[pk], True) for pk, entry in self.answered.items()]
+        )
+        services.charge_statuses_refresh(charge_ids=self.refresh)
+
+
+def _bulk_create(model: Any, rows: list[Any]) -> None:
+    if rows:
+        bulk_create_with_history(rows, model, batch_size=services.BULK_BATCH)
+
+
+def _bulk_update(model: Any, rows: list[Any], fields: list[str], now: dt.datetime) -> None:
+    if rows:
+        for row in rows:
+            row.updated_at = now
+        bulk_update_with_history(rows, model, [*fields, "updated_at"], batch_size=1_000)
 
 
 def _stored(adjustments: Sequence[tuple[str, str, int]]) -> list[list[Any]]:
@@ -530,23 +646,6 @@ def _denied(line: _Line) -> bool:
     return line.paid == 0 and line.total(ADJUSTMENT_GROUPS) > 0
 
 
-def _claim_outcome(claim: Claim) -> str | None:
-    """Paid (every line posted), partly paid (some), denied (none posted, some denied), or None (no answer)."""
-    lines = set(ClaimLine.objects.filter(claim=claim).values_list("pk", flat=True))
-    posted = set(
-        RemittanceLine.objects.filter(
-            claim=claim, kind=RemittanceLineKind.POSTING, reversed_by__isnull=True
-        ).values_list("claim_line_id", flat=True)
-    )
-    if posted == lines:
-        return ClaimStatus.PAID
-    if posted:
-        return ClaimStatus.PARTLY_PAID
-    if Denial.objects.filter(claim=claim, resolved_at=None).exists():
-        return ClaimStatus.DENIED
-    return None
-
-
 def apply_835(parsed: Sequence[Segment], *, file: ClearinghouseFile) -> dict[str, Any]:
     """Post a validated 835 for the active organization (inside the import's transaction)."""
     head = header(parsed)
@@ -556,18 +655,25 @@ def apply_835(parsed: Sequence[Segment], *, file: ClearinghouseFile) -> dict[str
             {"file": "The payment total (BPR02) is not the claims' payments less the provider-level adjustments."}
         )
     file.payer_name, file.payment_cents, file.paid_on = head.payer_name, head.total, head.paid_on
-    poster = _Poster(file=file, head=head)
+    poster = _Poster(file=file, head=head, remits=remits)
+    _bulk_create(
+        ProviderAdjustment,
+        [
+            ProviderAdjustment(
+                file=file,
+                provider_identifier=plb.provider_identifier[:50],
+                fiscal_period_end=plb.fiscal_period_end,
+                reason_code=plb.reason_code[:2],
+                reference=plb.reference,
+                amount_cents=plb.amount,
+            )
+            for plb in plbs
+        ],
+    )
     for plb in plbs:
-        ProviderAdjustment.objects.create(
-            file=file,
-            provider_identifier=plb.provider_identifier[:50],
-            fiscal_period_end=plb.fiscal_period_end,
-            reason_code=plb.reason_code[:2],
-            reference=plb.reference,
-            amount_cents=plb.amount,
-        )
         poster.totals["PLB"] += plb.amount
     for remit in remits:
         poster.claim(remit)
+    poster.write()
     poster.outcome["posted_cents"] = dict(poster.totals)
     return poster.outcome

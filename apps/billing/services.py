@@ -8,17 +8,21 @@ mixed, a charge is never settled beyond its amount, a credit never spends more t
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from apps.clinical.models import Encounter
 from apps.events import types as event_types
-from apps.events.services import event_record
+from apps.events.services import event_record, event_record_many
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
@@ -104,14 +108,18 @@ def _ledger_event(entry: LedgerEntry) -> None:
         subject_id=entry.pk,
         patient_id=entry.patient_id,
         data_classification=DataClassification.GENERAL_WELLNESS,
-        data={
-            "kind": entry.kind,
-            "transaction_type": entry.transaction_type,
-            "amount_cents": entry.amount_cents,
-            "currency": entry.currency,
-            "payment_status": entry.payment_status,
-        },
+        data=_ledger_event_data(entry),
     )
+
+
+def _ledger_event_data(entry: LedgerEntry) -> dict[str, Any]:
+    return {
+        "kind": entry.kind,
+        "transaction_type": entry.transaction_type,
+        "amount_cents": entry.amount_cents,
+        "currency": entry.currency,
+        "payment_status": entry.payment_status,
+    }
 
 
 def charge_create(
@@ -177,10 +185,19 @@ def charge_create(
 def insurance_reversal_debit(*, charge: LedgerEntry, amount_cents: int, description: str) -> LedgerEntry:
     """A debit reopening what an insurance remittance settled of a claimed charge and the payer took back (835
     reversal): a charge of the same patient, policy, claim and service date, waiting for insurance again."""
+    debit = reversal_debit_entry(charge=charge, amount_cents=amount_cents, description=description)
+    with transaction.atomic():
+        debit.save()
+        _ledger_event(debit)
+    return debit
+
+
+def reversal_debit_entry(*, charge: LedgerEntry, amount_cents: int, description: str) -> LedgerEntry:
+    """The reversal debit of `insurance_reversal_debit`, validated and not saved (for `ledger_entries_insert`)."""
     _validate_amount(amount_cents)
     if charge.kind != EntryKind.CHARGE or charge.claim_id is None:
         raise ValidationError({"charge": "Only a claimed charge is reopened by a reversal."})
-    debit = LedgerEntry(
+    return LedgerEntry(
         patient_id=charge.patient_id,
         kind=EntryKind.CHARGE,
         transaction_type=charge.transaction_type,
@@ -193,10 +210,6 @@ def insurance_reversal_debit(*, charge: LedgerEntry, amount_cents: int, descript
         insurance_policy_id=charge.insurance_policy_id,
         claim_id=charge.claim_id,
     )
-    with transaction.atomic():
-        debit.save()
-        _ledger_event(debit)
-    return debit
 
 
 def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
@@ -206,20 +219,142 @@ def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
         LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS).exists()
         or RemittanceLine.objects.filter(RemittanceLine.adjudicating(charge.pk)).exists()
     )
-    if remaining <= 0:
-        status = PaymentStatus.PAID
-    elif charge.insurance_policy_id is not None and not adjudicated:
-        status = PaymentStatus.PENDING_INSURANCE
-    elif charge.payment_status == PaymentStatus.FAILED:
-        # A failed installment stays on the follow-up list until it is settled, even when partly paid.
-        status = PaymentStatus.FAILED
-    else:
-        status = PaymentStatus.PATIENT_DUE
+    status = _charge_status(charge, remaining=remaining, adjudicated=adjudicated)
     if status != charge.payment_status:
         charge.payment_status = status
         with transaction.atomic():
             charge.save(update_fields=["payment_status", "updated_at"])
     return charge
+
+
+def _charge_status(charge: LedgerEntry, *, remaining: int, adjudicated: bool) -> str:
+    """A charge's status from what is still owed on it and whether insurance has answered for it."""
+    if remaining <= 0:
+        return PaymentStatus.PAID
+    if charge.insurance_policy_id is not None and not adjudicated:
+        return PaymentStatus.PENDING_INSURANCE
+    if charge.payment_status == PaymentStatus.FAILED:
+        # A failed installment stays on the follow-up list until it is settled, even when partly paid.
+        return PaymentStatus.FAILED
+    return PaymentStatus.PATIENT_DUE
+
+
+def charge_statuses_refresh(*, charge_ids: Iterable[Any]) -> None:
+    """`charge_status_refresh` for many charges in a few statements: one read of what is owed and adjudicated,
+    then `charge_statuses_set`."""
+    charges = LedgerEntry.objects.filter(pk__in=id_set(charge_ids)).annotate(
+        insured=Exists(LedgerApplication.objects.filter(target=OuterRef("pk"), source__kind__in=INSURANCE_KINDS)),
+        remitted=Exists(RemittanceLine.objects.filter(RemittanceLine.adjudicating(OuterRef("pk")))),
+    )
+    charge_statuses_set(charges=[(c, c.open_cents, c.insured or c.remitted) for c in charges])
+
+
+def charge_statuses_set(*, charges: Sequence[tuple[LedgerEntry, int, bool]]) -> None:
+    """Set the status of many charges from (charge, cents still owed, adjudicated by insurance), as
+    `charge_status_refresh` sets one: one UPDATE per new status, the history rows of the changed ones in bulk. The
+    caller knows what is owed (it has the charges locked and applied to them) and whether insurance answered."""
+    changed: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for charge, remaining, adjudicated in charges:
+        status = _charge_status(charge, remaining=remaining, adjudicated=adjudicated)
+        if status != charge.payment_status:
+            charge.payment_status = status
+            changed[status].append(charge)
+    now = timezone.now()
+    with transaction.atomic():
+        for status, rows in changed.items():
+            LedgerEntry.objects.filter(pk__in=id_set(c.pk for c in rows)).update(payment_status=status, updated_at=now)
+            for charge in rows:
+                charge.updated_at = now
+            LedgerEntry.history.bulk_history_create(rows, update=True, batch_size=BULK_BATCH)
+
+
+BULK_BATCH = 2_000  # rows per INSERT of the bulk writes (well inside PostgreSQL's 65,535 bound parameters)
+
+
+def id_set(ids: Iterable[Any]) -> RawSQL:
+    """For `pk__in` (or any id `__in`) with thousands of ids: one array parameter, unnested, which PostgreSQL joins
+    by index; an IN list of thousands of parameters is searched row by row when the planner scans the table."""
+    return RawSQL("SELECT unnest(%s::uuid[])", [sorted(set(ids), key=str)])
+
+
+def insurance_credit_entry(
+    *,
+    patient_id: Any,
+    kind: str,
+    amount_cents: int,
+    currency: str,
+    allocations: Sequence[Allocation],
+    metadata: dict[str, Any],
+    received_on: dt.date | None,
+    external_reference: str = "",
+    payer_id: Any = None,
+) -> LedgerEntry:
+    """An insurance payment or adjustment applied whole to `allocations` (an 835's), validated as `payment_post`
+    validates one and not saved: for `ledger_entries_insert`, which writes many at once. The caller has locked
+    the charges and checked what is open on them."""
+    if kind not in INSURANCE_KINDS:
+        raise ValidationError({"kind": "Use insurance_payment or adjustment."})
+    _validate_amount(amount_cents)
+    _validate_currency(currency)
+    if payer_id is not None and kind != EntryKind.INSURANCE_PAYMENT:
+        raise ValidationError({"payer": "Only an insurance payment names a payer."})
+    if received_on is not None and received_on > timezone.localdate():
+        raise ValidationError({"received_on": "Must not be in the future."})
+    for allocation in allocations:
+        charge = allocation.charge
+        if charge.kind != EntryKind.CHARGE or charge.patient_id != patient_id:
+            raise ValidationError({"allocations": "Apply only to charges of this patient."})
+        if charge.currency != currency:
+            raise ValidationError({"currency": "A payment and the charges it settles must use one currency."})
+    if sum(a.amount_cents for a in allocations) != amount_cents:
+        raise ValidationError({"amount_cents": "The allocations must make up the amount."})
+    return LedgerEntry(
+        patient_id=patient_id,
+        kind=kind,
+        transaction_type=str(_credit_transaction_type(allocations, given=None)),
+        payment_status=PaymentStatus.PAID,
+        amount_cents=amount_cents,
+        currency=currency,
+        metadata=codes.credit_metadata(metadata),
+        service_date=received_on or timezone.localdate(),
+        external_reference=external_reference,
+        payer_id=payer_id,
+    )
+
+
+def insurance_references_taken(*, references: Iterable[tuple[Any, Any, str]]) -> bool:
+    """Whether any of these insurance payment references (payer, patient, reference) was posted already, in one
+    query (`payment_reference_taken` for many; the unique constraint holds them under races)."""
+    wanted = set(references)
+    if not wanted:
+        return False
+    posted = LedgerEntry.objects.for_current_organization().filter(
+        kind=EntryKind.INSURANCE_PAYMENT, external_reference__in=sorted({ref for _, _, ref in wanted})
+    )
+    return any(row in wanted for row in posted.values_list("payer_id", "patient_id", "external_reference"))
+
+
+def ledger_entries_insert(
+    *, entries: Sequence[LedgerEntry], applications: Sequence[tuple[LedgerEntry, LedgerEntry, int]]
+) -> None:
+    """Insert new ledger entries (built by `insurance_credit_entry`, `reversal_debit_entry`) and the applications
+    (credit, charge, cents) between them and existing charges in bulk, with their history rows and outbox events:
+    a handful of statements for a whole remittance. The database's triggers check each application as they
+    check one posted alone (over-application, currency, patient)."""
+    rows = [
+        LedgerApplication(source=credit, target=charge, amount_cents=amount) for credit, charge, amount in applications
+    ]
+    try:
+        with transaction.atomic():
+            bulk_create_with_history(list(entries), LedgerEntry, batch_size=BULK_BATCH)
+            event_record_many(
+                event_type=event_types.LEDGER_ENTRY_CREATED,
+                data_classification=DataClassification.GENERAL_WELLNESS,
+                subjects=[(entry.pk, entry.patient_id, _ledger_event_data(entry)) for entry in entries],
+            )
+            bulk_create_with_history(rows, LedgerApplication, batch_size=BULK_BATCH)
+    except IntegrityError as error:
+        raise _integrity_to_validation(error) from None
 
 
 def _credit_create(

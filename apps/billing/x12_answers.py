@@ -1,8 +1,9 @@
 """Importing the clearinghouse's answers to 837P batches: 999 and 277CA acknowledgements, 835 remittances.
 
-A file is validated with pyx12 first (an invalid one is refused with pyx12's segment, line and element, never
-with the values in it), then applied in one transaction and recorded once: the same file (by SHA-256) is never
-applied twice, which a unique constraint holds even for two imports at the same moment.
+A file is validated with pyx12 (an invalid one is refused with pyx12's segment, line and element, never with
+the values in it; a large one is validated in a process of its own while it is applied, and the transaction
+waits for the verdict before it commits), applied in one transaction and recorded once: the same file (by
+SHA-256) is never applied twice, which a unique constraint holds even for two imports at the same moment.
 
 * 999: AK1 names the batch (its group control number is the batch's interchange control number). A rejected
   transaction set (IK5 R, AK9 R) rejects every claim of the batch still submitted; an accepted one marks the
@@ -19,21 +20,18 @@ applied twice, which a unique constraint holds even for two imports at the same 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
-import pyx12.params
-import pyx12.x12n_document
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from . import claims, eligibility, remittance
 from .models import Claim, ClaimBatch, ClaimStatus, ClearinghouseFile
+from .pyx12_check import Pyx12Check
 
 ACCEPTED_CATEGORIES = frozenset({"A1", "A2", "A5"})
 REJECTED_CATEGORIES = frozenset({"A3", "A4", "A6", "A7", "A8"})
@@ -70,56 +68,6 @@ def segments(content: str) -> list[Segment]:
             parts = raw.split(element)
             out.append(Segment(parts[0], parts[1:]))
     return out
-
-
-def pyx12_errors(content: str) -> list[str]:
-    """pyx12's complaints about the file (empty when it is valid), each naming the segment, its line and the
-    element, without the offending value."""
-    json_report = io.StringIO()
-    try:
-        valid = pyx12.x12n_document.x12n_document(
-            param=pyx12.params.params(), src_file=io.StringIO(content), fd_997=None, fd_html=None, fd_json=json_report
-        )
-    except Exception:  # pyx12 raises on files it cannot read at all
-        return ["pyx12 could not read the file as X12."]
-    found: list[str] = []
-    with contextlib.suppress(ValueError):
-        _collect(json.loads(json_report.getvalue() or "{}"), found, segment=None)
-    if not valid and not found:
-        found.append("pyx12 refused the file's envelope (ISA/GS/ST).")
-    return found
-
-
-def _describe(error: dict[str, Any]) -> str:
-    text = str(error.get("err_str", ""))
-    value = error.get("err_val")
-    if value:
-        text = text.replace(f" ({value})", "").replace(f"({value})", "")
-    return f"{text} (error code {error.get('err_cde')})"
-
-
-def _collect(node: Any, found: list[str], segment: dict[str, Any] | None) -> None:
-    if isinstance(node, list):
-        for item in node:
-            _collect(item, found, segment)
-        return
-    if not isinstance(node, dict):
-        return
-    if "seg_id" in node:
-        segment = node
-    for error in node.get("errors", []):
-        if segment is None:
-            found.append(f"Line {node.get('cur_line')}: {_describe(error)}")
-        elif "ele_pos" in node:
-            found.append(
-                f"Segment {segment['seg_id']} at line {segment.get('cur_line')}, element "
-                f"{segment['seg_id']}{int(node['ele_pos']):02d}: {_describe(error)}"
-            )
-        else:
-            found.append(f"Segment {segment['seg_id']} at line {segment.get('cur_line')}: {_describe(error)}")
-    for key, value in node.items():
-        if key != "errors":
-            _collect(value, found, segment)
 
 
 def _kind(parsed: list[Segment]) -> str:
@@ -203,25 +151,29 @@ class ImportResult:
 
 
 def clearinghouse_file_import(*, content: bytes) -> ImportResult:
-    """Validate and apply one 999, 277CA, 835 or 271 file for the active organization, once."""
+    """Validate and apply one 999, 277CA, 835 or 271 file for the active organization, once.
+
+    A file of `KURA_X12_VALIDATE_APART_BYTES` or more is validated by pyx12 in a process of its own while it is
+    applied (`pyx12_check`); the transaction commits only when pyx12 found no error, and an invalid file is
+    refused with pyx12's errors whatever its posting made of it, as a smaller file validated first is."""
     try:
         text = content.decode("ascii")
     except UnicodeDecodeError:
         raise ValidationError({"file": "Not an X12 file: it holds characters outside ASCII."}) from None
     parsed = segments(text)
     kind = _kind(parsed)
-    # pyx12 has no map for the 271 (005010X279A1): its envelope and the elements read are checked here instead.
-    errors = eligibility.answer_271_errors(parsed) if kind == "271" else pyx12_errors(text)
-    if errors:
-        shown = errors[:MAX_ERRORS_SHOWN]
-        if len(errors) > MAX_ERRORS_SHOWN:
-            shown.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more.")
-        raise ValidationError({"file": shown})
     digest = hashlib.sha256(content).hexdigest()
-    trace: dict[str, str] = {}
     existing = ClearinghouseFile.objects.for_current_organization().filter(sha256=digest).first()
     if existing is not None:
-        return ImportResult(file=existing, created=False)
+        return ImportResult(file=existing, created=False)  # validated when it was imported
+    # pyx12 has no map for the 271 (005010X279A1): its envelope and the elements read are checked here instead.
+    check = (
+        _Checked(eligibility.answer_271_errors(parsed))
+        if kind == "271"
+        else Pyx12Check(text, apart=len(text) >= settings.KURA_X12_VALIDATE_APART_BYTES)
+    )
+    _refuse_if_invalid(check)
+    trace: dict[str, str] = {}
     try:
         with transaction.atomic():
             claims.lock_claims()
@@ -237,7 +189,9 @@ def clearinghouse_file_import(*, content: bytes) -> ImportResult:
             else:
                 record.outcome = {"999": _apply_999, "277CA": _apply_277ca}[kind](parsed)
             record.save(update_fields=["outcome", "payer_name", "payment_cents", "paid_on", "updated_at"])
+            _refuse_if_invalid(check, wait=True)
     except IntegrityError:
+        _refuse_if_invalid(check, wait=True)
         # The same file or remittance, imported before or by someone else in the meantime: applied once.
         existing = (
             ClearinghouseFile.objects.for_current_organization()
@@ -247,7 +201,32 @@ def clearinghouse_file_import(*, content: bytes) -> ImportResult:
         if existing is None:
             raise
         return ImportResult(file=existing, created=False)
+    except Exception:
+        # An invalid file is refused with pyx12's errors, not with what its posting stumbled on.
+        _refuse_if_invalid(check, wait=True)
+        raise
     return ImportResult(file=record, created=True)
+
+
+@dataclass
+class _Checked:
+    found: list[str]
+
+    def errors(self) -> list[str]:
+        return self.found
+
+
+def _refuse_if_invalid(check: Pyx12Check | _Checked, *, wait: bool = False) -> None:
+    """Refuse the file with its validation errors (the first `MAX_ERRORS_SHOWN`); without `wait`, only when they
+    are known already (a file validated in a process of its own is waited for before the commit)."""
+    if not wait and isinstance(check, Pyx12Check) and check.apart:
+        return
+    errors = check.errors()
+    if errors:
+        shown = errors[:MAX_ERRORS_SHOWN]
+        if len(errors) > MAX_ERRORS_SHOWN:
+            shown.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more.")
+        raise ValidationError({"file": shown})
 
 
 def outcome_text(outcome: dict[str, Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -48,6 +48,37 @@ def event_record(
         data_classification=data_classification,
         data=dict(data or {}),
         occurred_at=occurred_at or timezone.now(),
+    )
+
+
+def event_record_many(
+    *,
+    event_type: str,
+    data_classification: str,
+    subjects: Sequence[tuple[uuid.UUID, uuid.UUID | None, Mapping[str, Any]]],
+    occurred_at: datetime | None = None,
+) -> None:
+    """`event_record` for many subjects of one event type at once (subject id, patient id, data): one INSERT per
+    thousand events, in the transaction of the changes they report."""
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"Unknown event type {event_type!r}: declare it in apps/events/types.py.")
+    if not connection.in_atomic_block:
+        raise RuntimeError("An event is recorded inside the transaction that makes its change.")
+    when = occurred_at or timezone.now()
+    DomainEvent.objects.bulk_create(
+        [
+            DomainEvent(
+                event_type=event_type,
+                subject_type=EVENT_TYPES[event_type].subject_type,
+                subject_id=subject_id,
+                patient_id=patient_id,
+                data_classification=data_classification,
+                data=dict(data),
+                occurred_at=when,
+            )
+            for subject_id, patient_id, data in subjects
+        ],
+        batch_size=1_000,
     )
 
 

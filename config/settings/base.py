@@ -272,6 +272,11 @@ LOGIN_REDIRECT_URL = "/admin/"
 # How long an invitation to join an organization may be accepted.
 KURA_INVITATION_TTL = timedelta(days=env.int("KURA_INVITATION_TTL_DAYS", default=7))
 
+# An imported X12 file this large (about 1,100 claims of an 835) is validated by pyx12 in a process of its own
+# while it is posted, the commit waiting for pyx12's verdict (apps/billing/pyx12_check.py); smaller files are
+# validated first, in the request, where a new process would cost more than it saves.
+KURA_X12_VALIDATE_APART_BYTES = env.int("KURA_X12_VALIDATE_APART_BYTES", default=500_000)
+
 # --- E-mail (invitations, password reset) -----------------------------------------------------------------
 # EMAIL_URL, e.g. smtp+tls://user:password@smtp.example.org:587 (unset: an SMTP server on localhost:25).
 vars().update(env.email_url("EMAIL_URL", default="smtp://localhost:25"))

@@ -304,3 +304,37 @@ def test_patient_list_baseline_is_the_same_query_with_the_explicit_organization_
     # Every other case replays the selectors' own statements on both roles.
     runtime, owner = cases.rls_statements(subject, "organization aging report")
     assert runtime == owner
+
+
+def test_remittance_case_imports_an_835_in_statements_that_do_not_grow_and_rolls_back(
+    small_dataset: dict[str, dict[str, int]],
+) -> None:
+    from bench import remittance
+
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM billing_ledgerentry")
+        entries_before = cursor.fetchone()[0]
+    stream = io.StringIO()
+    small = remittance.run(slug="load-00", claims=25, stream=stream)
+    larger = remittance.run(slug="load-00", claims=75, stream=stream)
+    assert (small["claims"], small["lines"], larger["claims"], larger["lines"]) == (25, 100, 75, 300)
+    # Every 25th claim denied, the others paid (a deductible-only line is answered too).
+    assert (small["statuses"], larger["statuses"]) == (
+        {"paid": 24, "partly_paid": 0, "denied": 1},
+        {"paid": 72, "partly_paid": 0, "denied": 3},
+    )
+    # 70 % paid, 20 % CO-45 on every paid line but the deductible ones (every 10th claim's last line).
+    fee, paid_lines = remittance.FEE_CENTS, 24 * 4 - 2
+    assert small["posted_cents"] == {
+        "paid": paid_lines * fee * 7 // 10,
+        "CO": paid_lines * fee * 2 // 10,
+        "PR": 2 * fee + paid_lines * fee // 10,
+    }
+    assert larger["statements"] == small["statements"]
+    assert small["remittance_lines"] == 96
+    assert isinstance(small["met"], bool)
+    assert small["peak_rss_mb"] > 0
+    assert "835 import on load-00: 25 claims, 100 lines" in stream.getvalue()
+    with connections["owner"].cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM billing_ledgerentry")
+        assert cursor.fetchone()[0] == entries_before

@@ -468,3 +468,50 @@ def test_denial_and_unmatched_queues_are_admin_lists_for_billing_of_the_organiza
     assert other.status_code == 200
     assert "K000000002" not in other.content.decode()
     assert logged_in(add_member(org_a, Role.FRONT_DESK)).get("/admin/billing/denial/").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        # pyx12 finds what the posting never reads: the posting runs through, the commit waits and refuses it.
+        (
+            lambda f: f.replace("N1*PE*HARBOR FAMILY CLINIC LLC*XX*1234567893~\n", ""),
+            'Segment N1 at line 11: Mandatory loop "Payee Identification" (1000B) missing (error code 3)',
+        ),
+        # The posting stumbles first (a service date that is no date): pyx12's errors are the answer all the same.
+        (
+            lambda f: f.replace("DTM*472*20250115", "DTM*472*2025011", 1),
+            'Segment DTM at line 16, element DTM02: Data element "Service Date" (DTM02) is too short: its length = 7',
+        ),
+    ],
+)
+def test_a_large_file_validated_apart_is_refused_with_pyx12s_errors_storing_nothing(
+    sent, org_a, settings, broken, expected
+):
+    settings.KURA_X12_VALIDATE_APART_BYTES = 0  # every file is large enough to be validated in its own process
+    content = broken(build_835(REMITTANCE, payer_name="ACME HEALTH", paid_on=PAID_ON))
+    with as_tenant(org_a):
+        before = _stored()
+        with pytest.raises(ValidationError) as refused:
+            x12_answers.clearinghouse_file_import(content=content.encode("ascii"))
+        messages = refused.value.message_dict["file"]
+        assert any(m.startswith(expected) for m in messages), messages
+        assert "2025011" not in " ".join(messages)  # the offending value is never echoed
+        assert _stored() == before
+
+
+def test_a_large_file_validated_apart_posts_as_one_validated_first(sent, org_a, settings):
+    settings.KURA_X12_VALIDATE_APART_BYTES = 0
+    with as_tenant(org_a):
+        result = _import(build_835(REMITTANCE, payer_name="ACME HEALTH", paid_on=PAID_ON))
+        assert result.created is True
+        assert result.file.outcome == {
+            "paid": ["K000000001", "K000000003"],
+            "partly_paid": [],
+            "denied": ["K000000002"],
+            "reversed": [],
+            "unmatched_claims": ["K000000099"],
+            "unmatched_lines": [],
+            "posted_cents": {"paid": 14_550, "CO": 3_000, "PR": 11_000},
+        }
+        assert [_balance(p) for p in sent] == [(0, 2_000), (9_000, 0), (0, 9_000)]
