@@ -208,7 +208,7 @@ class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, S
             if field.many_to_one and field.concrete:
                 setattr(self, _PLAIN + field.name, _plain_display(field))
 
-    def get_fieldsets(self, request: HttpRequest, obj: Model | None = None) -> Any:
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         """On a page that only shows a row, a related row the caller may not open is named, not linked (Django
         links every read-only foreign key to its change page, which would answer 403)."""
         fieldsets = super().get_fieldsets(request, obj)
@@ -216,7 +216,7 @@ class TenantModelAdmin(MembersOnlyUserChoices, StorableInputs, MapPermissions, S
             return fieldsets
         return [(title, {**options, "fields": self._shown(request, options["fields"])}) for title, options in fieldsets]
 
-    def get_form(self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
         """The form of the fields above, without the names shown in place of a related row (no form field)."""
         fields = kwargs["fields"] if "fields" in kwargs else flatten_fieldsets(self.get_fieldsets(request, obj))
         if fields is not None:
