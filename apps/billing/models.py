@@ -455,6 +455,8 @@ CLAIM_TRANSITIONS: dict[str, frozenset[str]] = {
 
 # A claim the payer has answered (an 835 paid, partly paid or denied it): what a secondary claim may follow.
 ADJUDICATED_STATUSES = (ClaimStatus.PAID, ClaimStatus.PARTLY_PAID, ClaimStatus.DENIED)
+# A claim out with its payer, not answered yet: made, sent, or accepted for adjudication.
+AWAITING_PAYER_STATUSES = (ClaimStatus.READY, ClaimStatus.SUBMITTED, ClaimStatus.ACCEPTED)
 
 
 class ClaimFrequency(models.TextChoices):

@@ -24,6 +24,7 @@ from apps.organizations import replica
 
 from .models import (
     ADJUDICATED_STATUSES,
+    AWAITING_PAYER_STATUSES,
     PAYMENT_KINDS,
     BillingProvider,
     Claim,
@@ -90,7 +91,9 @@ outstanding AS (
 
 # The outstanding amounts plus, for charges billed to a policy, whether insurance has answered yet (an insurance
 # payment or adjustment applied as of the cutoff, or a remittance line adjudicating it then, as
-# `RemittanceLine.adjudicating` says): until then the charge is insurance-pending.
+# `RemittanceLine.adjudicating` says): until then the charge is insurance-pending. A charge whose secondary claim
+# is out (ready, submitted or accepted: the secondary payer has not answered) is insurance-pending again, so a
+# statement does not ask the patient for what the secondary payer may still pay; the claim's status is today's.
 _POSITIONS_SQL = (
     _OUTSTANDING_SQL  # noqa: S608 - two constant strings, no value is formatted in
     + """,
@@ -113,9 +116,16 @@ adjudicated AS (
     JOIN billing_remittanceline r ON r.debit_id = e.id
     WHERE r.kind = 'reversal' AND r.reposted_at < %(cutoff)s
 ),
+secondary_pending AS (
+    SELECT DISTINCT l.charge_id AS id
+    FROM billing_claimline l JOIN billing_claim c ON c.id = l.claim_id
+    WHERE c.organization_id = (SELECT kura_current_org()) AND c.primary_claim_id IS NOT NULL
+      AND c.status = ANY(%(awaiting_payer)s)
+),
 positions AS (
-    SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND d.id IS NULL) AS awaiting_insurance
-    FROM outstanding o LEFT JOIN adjudicated d ON d.id = o.id
+    SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND (d.id IS NULL OR p.id IS NOT NULL))
+           AS awaiting_insurance
+    FROM outstanding o LEFT JOIN adjudicated d ON d.id = o.id LEFT JOIN secondary_pending p ON p.id = o.id
 )
 """
 )
@@ -179,6 +189,7 @@ def _params(
         "transaction_type": transaction_type,
         "date_from": date_from,
         "date_to": date_to,
+        "awaiting_payer": [str(status) for status in AWAITING_PAYER_STATUSES],
     }
 
 

@@ -9,7 +9,7 @@ import datetime as dt
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.billing import claims, work_queue, x12, x12_answers
+from apps.billing import claims, selectors, work_queue, x12, x12_answers
 from apps.billing.models import (
     Claim,
     ClaimLine,
@@ -387,3 +387,40 @@ def test_a_secondary_claim_waits_while_its_primarys_answer_is_reversed_and_goes_
         loop = _claim_loop(batch.content, "K000000002")
         assert loop[loop.index("SBR*P*18*GRP-1******CI") + 1] == "AMT*D*120"
         assert loop[loop.index("SVD*ACME1*120*HC:90837:95**1") + 1] == "CAS*CO*45*10"
+
+
+def _owed(patient_id) -> tuple[int, int]:
+    """(insurance pending, patient due) of the patient's balance: what a statement separates."""
+    balance = selectors.patient_balance(patient_id=patient_id)
+    return balance.insurance_pending, balance.patient_due
+
+
+def test_a_statement_holds_back_what_the_secondary_payer_may_still_pay(org_a, org_b):
+    with as_tenant(org_a, Role.BILLING):
+        primary = _clinic()
+        _remit(LINE_LEVEL)
+        # Acme answered: the 20.00 coinsurance of line 1 is the patient's; line 2 (denied) waits on insurance.
+        assert _owed(primary.patient_id) == (4_550, 2_000)
+        secondary = claims.claim_create_secondary(claim=primary)
+        # Blue Shield has both lines now: nothing is asked of the patient until it answers, sent or not.
+        assert _owed(primary.patient_id) == (6_550, 0)
+        assert x12.claim_batch_export() is not None
+        assert _owed(primary.patient_id) == (6_550, 0)
+        _remit(
+            ClaimRemit(
+                "K000000002",
+                "2",
+                "BS0002",
+                [
+                    LineRemit("K000000002-1", "90837:95", 15_000, 1_500, [("OA", "23", 13_000), ("PR", "2", 500)]),
+                    LineRemit("K000000002-2", "96127", 4_550, 0, [("CO", "50", 4_550)]),
+                ],
+            ),
+            trace="CHK2",
+        )
+        secondary.refresh_from_db()
+        assert secondary.status == ClaimStatus.PARTLY_PAID
+        # Blue Shield paid 15.00 of the 20.00: the patient owes the 5.00 left.
+        assert _owed(primary.patient_id) == (4_550, 500)
+    with as_tenant(org_b, Role.BILLING):
+        assert _owed(primary.patient_id) == (0, 0)
