@@ -143,29 +143,37 @@ def _cas(adjustments: Sequence[claims.Adjustment]) -> list[str]:
     return out
 
 
+def _sbr(policy: InsurancePolicy, relationship: str) -> str:
+    """The subscriber's coverage (SBR): the policy's payer responsibility, `relationship` (SBR02, which loop 2000B
+    gives only for the patient's own policy and loop 2320 always), its group number and claim filing indicator."""
+    return _segment(
+        "SBR",
+        policy.priority,
+        relationship,
+        x12_text(policy.group_number, 50),
+        "",
+        "",
+        "",
+        "",
+        "",
+        policy.claim_filing_indicator,
+    )
+
+
+def _subscriber_name(policy: InsurancePolicy, patient: Patient) -> tuple[str, str]:
+    """(family, given) of the policy's subscriber: the patient for their own policy, else the named holder."""
+    if policy.subscriber_relationship == InsurancePolicy.Relationship.SELF:
+        return patient.family_name, patient.given_name
+    return policy.subscriber_family_name, policy.subscriber_given_name
+
+
 def _other_payer_segments(claim: Claim, primary: claims.PrimaryAdjudication) -> list[str]:
     """Loops 2320 (the other subscriber's coverage, what the primary payer paid and adjusted at claim level),
     2330A (the other subscriber) and 2330B (the other payer) of a secondary claim."""
     policy, patient = primary.policy, claim.patient
-    is_self = policy.subscriber_relationship == InsurancePolicy.Relationship.SELF
-    family, given = (
-        (patient.family_name, patient.given_name)
-        if is_self
-        else (policy.subscriber_family_name, policy.subscriber_given_name)
-    )
+    family, given = _subscriber_name(policy, patient)
     out = [
-        _segment(
-            "SBR",
-            policy.priority,
-            policy.subscriber_relationship,
-            x12_text(policy.group_number, 50),
-            "",
-            "",
-            "",
-            "",
-            "",
-            policy.claim_filing_indicator,
-        ),
+        _sbr(policy, policy.subscriber_relationship),
         *_cas(primary.adjustments),
         _segment("AMT", "D", _amount(primary.paid_cents)),
         _segment("OI", "", "", "Y", "", "", "Y"),
@@ -235,25 +243,8 @@ def _claim_segments(
     out: list[str] = []
     subscriber_hl = hl_next
     out.append(_segment("HL", str(subscriber_hl), str(hl_parent), "22", "0" if is_self else "1"))
-    out.append(
-        _segment(
-            "SBR",
-            policy.priority,
-            "18" if is_self else "",
-            x12_text(policy.group_number, 50),
-            "",
-            "",
-            "",
-            "",
-            "",
-            policy.claim_filing_indicator,
-        )
-    )
-    family, given = (
-        (patient.family_name, patient.given_name)
-        if is_self
-        else (policy.subscriber_family_name, policy.subscriber_given_name)
-    )
+    out.append(_sbr(policy, "18" if is_self else ""))
+    family, given = _subscriber_name(policy, patient)
     out.append(
         _segment(
             "NM1",
