@@ -150,6 +150,41 @@ def test_database_refuses_over_application_and_currency_mixing_directly(clinic, 
         assert LedgerApplication.objects.count() == 0
 
 
+def _credit(patient, amount_cents):
+    return services.payment_post(
+        patient=patient, amount_cents=amount_cents, allow_credit=True, transaction_type=TransactionType.RETAIL_PRODUCT
+    )
+
+
+def test_the_guard_checks_an_insert_of_many_applications_as_a_whole(clinic, org_a, org_b):
+    """Rows that each fit but together pass the charge's amount (or a credit's) refuse the whole statement; rows
+    that fit add up on every entry they name, once each."""
+    with as_tenant(org_a):
+        charge = clinic["org-a"]["charge"]  # 10,000
+        other = bf.charge(charge.patient, 3_000)
+        first, second = _credit(charge.patient, 6_000), _credit(charge.patient, 6_000)
+        for rows, refusal in [
+            ([(first, charge, 6_000), (second, charge, 4_001)], "over-application"),
+            ([(first, charge, 4_000), (first, other, 2_001)], "credit exhausted"),
+        ]:
+            with pytest.raises(IntegrityError, match=refusal), transaction.atomic():
+                LedgerApplication.objects.bulk_create(
+                    LedgerApplication(source=source, target=target, amount_cents=cents)
+                    for source, target, cents in rows
+                )
+        assert LedgerApplication.objects.count() == 0
+        LedgerApplication.objects.bulk_create(
+            LedgerApplication(source=source, target=target, amount_cents=cents)
+            for source, target, cents in [(first, charge, 5_000), (second, charge, 5_000), (first, other, 1_000)]
+        )
+        applied = dict(LedgerEntry.objects.values_list("id", "applied_cents"))
+        assert applied == {charge.pk: 10_000, other.pk: 1_000, first.pk: 6_000, second.pk: 5_000}
+        with pytest.raises(IntegrityError, match="over-application"), transaction.atomic():
+            LedgerApplication.objects.create(source=second, target=charge, amount_cents=1)
+    with as_tenant(org_b):
+        assert list(LedgerEntry.objects.values_list("applied_cents", flat=True)) == [0]
+
+
 def test_database_refuses_zero_and_negative_amounts(org_a):
     with as_tenant(org_a):
         patient = PatientFactory()
@@ -181,13 +216,15 @@ def test_database_refuses_an_application_naming_another_organizations_entries(cl
             "INSERT INTO billing_ledgerapplication (id, organization_id, source_id, target_id, amount_cents, "
             "created_at, updated_at) VALUES (gen_random_uuid(), %s, %s, %s, 100, now(), now())"
         )
-        for organization, source, target in [
-            (org_b.id, b_payment.pk, b_charge.pk),  # org B's row, written from org A
-            (org_a.id, b_payment.pk, b_charge.pk),  # org A's row naming org B's entries
-            (org_a.id, a_payment.pk, b_charge.pk),  # one entry of each
+        # The guard refuses another organization's row before anything is read; the composite keys of the same
+        # organization refuse an entry of another (before the statement's guard would).
+        for organization, source, target, refusal in [
+            (org_b.id, b_payment.pk, b_charge.pk, "unknown entry"),  # org B's row, written from org A
+            (org_a.id, b_payment.pk, b_charge.pk, "source_id_same_org_fk"),  # org A's row naming org B's entries
+            (org_a.id, a_payment.pk, b_charge.pk, "target_id_same_org_fk"),  # one entry of each
         ]:
             with (
-                pytest.raises(IntegrityError, match="unknown entry"),
+                pytest.raises(IntegrityError, match=refusal),
                 transaction.atomic(),
                 connection.cursor() as cursor,
             ):
