@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from apps.events import types as event_types
 from apps.events.services import event_record, event_record_many
+from apps.organizations import bulk
 from apps.organizations.roles import DataClassification
 
 from .models import (
@@ -227,8 +228,8 @@ def claims_status_save(*, steps: Sequence[Claim]) -> None:
     for claim in steps:
         claim.updated_at = now
     with transaction.atomic():
-        Claim.objects.bulk_update(list(latest.values()), list(SAVED_ON_STATUS_CHANGE), batch_size=1_000)
-        Claim.history.bulk_history_create(list(steps), update=True, batch_size=2_000)
+        bulk.rows_update(Claim, list(latest.values()), SAVED_ON_STATUS_CHANGE, history=False)
+        bulk.history_insert(Claim, steps, history_type="~")
         event_record_many(
             event_type=event_types.CLAIM_STATUS_CHANGED,
             data_classification=DataClassification.GENERAL_WELLNESS,

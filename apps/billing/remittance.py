@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history, bulk_update_with_history
+
+from apps.organizations import bulk
 
 from . import claims, services
 from .models import (
@@ -610,30 +611,16 @@ class _Poster:
         ):
             raise ValidationError({"external_reference": services.DUPLICATE_REFERENCE_MESSAGE})
         services.ledger_entries_insert(entries=self.entries, applications=self.applications)
-        _bulk_create(RemittanceLine, self.new_remittance_lines)
-        _bulk_update(
-            RemittanceLine, list(self.changed_remittance_lines.values()), ["reversed_by", "reposted_at"], self.now
-        )
-        _bulk_create(Denial, self.new_denials)
-        _bulk_update(Denial, list(self.resolved_denials.values()), ["resolved_at"], self.now)
-        _bulk_create(UnmatchedRemittance, self.unmatched_rows)
+        bulk.rows_insert(RemittanceLine, self.new_remittance_lines)
+        bulk.rows_update(RemittanceLine, list(self.changed_remittance_lines.values()), ["reversed_by", "reposted_at"])
+        bulk.rows_insert(Denial, self.new_denials)
+        bulk.rows_update(Denial, list(self.resolved_denials.values()), ["resolved_at"])
+        bulk.rows_insert(UnmatchedRemittance, self.unmatched_rows)
         claims.claims_status_save(steps=self.claim_steps)
         services.charge_statuses_set(
             charges=[(entry, self.open_cents[pk], True) for pk, entry in self.answered.items()]
         )
         services.charge_statuses_refresh(charge_ids=self.refresh)
-
-
-def _bulk_create(model: Any, rows: list[Any]) -> None:
-    if rows:
-        bulk_create_with_history(rows, model, batch_size=services.BULK_BATCH)
-
-
-def _bulk_update(model: Any, rows: list[Any], fields: list[str], now: dt.datetime) -> None:
-    if rows:
-        for row in rows:
-            row.updated_at = now
-        bulk_update_with_history(rows, model, [*fields, "updated_at"], batch_size=1_000)
 
 
 def _stored(adjustments: Sequence[tuple[str, str, int]]) -> list[list[Any]]:
@@ -656,7 +643,7 @@ def apply_835(parsed: Sequence[Segment], *, file: ClearinghouseFile) -> dict[str
         )
     file.payer_name, file.payment_cents, file.paid_on = head.payer_name, head.total, head.paid_on
     poster = _Poster(file=file, head=head, remits=remits)
-    _bulk_create(
+    bulk.rows_insert(
         ProviderAdjustment,
         [
             ProviderAdjustment(

@@ -18,11 +18,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
-from simple_history.utils import bulk_create_with_history
 
 from apps.clinical.models import Encounter
 from apps.events import types as event_types
 from apps.events.services import event_record, event_record_many
+from apps.organizations import bulk
 from apps.organizations.roles import DataClassification
 from apps.patients.models import Patient
 
@@ -259,13 +259,7 @@ def charge_statuses_set(*, charges: Sequence[tuple[LedgerEntry, int, bool]]) -> 
         if status != charge.payment_status:
             charge.payment_status = status
             changed[status].append(charge)
-    now = timezone.now()
-    with transaction.atomic():
-        for status, rows in changed.items():
-            LedgerEntry.objects.filter(pk__in=id_set(c.pk for c in rows)).update(payment_status=status, updated_at=now)
-            for charge in rows:
-                charge.updated_at = now
-            LedgerEntry.history.bulk_history_create(rows, update=True, batch_size=BULK_BATCH)
+    bulk.rows_update(LedgerEntry, [charge for rows in changed.values() for charge in rows], ["payment_status"])
 
 
 BULK_BATCH = 2_000  # rows per INSERT of the bulk writes (well inside PostgreSQL's 65,535 bound parameters)
@@ -346,13 +340,13 @@ def ledger_entries_insert(
     ]
     try:
         with transaction.atomic():
-            bulk_create_with_history(list(entries), LedgerEntry, batch_size=BULK_BATCH)
+            bulk.rows_insert(LedgerEntry, entries)
             event_record_many(
                 event_type=event_types.LEDGER_ENTRY_CREATED,
                 data_classification=DataClassification.GENERAL_WELLNESS,
                 subjects=[(entry.pk, entry.patient_id, _ledger_event_data(entry)) for entry in entries],
             )
-            bulk_create_with_history(rows, LedgerApplication, batch_size=BULK_BATCH)
+            bulk.rows_insert(LedgerApplication, rows)
     except IntegrityError as error:
         raise _integrity_to_validation(error) from None
 

@@ -14,7 +14,7 @@ from django.core.mail import send_mail
 from django.db import connection, transaction
 from django.utils import timezone
 
-from apps.organizations import context
+from apps.organizations import bulk, context
 from apps.organizations.models import Membership
 from apps.organizations.roles import Role
 
@@ -58,14 +58,15 @@ def event_record_many(
     subjects: Sequence[tuple[uuid.UUID, uuid.UUID | None, Mapping[str, Any]]],
     occurred_at: datetime | None = None,
 ) -> None:
-    """`event_record` for many subjects of one event type at once (subject id, patient id, data): one INSERT per
-    thousand events, in the transaction of the changes they report."""
+    """`event_record` for many subjects of one event type at once (subject id, patient id, data): one INSERT for
+    them all, in the transaction of the changes they report."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"Unknown event type {event_type!r}: declare it in apps/events/types.py.")
     if not connection.in_atomic_block:
         raise RuntimeError("An event is recorded inside the transaction that makes its change.")
     when = occurred_at or timezone.now()
-    DomainEvent.objects.bulk_create(
+    bulk.rows_insert(
+        DomainEvent,
         [
             DomainEvent(
                 event_type=event_type,
@@ -78,7 +79,6 @@ def event_record_many(
             )
             for subject_id, patient_id, data in subjects
         ],
-        batch_size=1_000,
     )
 
 
