@@ -26,6 +26,7 @@ from apps.events.services import event_record, event_record_many
 from apps.organizations import bulk
 from apps.organizations.roles import DataClassification
 
+from . import services
 from .models import (
     ADJUDICATED_STATUSES,
     BillingProvider,
@@ -191,6 +192,7 @@ def claim_status_set(*, claim: Claim, status: str, payer_claim_control_number: s
         claim_status_change(claim=locked, status=status, payer_claim_control_number=payer_claim_control_number)
         locked.save()
         _claim_event(locked)
+        secondary_charges_refresh(claims=[locked])
     return locked
 
 
@@ -235,6 +237,17 @@ def claims_status_save(*, steps: Sequence[Claim]) -> None:
             data_classification=DataClassification.GENERAL_WELLNESS,
             subjects=[(claim.pk, claim.patient_id, _claim_event_data(claim)) for claim in steps],
         )
+        secondary_charges_refresh(claims=list(latest.values()))
+
+
+def secondary_charges_refresh(*, claims: Sequence[Claim]) -> None:
+    """The charges of secondary claims among `claims` take their status again: pending insurance while such a
+    claim is out with its payer, what is owed on them once it is answered, rejected or voided."""
+    secondary = [claim.pk for claim in claims if claim.primary_claim_id is not None]
+    if secondary:
+        services.charge_statuses_refresh(
+            charge_ids=ClaimLine.objects.filter(claim_id__in=secondary).values_list("charge_id", flat=True)
+        )
 
 
 def _replace(*, claim: Claim, status: str, frequency_code: str) -> Claim:
@@ -268,6 +281,7 @@ def _replace(*, claim: Claim, status: str, frequency_code: str) -> Claim:
         locked.status = status
         locked.save()
         _claim_event(locked)
+        secondary_charges_refresh(claims=[locked])
     return replacement
 
 
@@ -468,4 +482,6 @@ def claim_create_secondary(*, claim: Claim) -> Claim:
             line.charge
             for line in ClaimLine.objects.filter(claim=locked).select_related("charge").order_by("line_number")
         ]
-        return _claim_create(charges=charges, policy=policy, primary_claim=locked)
+        secondary = _claim_create(charges=charges, policy=policy, primary_claim=locked)
+        secondary_charges_refresh(claims=[secondary])
+        return secondary

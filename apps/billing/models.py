@@ -570,6 +570,16 @@ class ClaimLine(TenantModel):
     def __str__(self) -> str:
         return f"Claim line {self.control_number}"
 
+    @staticmethod
+    def awaiting_secondary_payer(charge_id: Any) -> Q:
+        """The lines of a charge on a secondary claim still out with its payer (made, sent or accepted; a void
+        claim claims nothing): the charge waits for that payer again (as `selectors._POSITIONS_SQL` counts it)."""
+        return Q(
+            charge_id=charge_id,
+            claim__primary_claim__isnull=False,
+            claim__status__in=AWAITING_PAYER_STATUSES,
+        ) & ~Q(claim__frequency_code=ClaimFrequency.VOID)
+
 
 class ClearinghouseFile(TenantModel):
     """An answer received from the clearinghouse or a payer (999, 277CA, 835), imported once: the same file (by

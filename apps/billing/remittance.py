@@ -616,10 +616,10 @@ class _Poster:
         bulk.rows_insert(Denial, self.new_denials)
         bulk.rows_update(Denial, list(self.resolved_denials.values()), ["resolved_at"])
         bulk.rows_insert(UnmatchedRemittance, self.unmatched_rows)
-        claims.claims_status_save(steps=self.claim_steps)
         services.charge_statuses_set(
             charges=[(entry, self.open_cents[pk], True) for pk, entry in self.answered.items()]
         )
+        claims.claims_status_save(steps=self.claim_steps)
         services.charge_statuses_refresh(charge_ids=self.refresh)
 
 

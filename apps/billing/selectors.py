@@ -120,7 +120,7 @@ secondary_pending AS (
     SELECT DISTINCT l.charge_id AS id
     FROM billing_claimline l JOIN billing_claim c ON c.id = l.claim_id
     WHERE c.organization_id = (SELECT kura_current_org()) AND c.primary_claim_id IS NOT NULL
-      AND c.status = ANY(%(awaiting_payer)s)
+      AND c.status = ANY(%(awaiting_payer)s) AND c.frequency_code <> %(void)s
 ),
 positions AS (
     SELECT o.*, (o.side = 'charge' AND o.insurance_policy_id IS NOT NULL AND (d.id IS NULL OR p.id IS NOT NULL))
@@ -190,6 +190,7 @@ def _params(
         "date_from": date_from,
         "date_to": date_to,
         "awaiting_payer": [str(status) for status in AWAITING_PAYER_STATUSES],
+        "void": str(ClaimFrequency.VOID),
     }
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import BooleanField, Exists, ExpressionWrapper, OuterRef
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
@@ -31,6 +31,7 @@ from .models import (
     CREDIT_KINDS,
     INSURANCE_KINDS,
     BillingProvider,
+    ClaimLine,
     EntryKind,
     InstallmentPlan,
     InsurancePolicy,
@@ -215,16 +216,27 @@ def reversal_debit_entry(*, charge: LedgerEntry, amount_cents: int, description:
 def charge_status_refresh(*, charge: LedgerEntry) -> LedgerEntry:
     """Set a charge's status from what has been applied to it (saved, and so recorded in history, on change)."""
     remaining = selectors.remaining_cents(charge)
-    adjudicated = (
-        LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS).exists()
-        or RemittanceLine.objects.filter(RemittanceLine.adjudicating(charge.pk)).exists()
-    )
+    adjudicated = LedgerEntry.objects.filter(pk=charge.pk).values_list(_adjudicated(), flat=True).get()
     status = _charge_status(charge, remaining=remaining, adjudicated=adjudicated)
     if status != charge.payment_status:
         charge.payment_status = status
         with transaction.atomic():
             charge.save(update_fields=["payment_status", "updated_at"])
     return charge
+
+
+def _adjudicated() -> ExpressionWrapper:
+    """Whether insurance has answered for the charge of the outer query: an insurance payment or adjustment
+    applied to it, or a remittance line adjudicating it, and no secondary claim of it still out with its payer."""
+    charge = OuterRef("pk")
+    return ExpressionWrapper(
+        (
+            Exists(LedgerApplication.objects.filter(target=charge, source__kind__in=INSURANCE_KINDS))
+            | Exists(RemittanceLine.objects.filter(RemittanceLine.adjudicating(charge)))
+        )
+        & ~Exists(ClaimLine.objects.filter(ClaimLine.awaiting_secondary_payer(charge))),
+        output_field=BooleanField(),
+    )
 
 
 def _charge_status(charge: LedgerEntry, *, remaining: int, adjudicated: bool) -> str:
@@ -242,11 +254,8 @@ def _charge_status(charge: LedgerEntry, *, remaining: int, adjudicated: bool) ->
 def charge_statuses_refresh(*, charge_ids: Iterable[Any]) -> None:
     """`charge_status_refresh` for many charges in a few statements: one read of what is owed and adjudicated,
     then `charge_statuses_set`."""
-    charges = LedgerEntry.objects.filter(pk__in=id_set(charge_ids)).annotate(
-        insured=Exists(LedgerApplication.objects.filter(target=OuterRef("pk"), source__kind__in=INSURANCE_KINDS)),
-        remitted=Exists(RemittanceLine.objects.filter(RemittanceLine.adjudicating(OuterRef("pk")))),
-    )
-    charge_statuses_set(charges=[(c, c.open_cents, c.insured or c.remitted) for c in charges])
+    charges = LedgerEntry.objects.filter(pk__in=id_set(charge_ids)).annotate(adjudicated=_adjudicated())
+    charge_statuses_set(charges=[(c, c.open_cents, c.adjudicated) for c in charges])
 
 
 def charge_statuses_set(*, charges: Sequence[tuple[LedgerEntry, int, bool]]) -> None:

@@ -17,6 +17,7 @@ from apps.billing.models import (
     Denial,
     InsurancePolicy,
     LedgerEntry,
+    PaymentStatus,
     RemittanceLine,
     TransactionType,
 )
@@ -401,11 +402,15 @@ def test_a_statement_holds_back_what_the_secondary_payer_may_still_pay(org_a, or
         _remit(LINE_LEVEL)
         # Acme answered: the 20.00 coinsurance of line 1 is the patient's; line 2 (denied) waits on insurance.
         assert _owed(primary.patient_id) == (4_550, 2_000)
+        assert _charge_statuses(primary) == [PaymentStatus.PATIENT_DUE, PaymentStatus.PENDING_INSURANCE]
         secondary = claims.claim_create_secondary(claim=primary)
-        # Blue Shield has both lines now: nothing is asked of the patient until it answers, sent or not.
+        # Blue Shield has both lines now: nothing is asked of the patient until it answers, sent or not, and the
+        # charges say so where the desk's lists read them.
         assert _owed(primary.patient_id) == (6_550, 0)
+        assert _charge_statuses(primary) == [PaymentStatus.PENDING_INSURANCE] * 2
         assert x12.claim_batch_export() is not None
         assert _owed(primary.patient_id) == (6_550, 0)
+        assert _charge_statuses(primary) == [PaymentStatus.PENDING_INSURANCE] * 2
         _remit(
             ClaimRemit(
                 "K000000002",
@@ -422,5 +427,43 @@ def test_a_statement_holds_back_what_the_secondary_payer_may_still_pay(org_a, or
         assert secondary.status == ClaimStatus.PARTLY_PAID
         # Blue Shield paid 15.00 of the 20.00: the patient owes the 5.00 left.
         assert _owed(primary.patient_id) == (4_550, 500)
+        assert _charge_statuses(primary) == [PaymentStatus.PATIENT_DUE, PaymentStatus.PENDING_INSURANCE]
     with as_tenant(org_b, Role.BILLING):
         assert _owed(primary.patient_id) == (0, 0)
+
+
+def _charge_statuses(claim: Claim) -> list[str]:
+    return [line.charge.payment_status for line in claim.lines.select_related("charge").order_by("line_number")]
+
+
+def test_the_charges_wait_for_the_secondary_payer_only_while_its_claim_is_out(org_a, org_b):
+    with as_tenant(org_b, Role.BILLING):
+        b_primary = _clinic()
+        _remit(LINE_LEVEL)
+        claims.claim_create_secondary(claim=b_primary)
+    with as_tenant(org_a, Role.BILLING):
+        primary = _clinic()
+        _remit(LINE_LEVEL)
+        secondary = claims.claim_create_secondary(claim=primary)
+        assert x12.claim_batch_export() is not None
+        assert _charge_statuses(primary) == [PaymentStatus.PENDING_INSURANCE] * 2
+        # The clearinghouse rejects it: the patient owes the coinsurance again until the claim is sent again.
+        secondary = claims.claim_status_set(claim=secondary, status=ClaimStatus.REJECTED)
+        assert _charge_statuses(primary) == [PaymentStatus.PATIENT_DUE, PaymentStatus.PENDING_INSURANCE]
+        assert _owed(primary.patient_id) == (4_550, 2_000)
+        secondary = claims.claim_status_set(claim=secondary, status=ClaimStatus.READY)
+        assert _charge_statuses(primary) == [PaymentStatus.PENDING_INSURANCE] * 2
+        assert _owed(primary.patient_id) == (6_550, 0)
+        history = list(
+            LedgerEntry.history.filter(id=primary.lines.get(line_number=1).charge_id)
+            .order_by("history_id")
+            .values_list("payment_status", flat=True)
+        )
+        assert history[-4:] == [
+            PaymentStatus.PATIENT_DUE,
+            PaymentStatus.PENDING_INSURANCE,
+            PaymentStatus.PATIENT_DUE,
+            PaymentStatus.PENDING_INSURANCE,
+        ]
+    with as_tenant(org_b, Role.BILLING):  # the other clinic's secondary claim was left as it was
+        assert _charge_statuses(b_primary) == [PaymentStatus.PENDING_INSURANCE] * 2
