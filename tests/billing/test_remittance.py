@@ -244,6 +244,41 @@ def test_same_file_or_same_trace_number_posts_nothing_twice(sent, org_a):
         assert _stored() == before
 
 
+def test_a_paid_claim_with_claim_level_and_line_level_adjustments_waits_whole_in_the_unmatched_queue(
+    sent, org_a, org_b
+):
+    """A claim-level write-off (CO-253 in loop 2100) names no line, so Kura does not guess which charge it
+    reduces: the claim goes whole, its lines with it, to the unmatched queue for billing to post by hand; the
+    line-level CO-45 and coinsurance of that claim are not posted either (half a claim would misstate what the
+    patient owes); the other claims of the file post as usual."""
+    with as_tenant(org_b):
+        b_before = _stored()
+    with as_tenant(org_a):
+        mixed = _k1()
+        mixed.adjustments = [("CO", "253", 200)]
+        other = ClaimRemit("K000000002", "1", "ICN0002", [LineRemit("K000000002-1", "90837:95", 9_000, 9_000, [])])
+        result = _import(build_835([mixed, other], trace_number="CHK9"))
+        assert result.file.outcome["unmatched_claims"] == ["K000000001"]
+        assert result.file.outcome["paid"] == ["K000000002"]
+        rows = UnmatchedRemittance.objects.order_by("control_number")
+        assert [(r.control_number, r.reason, r.paid_cents) for r in rows] == [
+            ("K000000001-1", UnmatchedRemittance.Reason.CLAIM_ADJUSTMENT, 10_000),
+            ("K000000001-2", UnmatchedRemittance.Reason.CLAIM_ADJUSTMENT, 4_550),
+        ]
+        k1 = Claim.objects.get(submitter_claim_id="K000000001")
+        assert k1.status == ClaimStatus.SUBMITTED
+        assert not RemittanceLine.objects.filter(claim=k1).exists()
+        assert list(LedgerEntry.objects.exclude(kind=EntryKind.CHARGE).values_list("kind", "amount_cents")) == [
+            (EntryKind.INSURANCE_PAYMENT, 9_000)
+        ]
+        assert (
+            sorted(LedgerEntry.objects.filter(patient=k1.patient).values_list("payment_status", "applied_cents"))
+            == [(PaymentStatus.PENDING_INSURANCE, 0)] * 2
+        )
+    with as_tenant(org_b):
+        assert _stored() == b_before
+
+
 def test_unknown_line_goes_to_the_unmatched_queue_and_the_claim_is_partly_paid(sent, org_a):
     remit = [
         ClaimRemit(
