@@ -124,6 +124,62 @@ def test_lists_of_patients_records_search_by_the_patient(org_a, org_b):
     }
 
 
+# A name typed right finds the names that begin so, not also those that only look alike; a typo falls back on
+# similarity in the caller's organization even where another organization has a name beginning so; what is typed
+# is text, never a full-text query operator.
+PREFIX_CLINIC_A = [("S-ADA", "Ada", "Smith"), ("S-AVA", "Ava", "Smith"), ("OB-1", "Siobhán", "O'Brien")]
+PREFIX_CLINIC_B = [("B-SMITTH", "Ada", "Smitth")]
+PREFIX_EXPECTED = {
+    "Smith, Ada": ["S-ADA"],
+    "ada smith": ["S-ADA"],
+    "smith a": ["S-ADA", "S-AVA"],
+    "SMI": ["S-ADA", "S-AVA"],
+    "Smitth Ada": ["S-ADA"],  # nobody in this clinic begins so: a typo, matched by similarity
+    "O'Brien": ["OB-1"],
+    "siobhan o'bri": ["OB-1"],
+    "Smith & !Ada": ["S-ADA"],
+    "ada:* | ava": [],
+    "O'Brien\\": ["OB-1"],
+    "'": [],
+    "Smithers": [],
+}
+
+
+def test_names_beginning_with_the_words_typed_come_first_and_a_typo_falls_back_to_similar_names(org_a, org_b):
+    for org, patients in ((org_a, PREFIX_CLINIC_A), (org_b, PREFIX_CLINIC_B)):
+        with as_tenant(org):
+            for mrn, given, family in patients:
+                PatientFactory(mrn=mrn, given_name=given, family_name=family, date_of_birth=date(1970, 1, 1))
+    client = logged_in(add_member(org_a, Role.FRONT_DESK))
+
+    api = {
+        term: [row["mrn"] for row in client.get("/api/v1/patients/", {"search": term}).json()["results"]]
+        for term in PREFIX_EXPECTED
+    }
+    with as_tenant(org_b, Role.FRONT_DESK):
+        in_b = {
+            term: list(
+                selectors.patient_list().filter(selectors.patient_search_condition(term)).values_list("mrn", flat=True)
+            )
+            for term in ("Smitth Ada", "Smith, Ada")
+        }
+
+    assert api == PREFIX_EXPECTED
+    assert in_b == {"Smitth Ada": ["B-SMITTH"], "Smith, Ada": ["B-SMITTH"]}
+
+
+def _index_loops(plan: dict) -> dict[str, int]:
+    """Each index an EXPLAIN ANALYZE plan reads, with how many times its scan ran (0: never executed)."""
+    loops: dict[str, int] = {}
+    nodes = [plan]
+    while nodes:
+        node = nodes.pop()
+        if "Index Name" in node:
+            loops[node["Index Name"]] = loops.get(node["Index Name"], 0) + node["Actual Loops"]
+        nodes.extend(node.get("Plans", []))
+    return loops
+
+
 @pytest.mark.usefixtures("committed")
 def test_each_kind_of_term_reads_its_index_under_row_level_security():
     """With real statistics (committed rows, VACUUM ANALYZE by the owner), as the runtime role under RLS."""
@@ -152,14 +208,16 @@ def test_each_kind_of_term_reads_its_index_under_row_level_security():
             body = re.sub(rf"\b{name}\b", f"${number}", body)
         cursor.execute("SELECT set_config('app.current_org', %s, false)", [str(org_a.id)])
         cursor.execute(f"PREPARE search_ids(text, text, text) AS {body}")
-        plans = {}
+        plans, loops = {}, {}
         for term, arguments in (
             ("Okafor, Mateo", "('okafor mateo', 'Okafor, Mateo', NULL)"),
+            ("Okafr Mateo", "('okafr mateo', 'Okafr Mateo', NULL)"),
             ("(503) 555-0142", "(NULL, '(503) 555-0142', '5035550142')"),
             ("1003", "(NULL, '1003', NULL)"),
         ):
-            cursor.execute(f"EXPLAIN (FORMAT JSON) EXECUTE search_ids{arguments}")
-            plans[term] = json.dumps(cursor.fetchone()[0])
+            cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE search_ids{arguments}")
+            (plan,) = cursor.fetchone()[0]
+            plans[term], loops[term] = json.dumps(plan), _index_loops(plan["Plan"])
         cursor.execute("DEALLOCATE search_ids")
         cursor.execute("RESET app.current_org")
     with as_tenant(org_a, Role.FRONT_DESK), connection.cursor() as cursor:
@@ -170,8 +228,13 @@ def test_each_kind_of_term_reads_its_index_under_row_level_security():
 
     for plan in plans.values():
         assert '"Node Type": "Seq Scan"' not in plan
-    for index in ("patient_search_name_trgm_idx", "patient_search_mrn_end_idx"):
-        assert f'"Index Name": "{index}"' in plans["Okafor, Mateo"]
+    # A name typed right is answered by the index of the names' words; the trigram index is not read at all.
+    assert loops["Okafor, Mateo"]["patient_search_name_words_idx"] == 1
+    assert loops["Okafor, Mateo"]["patient_search_name_trgm_idx"] == 0
+    assert loops["Okafor, Mateo"]["patient_search_mrn_end_idx"] == 1
+    # A typo: no name begins so, and the trigram index answers.
+    assert loops["Okafr Mateo"]["patient_search_name_words_idx"] == 1
+    assert loops["Okafr Mateo"]["patient_search_name_trgm_idx"] == 1
     for index in ("patient_search_mrn_end_idx", "patient_search_phone_trgm_idx"):
         assert f'"Index Name": "{index}"' in plans["(503) 555-0142"]
     assert '"Index Name": "patients_pa_organiz_0880de_idx"' in plans["11/02/1991"]
