@@ -14,7 +14,7 @@ answer, and names that are only close ("Smith, Ava" for "Smith, Ada") no longer 
 the typed text's own lexemes, each quoted for the tsquery syntax (a backslash or an apostrophe is a character,
 never an operator): nothing typed can become a query operator.
 
-The function keeps its signature and its ROWS estimate; the trigram index stays for the fallback.
+`kura_patient_search_ids` keeps its signature and its ROWS estimate; the trigram index stays for the fallback.
 """
 
 from django.db import migrations
@@ -45,33 +45,41 @@ CREATE INDEX patient_search_name_words_idx ON patients_patient
 
 DROP_INDEX_SQL = "DROP INDEX patient_search_name_words_idx;"
 
-# `words`, `mrn_end`, `phone_digits`: as in migration 0013. The name branch: the patients whose name has a word
-# beginning with each word typed; when there are none, the names close to what was typed (the trigram match).
-# `NOT EXISTS` over the CTE is a one-time condition: the trigram index is not read when a prefix answered.
+# `words`, `mrn_end`, `phone_digits`: as in migration 0013. Now PL/pgSQL, one statement per kind of match, and
+# only the kinds that can answer run: the names beginning with the words typed; when there are none, the names
+# close to what was typed (the trigram match); the MRNs ending with the term; the phone numbers with its digits.
+# PostgreSQL plans each statement on its own and keeps a generic plan where it is as good (the name statements),
+# instead of planning the four-branch UNION again on every call (0.6 to 0.8 ms of a 1.3 to 2 ms search). An id
+# found by two kinds (a name and an MRN) may come twice: the callers read the patients with `id = ANY(...)`.
 SEARCH_SQL = r"""
 CREATE OR REPLACE FUNCTION kura_patient_search_ids(words text, mrn_end text, phone_digits text) RETURNS SETOF uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public ROWS 20 AS
-$$ WITH begins AS (
-       SELECT p.id FROM public.patients_patient AS p
-       WHERE p.organization_id = public.kura_current_org()
-         AND public.kura_patient_search_words(p.family_name, p.given_name, p.preferred_name)
-             @@ public.kura_search_prefix_query(words)
-   )
-   SELECT begins.id FROM begins
-   UNION ALL
-   SELECT p.id FROM public.patients_patient AS p
-   WHERE NOT EXISTS (SELECT FROM begins)
-     AND p.organization_id = public.kura_current_org()
-     AND public.kura_search_text(words) <% public.kura_patient_search_name(p.family_name, p.given_name, p.preferred_name)
-   UNION
-   SELECT p.id FROM public.patients_patient AS p
-   WHERE p.organization_id = public.kura_current_org()
-     AND reverse(public.kura_search_text(p.mrn))
-         LIKE replace(replace(replace(reverse(public.kura_search_text(mrn_end)), '\', '\\'), '%', '\%'), '_', '\_') || '%'
-   UNION
-   SELECT p.id FROM public.patients_patient AS p
-   WHERE p.organization_id = public.kura_current_org()
-     AND public.kura_digits(p.phone) LIKE '%' || phone_digits || '%' $$;
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, public ROWS 20 AS
+$$
+DECLARE
+    org uuid := public.kura_current_org();
+    begins tsquery := public.kura_search_prefix_query(words);
+BEGIN
+    IF begins IS NOT NULL THEN
+        RETURN QUERY SELECT p.id FROM public.patients_patient AS p
+        WHERE p.organization_id = org
+          AND public.kura_patient_search_words(p.family_name, p.given_name, p.preferred_name) @@ begins;
+    END IF;
+    IF NOT FOUND AND words IS NOT NULL THEN
+        RETURN QUERY SELECT p.id FROM public.patients_patient AS p
+        WHERE p.organization_id = org
+          AND public.kura_search_text(words)
+              <% public.kura_patient_search_name(p.family_name, p.given_name, p.preferred_name);
+    END IF;
+    RETURN QUERY SELECT p.id FROM public.patients_patient AS p
+    WHERE p.organization_id = org
+      AND reverse(public.kura_search_text(p.mrn))
+          LIKE replace(replace(replace(reverse(public.kura_search_text(mrn_end)), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+    IF phone_digits IS NOT NULL THEN
+        RETURN QUERY SELECT p.id FROM public.patients_patient AS p
+        WHERE p.organization_id = org AND public.kura_digits(p.phone) LIKE '%' || phone_digits || '%';
+    END IF;
+END
+$$;
 """
 
 PREVIOUS_SEARCH_SQL = r"""
