@@ -83,7 +83,9 @@ def patient_search_condition(term: str) -> Q:
     begins so is the typed text taken as a typo and matched by similarity ("Okafr Mateo"), so a name typed right
     no longer also brings the names that merely look like it ("Smith, Ada" finds the Ada Smiths, not Ava Smith;
     "smith a" finds both). What was typed is only ever text: quotes, backslashes and `&`, `|`, `!`, `:*` are
-    characters or separators, never operators."""
+    characters or separators, never operators. Likewise a phone number is found by its end first ("555 0142"
+    finds +1 503 555 0142, not +1 555 014 2999), and by the digits anywhere in it only when no number ends with
+    them ("503 555 01")."""
     term = term.strip()
     born = parse_local_date(term)
     if born is not None:
