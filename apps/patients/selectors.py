@@ -9,6 +9,7 @@ from uuid import UUID
 from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import BooleanField, F, Func, Q, QuerySet, TextField, UUIDField, Value
+from django.db.models.functions import Cast
 from django.db.models.lookups import Exact
 
 from apps.organizations.local_dates import parse_local_date
@@ -59,13 +60,15 @@ def _search_text(expression: F | Value) -> Func:
 
 
 # Search: one implementation for the admin's list and pickers and the API's list. Names, the ends of MRNs and
-# phone numbers are matched by `kura_patient_search_ids` (migrations 0011, 0013) through indexes: a narrow
-# SECURITY DEFINER function, because under row-level security PostgreSQL reads no index through pg_trgm's
-# operators. A birth date is an ordinary condition on the (organization, date of birth) index. The SSN is
-# encrypted and never searched. The function runs once per search, and its ids are bound as one array
+# phone numbers are matched by `kura_patient_search_ids` (migrations 0011, 0013, 0014) through indexes: a narrow
+# SECURITY DEFINER function, because under row-level security PostgreSQL reads no index through pg_trgm's or
+# full-text operators. A birth date is an ordinary condition on the (organization, date of birth) index. The SSN
+# is encrypted and never searched. The function runs once per search, and its ids are bound as one array
 # (`id = ANY(...)`, read through the primary key): a list counts and then reads the same patients, and a name
-# that fits hundreds of them would otherwise be matched twice (bench/README.md, "Patient search").
-_SEARCH_IDS = "SELECT kura_patient_search_ids(%s, %s, %s)"
+# that fits hundreds of them would otherwise be matched twice. The array travels as its text, from the database
+# and back: turning hundreds of ids into Python UUIDs and back cost more than the search (bench/README.md,
+# "Patient search" and "The search on a quiet host").
+_SEARCH_IDS = "SELECT coalesce(array_agg(id), '{}')::text FROM kura_patient_search_ids(%s, %s, %s) AS id"
 PHONE_LIKE = re.compile(r"^\+?[\d\s().-]+$")
 PHONE_MIN_DIGITS = 7
 
@@ -73,7 +76,16 @@ PHONE_MIN_DIGITS = 7
 def patient_search_condition(term: str) -> Q:
     """What staff type into one search box, as they would say it: a name in any order ("Okafor, Mateo", "mateo
     okafor"), partly, without its accents, with a typo; a phone number in any format; the end of an MRN ("1003");
-    a birth date in the clinic's format or ISO ("11/02/1991", "1991-11-02")."""
+    a birth date in the clinic's format or ISO ("11/02/1991", "1991-11-02").
+
+    A name is found by the beginnings of its words first: the patients with a word of the name (family, given or
+    preferred) beginning with each word typed ("okaf", "ben hil", "lucia" for Lucía). Only when no patient's name
+    begins so is the typed text taken as a typo and matched by similarity ("Okafr Mateo"), so a name typed right
+    no longer also brings the names that merely look like it ("Smith, Ada" finds the Ada Smiths, not Ava Smith;
+    "smith a" finds both). What was typed is only ever text: quotes, backslashes and `&`, `|`, `!`, `:*` are
+    characters or separators, never operators. Likewise a phone number is found by its end first ("555 0142"
+    finds +1 503 555 0142, not +1 555 014 2999), and by the digits anywhere in it only when no number ends with
+    them ("503 555 01")."""
     term = term.strip()
     born = parse_local_date(term)
     if born is not None:
@@ -87,8 +99,8 @@ def patient_search_condition(term: str) -> Q:
         words = " ".join(re.split(r"[\s,;]+", term))
     with connection.cursor() as cursor:
         cursor.execute(_SEARCH_IDS, [words, term, phone_digits])
-        found = [row[0] for row in cursor.fetchall()]
-    ids = Value(found, output_field=ArrayField(UUIDField()))
+        (found,) = cursor.fetchone()
+    ids = Cast(Value(found, output_field=TextField()), ArrayField(UUIDField()))
     return Q(Func(F("pk"), ids, template="%(expressions)s)", arg_joiner=" = ANY(", output_field=BooleanField()))
 
 
