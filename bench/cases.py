@@ -191,7 +191,7 @@ def search_terms(patient_id: uuid.UUID) -> dict[str, str]:
         f"{family}, {given}",
         f"{given.lower()} {family.lower()}",
         family[:4].upper(),
-        f"{given} {family[:2]}{family[3:]}",
+        f"{given} {family[:1]}{family[2:]}",  # the second letter: a typo, never the beginning of the name
         mrn[-4:],
         format_local_date(born),
         f"({digits[:3]}) {digits[3:6]}-{digits[6:]}",
