@@ -90,6 +90,21 @@ def _history(model: type[models.Model]) -> tuple[str, list[str]] | None:
     return history_model._meta.db_table, copied
 
 
+def _history_rows(table: str, copied: list[str], source: sql.Composable) -> sql.Composable:
+    """`INSERT INTO <history table>` the `copied` columns of `source`'s rows, with the history columns of the
+    tenant context's actor (the parameters of `_actor`)."""
+    copied_sql = sql.SQL(", ").join(map(sql.Identifier, copied))
+    return sql.SQL(
+        "INSERT INTO {history} ({copied}, {extra}) "
+        "SELECT {copied}, %(now)s, NULL, %(type)s, %(user)s, %(api_key)s FROM {source}"
+    ).format(
+        history=sql.Identifier(table),
+        copied=copied_sql,
+        extra=sql.SQL(", ").join(map(sql.Identifier, HISTORY_COLUMNS)),
+        source=source,
+    )
+
+
 def _audit(
     model: type[models.Model], history_type: str, *, changed: sql.Composable, alias: str = ""
 ) -> tuple[sql.Composable, dict[str, Any]]:
@@ -99,17 +114,10 @@ def _audit(
     if history is None:
         return changed, {}
     table, copied = history
-    copied_sql = sql.SQL(", ").join(map(sql.Identifier, copied))
-    statement = sql.SQL(
-        "WITH changed AS ({changed} RETURNING {returned}) "
-        "INSERT INTO {history} ({copied}, {extra}) "
-        "SELECT {copied}, %(now)s, NULL, %(type)s, %(user)s, %(api_key)s FROM changed"
-    ).format(
+    statement = sql.SQL("WITH changed AS ({changed} RETURNING {returned}) {history}").format(
         changed=changed,
         returned=sql.SQL(", ").join(sql.Identifier(*filter(None, (alias, column))) for column in copied),
-        history=sql.Identifier(table),
-        copied=copied_sql,
-        extra=sql.SQL(", ").join(map(sql.Identifier, HISTORY_COLUMNS)),
+        history=_history_rows(table, copied, sql.SQL("changed")),
     )
     return statement, _actor(history_type)
 
@@ -180,14 +188,4 @@ def history_insert(model: type[models.Model], instances: Sequence[models.Model],
     fields = [by_column[column] for column in copied]
     rows = [tuple(_value(field, instance, adding=False) for field in fields) for instance in instances]
     stage = _stage(model._meta.db_table, fields, rows)
-    copied_sql = sql.SQL(", ").join(map(sql.Identifier, copied))
-    statement = sql.SQL(
-        "INSERT INTO {history} ({copied}, {extra}) SELECT {copied}, %(now)s, NULL, %(type)s, %(user)s, %(api_key)s "
-        "FROM {stage} ORDER BY kura_row"
-    ).format(
-        history=sql.Identifier(table),
-        copied=copied_sql,
-        extra=sql.SQL(", ").join(map(sql.Identifier, HISTORY_COLUMNS)),
-        stage=stage,
-    )
-    _run(statement, _actor(history_type))
+    _run(_history_rows(table, copied, sql.SQL("{} ORDER BY kura_row").format(stage)), _actor(history_type))
