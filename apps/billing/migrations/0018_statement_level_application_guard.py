@@ -42,9 +42,11 @@ SECURITY DEFINER SET search_path = public, pg_temp AS $$
 DECLARE
     problem text;
 BEGIN
-    -- Lock both sides of every new application, in id order, before reading them.
+    -- Lock both sides of every new application, in id order, before reading them (of the caller's organization
+    -- only: the row trigger has checked that every new application names it).
     PERFORM 1 FROM billing_ledgerentry
-        WHERE id IN (SELECT target_id FROM new_applications UNION SELECT source_id FROM new_applications)
+        WHERE organization_id = kura_current_org()
+          AND id IN (SELECT target_id FROM new_applications UNION SELECT source_id FROM new_applications)
         ORDER BY id FOR UPDATE;
     SELECT CASE
                WHEN t.id IS NULL OR s.id IS NULL THEN 'unknown entry'
