@@ -4,9 +4,9 @@ Everything runs on the owner connection (cross-tenant, BYPASSRLS) as `INSERT ...
 PostgreSQL builds the rows itself and nothing is shipped row by row from Python. Rows are valid for the app:
 every NOT NULL column is filled, choices, metadata and `event_data` follow the app's validators, optional
 encrypted fields (SSN, member ids) are left empty. History tables are not filled: load data is not an audited
-change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its per-row guard trigger
-(which locks both entries, checks the rules and adds the amount to their `applied_cents`) and the trigger that
-keeps `applied_cents` to the guard are switched off inside the loading transaction (other sessions wait on the
+change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its guard triggers
+(the row trigger's organization check; the statement trigger that locks the entries, checks the rules and adds
+the amounts to their `applied_cents`) and the trigger that keeps `applied_cents` to the guard are switched off inside the loading transaction (other sessions wait on the
 table locks, so none ever sees them off): the applications are valid by construction (a payment of exactly one
 charge of the same patient and currency), both entries get `applied_cents` set-based, and `verify_applications`
 checks the guard's rules and those totals set-based afterwards.
@@ -513,6 +513,7 @@ _PAYMENT_SQL = """
 -- Deferred foreign-key checks would still be pending when the trigger is switched back on.
 SET CONSTRAINTS ALL IMMEDIATE;
 ALTER TABLE billing_ledgerapplication DISABLE TRIGGER billing_check_application;
+ALTER TABLE billing_ledgerapplication DISABLE TRIGGER billing_check_applications;
 ALTER TABLE billing_ledgerentry DISABLE TRIGGER billing_protect_applied;
 
 CREATE TEMP TABLE loadgen_payment ON COMMIT DROP AS
@@ -538,6 +539,7 @@ UPDATE billing_ledgerentry e SET payment_status = 'paid', applied_cents = e.amou
 FROM loadgen_payment p WHERE e.organization_id = %(org)s AND e.id = p.charge_id;
 
 ALTER TABLE billing_ledgerentry ENABLE TRIGGER billing_protect_applied;
+ALTER TABLE billing_ledgerapplication ENABLE TRIGGER billing_check_applications;
 ALTER TABLE billing_ledgerapplication ENABLE TRIGGER billing_check_application;
 """
 
