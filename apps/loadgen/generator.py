@@ -4,12 +4,13 @@ Everything runs on the owner connection (cross-tenant, BYPASSRLS) as `INSERT ...
 PostgreSQL builds the rows itself and nothing is shipped row by row from Python. Rows are valid for the app:
 every NOT NULL column is filled, choices, metadata and `event_data` follow the app's validators, optional
 encrypted fields (SSN, member ids) are left empty. History tables are not filled: load data is not an audited
-change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its guard triggers
-(the row trigger's organization check; the statement trigger that locks the entries, checks the rules and adds
-the amounts to their `applied_cents`) and the trigger that keeps `applied_cents` to the guard are switched off inside the loading transaction (other sessions wait on the
-table locks, so none ever sees them off): the applications are valid by construction (a payment of exactly one
-charge of the same patient and currency), both entries get `applied_cents` set-based, and `verify_applications`
-checks the guard's rules and those totals set-based afterwards.
+change. Ledger payments are applied to charges through `billing_ledgerapplication`. Its guard triggers (the row
+trigger's organization check; the statement trigger that locks the entries, checks the rules and adds the amounts
+to their `applied_cents`) and the trigger that keeps `applied_cents` to the guard are switched off inside the
+loading transaction (other sessions wait on the table locks, so none ever sees them off): the applications are
+valid by construction (a payment of exactly one charge of the same patient and currency), both entries get
+`applied_cents` set-based, and `verify_applications` checks the guard's rules and those totals set-based
+afterwards.
 
 The organizations are named `load-00`, `load-01`, ...; the first one holds `BIG_SHARE` of every table.
 """
