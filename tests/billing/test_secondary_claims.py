@@ -5,6 +5,7 @@ adjudication, without a secondary policy, twice, or for another organization's c
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -345,6 +346,10 @@ def test_admin_action_makes_the_secondary_claim_and_front_desk_may_not(org_a):
         assert list(Claim.objects.filter(primary_claim=primary).values_list("submitter_claim_id", "status")) == [
             ("K000000002", "ready")
         ]
+    # The patient's ledger shows both charges waiting for the secondary payer.
+    ledger = billing.get(f"/admin/billing/ledgerentry/patient/{primary.patient_id}/").content.decode()
+    charge_rows = re.findall(r"<td>Charge</td>.*?<td>(Pending insurance|Patient due|Paid)</td>", ledger, re.S)
+    assert charge_rows == ["Pending insurance", "Pending insurance"]
     # Asked again, the action says why not and makes nothing.
     again = billing.post("/admin/billing/claim/", body, follow=True)
     assert "has a secondary claim already (K000000002)" in again.content.decode()
