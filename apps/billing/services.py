@@ -271,9 +271,6 @@ def charge_statuses_set(*, charges: Sequence[tuple[LedgerEntry, int, bool]]) -> 
     bulk.rows_update(LedgerEntry, [charge for rows in changed.values() for charge in rows], ["payment_status"])
 
 
-BULK_BATCH = 2_000  # rows per INSERT of the bulk writes (well inside PostgreSQL's 65,535 bound parameters)
-
-
 def id_set(ids: Iterable[Any]) -> RawSQL:
     """For `pk__in` (or any id `__in`) with thousands of ids: one array parameter, unnested, which PostgreSQL joins
     by index; an IN list of thousands of parameters is searched row by row when the planner scans the table."""

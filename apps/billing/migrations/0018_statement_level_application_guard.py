@@ -48,22 +48,21 @@ BEGIN
         WHERE organization_id = kura_current_org()
           AND id IN (SELECT target_id FROM new_applications UNION SELECT source_id FROM new_applications)
         ORDER BY id FOR UPDATE;
-    SELECT CASE
-               WHEN t.id IS NULL OR s.id IS NULL THEN 'unknown entry'
-               WHEN s.patient_id <> t.patient_id THEN 'entries of different patients'
-               WHEN s.currency <> t.currency THEN 'currencies differ'
-               WHEN s.payment_status = 'failed' THEN 'a failed payment settles nothing'
-               WHEN NOT ((s.kind IN ('payment', 'insurance_payment', 'adjustment') AND t.kind = 'charge')
-                         OR (s.kind = 'refund' AND t.kind IN ('payment', 'insurance_payment'))) THEN 'wrong kinds'
-           END
-        INTO problem
-        FROM new_applications a
-        LEFT JOIN billing_ledgerentry t ON t.id = a.target_id AND t.organization_id = a.organization_id
-        LEFT JOIN billing_ledgerentry s ON s.id = a.source_id AND s.organization_id = a.organization_id
-        WHERE t.id IS NULL OR s.id IS NULL OR s.patient_id <> t.patient_id OR s.currency <> t.currency
-           OR s.payment_status = 'failed'
-           OR NOT ((s.kind IN ('payment', 'insurance_payment', 'adjustment') AND t.kind = 'charge')
-                   OR (s.kind = 'refund' AND t.kind IN ('payment', 'insurance_payment')))
+    SELECT checked.problem INTO problem
+        FROM (SELECT CASE
+                         WHEN t.id IS NULL OR s.id IS NULL THEN 'unknown entry'
+                         WHEN s.patient_id <> t.patient_id THEN 'entries of different patients'
+                         WHEN s.currency <> t.currency THEN 'currencies differ'
+                         WHEN s.payment_status = 'failed' THEN 'a failed payment settles nothing'
+                         WHEN NOT ((s.kind IN ('payment', 'insurance_payment', 'adjustment') AND t.kind = 'charge')
+                                   OR (s.kind = 'refund' AND t.kind IN ('payment', 'insurance_payment')))
+                             THEN 'wrong kinds'
+                     END AS problem
+              FROM new_applications a
+              LEFT JOIN billing_ledgerentry t ON t.id = a.target_id AND t.organization_id = a.organization_id
+              LEFT JOIN billing_ledgerentry s ON s.id = a.source_id AND s.organization_id = a.organization_id
+             ) AS checked
+        WHERE checked.problem IS NOT NULL
         LIMIT 1;
     IF problem = 'unknown entry' THEN
         RAISE EXCEPTION 'ledger application: unknown entry' USING ERRCODE = 'foreign_key_violation';
