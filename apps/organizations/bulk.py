@@ -44,9 +44,11 @@ def _columns(model: type[models.Model], sample: models.Model) -> list[models.Fie
     ]
 
 
-def _value(field: models.Field[Any, Any], instance: models.Model, *, adding: bool) -> Any:
-    if getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False)):
-        return field.pre_save(instance, adding)  # sets the attribute too, as a save would
+def _value(field: models.Field[Any, Any], instance: models.Model, *, adding: bool, saving: bool = True) -> Any:
+    """The column value of `field` for `instance`: as a save would write it (`saving`: the time stamps set, on the
+    instance too), or as the instance holds it (a history row of it)."""
+    if saving and (getattr(field, "auto_now", False) or (adding and getattr(field, "auto_now_add", False))):
+        return field.pre_save(instance, adding)
     value = getattr(instance, field.attname)
     if isinstance(field, models.JSONField) and value is not None:
         return json.dumps(value, cls=field.encoder)
@@ -186,6 +188,6 @@ def history_insert(model: type[models.Model], instances: Sequence[models.Model],
     table, copied = found
     by_column = {field.column: field for field in model._meta.concrete_fields}
     fields = [by_column[column] for column in copied]
-    rows = [tuple(_value(field, instance, adding=False) for field in fields) for instance in instances]
+    rows = [tuple(_value(field, instance, adding=False, saving=False) for field in fields) for instance in instances]
     stage = _stage(model._meta.db_table, fields, rows)
     _run(_history_rows(table, copied, sql.SQL("{} ORDER BY kura_row").format(stage)), _actor(history_type))

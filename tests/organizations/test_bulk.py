@@ -88,16 +88,19 @@ def test_history_insert_keeps_every_step_in_order(org_a):
         charge = _charges(PatientFactory(), 1)[0]
         bulk.rows_insert(LedgerEntry, [charge])
         steps = []
-        for status in (PaymentStatus.PENDING_INSURANCE, PaymentStatus.FAILED, PaymentStatus.PAID):
+        for day, status in enumerate((PaymentStatus.PENDING_INSURANCE, PaymentStatus.FAILED, PaymentStatus.PAID)):
             charge.payment_status = status
+            charge.updated_at = dt.datetime(2025, 4, day + 1, 9, tzinfo=dt.UTC)
             steps.append(copy.copy(charge))
         bulk.history_insert(LedgerEntry, steps, history_type="~")
-        assert list(LedgerEntry.history.order_by("history_id").values_list("history_type", "payment_status")) == [
-            ("+", PaymentStatus.PATIENT_DUE),
-            ("~", PaymentStatus.PENDING_INSURANCE),
-            ("~", PaymentStatus.FAILED),
-            ("~", PaymentStatus.PAID),
-        ]
+        # Each step is recorded as it was held, its time stamp included (a history row is not a save).
+        assert list(
+            LedgerEntry.history.filter(history_type="~")
+            .order_by("history_id")
+            .values_list("payment_status", "updated_at")
+        ) == [(step.payment_status, step.updated_at) for step in steps]
+        assert [step.updated_at.day for step in steps] == [1, 2, 3]
+        assert LedgerEntry.history.order_by("history_id").first().history_type == "+"
 
 
 def test_rows_of_another_organization_or_breaking_a_constraint_store_nothing(org_a, org_b):
